@@ -1,0 +1,56 @@
+# swapline — one Makefile for a fresh Debian 12 machine.
+#   make demo    install what is missing, build, swap a test face into a test photo
+#   make test    install, build, start the test servers, run every test
+#   make bench   build and print the benchmarks
+#   make deps    install the Debian packages (does nothing when all are present)
+#   make build   configure and build into ./build
+#   make asan    build with ASan/UBSan into ./build-asan and run the tests
+
+BUILD_DIR ?= build
+BUILD_TYPE ?= RelWithDebInfo
+JOBS ?= $(shell nproc)
+TESTDATA ?= $(abspath ../shared/testdata)
+DEMO_OUT ?= demo-out
+
+# Every Debian package the build, the tests and the demo need.
+DEPS_BUILD := build-essential cmake pkg-config libopencv-dev libdlib-dev libdlib-data \
+  libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev zlib1g-dev \
+  libgtest-dev libgmock-dev libbenchmark-dev
+DEPS_RUNTIME :=
+DEPS := $(DEPS_BUILD) $(DEPS_RUNTIME)
+
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: deps build test demo bench asan clean
+
+deps:
+	@missing=$$(for p in $(DEPS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed$$' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing: $$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+build:
+	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DSWAPLINE_TESTDATA_DIR=$(TESTDATA) $(CMAKE_EXTRA) >/dev/null
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+test: deps build
+	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
+
+demo: deps build
+	@mkdir -p $(DEMO_OUT)
+	$(BUILD_DIR)/swapline swap \
+	  -s $(TESTDATA)/photos/grace_hopper_usn_portrait.jpg \
+	  -t $(TESTDATA)/photos/eileen_collins_nasa_portrait.png \
+	  -o $(DEMO_OUT)/swapped.png
+	@echo "demo output: $(abspath $(DEMO_OUT)/swapped.png)"
+
+bench: build
+	$(BUILD_DIR)/swapline bench image --testdata $(TESTDATA)
+
+asan: deps
+	$(MAKE) build BUILD_DIR=build-asan BUILD_TYPE=Debug CMAKE_EXTRA=-DSWAPLINE_SANITIZE=ON
+	cd build-asan && ctest --output-on-failure -j $(JOBS)
+
+clean:
+	rm -rf $(BUILD_DIR) build-asan
