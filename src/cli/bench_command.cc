@@ -1,1 +1,32 @@
-// placeholder
+// `swapline bench`: throughput benchmarks with a baseline measured in the same run.
+#include <memory>
+#include <string>
+
+#include "bench/image_bench.h"
+#include "cli/commands.h"
+#include "cli/exit_codes.h"
+
+namespace swapline::cli {
+
+void RegisterBenchCommand(CLI::App& app, int& exit_code) {
+  CLI::App* bench = app.add_subcommand("bench", "benchmarks; each prints ratios against a baseline");
+  bench->require_subcommand(1);
+  auto testdata = std::make_shared<std::string>("../shared/testdata");
+  auto options = std::make_shared<bench::ImageBenchOptions>();
+  CLI::App* image = bench->add_subcommand("image", "per-stage times of an image swap at 1920x1080");
+  image->add_option("--testdata", *testdata, "folder of the test photos")->capture_default_str();
+  image->add_option("--source", options->source, "source photo (default: from --testdata)");
+  image->add_option("--target", options->target, "target image (default: the 1080p test still)");
+  image->add_option("--runs", options->runs, "measured runs (after 2 warm-up runs)")
+      ->check(CLI::Range(1, 10000))
+      ->capture_default_str();
+  image->callback([testdata, options, &exit_code] {
+    bench::ImageBenchOptions resolved = *options;
+    const std::filesystem::path dir(*testdata);
+    if (resolved.source.empty()) resolved.source = dir / "photos/grace_hopper_usn_portrait.jpg";
+    if (resolved.target.empty()) resolved.target = dir / "derived/eileen_collins_nasa_portrait_1920x1080.jpg";
+    exit_code = bench::RunImageBench(resolved);
+  });
+}
+
+}  // namespace swapline::cli

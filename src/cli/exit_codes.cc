@@ -1,1 +1,32 @@
-// placeholder
+#include "cli/exit_codes.h"
+
+#include <spdlog/spdlog.h>
+
+namespace swapline::cli {
+
+int ExitCodeFor(const Status& status) {
+  switch (status.code()) {
+    case Code::kOk: return kExitOk;
+    case Code::kInvalidArgument: return kExitUsage;
+    case Code::kNotFound:
+    case Code::kUnsupportedInput:
+    case Code::kTooLarge:
+    case Code::kPermissionDenied: return kExitBadInput;
+    case Code::kNoFace: return kExitNoSourceFace;
+    case Code::kOutputNotWritable: return kExitOutputNotWritable;
+    case Code::kFailedPrecondition: return kExitMissingModel;
+    case Code::kCancelled: return kExitCancelled;
+    case Code::kIOError:
+    case Code::kUnavailable:
+    case Code::kThrottled:
+    case Code::kInternal: return kExitInternal;
+  }
+  return kExitInternal;
+}
+
+int Fail(const Status& status) {
+  spdlog::error("{}", status.message());
+  return ExitCodeFor(status);
+}
+
+}  // namespace swapline::cli

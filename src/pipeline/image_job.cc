@@ -1,1 +1,116 @@
-// placeholder
+#include "pipeline/image_job.h"
+
+#include <cmath>
+
+#include <opencv2/imgproc.hpp>
+#include <spdlog/spdlog.h>
+
+namespace swapline::pipeline {
+
+Status ValidateImageJobSpec(const ImageJobSpec& spec) {
+  if (spec.sources.empty()) return InvalidArgument("at least one source (-s) is needed");
+  if (spec.target.empty()) return InvalidArgument("a target (-t) is needed");
+  if (spec.output.empty()) return InvalidArgument("an output path (-o) is needed");
+  if (!(spec.face_detector_score >= 0.0f && spec.face_detector_score <= 1.0f)) {
+    return InvalidArgument("--face-detector-score must be between 0 and 1");
+  }
+  if (spec.output_image_quality < 0 || spec.output_image_quality > 100) {
+    return InvalidArgument("--output-image-quality must be between 0 and 100");
+  }
+  if (spec.output_image_resolution &&
+      (spec.output_image_resolution->width < media::kMinImageSide ||
+       spec.output_image_resolution->height < media::kMinImageSide ||
+       static_cast<std::int64_t>(spec.output_image_resolution->area()) > spec.max_pixels)) {
+    return InvalidArgument("--output-image-resolution is out of range");
+  }
+  SWAPLINE_RETURN_IF_ERROR(vision::ValidateFaceMaskOptions(spec.swapper.mask));
+  return media::ImageFormatFromPath(spec.output).status();
+}
+
+float SourceFaceQuality(const vision::Face& face) {
+  const auto& p = face.landmarks68;
+  const double left = cv::norm(p[30] - p[0]);
+  const double right = cv::norm(p[30] - p[16]);
+  const double frontal = 1.0 - std::abs(left - right) / std::max(left + right, 1e-6);
+  return static_cast<float>(vision::FaceWidth(p) * frontal * frontal);
+}
+
+Result<ImageSwapEngine> ImageSwapEngine::Create(const std::optional<std::filesystem::path>& recognizer_model) {
+  SWAPLINE_ASSIGN_OR_RETURN(vision::FaceAnalyser analyser, vision::FaceAnalyser::CreateDefault());
+  if (recognizer_model) {
+    SWAPLINE_ASSIGN_OR_RETURN(auto recognizer, vision::LoadFaceRecognizer(*recognizer_model));
+    analyser.set_recognizer(std::move(recognizer));
+  }
+  return ImageSwapEngine(std::move(analyser));
+}
+
+Result<SourceFace> ImageSwapEngine::ChooseSourceFace(const std::vector<std::filesystem::path>& sources,
+                                                     float min_score, std::int64_t max_pixels) {
+  std::optional<SourceFace> best;
+  float best_quality = -1.0f;
+  for (const auto& path : sources) {
+    auto image = media::ReadImage(path, max_pixels);
+    if (!image.ok()) return image.status().WithContext("source");
+    SWAPLINE_ASSIGN_OR_RETURN(std::vector<vision::Face> faces, analyser_.Analyse(*image, min_score, false));
+    for (vision::Face& face : faces) {
+      const float quality = SourceFaceQuality(face);
+      if (quality > best_quality) {
+        best_quality = quality;
+        best = SourceFace{path, *image, std::move(face)};
+      }
+    }
+  }
+  if (!best) {
+    std::string names;
+    for (const auto& path : sources) names += (names.empty() ? "" : ", ") + path.string();
+    return NoFace("no face found in the source image(s) " + names +
+                  "; use a photo with a clearly visible, roughly frontal face at least 80 px wide");
+  }
+  return std::move(*best);
+}
+
+Result<ImageJobReport> ImageSwapEngine::Run(const ImageJobSpec& spec) {
+  SWAPLINE_RETURN_IF_ERROR(ValidateImageJobSpec(spec));
+  const bool reference_mode = spec.selector.mode == vision::SelectorMode::kReference;
+  if (reference_mode && analyser_.recognizer() == nullptr) {
+    // Fail before reading anything: the message names the missing model.
+    return vision::SelectFaces({}, {}, spec.selector, nullptr).status();
+  }
+  SWAPLINE_ASSIGN_OR_RETURN(SourceFace source,
+                            ChooseSourceFace(spec.sources, spec.face_detector_score, spec.max_pixels));
+  auto target = media::ReadImage(spec.target, spec.max_pixels);
+  if (!target.ok()) return target.status().WithContext("target");
+  cv::Mat frame = std::move(*target);
+
+  SWAPLINE_ASSIGN_OR_RETURN(std::vector<vision::Face> faces,
+                            analyser_.Analyse(frame, spec.face_detector_score, reference_mode));
+  ImageJobReport report;
+  report.output = spec.output;
+  report.source_used = source.path;
+  report.target_faces = static_cast<int>(faces.size());
+  const std::vector<vision::Face> reference_faces = reference_mode ? faces : std::vector<vision::Face>{};
+  SWAPLINE_ASSIGN_OR_RETURN(std::vector<vision::Face> selected,
+                            vision::SelectFaces(std::move(faces), reference_faces, spec.selector,
+                                                analyser_.recognizer()));
+  if (selected.empty()) {
+    spdlog::warn("no face selected in target '{}'; writing it unchanged", spec.target.string());
+  } else {
+    auto swapper = vision::NewClassicFaceSwapper(spec.swapper);
+    SWAPLINE_RETURN_IF_ERROR(swapper->SetSource(source.image, source.face));
+    for (const vision::Face& face : selected) {
+      SWAPLINE_RETURN_IF_ERROR(swapper->Swap(frame, face));
+      ++report.swapped_faces;
+    }
+  }
+  if (spec.output_image_resolution && *spec.output_image_resolution != frame.size()) {
+    const bool shrinking = spec.output_image_resolution->area() < frame.size().area();
+    cv::resize(frame, frame, *spec.output_image_resolution, 0, 0, shrinking ? cv::INTER_AREA : cv::INTER_CUBIC);
+  }
+  media::ImageEncodeOptions encode;
+  encode.quality = spec.output_image_quality;
+  encode.synthetic_mark = media::SyntheticMark();
+  SWAPLINE_RETURN_IF_ERROR(media::WriteImage(spec.output, frame, encode));
+  return report;
+}
+
+}  // namespace swapline::pipeline

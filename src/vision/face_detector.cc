@@ -1,1 +1,71 @@
-// placeholder
+#include "vision/face_detector.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include <dlib/image_processing/frontal_face_detector.h>
+#include <dlib/opencv/cv_image.h>
+#include <opencv2/imgproc.hpp>
+
+namespace swapline::vision {
+namespace {
+
+constexpr double kMaxUpscale = 2.0;
+
+double MarginForScore(float score) {
+  const double s = std::clamp(static_cast<double>(score), 1e-4, 1.0 - 1e-4);
+  return std::log(s / (1.0 - s)) / 2.0;
+}
+
+float ScoreForMargin(double margin) { return static_cast<float>(1.0 / (1.0 + std::exp(-2.0 * margin))); }
+
+class HogFaceDetector final : public FaceDetector {
+ public:
+  explicit HogFaceDetector(const HogFaceDetectorOptions& options)
+      : options_(options), detector_(dlib::get_frontal_face_detector()) {}
+
+  Result<std::vector<Detection>> Detect(const cv::Mat& bgr, float min_score) override {
+    if (bgr.empty() || bgr.type() != CV_8UC3) return InvalidArgument("detector needs an 8-bit BGR image");
+    const int longest = std::max(bgr.cols, bgr.rows);
+    const double scale = std::min(kMaxUpscale, static_cast<double>(options_.detect_side) / longest);
+    // HOG works on intensity; one grey conversion at the scanned size is the cheapest input.
+    cv::Mat scaled;
+    if (std::abs(scale - 1.0) > 1e-3) {
+      cv::resize(bgr, scaled, cv::Size(), scale, scale, scale < 1.0 ? cv::INTER_AREA : cv::INTER_LINEAR);
+    } else {
+      scaled = bgr;
+    }
+    cv::Mat grey;
+    cv::cvtColor(scaled, grey, cv::COLOR_BGR2GRAY);
+    std::vector<dlib::rect_detection> found;
+    try {
+      dlib::cv_image<unsigned char> image(grey);
+      detector_(image, found, MarginForScore(min_score));
+    } catch (const std::exception& e) {
+      return Internal(std::string("face detection failed: ") + e.what());
+    }
+    std::vector<Detection> detections;
+    detections.reserve(found.size());
+    for (const auto& d : found) {
+      const auto& r = d.rect;
+      Detection det;
+      det.box = cv::Rect2f(static_cast<float>(r.left() / scale), static_cast<float>(r.top() / scale),
+                           static_cast<float>(r.width() / scale), static_cast<float>(r.height() / scale));
+      det.score = ScoreForMargin(d.detection_confidence);
+      if (det.score >= min_score) detections.push_back(det);
+    }
+    return detections;
+  }
+
+ private:
+  HogFaceDetectorOptions options_;
+  dlib::frontal_face_detector detector_;
+};
+
+}  // namespace
+
+std::unique_ptr<FaceDetector> NewHogFaceDetector(const HogFaceDetectorOptions& options) {
+  return std::make_unique<HogFaceDetector>(options);
+}
+
+}  // namespace swapline::vision

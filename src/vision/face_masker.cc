@@ -1,1 +1,163 @@
-// placeholder
+#include "vision/face_masker.h"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include <opencv2/imgproc.hpp>
+
+#include "vision/face_aligner.h"
+
+namespace swapline::vision {
+namespace {
+
+// Box masks are built in an aligned square of this size, as FaceFusion's swappers do.
+constexpr int kBoxCropSize = 256;
+// Share of the chin-to-nose-bridge distance the brows are raised by to reach the forehead.
+constexpr float kForeheadRaise = 1.0f / 3.0f;
+// Region feather: Gaussian sigma = blur * this * face width; the mask is first eroded
+// by 1.5 sigma so the faded edge stays inside the landmark outline.
+constexpr float kRegionFeatherPerBlur = 0.1f;
+
+std::vector<cv::Point> ToIntPoints(const std::vector<cv::Point2f>& points, cv::Point2f offset) {
+  std::vector<cv::Point> out;
+  out.reserve(points.size());
+  for (const auto& p : points) out.emplace_back(cvRound(p.x - offset.x), cvRound(p.y - offset.y));
+  return out;
+}
+
+int OddKernel(double sigma) { return std::max(3, 2 * static_cast<int>(std::ceil(3 * sigma)) + 1); }
+
+}  // namespace
+
+Result<MaskType> ParseMaskType(std::string_view name) {
+  if (name == "box") return MaskType::kBox;
+  if (name == "region") return MaskType::kRegion;
+  if (name == "occlusion" || name == "area") {
+    return InvalidArgument("--face-mask-types " + std::string(name) +
+                           " is not available yet (box and region are)");
+  }
+  return InvalidArgument("unknown --face-mask-types '" + std::string(name) + "' (box, region)");
+}
+
+Status ValidateFaceMaskOptions(const FaceMaskOptions& options) {
+  if (options.types.empty()) return InvalidArgument("--face-mask-types needs at least one type");
+  if (!(options.blur >= 0.0f && options.blur <= 1.0f)) {
+    return InvalidArgument("--face-mask-blur must be between 0 and 1");
+  }
+  for (float p : options.padding) {
+    if (!(p >= 0.0f && p <= 100.0f)) return InvalidArgument("--face-mask-padding values must be 0..100");
+  }
+  return Status::Ok();
+}
+
+float FaceWidth(const Landmarks68& landmarks) {
+  return static_cast<float>(cv::norm(landmarks[16] - landmarks[0]));
+}
+
+std::vector<cv::Point2f> ForeheadPoints(const Landmarks68& landmarks, cv::Size image) {
+  // "Up" follows the face (chin to nose bridge), so tilted heads get a tilted forehead.
+  const cv::Point2f up = landmarks[27] - landmarks[8];
+  const cv::Point2f raise = up * kForeheadRaise;
+  const float max_x = static_cast<float>(image.width - 1), max_y = static_cast<float>(image.height - 1);
+  std::vector<cv::Point2f> points;
+  for (int i = 26; i >= 17; --i) {
+    const cv::Point2f p = landmarks[i] + raise;
+    points.emplace_back(std::clamp(p.x, 0.0f, max_x), std::clamp(p.y, 0.0f, max_y));
+  }
+  return points;
+}
+
+std::vector<cv::Point2f> FaceOutline(const Landmarks68& landmarks, cv::Size image) {
+  std::vector<cv::Point2f> outline(landmarks.begin(), landmarks.begin() + 17);
+  const std::vector<cv::Point2f> forehead = ForeheadPoints(landmarks, image);
+  outline.insert(outline.end(), forehead.begin(), forehead.end());
+  return outline;
+}
+
+cv::Rect FaceRegionOfInterest(const Landmarks68& landmarks, cv::Size image, float margin) {
+  const cv::Rect2f bounds = cv::boundingRect(FaceOutline(landmarks, image));
+  const float dx = bounds.width * margin, dy = bounds.height * margin;
+  const cv::Rect grown(cvFloor(bounds.x - dx), cvFloor(bounds.y - dy), cvCeil(bounds.width + 2 * dx) + 1,
+                       cvCeil(bounds.height + 2 * dy) + 1);
+  return grown & cv::Rect(0, 0, image.width, image.height);
+}
+
+bool IsMouthOpen(const Landmarks68& landmarks) {
+  const float gap = static_cast<float>(cv::norm(landmarks[61] - landmarks[67]) +
+                                       cv::norm(landmarks[62] - landmarks[66]) +
+                                       cv::norm(landmarks[63] - landmarks[65])) / 3.0f;
+  return gap > 0.04f * FaceWidth(landmarks);
+}
+
+cv::Mat CreateRegionMask(const Face& face, cv::Size image, const cv::Rect& roi, float blur) {
+  cv::Mat mask = cv::Mat::zeros(roi.size(), CV_32F);
+  std::vector<cv::Point2f> hull;
+  cv::convexHull(FaceOutline(face.landmarks68, image), hull);
+  cv::fillConvexPoly(mask, ToIntPoints(hull, cv::Point2f(static_cast<float>(roi.x), static_cast<float>(roi.y))),
+                     cv::Scalar(1.0), cv::LINE_AA);
+  const double sigma = blur * kRegionFeatherPerBlur * FaceWidth(face.landmarks68);
+  if (sigma >= 0.5) {
+    const int erode = static_cast<int>(std::lround(1.5 * sigma));
+    cv::erode(mask, mask, cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(2 * erode + 1, 2 * erode + 1)));
+    cv::GaussianBlur(mask, mask, cv::Size(OddKernel(sigma), OddKernel(sigma)), sigma);
+  }
+  return mask;
+}
+
+cv::Mat CreateBoxMask(const Face& face, const cv::Rect& roi, const FaceMaskOptions& options) {
+  // FaceFusion's create_box_mask, in the aligned crop.
+  const int size = kBoxCropSize;
+  const int blur_amount = static_cast<int>(size * 0.5 * options.blur);
+  const int blur_area = std::max(blur_amount / 2, 1);
+  cv::Mat crop_mask = cv::Mat::ones(size, size, CV_32F);
+  auto band = [&](float percent) { return std::max(blur_area, static_cast<int>(size * percent / 100.0f)); };
+  const int top = band(options.padding[0]), right = band(options.padding[1]);
+  const int bottom = band(options.padding[2]), left = band(options.padding[3]);
+  crop_mask.rowRange(0, std::min(top, size)).setTo(0);
+  crop_mask.rowRange(std::max(size - bottom, 0), size).setTo(0);
+  crop_mask.colRange(0, std::min(left, size)).setTo(0);
+  crop_mask.colRange(std::max(size - right, 0), size).setTo(0);
+  if (blur_amount > 0) {
+    const double sigma = blur_amount * 0.25;
+    cv::GaussianBlur(crop_mask, crop_mask, cv::Size(0, 0), sigma);
+  }
+  auto alignment = EstimateAlignment(face.landmarks5, WarpTemplate::kArcface128, cv::Size(size, size));
+  if (!alignment.ok()) return cv::Mat::zeros(roi.size(), CV_32F);
+  cv::Mat to_roi = InvertAlignment(*alignment);
+  to_roi.at<double>(0, 2) -= roi.x;
+  to_roi.at<double>(1, 2) -= roi.y;
+  cv::Mat mask;
+  cv::warpAffine(crop_mask, mask, to_roi, roi.size(), cv::INTER_LINEAR, cv::BORDER_CONSTANT, 0);
+  return mask;
+}
+
+cv::Mat CreateFaceMask(const Face& face, cv::Size image, const cv::Rect& roi, const FaceMaskOptions& options) {
+  cv::Mat combined;
+  for (MaskType type : options.types) {
+    cv::Mat mask = type == MaskType::kBox ? CreateBoxMask(face, roi, options)
+                                          : CreateRegionMask(face, image, roi, options.blur);
+    if (combined.empty()) {
+      combined = mask;
+    } else {
+      cv::min(combined, mask, combined);
+    }
+  }
+  return combined;
+}
+
+cv::Mat CreateInnerMouthMask(const Landmarks68& landmarks, const cv::Rect& roi) {
+  cv::Mat mask = cv::Mat::zeros(roi.size(), CV_32F);
+  const std::vector<cv::Point2f> inner(landmarks.begin() + 60, landmarks.begin() + 68);
+  std::vector<cv::Point2f> hull;
+  cv::convexHull(inner, hull);
+  cv::fillConvexPoly(mask, ToIntPoints(hull, cv::Point2f(static_cast<float>(roi.x), static_cast<float>(roi.y))),
+                     cv::Scalar(1.0), cv::LINE_AA);
+  const double sigma = 0.015 * FaceWidth(landmarks);
+  const int grow = std::max(1, static_cast<int>(std::lround(2 * sigma)));
+  cv::dilate(mask, mask, cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(2 * grow + 1, 2 * grow + 1)));
+  if (sigma >= 0.5) cv::GaussianBlur(mask, mask, cv::Size(OddKernel(sigma), OddKernel(sigma)), sigma);
+  return mask;
+}
+
+}  // namespace swapline::vision

@@ -1,0 +1,25 @@
+// Process exit codes, one per cause, documented in README.md ("Exit codes").
+// Scripts rely on them: never renumber.
+#pragma once
+
+#include "core/status.h"
+
+namespace swapline::cli {
+
+enum ExitCode : int {
+  kExitOk = 0,
+  kExitInternal = 1,        // a bug or an unexpected library failure
+  kExitUsage = 2,           // bad command line or option value
+  kExitBadInput = 3,        // input missing, unreadable, unsupported, corrupt or too large
+  kExitNoSourceFace = 4,    // no usable face in the source image(s)
+  kExitOutputNotWritable = 5,
+  kExitMissingModel = 6,    // an option needs a model that is not configured or installed
+  kExitCancelled = 130,     // interrupted (SIGINT)
+};
+
+int ExitCodeFor(const Status& status);
+
+// Logs the error and returns its exit code.
+int Fail(const Status& status);
+
+}  // namespace swapline::cli

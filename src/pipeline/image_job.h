@@ -1,0 +1,85 @@
+// Image jobs: swap a source identity into the selected faces of one target image.
+//
+// ImageSwapEngine holds the loaded face models (about a second to load) so that many
+// jobs, benchmark runs or a worker's successive jobs reuse them. Run() reads local
+// files only and writes the output atomically (temp file + rename): on any error no
+// output file is left behind.
+//
+// Sources: every source image is analysed and the best face among all of them is
+// used: the largest, most frontal one. No face in any source → Code::kNoFace.
+// Target: faces are detected, selected (vision/face_selector.h) and swapped one by one.
+// A target without a selected face is written unchanged with a warning (as FaceFusion
+// does) and the report says so.
+//
+// Thread safety: one engine per thread.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <opencv2/core.hpp>
+
+#include "core/status.h"
+#include "media/image_codec.h"
+#include "vision/face_analyser.h"
+#include "vision/face_selector.h"
+#include "vision/face_swapper.h"
+
+namespace swapline::pipeline {
+
+struct ImageJobSpec {
+  std::vector<std::filesystem::path> sources;
+  std::filesystem::path target;
+  std::filesystem::path output;
+
+  float face_detector_score = 0.5f;  // 0..1
+  vision::FaceSelectorOptions selector;
+  vision::ClassicSwapperOptions swapper;
+
+  int output_image_quality = 80;                  // 0..100
+  std::optional<cv::Size> output_image_resolution;  // unset: the target's size
+  std::int64_t max_pixels = media::kDefaultMaxImagePixels;
+};
+
+struct ImageJobReport {
+  std::filesystem::path output;
+  std::filesystem::path source_used;  // the source image whose face was used
+  int target_faces = 0;               // faces detected in the target
+  int swapped_faces = 0;              // faces swapped
+};
+
+// The face of the sources that a swap uses, with the image it came from.
+struct SourceFace {
+  std::filesystem::path path;
+  cv::Mat image;
+  vision::Face face;
+};
+
+// Checks option ranges and the output extension before any work is done.
+Status ValidateImageJobSpec(const ImageJobSpec& spec);
+
+// Rank of a face as a swap source: its width times how frontal it is (0..1, from
+// the nose tip's position between the jaw ends), squared to favour frontal faces.
+float SourceFaceQuality(const vision::Face& face);
+
+class ImageSwapEngine {
+ public:
+  // Loads the embedded default models, plus a recognizer when a model is given.
+  static Result<ImageSwapEngine> Create(const std::optional<std::filesystem::path>& recognizer_model);
+
+  Result<SourceFace> ChooseSourceFace(const std::vector<std::filesystem::path>& sources, float min_score,
+                                      std::int64_t max_pixels);
+
+  Result<ImageJobReport> Run(const ImageJobSpec& spec);
+
+  vision::FaceAnalyser& analyser() { return analyser_; }
+
+ private:
+  explicit ImageSwapEngine(vision::FaceAnalyser analyser) : analyser_(std::move(analyser)) {}
+  vision::FaceAnalyser analyser_;
+};
+
+}  // namespace swapline::pipeline

@@ -1,0 +1,72 @@
+#include "storage/hashing.h"
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+namespace swapline::storage {
+
+std::string HexEncode(std::span<const std::uint8_t> bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (std::uint8_t b : bytes) {
+    out.push_back(kDigits[b >> 4]);
+    out.push_back(kDigits[b & 0xf]);
+  }
+  return out;
+}
+
+std::string Base64Encode(std::span<const std::uint8_t> bytes) {
+  std::string out(4 * ((bytes.size() + 2) / 3), '\0');
+  const int written = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), bytes.data(),
+                                      static_cast<int>(bytes.size()));
+  out.resize(static_cast<std::size_t>(written));
+  return out;
+}
+
+Sha256Digest Sha256(std::span<const std::uint8_t> bytes) {
+  Sha256Digest digest{};
+  EVP_Digest(bytes.data(), bytes.size(), digest.data(), nullptr, EVP_sha256(), nullptr);
+  return digest;
+}
+
+std::string Sha256Hex(std::span<const std::uint8_t> bytes) { return HexEncode(Sha256(bytes)); }
+
+Sha256Digest HmacSha256(std::span<const std::uint8_t> key, std::string_view message) {
+  Sha256Digest digest{};
+  unsigned int length = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(message.data()), message.size(), digest.data(),
+       &length);
+  return digest;
+}
+
+struct Md5::Context {
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  ~Context() { EVP_MD_CTX_free(ctx); }
+};
+
+Md5::Md5() : context_(std::make_unique<Context>()) {
+  EVP_DigestInit_ex(context_->ctx, EVP_md5(), nullptr);
+}
+
+Md5::~Md5() = default;
+
+void Md5::Update(std::span<const std::uint8_t> bytes) {
+  EVP_DigestUpdate(context_->ctx, bytes.data(), bytes.size());
+}
+
+Md5Digest Md5::Finish() {
+  Md5Digest digest{};
+  EVP_DigestFinal_ex(context_->ctx, digest.data(), nullptr);
+  EVP_DigestInit_ex(context_->ctx, EVP_md5(), nullptr);
+  return digest;
+}
+
+Md5Digest Md5Of(std::span<const std::uint8_t> bytes) {
+  Md5Digest digest{};
+  EVP_Digest(bytes.data(), bytes.size(), digest.data(), nullptr, EVP_md5(), nullptr);
+  return digest;
+}
+
+}  // namespace swapline::storage

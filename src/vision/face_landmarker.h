@@ -1,0 +1,36 @@
+// FaceLandmarker: 68 facial landmarks for a detected face.
+//
+// Mark() returns the 68 points (iBUG 300-W order) of the face in `box` of an 8-bit
+// BGR image, in that image's pixels. The embedded default is dlib's 68-point shape
+// predictor from the Debian package libdlib-data
+// (/usr/share/dlib/shape_predictor_68_face_landmarks.dat, ~3.5 ms per face). Its
+// training data (iBUG 300-W) excludes commercial use: see README "Models".
+//
+// Loading fails with Code::kFailedPrecondition naming the file and the package when
+// the model is missing. The loaded model is immutable and shared by copies made with
+// Clone(), which are cheap; an instance is used by one thread at a time.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+
+#include <opencv2/core.hpp>
+
+#include "core/status.h"
+#include "vision/face.h"
+
+namespace swapline::vision {
+
+class FaceLandmarker {
+ public:
+  virtual ~FaceLandmarker() = default;
+  virtual Result<Landmarks68> Mark(const cv::Mat& bgr, const cv::Rect2f& box) = 0;
+  virtual std::unique_ptr<FaceLandmarker> Clone() const = 0;
+};
+
+std::filesystem::path DefaultShapePredictorPath();
+
+Result<std::unique_ptr<FaceLandmarker>> LoadDlibLandmarker(
+    const std::filesystem::path& model = DefaultShapePredictorPath());
+
+}  // namespace swapline::vision
