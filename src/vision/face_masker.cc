@@ -15,6 +15,10 @@ namespace {
 constexpr int kBoxCropSize = 256;
 // Share of the chin-to-nose-bridge distance the brows are raised by to reach the forehead.
 constexpr float kForeheadRaise = 1.0f / 3.0f;
+// The upper part of the raised forehead often holds hair, a hat brim or a fringe in
+// one of the two faces; the region mask fades out over it, from this share of the
+// raise (full weight below) to the top (zero).
+constexpr float kForeheadFadeStart = 0.4f;
 // Region feather: Gaussian sigma = blur * this * face width; the mask is first eroded
 // by 1.5 sigma so the faded edge stays inside the landmark outline.
 constexpr float kRegionFeatherPerBlur = 0.1f;
@@ -27,6 +31,28 @@ std::vector<cv::Point> ToIntPoints(const std::vector<cv::Point2f>& points, cv::P
 }
 
 int OddKernel(double sigma) { return std::max(3, 2 * static_cast<int>(std::ceil(3 * sigma)) + 1); }
+
+// Scales `mask` down over the top of the forehead (see kForeheadFadeStart).
+void FadeForehead(const Landmarks68& landmarks, const cv::Rect& roi, cv::Mat& mask) {
+  const cv::Point2f up = (landmarks[27] - landmarks[8]) * kForeheadRaise;
+  const float raise = static_cast<float>(cv::norm(up));
+  if (raise < 1.0f) return;
+  const cv::Point2f unit = up * (1.0f / raise);
+  cv::Point2f brows(0, 0);
+  for (int i = 17; i <= 26; ++i) brows += landmarks[i];
+  brows *= 0.1f;
+  // t(x, y) = ((x, y) + roi offset - brows) . unit / raise, linear in x and y.
+  const float base = ((static_cast<float>(roi.x) - brows.x) * unit.x + (static_cast<float>(roi.y) - brows.y) * unit.y) / raise;
+  const float dx = unit.x / raise, dy = unit.y / raise;
+  const float span = 1.0f - kForeheadFadeStart;
+  for (int y = 0; y < mask.rows; ++y) {
+    float* m = mask.ptr<float>(y);
+    for (int x = 0; x < mask.cols; ++x) {
+      const float t = base + dx * static_cast<float>(x) + dy * static_cast<float>(y);
+      if (t > kForeheadFadeStart) m[x] *= std::max(0.0f, 1.0f - (t - kForeheadFadeStart) / span);
+    }
+  }
+}
 
 }  // namespace
 
@@ -102,6 +128,7 @@ cv::Mat CreateRegionMask(const Face& face, cv::Size image, const cv::Rect& roi, 
     cv::erode(mask, mask, cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(2 * erode + 1, 2 * erode + 1)));
     cv::GaussianBlur(mask, mask, cv::Size(OddKernel(sigma), OddKernel(sigma)), sigma);
   }
+  FadeForehead(face.landmarks68, roi, mask);
   return mask;
 }
 
