@@ -9,8 +9,8 @@
 // 640: a 1080p frame takes ~25 ms instead of ~200 ms at full size), then maps boxes
 // back. HOG sees faces from about 80 px at the scanned scale, so small images are
 // scaled up (at most 2x) to reach detect_side. Its SVM margin m is reported as
-// score = 1 / (1 + exp(-2m)): dlib's own threshold (m = 0) is score 0.5, which is
-// also FaceFusion's default --face-detector-score.
+// score = 1 / (1 + exp(-2(m - 0.25))), so FaceFusion's default --face-detector-score
+// 0.5 sits a little above dlib's own threshold (m = 0), which admits face-like patterns.
 //
 // Thread safety: an instance is used by one thread at a time; make one per worker.
 #pragma once
