@@ -3,6 +3,7 @@
 #include <string>
 
 #include "bench/image_bench.h"
+#include "bench/video_bench.h"
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
 
@@ -26,6 +27,20 @@ void RegisterBenchCommand(CLI::App& app, int& exit_code) {
     if (resolved.source.empty()) resolved.source = dir / "photos/grace_hopper_usn_portrait.jpg";
     if (resolved.target.empty()) resolved.target = dir / "derived/eileen_collins_nasa_portrait_1920x1080.jpg";
     exit_code = bench::RunImageBench(resolved);
+  });
+
+  auto video_options = std::make_shared<bench::VideoBenchOptions>();
+  CLI::App* video = bench->add_subcommand("video", "swap pipeline FPS against a bare transcode, 1920x1080");
+  video->add_option("--testdata", *testdata, "folder of the test photos and videos")->capture_default_str();
+  video->add_option("--source", video_options->source, "source photo (default: from --testdata)");
+  video->add_option("--video", video_options->video, "target video (default: the 1080p test clip)");
+  video->add_flag("!--no-long-run", video_options->long_run, "skip the 4x longer run");
+  video->callback([testdata, video_options, &exit_code] {
+    bench::VideoBenchOptions resolved = *video_options;
+    const std::filesystem::path dir(*testdata);
+    if (resolved.source.empty()) resolved.source = dir / "photos/grace_hopper_usn_portrait.jpg";
+    if (resolved.video.empty()) resolved.video = dir / "videos/a_one_face_zoom_rotate_1920x1080_30fps_5s.mp4";
+    exit_code = bench::RunVideoBench(resolved);
   });
 }
 

@@ -10,5 +10,6 @@ namespace swapline::cli {
 
 void RegisterSwapCommand(CLI::App& app, int& exit_code);
 void RegisterBenchCommand(CLI::App& app, int& exit_code);
+void RegisterStoreCommand(CLI::App& app, int& exit_code);
 
 }  // namespace swapline::cli

@@ -14,6 +14,8 @@ enum ExitCode : int {
   kExitNoSourceFace = 4,    // no usable face in the source image(s)
   kExitOutputNotWritable = 5,
   kExitMissingModel = 6,    // an option needs a model that is not configured or installed
+  kExitAccessDenied = 7,    // object storage refused the credentials or the operation
+  kExitUnavailable = 8,     // network or storage server unavailable after retries
   kExitCancelled = 130,     // interrupted (SIGINT)
 };
 

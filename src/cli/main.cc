@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
   });
   cli::RegisterSwapCommand(app, exit_code);
   cli::RegisterBenchCommand(app, exit_code);
+  cli::RegisterStoreCommand(app, exit_code);
 
   try {
     app.parse(argc, argv);

@@ -35,8 +35,12 @@ float SourceFaceQuality(const vision::Face& face) {
   return static_cast<float>(vision::FaceWidth(p) * frontal * frontal);
 }
 
-Result<ImageSwapEngine> ImageSwapEngine::Create(const std::optional<std::filesystem::path>& recognizer_model) {
-  SWAPLINE_ASSIGN_OR_RETURN(vision::FaceAnalyser analyser, vision::FaceAnalyser::CreateDefault());
+Result<ImageSwapEngine> ImageSwapEngine::Create(const std::optional<std::filesystem::path>& recognizer_model,
+                                                int detect_side) {
+  if (detect_side < 160 || detect_side > 8192) {
+    return InvalidArgument("--face-detector-size must be between 160 and 8192");
+  }
+  SWAPLINE_ASSIGN_OR_RETURN(vision::FaceAnalyser analyser, vision::FaceAnalyser::CreateDefault(detect_side));
   if (recognizer_model) {
     SWAPLINE_ASSIGN_OR_RETURN(auto recognizer, vision::LoadFaceRecognizer(*recognizer_model));
     analyser.set_recognizer(std::move(recognizer));

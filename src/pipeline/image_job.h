@@ -30,6 +30,11 @@
 
 namespace swapline::pipeline {
 
+// Default detection scale: 640 px keeps a 1080p still within ~16 ms; videos, where
+// detection is amortised over frames and faces are often small, use 960 px.
+inline constexpr int kImageDetectSide = 640;
+inline constexpr int kVideoDetectSide = 960;
+
 struct ImageJobSpec {
   std::vector<std::filesystem::path> sources;
   std::filesystem::path target;
@@ -68,7 +73,9 @@ float SourceFaceQuality(const vision::Face& face);
 class ImageSwapEngine {
  public:
   // Loads the embedded default models, plus a recognizer when a model is given.
-  static Result<ImageSwapEngine> Create(const std::optional<std::filesystem::path>& recognizer_model);
+  // `detect_side`: the longest side faces are detected at (--face-detector-size).
+  static Result<ImageSwapEngine> Create(const std::optional<std::filesystem::path>& recognizer_model,
+                                        int detect_side = kImageDetectSide);
 
   Result<SourceFace> ChooseSourceFace(const std::vector<std::filesystem::path>& sources, float min_score,
                                       std::int64_t max_pixels);

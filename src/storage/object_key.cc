@@ -57,7 +57,8 @@ Result<std::string> BuildObjectKey(const ObjectKeyParts& parts) {
   std::string key = parts.type + "/" + parts.tenant + "/" + stamp + "/" + parts.filename;
   if (parts.hash_prefix) {
     // Stable for a key, so a retried job writes to the same place.
-    key = HexEncode(std::span(Sha256(AsBytes(key))).first(1)) + "/" + key;
+    const Sha256Digest digest = Sha256(AsBytes(key));
+    key = HexEncode(std::span(digest).first(1)) + "/" + key;
   }
   return key;
 }

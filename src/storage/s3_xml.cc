@@ -1,6 +1,7 @@
 #include "storage/s3_xml.h"
 
 #include <ctime>
+#include <iomanip>
 #include <sstream>
 
 #include <pugixml.hpp>

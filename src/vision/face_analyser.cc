@@ -6,9 +6,9 @@ FaceAnalyser::FaceAnalyser(std::unique_ptr<FaceDetector> detector, std::unique_p
                            std::unique_ptr<FaceRecognizer> recognizer)
     : detector_(std::move(detector)), landmarker_(std::move(landmarker)), recognizer_(std::move(recognizer)) {}
 
-Result<FaceAnalyser> FaceAnalyser::CreateDefault() {
+Result<FaceAnalyser> FaceAnalyser::CreateDefault(int detect_side) {
   SWAPLINE_ASSIGN_OR_RETURN(std::unique_ptr<FaceLandmarker> landmarker, LoadDlibLandmarker());
-  return FaceAnalyser(NewHogFaceDetector(), std::move(landmarker), nullptr);
+  return FaceAnalyser(NewHogFaceDetector({.detect_side = detect_side}), std::move(landmarker), nullptr);
 }
 
 Result<std::vector<Face>> FaceAnalyser::Analyse(const cv::Mat& bgr, float min_score, bool with_embeddings) {

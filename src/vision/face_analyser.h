@@ -26,8 +26,9 @@ class FaceAnalyser {
   FaceAnalyser(std::unique_ptr<FaceDetector> detector, std::unique_ptr<FaceLandmarker> landmarker,
                std::unique_ptr<FaceRecognizer> recognizer);
 
-  // The embedded defaults: dlib HOG detector and 68-point shape predictor.
-  static Result<FaceAnalyser> CreateDefault();
+  // The embedded defaults: dlib HOG detector (scanning at `detect_side`, see
+  // HogFaceDetectorOptions) and 68-point shape predictor.
+  static Result<FaceAnalyser> CreateDefault(int detect_side = HogFaceDetectorOptions{}.detect_side);
 
   Result<std::vector<Face>> Analyse(const cv::Mat& bgr, float min_score, bool with_embeddings);
 

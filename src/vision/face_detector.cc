@@ -31,7 +31,9 @@ class HogFaceDetector final : public FaceDetector {
       : options_(options), detector_(dlib::get_frontal_face_detector()) {}
 
   Result<std::vector<Detection>> Detect(const cv::Mat& bgr, float min_score) override {
-    if (bgr.empty() || bgr.type() != CV_8UC3) return InvalidArgument("detector needs an 8-bit BGR image");
+    if (bgr.empty() || (bgr.type() != CV_8UC3 && bgr.type() != CV_8UC1)) {
+      return InvalidArgument("detector needs an 8-bit BGR or grey image");
+    }
     const int longest = std::max(bgr.cols, bgr.rows);
     const double scale = std::min(kMaxUpscale, static_cast<double>(options_.detect_side) / longest);
     // HOG works on intensity; one grey conversion at the scanned size is the cheapest input.
@@ -42,7 +44,11 @@ class HogFaceDetector final : public FaceDetector {
       scaled = bgr;
     }
     cv::Mat grey;
-    cv::cvtColor(scaled, grey, cv::COLOR_BGR2GRAY);
+    if (scaled.channels() == 3) {
+      cv::cvtColor(scaled, grey, cv::COLOR_BGR2GRAY);
+    } else {
+      grey = scaled;
+    }
     std::vector<dlib::rect_detection> found;
     try {
       dlib::cv_image<unsigned char> image(grey);

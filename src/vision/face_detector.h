@@ -1,6 +1,6 @@
 // FaceDetector: finds faces in an image and returns a box and score per face.
 //
-// Detect() takes an 8-bit BGR image and returns every face whose score is at least
+// Detect() takes an 8-bit BGR or grey (e.g. a video's luma plane) image and returns every face whose score is at least
 // `min_score` (0..1), in no particular order; an image without faces gives an empty
 // vector, not an error. Boxes are in the input image's pixels.
 //

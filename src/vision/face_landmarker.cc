@@ -23,18 +23,12 @@ class DlibLandmarker final : public FaceLandmarker {
       : predictor_(std::move(predictor)) {}
 
   Result<Landmarks68> Mark(const cv::Mat& bgr, const cv::Rect2f& box) override {
-    if (bgr.empty() || bgr.type() != CV_8UC3) return InvalidArgument("landmarker needs an 8-bit BGR image");
+    if (bgr.empty() || (bgr.type() != CV_8UC3 && bgr.type() != CV_8UC1)) {
+      return InvalidArgument("landmarker needs an 8-bit BGR or grey image");
+    }
     try {
-      dlib::cv_image<dlib::bgr_pixel> image(bgr);
-      const dlib::rectangle rect(static_cast<long>(box.x), static_cast<long>(box.y),
-                                 static_cast<long>(box.x + box.width), static_cast<long>(box.y + box.height));
-      const dlib::full_object_detection shape = (*predictor_)(image, rect);
-      if (shape.num_parts() != 68) return Internal("shape predictor did not return 68 points");
-      Landmarks68 points;
-      for (unsigned i = 0; i < 68; ++i) {
-        points[i] = cv::Point2f(static_cast<float>(shape.part(i).x()), static_cast<float>(shape.part(i).y()));
-      }
-      return points;
+      return bgr.channels() == 3 ? Fit(dlib::cv_image<dlib::bgr_pixel>(bgr), box)
+                                 : Fit(dlib::cv_image<unsigned char>(bgr), box);
     } catch (const std::exception& e) {
       return Internal(std::string("landmark detection failed: ") + e.what());
     }
@@ -43,6 +37,19 @@ class DlibLandmarker final : public FaceLandmarker {
   std::unique_ptr<FaceLandmarker> Clone() const override { return std::make_unique<DlibLandmarker>(predictor_); }
 
  private:
+  template <typename Image>
+  Result<Landmarks68> Fit(const Image& image, const cv::Rect2f& box) {
+    const dlib::rectangle rect(static_cast<long>(box.x), static_cast<long>(box.y),
+                               static_cast<long>(box.x + box.width), static_cast<long>(box.y + box.height));
+    const dlib::full_object_detection shape = (*predictor_)(image, rect);
+    if (shape.num_parts() != 68) return Internal("shape predictor did not return 68 points");
+    Landmarks68 points;
+    for (unsigned i = 0; i < 68; ++i) {
+      points[i] = cv::Point2f(static_cast<float>(shape.part(i).x()), static_cast<float>(shape.part(i).y()));
+    }
+    return points;
+  }
+
   std::shared_ptr<const dlib::shape_predictor> predictor_;
 };
 

@@ -1,7 +1,7 @@
 // FaceLandmarker: 68 facial landmarks for a detected face.
 //
 // Mark() returns the 68 points (iBUG 300-W order) of the face in `box` of an 8-bit
-// BGR image, in that image's pixels. The embedded default is dlib's 68-point shape
+// BGR or grey image, in that image's pixels. The embedded default is dlib's 68-point shape
 // predictor from the Debian package libdlib-data
 // (/usr/share/dlib/shape_predictor_68_face_landmarks.dat, ~3.5 ms per face). Its
 // training data (iBUG 300-W) excludes commercial use: see README "Models".

@@ -8,7 +8,7 @@
 //   region  the face outline from the 68 landmarks, reaching up to the forehead: brow
 //           points raised by a third of the chin-to-nose-bridge distance (the forehead
 //           carries much of a person's identity), without hairline or background;
-//           eroded and feathered by --face-mask-blur so the edge fades inside the face.
+//           feathered by --face-mask-blur: the edge fades in inside the outline, never past it.
 // --face-mask-blur (0..1) sets the feather: 0 is a hard edge.
 //
 // Pure functions, thread-safe.

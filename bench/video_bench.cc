@@ -1,0 +1,118 @@
+#include "bench/video_bench.h"
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+#include "bench/video_baseline.h"
+#include "core/version.h"
+#include "pipeline/video_job.h"
+
+namespace swapline::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double PeakRssMiB() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_maxrss) / 1024.0;
+}
+
+// Writes `copies` back-to-back copies of `input`'s frames into `output` (no audio).
+Status Concatenate(const std::filesystem::path& input, const std::filesystem::path& output, int copies) {
+  SWAPLINE_ASSIGN_OR_RETURN(auto first, media::VideoReader::Open(input));
+  const media::VideoInfo info = first->info();
+  media::VideoWriterOptions options;
+  options.preset = "ultrafast";
+  options.quality = 90;
+  SWAPLINE_ASSIGN_OR_RETURN(auto writer, media::VideoWriter::Create(output, info, options));
+  const std::int64_t frame_us = static_cast<std::int64_t>(1e6 / std::max(1.0, info.frame_rate.value()));
+  std::int64_t index = 0;
+  for (int copy = 0; copy < copies; ++copy) {
+    SWAPLINE_ASSIGN_OR_RETURN(auto reader, media::VideoReader::Open(input));
+    media::VideoFrame frame;
+    while (true) {
+      SWAPLINE_ASSIGN_OR_RETURN(bool more, reader->Read(frame));
+      if (!more) break;
+      frame.index = index;
+      frame.pts_us = index * frame_us;
+      ++index;
+      SWAPLINE_RETURN_IF_ERROR(writer->Write(frame));
+    }
+  }
+  return writer->Finish();
+}
+
+struct SwapRun {
+  double fps = 0;
+  std::int64_t frames = 0;
+};
+
+Result<SwapRun> TimeSwap(pipeline::ImageSwapEngine& engine, const VideoBenchOptions& options,
+                         const std::filesystem::path& video, const std::filesystem::path& output,
+                         const std::string& preset) {
+  pipeline::VideoJobSpec spec;
+  spec.sources = {options.source};
+  spec.target = video;
+  spec.output = output;
+  spec.output_video.preset = preset;
+  const auto start = Clock::now();
+  SWAPLINE_ASSIGN_OR_RETURN(pipeline::VideoJobReport report, pipeline::RunVideoJob(engine, spec));
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  return SwapRun{static_cast<double>(report.frames) / seconds, report.frames};
+}
+
+}  // namespace
+
+int RunVideoBench(const VideoBenchOptions& options) {
+  const std::filesystem::path scratch =
+      std::filesystem::temp_directory_path() / ("swapline-bench-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(scratch);
+  auto fail = [&](const Status& status) {
+    spdlog::error("{}", status.message());
+    std::filesystem::remove_all(scratch);
+    return 1;
+  };
+  auto engine = pipeline::ImageSwapEngine::Create(std::nullopt, pipeline::kVideoDetectSide);
+  if (!engine.ok()) return fail(engine.status());
+  auto info = media::ProbeVideo(options.video);
+  if (!info.ok()) return fail(info.status());
+
+  std::printf("swapline %s video benchmark: %s (%dx%d, %.2f fps, %lld frames), %u cores\n", kVersion,
+              options.video.filename().c_str(), info->width, info->height, info->frame_rate.value(),
+              static_cast<long long>(info->frame_count), std::thread::hardware_concurrency());
+#ifndef NDEBUG
+  std::printf("WARNING: assertions are on (debug build); timings are not representative\n");
+#endif
+  std::printf("%-10s %14s %14s %10s %12s\n", "preset", "transcode fps", "swap fps", "ratio", "peak RSS MiB");
+  for (const std::string preset : {"ultrafast", "medium"}) {
+    media::VideoWriterOptions writer_options;
+    writer_options.preset = preset;
+    auto bare = BareTranscode(options.video, scratch / "bare.mp4", writer_options);
+    if (!bare.ok()) return fail(bare.status());
+    auto swap = TimeSwap(*engine, options, options.video, scratch / "swap.mp4", preset);
+    if (!swap.ok()) return fail(swap.status());
+    std::printf("%-10s %14.1f %14.1f %9.2fx %12.0f\n", preset.c_str(), bare->fps, swap->fps, swap->fps / bare->fps,
+                PeakRssMiB());
+  }
+  if (options.long_run) {
+    const std::filesystem::path longer = scratch / "long.mp4";
+    if (Status s = Concatenate(options.video, longer, 4); !s.ok()) return fail(s);
+    const double before = PeakRssMiB();
+    auto swap = TimeSwap(*engine, options, longer, scratch / "swap-long.mp4", "ultrafast");
+    if (!swap.ok()) return fail(swap.status());
+    std::printf("4x longer (%lld frames, ultrafast): swap %.1f fps; peak RSS %.0f MiB before, %.0f MiB after\n",
+                static_cast<long long>(swap->frames), swap->fps, before, PeakRssMiB());
+  }
+  std::filesystem::remove_all(scratch);
+  return 0;
+}
+
+}  // namespace swapline::bench

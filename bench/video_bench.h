@@ -1,0 +1,21 @@
+// `swapline bench video`: the swap pipeline against a bare transcode of the same video.
+//
+// For each preset (ultrafast, medium) on the 1920x1080 test video: (a) bare decode +
+// encode through the same reader, writer and encoder settings, (b) the full swap
+// pipeline; prints both FPS and the ratio b/a. Then the same swap on a 4x longer
+// concatenation of the clip, with peak RSS after each, to show memory stays flat.
+#pragma once
+
+#include <filesystem>
+
+namespace swapline::bench {
+
+struct VideoBenchOptions {
+  std::filesystem::path source;
+  std::filesystem::path video;
+  bool long_run = true;  // also the 4x concatenation
+};
+
+int RunVideoBench(const VideoBenchOptions& options);
+
+}  // namespace swapline::bench

@@ -1,0 +1,203 @@
+#include "pipeline/video_job.h"
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+#include "pipeline/frame_pipeline.h"
+#include "pipeline/yuv_region.h"
+
+namespace swapline::pipeline {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Margin around a face's outline converted to BGR for swapping: room for the
+// feathered mask edge.
+constexpr float kRegionMargin = 0.08f;
+
+class ReaderSource final : public FrameSource {
+ public:
+  explicit ReaderSource(media::VideoReader& reader) : reader_(reader) {}
+  Result<bool> Next(media::VideoFrame& frame) override { return reader_.Read(frame); }
+
+ private:
+  media::VideoReader& reader_;
+};
+
+// Sequential: follows faces through the frames on the luma plane and selects them.
+class TrackStage final : public FrameStage {
+ public:
+  TrackStage(vision::FaceDetector& detector, vision::FaceLandmarker& landmarker,
+             const vision::FaceTrackerOptions& options, const vision::FaceSelectorOptions& selector)
+      : tracker_(detector, landmarker, options), selector_(selector) {}
+
+  Status Process(FrameWork& work) override {
+    SWAPLINE_ASSIGN_OR_RETURN(std::vector<vision::TrackedFace> tracked, tracker_.Track(work.frame.y));
+    std::vector<vision::Face> faces;
+    for (auto& t : tracked) faces.push_back(std::move(t.face));
+    SWAPLINE_ASSIGN_OR_RETURN(work.faces, vision::SelectFaces(std::move(faces), {}, selector_, nullptr));
+    return Status::Ok();
+  }
+
+ private:
+  vision::FaceTracker tracker_;
+  vision::FaceSelectorOptions selector_;
+};
+
+// Parallel: swaps the selected faces, converting only their regions.
+class SwapStage final : public FrameStage {
+ public:
+  SwapStage(const SourceFace& source, const vision::ClassicSwapperOptions& options, std::atomic<std::int64_t>& swapped,
+            std::atomic<std::int64_t>& frames_with_faces)
+      : source_(source), swapper_(vision::NewClassicFaceSwapper(options)), swapped_(swapped),
+        frames_with_faces_(frames_with_faces) {}
+
+  Status Open() override { return swapper_->SetSource(source_.image, source_.face); }
+
+  Status Process(FrameWork& work) override {
+    if (work.faces.empty()) return Status::Ok();
+    media::VideoFrame& frame = work.frame;
+    frame.MakeWritable();
+    const cv::Size size = frame.y.size();
+    for (const vision::Face& face : work.faces) {
+      const cv::Rect roi = EvenRegion(vision::FaceRegionOfInterest(face.landmarks68, size, kRegionMargin), size);
+      if (roi.width < 8 || roi.height < 8) continue;
+      const cv::Mat original = RegionToBgr(frame, roi);
+      cv::Mat bgr = original.clone();
+      SWAPLINE_RETURN_IF_ERROR(swapper_->Swap(bgr, Shifted(face, roi.tl())));
+      WriteChangedRegion(frame, roi, bgr, original);
+      ++swapped_;
+    }
+    ++frames_with_faces_;
+    return Status::Ok();
+  }
+
+ private:
+  static vision::Face Shifted(vision::Face face, cv::Point origin) {
+    const cv::Point2f offset(static_cast<float>(origin.x), static_cast<float>(origin.y));
+    face.box.x -= offset.x;
+    face.box.y -= offset.y;
+    for (auto& p : face.landmarks68) p -= offset;
+    for (auto& p : face.landmarks5) p -= offset;
+    return face;
+  }
+
+  const SourceFace& source_;
+  std::unique_ptr<vision::FaceSwapper> swapper_;
+  std::atomic<std::int64_t>& swapped_;
+  std::atomic<std::int64_t>& frames_with_faces_;
+};
+
+class WriterSink final : public FrameSink {
+ public:
+  explicit WriterSink(media::VideoWriter& writer) : writer_(writer) {}
+  Status Write(const FrameWork& work) override {
+    ++frames_;
+    return writer_.Write(work.frame);
+  }
+  std::int64_t frames() const { return frames_; }
+
+ private:
+  media::VideoWriter& writer_;
+  std::int64_t frames_ = 0;
+};
+
+}  // namespace
+
+Status ValidateVideoJobSpec(const VideoJobSpec& spec) {
+  if (spec.sources.empty()) return InvalidArgument("at least one source (-s) is needed");
+  if (!(spec.face_detector_score >= 0.0f && spec.face_detector_score <= 1.0f)) {
+    return InvalidArgument("--face-detector-score must be between 0 and 1");
+  }
+  if (spec.trim_frame_start < 0) return InvalidArgument("--trim-frame-start must be 0 or more");
+  if (spec.trim_frame_end && *spec.trim_frame_end <= spec.trim_frame_start) {
+    return InvalidArgument("--trim-frame-end must be greater than --trim-frame-start");
+  }
+  if (spec.output_video.quality < 0 || spec.output_video.quality > 100) {
+    return InvalidArgument("--output-video-quality must be between 0 and 100");
+  }
+  if (spec.face_detector_interval < 1) return InvalidArgument("--face-detector-interval must be 1 or more");
+  if (spec.execution_thread_count < 0 || spec.execution_thread_count > 64) {
+    return InvalidArgument("--execution-thread-count must be between 1 and 64 (0: one per core)");
+  }
+  if (spec.selector.mode == vision::SelectorMode::kReference) {
+    return FailedPrecondition("--face-selector-mode reference is not available for videos yet; use one or many");
+  }
+  return vision::ValidateFaceMaskOptions(spec.swapper.mask);
+}
+
+Result<VideoJobReport> RunVideoJob(ImageSwapEngine& engine, const VideoJobSpec& spec,
+                                   const std::function<void(const VideoProgress&)>& on_progress) {
+  SWAPLINE_RETURN_IF_ERROR(ValidateVideoJobSpec(spec));
+  const auto start = Clock::now();
+  SWAPLINE_ASSIGN_OR_RETURN(SourceFace source, engine.ChooseSourceFace(spec.sources, spec.face_detector_score,
+                                                                       spec.max_source_pixels));
+  media::VideoReaderOptions reader_options;
+  reader_options.trim_frame_start = spec.trim_frame_start;
+  reader_options.trim_frame_end = spec.trim_frame_end;
+  auto reader = media::VideoReader::Open(spec.target, reader_options);
+  if (!reader.ok()) return reader.status().WithContext("target");
+  const media::VideoInfo& info = (*reader)->info();
+
+  media::VideoWriterOptions writer_options = spec.output_video;
+  writer_options.synthetic_mark = media::SyntheticMark();
+  writer_options.audio_source = spec.target;
+  const double fps = info.frame_rate.value() > 0 ? info.frame_rate.value() : 30.0;
+  writer_options.audio_start_us = static_cast<std::int64_t>(static_cast<double>(spec.trim_frame_start) * 1e6 / fps);
+  if (spec.trim_frame_end) {
+    writer_options.audio_end_us = static_cast<std::int64_t>(static_cast<double>(*spec.trim_frame_end) * 1e6 / fps);
+  }
+  SWAPLINE_ASSIGN_OR_RETURN(auto writer, media::VideoWriter::Create(spec.output, info, writer_options));
+
+  vision::FaceTrackerOptions tracker_options;
+  tracker_options.min_score = spec.face_detector_score;
+  tracker_options.detect_interval = spec.face_detector_interval;
+  tracker_options.frame_rate = fps;
+  tracker_options.smooth = spec.smooth_landmarks;
+  TrackStage track_stage(engine.analyser().detector(), engine.analyser().landmarker(), tracker_options,
+                         spec.selector);
+
+  std::int64_t total = std::max<std::int64_t>(0, info.frame_count - spec.trim_frame_start);
+  if (spec.trim_frame_end) total = std::min(total, *spec.trim_frame_end - spec.trim_frame_start);
+  std::atomic<std::int64_t> swapped{0}, frames_with_faces{0};
+  const int workers = spec.execution_thread_count > 0
+                          ? spec.execution_thread_count
+                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  FrameRunnerOptions runner_options;
+  runner_options.workers = workers;
+  runner_options.max_in_flight = 2 * workers + 4;
+  auto last_report = Clock::now();
+  runner_options.on_progress = [&](std::int64_t done) {
+    const auto now = Clock::now();
+    if (!on_progress || (now - last_report < std::chrono::seconds(1) && done != total)) return;
+    last_report = now;
+    VideoProgress progress;
+    progress.frames_done = done;
+    progress.frames_total = total;
+    const double elapsed = std::chrono::duration<double>(now - start).count();
+    progress.fps = elapsed > 0 ? static_cast<double>(done) / elapsed : 0;
+    progress.eta_s = progress.fps > 0 && total > done ? static_cast<double>(total - done) / progress.fps : 0;
+    on_progress(progress);
+  };
+  FrameRunner runner(runner_options);
+  ReaderSource frame_source(**reader);
+  WriterSink sink(*writer);
+  SWAPLINE_RETURN_IF_ERROR(runner.Run(
+      frame_source, &track_stage,
+      [&] { return std::make_unique<SwapStage>(source, spec.swapper, swapped, frames_with_faces); }, sink));
+  SWAPLINE_RETURN_IF_ERROR(writer->Finish());
+
+  VideoJobReport report;
+  report.output = spec.output;
+  report.source_used = source.path;
+  report.frames = sink.frames();
+  report.frames_with_faces = frames_with_faces;
+  report.swapped_faces = swapped;
+  report.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  return report;
+}
+
+}  // namespace swapline::pipeline

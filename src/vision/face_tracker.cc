@@ -1,0 +1,157 @@
+#include "vision/face_tracker.h"
+
+#include <cmath>
+#include <numbers>
+
+#include "vision/face_masker.h"
+
+namespace swapline::vision {
+namespace {
+
+// Detections overlapping a track's predicted box by at least this IoU continue it.
+constexpr float kMatchIou = 0.3f;
+
+float Iou(const cv::Rect2f& a, const cv::Rect2f& b) {
+  const float inter = (a & b).area();
+  const float uni = a.area() + b.area() - inter;
+  return uni > 0 ? inter / uni : 0.0f;
+}
+
+cv::Point2f LandmarkCentre(const Landmarks68& p) {
+  cv::Point2f sum(0, 0);
+  for (const auto& q : p) sum += q;
+  return sum * (1.0f / 68.0f);
+}
+
+double Alpha(double rate, double cutoff) {
+  const double tau = 1.0 / (2.0 * std::numbers::pi * cutoff);
+  return 1.0 / (1.0 + tau * rate);
+}
+
+}  // namespace
+
+OneEuroFilter::OneEuroFilter(double rate_hz, double min_cutoff_hz, double beta, double derivative_cutoff_hz)
+    : rate_(rate_hz), min_cutoff_(min_cutoff_hz), beta_(beta), derivative_cutoff_(derivative_cutoff_hz) {}
+
+double OneEuroFilter::Filter(double value) {
+  if (!initialised_) {
+    initialised_ = true;
+    value_ = value;
+    derivative_ = 0;
+    return value;
+  }
+  const double derivative = (value - value_) * rate_;
+  const double a_d = Alpha(rate_, derivative_cutoff_);
+  derivative_ = a_d * derivative + (1 - a_d) * derivative_;
+  const double cutoff = min_cutoff_ + beta_ * std::abs(derivative_);
+  const double a = Alpha(rate_, cutoff);
+  value_ = a * value + (1 - a) * value_;
+  return value_;
+}
+
+FaceTracker::FaceTracker(FaceDetector& detector, FaceLandmarker& landmarker, const FaceTrackerOptions& options)
+    : detector_(detector), landmarker_(landmarker), options_(options) {}
+
+void FaceTracker::RememberBox(FaceTrack& track, const cv::Rect2f& box) const {
+  const float width = std::max(FaceWidth(track.raw), 1.0f);
+  const cv::Point2f centre(box.x + box.width / 2, box.y + box.height / 2);
+  track.box_offset = (centre - LandmarkCentre(track.raw)) * (1.0f / width);
+  track.box_size = cv::Size2f(box.width / width, box.height / width);
+}
+
+cv::Rect2f FaceTracker::PredictBox(const FaceTrack& track) const {
+  const float width = FaceWidth(track.raw);
+  const cv::Point2f centre = LandmarkCentre(track.raw) + track.box_offset * width;
+  const cv::Size2f size(track.box_size.width * width, track.box_size.height * width);
+  return {centre.x - size.width / 2, centre.y - size.height / 2, size.width, size.height};
+}
+
+void FaceTracker::StartTrack(const Detection& detection) {
+  FaceTrack track;
+  track.id = next_id_++;
+  track.face.box = detection.box;
+  track.face.score = detection.score;
+  tracks_.push_back(std::move(track));  // landmarks and box anchor follow in Track()
+}
+
+void FaceTracker::Smooth(FaceTrack& track) {
+  Landmarks68 smoothed = track.raw;
+  if (options_.smooth) {
+    if (track.filters.empty()) {
+      // beta is per pixel/s; the coefficient is per face width/s.
+      const double beta = options_.speed_coefficient / std::max(1.0f, FaceWidth(track.raw));
+      track.filters.assign(136, OneEuroFilter(options_.frame_rate, options_.min_cutoff_hz, beta));
+    }
+    for (int i = 0; i < 68; ++i) {
+      smoothed[i].x = static_cast<float>(track.filters[2 * i].Filter(track.raw[i].x));
+      smoothed[i].y = static_cast<float>(track.filters[2 * i + 1].Filter(track.raw[i].y));
+    }
+  }
+  track.face.landmarks68 = smoothed;
+  track.face.landmarks5 = Landmarks5From68(smoothed);
+}
+
+Result<std::vector<TrackedFace>> FaceTracker::Track(const cv::Mat& image) {
+  const cv::Rect2f frame_rect(0, 0, static_cast<float>(image.cols), static_cast<float>(image.rows));
+  const bool detect_now = tracks_.empty() || frame_ % std::max(1, options_.detect_interval) == 0;
+  ++frame_;
+
+  // Follow every track into this frame from its previous landmarks.
+  std::vector<cv::Rect2f> predicted;
+  for (auto it = tracks_.begin(); it != tracks_.end();) {
+    const cv::Rect2f box = PredictBox(*it);
+    if ((box & frame_rect).area() < 0.5f * box.area()) {
+      it = tracks_.erase(it);
+      continue;
+    }
+    predicted.push_back(box);
+    ++it;
+  }
+
+  if (detect_now) {
+    SWAPLINE_ASSIGN_OR_RETURN(std::vector<Detection> detections, detector_.Detect(image, options_.min_score));
+    std::vector<bool> confirmed(tracks_.size(), false);
+    for (const Detection& detection : detections) {
+      int best = -1;
+      float best_iou = kMatchIou;
+      for (std::size_t t = 0; t < tracks_.size(); ++t) {
+        const float iou = Iou(predicted[t], detection.box);
+        if (!confirmed[t] && iou >= best_iou) {
+          best = static_cast<int>(t);
+          best_iou = iou;
+        }
+      }
+      if (best >= 0) {
+        // A confirmed track re-anchors its box on the detector's.
+        confirmed[static_cast<std::size_t>(best)] = true;
+        predicted[static_cast<std::size_t>(best)] = detection.box;
+        tracks_[static_cast<std::size_t>(best)].face.score = detection.score;
+        tracks_[static_cast<std::size_t>(best)].missed = 0;
+        continue;
+      }
+      StartTrack(detection);
+      predicted.push_back(detection.box);
+      confirmed.push_back(true);
+    }
+    for (std::size_t t = 0; t < confirmed.size(); ++t) {
+      if (!confirmed[t]) ++tracks_[t].missed;
+    }
+  }
+
+  std::vector<TrackedFace> faces;
+  std::vector<FaceTrack> kept;
+  for (std::size_t t = 0; t < tracks_.size(); ++t) {
+    FaceTrack& track = tracks_[t];
+    if (track.missed > options_.max_missed_detections) continue;
+    SWAPLINE_ASSIGN_OR_RETURN(track.raw, landmarker_.Mark(image, predicted[t]));
+    if (detect_now && track.missed == 0) RememberBox(track, predicted[t]);
+    track.face.box = predicted[t];
+    Smooth(track);
+    faces.push_back({track.id, track.face});
+    kept.push_back(std::move(track));
+  }
+  tracks_ = std::move(kept);
+  return faces;
+}
+
+}  // namespace swapline::vision

@@ -1,0 +1,92 @@
+// FaceTracker: faces across the frames of a video, steady and cheap.
+//
+// Track() is fed consecutive frames (8-bit luma or BGR) and returns the faces of each,
+// each with a stable track id. Detection, the expensive step (~16 ms at 1080p), runs
+// every `detect_interval` frames and whenever no face is tracked; in between, each
+// face's landmarks are re-fitted by the landmarker (~4 ms) in a box predicted from its
+// previous landmarks, kept in the detector's own box convention. A face entering the
+// frame is therefore found within `detect_interval` frames. A track that no detection
+// confirms for `max_missed_detections` detection rounds is dropped, as is one whose
+// predicted box leaves the frame.
+//
+// Landmarks are smoothed over time with a One Euro filter per coordinate (Casiez et al.
+// 2012): slow movements are filtered hard (no jitter), fast ones lightly (no lag).
+// The filter's speed sensitivity is relative to the face's width, so it behaves the
+// same for small and large faces.
+//
+// Thread safety: one tracker per video, used by one thread; frames in order.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include <opencv2/core.hpp>
+
+#include "core/status.h"
+#include "vision/face.h"
+#include "vision/face_detector.h"
+#include "vision/face_landmarker.h"
+
+namespace swapline::vision {
+
+struct FaceTrackerOptions {
+  float min_score = 0.5f;
+  int detect_interval = 5;        // frames between detections
+  int max_missed_detections = 1;  // detection rounds a track may go unconfirmed
+  double frame_rate = 30.0;
+  // One Euro parameters: cutoff (Hz) at rest, and its growth with speed in face
+  // widths per second.
+  double min_cutoff_hz = 1.0;
+  double speed_coefficient = 2.0;
+  bool smooth = true;
+};
+
+struct TrackedFace {
+  int track_id = 0;
+  Face face;
+};
+
+// One Euro filter of a scalar signal sampled at a fixed rate.
+class OneEuroFilter {
+ public:
+  OneEuroFilter() = default;
+  OneEuroFilter(double rate_hz, double min_cutoff_hz, double beta, double derivative_cutoff_hz = 1.0);
+  double Filter(double value);
+
+ private:
+  double rate_ = 30, min_cutoff_ = 1, beta_ = 0, derivative_cutoff_ = 1;
+  bool initialised_ = false;
+  double value_ = 0, derivative_ = 0;
+};
+
+class FaceTracker {
+ public:
+  FaceTracker(FaceDetector& detector, FaceLandmarker& landmarker, const FaceTrackerOptions& options);
+
+  Result<std::vector<TrackedFace>> Track(const cv::Mat& image);
+
+ private:
+  struct FaceTrack {
+    int id = 0;
+    int missed = 0;
+    Face face;            // smoothed, as returned
+    Landmarks68 raw{};    // unsmoothed, for prediction
+    cv::Point2f box_offset;  // detector box centre - landmark centre, in face widths
+    cv::Size2f box_size;     // detector box size, in face widths
+    std::vector<OneEuroFilter> filters;  // 136: x and y of each landmark
+  };
+
+  void StartTrack(const Detection& detection);
+  void RememberBox(FaceTrack& track, const cv::Rect2f& box) const;
+  cv::Rect2f PredictBox(const FaceTrack& track) const;
+  void Smooth(FaceTrack& track);
+
+  FaceDetector& detector_;
+  FaceLandmarker& landmarker_;
+  FaceTrackerOptions options_;
+  std::vector<FaceTrack> tracks_;
+  std::int64_t frame_ = 0;
+  int next_id_ = 1;
+};
+
+}  // namespace swapline::vision

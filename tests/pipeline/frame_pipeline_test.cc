@@ -1,0 +1,137 @@
+#include "pipeline/frame_pipeline.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <random>
+#include <thread>
+
+namespace swapline::pipeline {
+namespace {
+
+// Emits `count` tiny frames and counts how many are alive at once.
+class CountingSource final : public FrameSource {
+ public:
+  CountingSource(std::int64_t count, std::atomic<int>& alive, std::atomic<int>& peak)
+      : count_(count), alive_(alive), peak_(peak) {}
+  Result<bool> Next(media::VideoFrame& frame) override {
+    if (next_ == count_) return false;
+    if (fail_at_ == next_) return UnsupportedInput("decode failed at frame " + std::to_string(next_));
+    frame.index = next_++;
+    frame.y = cv::Mat(4, 4, CV_8U, cv::Scalar(static_cast<double>(frame.index % 256)));
+    const int now = ++alive_;
+    int seen = peak_.load();
+    while (now > seen && !peak_.compare_exchange_weak(seen, now)) {
+    }
+    return true;
+  }
+  std::int64_t fail_at_ = -1;
+
+ private:
+  std::int64_t count_, next_ = 0;
+  std::atomic<int>& alive_;
+  std::atomic<int>& peak_;
+};
+
+// Sleeps a random few ms so workers finish out of order; marks the frame.
+class JitterStage final : public FrameStage {
+ public:
+  explicit JitterStage(int seed, std::int64_t fail_at = -1) : rng_(seed), fail_at_(fail_at) {}
+  Status Open() override {
+    opened_ = true;
+    return Status::Ok();
+  }
+  Status Process(FrameWork& work) override {
+    if (work.frame.index == fail_at_) return Internal("stage failed");
+    std::this_thread::sleep_for(std::chrono::microseconds(std::uniform_int_distribution<int>(0, 2000)(rng_)));
+    work.faces.resize(1);
+    return Status::Ok();
+  }
+  Status Close() override {
+    closed_ = true;
+    return Status::Ok();
+  }
+  bool opened_ = false, closed_ = false;
+
+ private:
+  std::mt19937 rng_;
+  std::int64_t fail_at_;
+};
+
+class OrderCheckingSink final : public FrameSink {
+ public:
+  explicit OrderCheckingSink(std::atomic<int>& alive) : alive_(alive) {}
+  Status Write(const FrameWork& work) override {
+    EXPECT_EQ(work.frame.index, written_);
+    EXPECT_EQ(work.faces.size(), 1u);
+    ++written_;
+    --alive_;
+    return Status::Ok();
+  }
+  std::int64_t written_ = 0;
+
+ private:
+  std::atomic<int>& alive_;
+};
+
+TEST(FrameRunnerTest, KeepsOrderAndBoundsFramesInFlight) {
+  std::atomic<int> alive{0}, peak{0};
+  CountingSource source(500, alive, peak);
+  OrderCheckingSink sink(alive);
+  JitterStage sequential(1);
+  std::vector<JitterStage*> workers;
+  FrameRunner runner({.workers = 4, .max_in_flight = 10, .on_progress = {}});
+  int seed = 2;
+  Status status = runner.Run(source, &sequential, [&] {
+    auto stage = std::make_unique<JitterStage>(seed++);
+    workers.push_back(stage.get());
+    return stage;
+  }, sink);
+  ASSERT_TRUE(status.ok()) << status.ToString();
+  EXPECT_EQ(sink.written_, 500);
+  EXPECT_LE(peak.load(), 10);
+  EXPECT_TRUE(sequential.opened_ && sequential.closed_);
+}
+
+TEST(FrameRunnerTest, StageErrorStopsTheRunAndClosesStages) {
+  std::atomic<int> alive{0}, peak{0};
+  CountingSource source(1000, alive, peak);
+  OrderCheckingSink sink(alive);
+  JitterStage sequential(1, /*fail_at=*/100);
+  FrameRunner runner({.workers = 2, .max_in_flight = 6, .on_progress = {}});
+  Status status = runner.Run(source, &sequential, [] { return std::make_unique<JitterStage>(3); }, sink);
+  EXPECT_EQ(status.code(), Code::kInternal);
+  EXPECT_LE(sink.written_, 100);
+  EXPECT_TRUE(sequential.closed_);
+}
+
+TEST(FrameRunnerTest, SourceErrorIsReturned) {
+  std::atomic<int> alive{0}, peak{0};
+  CountingSource source(1000, alive, peak);
+  source.fail_at_ = 50;
+  OrderCheckingSink sink(alive);
+  FrameRunner runner({.workers = 3, .max_in_flight = 8, .on_progress = {}});
+  Status status = runner.Run(source, nullptr, [] { return std::make_unique<JitterStage>(4); }, sink);
+  EXPECT_EQ(status.code(), Code::kUnsupportedInput);
+  EXPECT_LE(sink.written_, 50);  // frames in flight at the error are dropped
+}
+
+TEST(FrameRunnerTest, CancelStopsWithCancelled) {
+  std::atomic<int> alive{0}, peak{0};
+  CountingSource source(100000, alive, peak);
+  OrderCheckingSink sink(alive);
+  FrameRunnerOptions options{.workers = 2, .max_in_flight = 6, .on_progress = {}};
+  FrameRunner* self = nullptr;
+  options.on_progress = [&](std::int64_t written) {
+    if (written == 20) self->Cancel();
+  };
+  FrameRunner runner(options);
+  self = &runner;
+  Status status = runner.Run(source, nullptr, [] { return std::make_unique<JitterStage>(5); }, sink);
+  EXPECT_EQ(status.code(), Code::kCancelled);
+  EXPECT_LT(sink.written_, 100);
+}
+
+}  // namespace
+}  // namespace swapline::pipeline
