@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -171,7 +172,14 @@ Result<int> ParseDetectorSize(const std::string& text, int fallback) {
   return InvalidArgument("--face-detector-size must look like 960 or 960x960, got '" + text + "'");
 }
 
+// SIGINT/SIGTERM stop a running video at the next frame; the output is not written.
+Cancellation g_interrupted;
+
+extern "C" void OnInterrupt(int) { g_interrupted.Cancel(); }
+
 int RunSwap(const SwapArgs& args) {
+  std::signal(SIGINT, OnInterrupt);
+  std::signal(SIGTERM, OnInterrupt);
   const bool video = media::LooksLikeVideo(args.target);
   std::optional<std::filesystem::path> recognizer;
   if (!args.face_recognizer_model.empty()) recognizer = args.face_recognizer_model;
@@ -183,7 +191,7 @@ int RunSwap(const SwapArgs& args) {
     if (!spec.ok()) return Fail(spec.status());
     auto engine = pipeline::ImageSwapEngine::Create(recognizer, *detect_side);
     if (!engine.ok()) return Fail(engine.status());
-    auto report = pipeline::RunVideoJob(*engine, *spec, ReportProgress);
+    auto report = pipeline::RunVideoJob(*engine, *spec, ReportProgress, &g_interrupted);
     if (!report.ok()) return Fail(report.status());
     spdlog::info("swapped {} face(s) in {} of {} frame(s) in {:.1f} s ({:.1f} fps) with the face from '{}'",
                  report->swapped_faces, report->frames_with_faces, report->frames, report->seconds,

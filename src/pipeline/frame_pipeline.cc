@@ -124,7 +124,7 @@ Status FrameRunner::Run(FrameSource& source, FrameStage* sequential,
   std::vector<std::thread> threads;
   threads.emplace_back([&] {
     std::int64_t sequence = 0;
-    while (!cancelled_ && state.AcquireSlot()) {
+    while (state.AcquireSlot()) {
       Item item;
       auto more = source.Next(item.work.frame);
       if (!more.ok()) {
@@ -138,7 +138,6 @@ Status FrameRunner::Run(FrameSource& source, FrameStage* sequential,
       item.sequence = sequence++;
       if (!to_sequential.Push(std::move(item))) break;
     }
-    if (cancelled_) state.Fail(Cancelled("cancelled"));
     state.SourceEnded(sequence);
     to_sequential.Close();
   });
@@ -159,10 +158,6 @@ Status FrameRunner::Run(FrameSource& source, FrameStage* sequential,
   // The sink runs here, writing strictly in order.
   std::int64_t written = 0;
   while (auto item = state.NextInOrder(written)) {
-    if (cancelled_) {
-      state.Fail(Cancelled("cancelled"));
-      break;
-    }
     Status status = sink.Write(item->work);
     if (!status.ok()) {
       state.Fail(status);

@@ -12,12 +12,11 @@
 // order. Queues are bounded and at most `max_in_flight` frames exist between source
 // and sink, so memory does not grow with video length.
 //
-// The first error from any stage stops all stages and is returned; Cancel() (any
-// thread) stops the run with Code::kCancelled. Stages run on the runner's threads and
-// must not throw.
+// The first error from any stage (or the source) stops all stages and is returned;
+// a source that sees a cancellation returns Code::kCancelled, which stops the run the
+// same way. Stages run on the runner's threads and must not throw.
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -71,11 +70,8 @@ class FrameRunner {
   Status Run(FrameSource& source, FrameStage* sequential,
              const std::function<std::unique_ptr<FrameStage>()>& make_worker, FrameSink& sink);
 
-  void Cancel() { cancelled_ = true; }
-
  private:
   FrameRunnerOptions options_;
-  std::atomic<bool> cancelled_{false};
 };
 
 }  // namespace swapline::pipeline

@@ -20,11 +20,15 @@ constexpr float kRegionMargin = 0.08f;
 
 class ReaderSource final : public FrameSource {
  public:
-  explicit ReaderSource(media::VideoReader& reader) : reader_(reader) {}
-  Result<bool> Next(media::VideoFrame& frame) override { return reader_.Read(frame); }
+  ReaderSource(media::VideoReader& reader, const Cancellation* cancel) : reader_(reader), cancel_(cancel) {}
+  Result<bool> Next(media::VideoFrame& frame) override {
+    if (cancel_ && cancel_->cancelled()) return Cancelled("cancelled; no output was written");
+    return reader_.Read(frame);
+  }
 
  private:
   media::VideoReader& reader_;
+  const Cancellation* cancel_;
 };
 
 // Sequential: follows faces through the frames on the luma plane and selects them.
@@ -130,7 +134,8 @@ Status ValidateVideoJobSpec(const VideoJobSpec& spec) {
 }
 
 Result<VideoJobReport> RunVideoJob(ImageSwapEngine& engine, const VideoJobSpec& spec,
-                                   const std::function<void(const VideoProgress&)>& on_progress) {
+                                   const std::function<void(const VideoProgress&)>& on_progress,
+                                   const Cancellation* cancel) {
   SWAPLINE_RETURN_IF_ERROR(ValidateVideoJobSpec(spec));
   const auto start = Clock::now();
   SWAPLINE_ASSIGN_OR_RETURN(SourceFace source, engine.ChooseSourceFace(spec.sources, spec.face_detector_score,
@@ -183,7 +188,7 @@ Result<VideoJobReport> RunVideoJob(ImageSwapEngine& engine, const VideoJobSpec& 
     on_progress(progress);
   };
   FrameRunner runner(runner_options);
-  ReaderSource frame_source(**reader);
+  ReaderSource frame_source(**reader, cancel);
   WriterSink sink(*writer);
   SWAPLINE_RETURN_IF_ERROR(runner.Run(
       frame_source, &track_stage,

@@ -17,6 +17,7 @@
 #include <optional>
 #include <vector>
 
+#include "core/cancellation.h"
 #include "core/status.h"
 #include "media/video.h"
 #include "pipeline/image_job.h"
@@ -61,7 +62,10 @@ struct VideoProgress {
   double eta_s = 0;
 };
 
+// `cancel` (may be null) is polled before each frame: a cancelled job stops with
+// Code::kCancelled and leaves no output.
 Result<VideoJobReport> RunVideoJob(ImageSwapEngine& engine, const VideoJobSpec& spec,
-                                   const std::function<void(const VideoProgress&)>& on_progress = {});
+                                   const std::function<void(const VideoProgress&)>& on_progress = {},
+                                   const Cancellation* cancel = nullptr);
 
 }  // namespace swapline::pipeline

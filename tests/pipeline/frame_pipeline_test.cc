@@ -117,21 +117,5 @@ TEST(FrameRunnerTest, SourceErrorIsReturned) {
   EXPECT_LE(sink.written_, 50);  // frames in flight at the error are dropped
 }
 
-TEST(FrameRunnerTest, CancelStopsWithCancelled) {
-  std::atomic<int> alive{0}, peak{0};
-  CountingSource source(100000, alive, peak);
-  OrderCheckingSink sink(alive);
-  FrameRunnerOptions options{.workers = 2, .max_in_flight = 6, .on_progress = {}};
-  FrameRunner* self = nullptr;
-  options.on_progress = [&](std::int64_t written) {
-    if (written == 20) self->Cancel();
-  };
-  FrameRunner runner(options);
-  self = &runner;
-  Status status = runner.Run(source, nullptr, [] { return std::make_unique<JitterStage>(5); }, sink);
-  EXPECT_EQ(status.code(), Code::kCancelled);
-  EXPECT_LT(sink.written_, 100);
-}
-
 }  // namespace
 }  // namespace swapline::pipeline
