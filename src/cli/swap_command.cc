@@ -202,6 +202,10 @@ int RunSwap(const SwapArgs& args) {
   }
   auto spec = BuildImageSpec(args);
   if (!spec.ok()) return Fail(spec.status());
+  if (spec->selector.mode == vision::SelectorMode::kReference && !recognizer) {
+    // Fail before loading any model; the message names the missing option.
+    return Fail(vision::SelectFaces({}, {}, spec->selector, nullptr).status());
+  }
   auto engine = pipeline::ImageSwapEngine::Create(recognizer, *detect_side);
   if (!engine.ok()) return Fail(engine.status());
   auto report = engine->Run(*spec);

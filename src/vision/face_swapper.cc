@@ -164,7 +164,7 @@ class ClassicFaceSwapper final : public FaceSwapper {
       warped.copyTo(source, mask);
       cv::Mat blended;
       cv::seamlessClone(source, frame, mask, center, blended, cv::NORMAL_CLONE);
-      blended.copyTo(frame);
+      blended(roi).copyTo(frame(roi), mask);  // seamlessClone retouches its whole solve area
     } catch (const cv::Exception& e) {
       return Internal(std::string("Poisson blend failed: ") + e.what());
     }

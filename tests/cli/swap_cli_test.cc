@@ -486,6 +486,58 @@ TEST_F(SwapCliTest, JpegWebpAndBmpOutputsWorkAndCarryTheMark) {
   }
 }
 
+TEST_F(SwapCliTest, PoissonBlendChangesOnlyTheFace) {
+  const cv::Mat before = ReadOrFail(kObama);
+  const std::vector<Face> faces = Analyse(before);
+  ASSERT_EQ(faces.size(), 1u);
+  const fs::path output = out_dir_ / "poisson.png";
+  const RunResult r =
+      Swap(kHopper, kObama, output, {"--face-swapper-blend", "poisson", "--output-image-quality", "90"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const cv::Mat after = ReadOrFail(output);
+  ASSERT_EQ(after.size(), before.size());
+  const cv::Mat changed = Changed(before, after);
+  const cv::Mat core = FaceCore(faces.front(), before.size());
+  EXPECT_GT(cv::countNonZero(changed & core), cv::countNonZero(core) / 2);
+  // Nothing outside the swapper's rectangular region of interest.
+  const cv::Rect roi = vision::FaceRegionOfInterest(faces.front().landmarks68, before.size(), 0.02f);
+  cv::Mat outside_roi(before.size(), CV_8U, cv::Scalar(255));
+  outside_roi(roi).setTo(0);
+  EXPECT_EQ(cv::countNonZero(changed & outside_roi), 0);
+  // Nor outside the face outline (vision/face_swapper.h: Swap() touches "only pixels
+  // inside the face mask").
+  const cv::Mat leaked = changed & ~SwapRegion(faces, before.size());
+  EXPECT_EQ(cv::countNonZero(leaked), 0) << "pixels changed outside the face outline (+" << kRegionDilatePx
+                                         << " px)";
+}
+
+TEST_F(SwapCliTest, MaskOptionsChangeOnlyTheFace) {
+  const cv::Mat before = ReadOrFail(kObama);
+  const std::vector<Face> faces = Analyse(before);
+  ASSERT_EQ(faces.size(), 1u);
+  const cv::Mat region = SwapRegion(faces, before.size());
+  const cv::Mat core = FaceCore(faces.front(), before.size());
+  const std::vector<std::vector<std::string>> variants = {
+      {"--face-mask-types", "region", "--face-mask-blur", "0"},
+      {"--face-mask-types", "box", "region", "--face-mask-blur", "1", "--face-mask-padding", "10", "5"},
+      {"--no-color-transfer"},
+  };
+  for (const auto& extra : variants) {
+    SCOPED_TRACE(::testing::PrintToString(extra));
+    const fs::path output = out_dir_ / "variant.png";
+    std::vector<std::string> args = extra;
+    args.insert(args.end(), {"--output-image-quality", "90"});
+    const RunResult r = Swap(kHopper, kObama, output, args);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const cv::Mat after = ReadOrFail(output);
+    ASSERT_EQ(after.size(), before.size());
+    const cv::Mat changed = Changed(before, after);
+    EXPECT_EQ(cv::countNonZero(changed & ~region), 0) << "pixels changed outside the face region";
+    EXPECT_GT(cv::countNonZero(changed & core), cv::countNonZero(core) / 2);
+    fs::remove(output);
+  }
+}
+
 TEST_F(SwapCliTest, OutputResolutionResizes) {
   const fs::path output = out_dir_ / "small.png";
   const RunResult r = Swap(kCollins, kHopper, output, {"--output-image-resolution", "256x300"});
