@@ -1,6 +1,7 @@
 #include "pipeline/video_job.h"
 
 #include <atomic>
+#include <map>
 #include <chrono>
 #include <thread>
 
@@ -18,6 +19,16 @@ using Clock = std::chrono::steady_clock;
 // feathered mask edge.
 constexpr float kRegionMargin = 0.08f;
 
+// `face` in the coordinates of a region starting at `origin`.
+vision::Face Shifted(vision::Face face, cv::Point origin) {
+  const cv::Point2f offset(static_cast<float>(origin.x), static_cast<float>(origin.y));
+  face.box.x -= offset.x;
+  face.box.y -= offset.y;
+  for (auto& p : face.landmarks68) p -= offset;
+  for (auto& p : face.landmarks5) p -= offset;
+  return face;
+}
+
 class ReaderSource final : public FrameSource {
  public:
   ReaderSource(media::VideoReader& reader, const Cancellation* cancel) : reader_(reader), cancel_(cancel) {}
@@ -32,23 +43,63 @@ class ReaderSource final : public FrameSource {
 };
 
 // Sequential: follows faces through the frames on the luma plane and selects them.
+// Reference mode decides once per track: the track's face is embedded when it first
+// appears and compared with the reference face, the face at --reference-face-position
+// in the first frame at or after --reference-frame-number that has faces.
 class TrackStage final : public FrameStage {
  public:
-  TrackStage(vision::FaceDetector& detector, vision::FaceLandmarker& landmarker,
-             const vision::FaceTrackerOptions& options, const vision::FaceSelectorOptions& selector)
-      : tracker_(detector, landmarker, options), selector_(selector) {}
+  TrackStage(vision::FaceAnalyser& analyser, const vision::FaceTrackerOptions& options,
+             const vision::FaceSelectorOptions& selector, std::int64_t reference_frame_number)
+      : tracker_(analyser.detector(), analyser.landmarker(), options), recognizer_(analyser.recognizer()),
+        selector_(selector), reference_frame_number_(reference_frame_number) {}
 
   Status Process(FrameWork& work) override {
     SWAPLINE_ASSIGN_OR_RETURN(std::vector<vision::TrackedFace> tracked, tracker_.Track(work.frame.y));
-    std::vector<vision::Face> faces;
-    for (auto& t : tracked) faces.push_back(std::move(t.face));
-    SWAPLINE_ASSIGN_OR_RETURN(work.faces, vision::SelectFaces(std::move(faces), {}, selector_, nullptr));
+    if (selector_.mode != vision::SelectorMode::kReference) {
+      std::vector<vision::Face> faces;
+      for (auto& t : tracked) faces.push_back(std::move(t.face));
+      SWAPLINE_ASSIGN_OR_RETURN(work.faces, vision::SelectFaces(std::move(faces), {}, selector_, nullptr));
+      return Status::Ok();
+    }
+    if (!reference_ && work.frame.index >= reference_frame_number_ && !tracked.empty()) {
+      std::vector<vision::Face> faces;
+      for (const auto& t : tracked) faces.push_back(t.face);
+      vision::SortFaces(faces, selector_.order);
+      const auto position = static_cast<std::size_t>(selector_.reference_face_position);
+      if (position >= faces.size()) {
+        return InvalidArgument("--reference-face-position " + std::to_string(position) + " but frame " +
+                               std::to_string(work.frame.index) + " has " + std::to_string(faces.size()) +
+                               " face(s)");
+      }
+      SWAPLINE_ASSIGN_OR_RETURN(reference_, Embed(work.frame, faces[position]));
+    }
+    if (!reference_) return Status::Ok();
+    const float max_distance = selector_.reference_face_distance.value_or(recognizer_->SameIdentityThreshold());
+    for (auto& t : tracked) {
+      auto decision = same_person_.find(t.track_id);
+      if (decision == same_person_.end()) {
+        SWAPLINE_ASSIGN_OR_RETURN(vision::Embedding embedding, Embed(work.frame, t.face));
+        decision = same_person_.emplace(t.track_id, recognizer_->Distance(embedding, *reference_) < max_distance).first;
+      }
+      if (decision->second) work.faces.push_back(std::move(t.face));
+    }
     return Status::Ok();
   }
 
  private:
+  Result<vision::Embedding> Embed(const media::VideoFrame& frame, const vision::Face& face) {
+    const cv::Size size = frame.y.size();
+    // The recognizer's chip reaches a quarter of the face beyond the landmarks.
+    const cv::Rect roi = EvenRegion(vision::FaceRegionOfInterest(face.landmarks68, size, 0.3f), size);
+    return recognizer_->Embed(RegionToBgr(frame, roi), Shifted(face, roi.tl()));
+  }
+
   vision::FaceTracker tracker_;
+  vision::FaceRecognizer* recognizer_;
   vision::FaceSelectorOptions selector_;
+  std::int64_t reference_frame_number_;
+  std::optional<vision::Embedding> reference_;
+  std::map<int, bool> same_person_;  // track id → matches the reference
 };
 
 // Parallel: swaps the selected faces, converting only their regions.
@@ -80,15 +131,6 @@ class SwapStage final : public FrameStage {
   }
 
  private:
-  static vision::Face Shifted(vision::Face face, cv::Point origin) {
-    const cv::Point2f offset(static_cast<float>(origin.x), static_cast<float>(origin.y));
-    face.box.x -= offset.x;
-    face.box.y -= offset.y;
-    for (auto& p : face.landmarks68) p -= offset;
-    for (auto& p : face.landmarks5) p -= offset;
-    return face;
-  }
-
   const SourceFace& source_;
   std::unique_ptr<vision::FaceSwapper> swapper_;
   std::atomic<std::int64_t>& swapped_;
@@ -127,9 +169,7 @@ Status ValidateVideoJobSpec(const VideoJobSpec& spec) {
   if (spec.execution_thread_count < 0 || spec.execution_thread_count > 64) {
     return InvalidArgument("--execution-thread-count must be between 1 and 64 (0: one per core)");
   }
-  if (spec.selector.mode == vision::SelectorMode::kReference) {
-    return FailedPrecondition("--face-selector-mode reference is not available for videos yet; use one or many");
-  }
+  if (spec.reference_frame_number < 0) return InvalidArgument("--reference-frame-number must be 0 or more");
   return vision::ValidateFaceMaskOptions(spec.swapper.mask);
 }
 
@@ -137,6 +177,9 @@ Result<VideoJobReport> RunVideoJob(ImageSwapEngine& engine, const VideoJobSpec& 
                                    const std::function<void(const VideoProgress&)>& on_progress,
                                    const Cancellation* cancel) {
   SWAPLINE_RETURN_IF_ERROR(ValidateVideoJobSpec(spec));
+  if (spec.selector.mode == vision::SelectorMode::kReference && engine.analyser().recognizer() == nullptr) {
+    return vision::SelectFaces({}, {}, spec.selector, nullptr).status();  // names the missing model
+  }
   const auto start = Clock::now();
   SWAPLINE_ASSIGN_OR_RETURN(SourceFace source, engine.ChooseSourceFace(spec.sources, spec.face_detector_score,
                                                                        spec.max_source_pixels));
@@ -162,8 +205,8 @@ Result<VideoJobReport> RunVideoJob(ImageSwapEngine& engine, const VideoJobSpec& 
   tracker_options.detect_interval = spec.face_detector_interval;
   tracker_options.frame_rate = fps;
   tracker_options.smooth = spec.smooth_landmarks;
-  TrackStage track_stage(engine.analyser().detector(), engine.analyser().landmarker(), tracker_options,
-                         spec.selector);
+  TrackStage track_stage(engine.analyser(), tracker_options, spec.selector,
+                         spec.reference_frame_number - spec.trim_frame_start);
 
   std::int64_t total = std::max<std::int64_t>(0, info.frame_count - spec.trim_frame_start);
   if (spec.trim_frame_end) total = std::min(total, *spec.trim_frame_end - spec.trim_frame_start);

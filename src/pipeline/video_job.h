@@ -34,6 +34,9 @@ struct VideoJobSpec {
   vision::FaceSelectorOptions selector;
   vision::ClassicSwapperOptions swapper;
   int face_detector_interval = 5;  // frames between detections
+  // Reference mode: the reference face is taken from this frame of the target (or the
+  // first later frame with faces).
+  std::int64_t reference_frame_number = 0;
   bool smooth_landmarks = true;
 
   std::int64_t trim_frame_start = 0;
