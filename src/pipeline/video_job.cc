@@ -1,5 +1,6 @@
 #include "pipeline/video_job.h"
 
+#include <algorithm>
 #include <atomic>
 #include <map>
 #include <chrono>
@@ -43,7 +44,7 @@ class ReaderSource final : public FrameSource {
 };
 
 // Sequential: follows faces through the frames on the luma plane and selects them.
-// Reference mode decides once per track: the track's face is embedded when it first
+// Mode one keeps the face it chose while that face is tracked. Reference mode decides once per track: the track's face is embedded when it first
 // appears and compared with the reference face, the face at --reference-face-position
 // in the first frame at or after --reference-frame-number that has faces.
 class TrackStage final : public FrameStage {
@@ -55,10 +56,25 @@ class TrackStage final : public FrameStage {
 
   Status Process(FrameWork& work) override {
     SWAPLINE_ASSIGN_OR_RETURN(std::vector<vision::TrackedFace> tracked, tracker_.Track(work.frame.y));
-    if (selector_.mode != vision::SelectorMode::kReference) {
-      std::vector<vision::Face> faces;
-      for (auto& t : tracked) faces.push_back(std::move(t.face));
-      SWAPLINE_ASSIGN_OR_RETURN(work.faces, vision::SelectFaces(std::move(faces), {}, selector_, nullptr));
+    if (selector_.mode == vision::SelectorMode::kMany) {
+      for (auto& t : tracked) work.faces.push_back(std::move(t.face));
+      return Status::Ok();
+    }
+    if (selector_.mode == vision::SelectorMode::kOne) {
+      // The chosen face stays chosen while its track lives: ranking every frame anew
+      // would hop between faces of similar size.
+      auto chosen = std::find_if(tracked.begin(), tracked.end(),
+                                 [&](const vision::TrackedFace& t) { return t.track_id == chosen_track_; });
+      if (chosen == tracked.end() && !tracked.empty()) {
+        std::vector<vision::Face> faces;
+        for (const auto& t : tracked) faces.push_back(t.face);
+        vision::SortFaces(faces, selector_.order);
+        chosen = std::find_if(tracked.begin(), tracked.end(), [&](const vision::TrackedFace& t) {
+          return t.face.landmarks68 == faces.front().landmarks68;
+        });
+        chosen_track_ = chosen->track_id;
+      }
+      if (chosen != tracked.end()) work.faces.push_back(std::move(chosen->face));
       return Status::Ok();
     }
     if (!reference_ && work.frame.index >= reference_frame_number_ && !tracked.empty()) {
@@ -98,6 +114,7 @@ class TrackStage final : public FrameStage {
   vision::FaceRecognizer* recognizer_;
   vision::FaceSelectorOptions selector_;
   std::int64_t reference_frame_number_;
+  int chosen_track_ = -1;  // mode one
   std::optional<vision::Embedding> reference_;
   std::map<int, bool> same_person_;  // track id → matches the reference
 };

@@ -10,6 +10,8 @@ namespace {
 
 // Detections overlapping a track's predicted box by at least this IoU continue it.
 constexpr float kMatchIou = 0.3f;
+// Below this IoU with its detection, a track's box is re-anchored on the detector's.
+constexpr float kReanchorIou = 0.5f;
 
 float Iou(const cv::Rect2f& a, const cv::Rect2f& b) {
   const float inter = (a & b).area();
@@ -75,17 +77,49 @@ void FaceTracker::StartTrack(const Detection& detection) {
 }
 
 void FaceTracker::Smooth(FaceTrack& track) {
-  Landmarks68 smoothed = track.raw;
-  if (options_.smooth) {
-    if (track.filters.empty()) {
-      // beta is per pixel/s; the coefficient is per face width/s.
-      const double beta = options_.speed_coefficient / std::max(1.0f, FaceWidth(track.raw));
-      track.filters.assign(136, OneEuroFilter(options_.frame_rate, options_.min_cutoff_hz, beta));
-    }
-    for (int i = 0; i < 68; ++i) {
-      smoothed[i].x = static_cast<float>(track.filters[2 * i].Filter(track.raw[i].x));
-      smoothed[i].y = static_cast<float>(track.filters[2 * i + 1].Filter(track.raw[i].y));
-    }
+  if (!options_.smooth) {
+    track.face.landmarks68 = track.raw;
+    track.face.landmarks5 = Landmarks5From68(track.raw);
+    return;
+  }
+  const cv::Point2f centre = LandmarkCentre(track.raw);
+  if (track.pose_filters.empty()) {
+    for (int i = 0; i < 68; ++i) track.reference[i] = track.raw[i] - centre;
+    // beta is per unit/s: pixels for positions (hence per face width), and the
+    // dimensionless a, b, whose unit change moves points by about a face width.
+    const double width = std::max(1.0f, FaceWidth(track.raw));
+    const double rate = options_.frame_rate;
+    track.pose_filters = {
+        OneEuroFilter(rate, options_.pose_min_cutoff_hz, options_.pose_speed_coefficient),
+        OneEuroFilter(rate, options_.pose_min_cutoff_hz, options_.pose_speed_coefficient),
+        OneEuroFilter(rate, options_.pose_min_cutoff_hz, options_.pose_speed_coefficient / width),
+        OneEuroFilter(rate, options_.pose_min_cutoff_hz, options_.pose_speed_coefficient / width)};
+    track.shape_filters.assign(
+        136, OneEuroFilter(rate, options_.shape_min_cutoff_hz, options_.shape_speed_coefficient / width));
+  }
+  // Least-squares similarity p = [a -b; b a] r + centre from the reference shape r.
+  double rr = 0, dot = 0, cross = 0;
+  for (int i = 0; i < 68; ++i) {
+    const cv::Point2f& r = track.reference[i];
+    const cv::Point2f p = track.raw[i] - centre;
+    rr += r.x * r.x + r.y * r.y;
+    dot += r.x * p.x + r.y * p.y;
+    cross += r.x * p.y - r.y * p.x;
+  }
+  const double a = dot / rr, b = cross / rr, norm = a * a + b * b;
+  // The shape: raw points mapped back into the reference frame.
+  Landmarks68 shape;
+  for (int i = 0; i < 68; ++i) {
+    const cv::Point2f p = track.raw[i] - centre;
+    shape[i].x = static_cast<float>(track.shape_filters[2 * i].Filter((a * p.x + b * p.y) / norm));
+    shape[i].y = static_cast<float>(track.shape_filters[2 * i + 1].Filter((-b * p.x + a * p.y) / norm));
+  }
+  const double sa = track.pose_filters[0].Filter(a), sb = track.pose_filters[1].Filter(b);
+  const double tx = track.pose_filters[2].Filter(centre.x), ty = track.pose_filters[3].Filter(centre.y);
+  Landmarks68 smoothed;
+  for (int i = 0; i < 68; ++i) {
+    smoothed[i].x = static_cast<float>(sa * shape[i].x - sb * shape[i].y + tx);
+    smoothed[i].y = static_cast<float>(sb * shape[i].x + sa * shape[i].y + ty);
   }
   track.face.landmarks68 = smoothed;
   track.face.landmarks5 = Landmarks5From68(smoothed);
@@ -96,8 +130,10 @@ Result<std::vector<TrackedFace>> FaceTracker::Track(const cv::Mat& image) {
   const bool detect_now = tracks_.empty() || frame_ % std::max(1, options_.detect_interval) == 0;
   ++frame_;
 
-  // Follow every track into this frame from its previous landmarks.
+  // Follow every track into this frame from its previous landmarks. `anchor`: the
+  // track's box is (re)defined by a detection this frame.
   std::vector<cv::Rect2f> predicted;
+  std::vector<bool> anchor;
   for (auto it = tracks_.begin(); it != tracks_.end();) {
     const cv::Rect2f box = PredictBox(*it);
     if ((box & frame_rect).area() < 0.5f * box.area()) {
@@ -105,6 +141,7 @@ Result<std::vector<TrackedFace>> FaceTracker::Track(const cv::Mat& image) {
       continue;
     }
     predicted.push_back(box);
+    anchor.push_back(false);
     ++it;
   }
 
@@ -122,16 +159,23 @@ Result<std::vector<TrackedFace>> FaceTracker::Track(const cv::Mat& image) {
         }
       }
       if (best >= 0) {
-        // A confirmed track re-anchors its box on the detector's.
-        confirmed[static_cast<std::size_t>(best)] = true;
-        predicted[static_cast<std::size_t>(best)] = detection.box;
-        tracks_[static_cast<std::size_t>(best)].face.score = detection.score;
-        tracks_[static_cast<std::size_t>(best)].missed = 0;
+        const auto t = static_cast<std::size_t>(best);
+        confirmed[t] = true;
+        // Keep following the predicted box while it agrees with the detector: the
+        // detector's box sizes come in pyramid steps, and a landmark fit in a box that
+        // jumps would make the face jump every detect_interval frames.
+        if (best_iou < kReanchorIou) {
+          predicted[t] = detection.box;
+          anchor[t] = true;
+        }
+        tracks_[t].face.score = detection.score;
+        tracks_[t].missed = 0;
         continue;
       }
       StartTrack(detection);
       predicted.push_back(detection.box);
       confirmed.push_back(true);
+      anchor.push_back(true);
     }
     for (std::size_t t = 0; t < confirmed.size(); ++t) {
       if (!confirmed[t]) ++tracks_[t].missed;
@@ -144,7 +188,7 @@ Result<std::vector<TrackedFace>> FaceTracker::Track(const cv::Mat& image) {
     FaceTrack& track = tracks_[t];
     if (track.missed > options_.max_missed_detections) continue;
     SWAPLINE_ASSIGN_OR_RETURN(track.raw, landmarker_.Mark(image, predicted[t]));
-    if (detect_now && track.missed == 0) RememberBox(track, predicted[t]);
+    if (anchor[t]) RememberBox(track, predicted[t]);
     track.face.box = predicted[t];
     Smooth(track);
     faces.push_back({track.id, track.face});

@@ -9,10 +9,13 @@
 // confirms for `max_missed_detections` detection rounds is dropped, as is one whose
 // predicted box leaves the frame.
 //
-// Landmarks are smoothed over time with a One Euro filter per coordinate (Casiez et al.
-// 2012): slow movements are filtered hard (no jitter), fast ones lightly (no lag).
-// The filter's speed sensitivity is relative to the face's width, so it behaves the
-// same for small and large faces.
+// Landmarks are smoothed over time with One Euro filters (Casiez et al. 2012): slow
+// movements are filtered hard (no jitter), fast ones lightly (no lag). Motion is split
+// first: the pose (a similarity: position, scale, rotation, fitted to all 68 points, so
+// its noise is averaged out) follows the head closely, while the shape (the points in
+// the face's own frame: expression, plus most of the landmarker's per-point noise) is
+// filtered much harder. Speed sensitivity is relative to the face's width, so small and
+// large faces behave the same.
 //
 // Thread safety: one tracker per video, used by one thread; frames in order.
 #pragma once
@@ -35,9 +38,11 @@ struct FaceTrackerOptions {
   int max_missed_detections = 1;  // detection rounds a track may go unconfirmed
   double frame_rate = 30.0;
   // One Euro parameters: cutoff (Hz) at rest, and its growth with speed in face
-  // widths per second.
-  double min_cutoff_hz = 1.0;
-  double speed_coefficient = 2.0;
+  // widths per second; for the pose, then for the shape.
+  double pose_min_cutoff_hz = 1.0;
+  double pose_speed_coefficient = 2.0;
+  double shape_min_cutoff_hz = 0.4;
+  double shape_speed_coefficient = 0.5;
   bool smooth = true;
 };
 
@@ -73,7 +78,9 @@ class FaceTracker {
     Landmarks68 raw{};    // unsmoothed, for prediction
     cv::Point2f box_offset;  // detector box centre - landmark centre, in face widths
     cv::Size2f box_size;     // detector box size, in face widths
-    std::vector<OneEuroFilter> filters;  // 136: x and y of each landmark
+    Landmarks68 reference{};             // first landmarks, centred: the shape's own frame
+    std::vector<OneEuroFilter> pose_filters;   // a, b (scaled rotation), tx, ty
+    std::vector<OneEuroFilter> shape_filters;  // x and y of each landmark in the face's frame
   };
 
   void StartTrack(const Detection& detection);
