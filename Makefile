@@ -17,8 +17,10 @@ DEPS_BUILD := build-essential cmake pkg-config libopencv-dev libdlib-dev libdlib
   libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev zlib1g-dev \
   libavformat-dev libavcodec-dev libswscale-dev libswresample-dev libavutil-dev \
   libcurl4-openssl-dev libssl-dev libpugixml-dev \
+  libsqlitecpp-dev libhiredis-dev libcpp-httplib-dev \
   libgtest-dev libgmock-dev libbenchmark-dev
-DEPS_RUNTIME := ffmpeg swift swift-proxy swift-account swift-container swift-object memcached curl
+DEPS_RUNTIME := ffmpeg swift swift-proxy swift-account swift-container swift-object memcached curl awscli \
+  radosgw ceph-mon ceph-osd redis-server
 DEPS := $(DEPS_BUILD) $(DEPS_RUNTIME)
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -50,6 +52,7 @@ demo: deps build
 bench: build
 	$(BUILD_DIR)/swapline bench image --testdata $(TESTDATA)
 	$(BUILD_DIR)/swapline bench video --testdata $(TESTDATA)
+	$(BUILD_DIR)/swapline bench store
 
 asan: deps
 	$(MAKE) build BUILD_DIR=build-asan BUILD_TYPE=Debug CMAKE_EXTRA=-DSWAPLINE_SANITIZE=ON

@@ -25,7 +25,10 @@
 #                     exits, so a crashed test run leaves nothing behind
 #
 # Credentials (tempauth): access key "test:tester" (the colon is part of the
-# key!), secret "testing".  Second user: "test2:tester2" / "testing2".
+# key!), secret "testing".  Second user: "test2:tester2" / "testing2" (its own
+# account, so it sees none of test's buckets).  "test:reader" / "reading" is in
+# test's account without .admin: every S3 request on test's buckets is denied
+# (403 AccessDenied), for permission tests beyond a wrong secret.
 set -euo pipefail
 
 DIR=${SWIFT_S3_DIR:-/tmp/swift-s3}
@@ -132,6 +135,7 @@ storage_domain = $STORAGE_DOMAIN
 use = egg:swift#tempauth
 user_test_tester = testing .admin
 user_test2_tester2 = testing2 .admin
+user_test_reader = reading
 
 [filter:slo]
 use = egg:swift#slo

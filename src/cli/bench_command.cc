@@ -3,6 +3,7 @@
 #include <string>
 
 #include "bench/image_bench.h"
+#include "bench/store_bench.h"
 #include "bench/video_bench.h"
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
@@ -42,6 +43,19 @@ void RegisterBenchCommand(CLI::App& app, int& exit_code) {
     if (resolved.video.empty()) resolved.video = dir / "videos/a_one_face_zoom_rotate_1920x1080_30fps_5s.mp4";
     exit_code = bench::RunVideoBench(resolved);
   });
+
+  auto store_options = std::make_shared<bench::StoreBenchOptions>();
+  CLI::App* store = bench->add_subcommand("store", "S3 upload/download MiB/s and files/s against the aws CLI, on a Swift server it starts");
+  store->add_option("--big-mib", store_options->big_mib, "size of the big file in MiB")->check(CLI::Range(1, 65536))->capture_default_str();
+  store->add_option("--small-files", store_options->small_files, "number of small files")->check(CLI::Range(1, 100000))->capture_default_str();
+  store->add_option("--small-kib", store_options->small_kib, "size of each small file in KiB")->check(CLI::Range(1, 65536))->capture_default_str();
+  store->add_option("--runs", store_options->runs, "measured runs (medians are printed)")->check(CLI::Range(1, 100))->capture_default_str();
+  store->add_option("--part-mib", store_options->part_mib, "part size and multipart threshold, both clients")->check(CLI::Range(5, 5120))->capture_default_str();
+  store->add_option("--concurrency", store_options->concurrency, "requests in flight, both clients")->check(CLI::Range(1, 256))->capture_default_str();
+  store->add_option("--aws", store_options->aws, "AWS CLI executable (default: /usr/bin/aws, then PATH)");
+  store->add_option("--swift-script", store_options->swift_script, "scripts/swift-s3.sh (default: the source tree's)");
+  store->add_option("--work-dir", store_options->work_dir, "scratch folder, deleted afterwards (default: in the temp dir)");
+  store->callback([store_options, &exit_code] { exit_code = bench::RunStoreBench(*store_options); });
 }
 
 }  // namespace swapline::cli

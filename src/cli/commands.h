@@ -11,5 +11,8 @@ namespace swapline::cli {
 void RegisterSwapCommand(CLI::App& app, int& exit_code);
 void RegisterBenchCommand(CLI::App& app, int& exit_code);
 void RegisterStoreCommand(CLI::App& app, int& exit_code);
+void RegisterServeCommand(CLI::App& app, int& exit_code);
+void RegisterWorkerCommand(CLI::App& app, int& exit_code);
+void RegisterJobsCommand(CLI::App& app, int& exit_code);
 
 }  // namespace swapline::cli

@@ -33,6 +33,9 @@ int main(int argc, char** argv) {
   cli::RegisterSwapCommand(app, exit_code);
   cli::RegisterBenchCommand(app, exit_code);
   cli::RegisterStoreCommand(app, exit_code);
+  cli::RegisterServeCommand(app, exit_code);
+  cli::RegisterWorkerCommand(app, exit_code);
+  cli::RegisterJobsCommand(app, exit_code);
 
   try {
     app.parse(argc, argv);

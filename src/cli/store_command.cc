@@ -11,14 +11,19 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -132,6 +137,7 @@ class ProgressBar {
 
  private:
   void Draw(std::uint64_t done, std::uint64_t total) {
+    std::lock_guard lock(mutex_);  // many files may report at once (cp --recursive)
     const auto now = std::chrono::steady_clock::now();
     if (drawn_ && now - last_draw_ < std::chrono::milliseconds(200) && done != total) return;
     last_draw_ = now;
@@ -150,6 +156,7 @@ class ProgressBar {
   }
 
   const bool enabled_;
+  std::mutex mutex_;
   bool drawn_ = false;
   const std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
   std::chrono::steady_clock::time_point last_draw_{};
@@ -283,72 +290,142 @@ class StoreTool {
     return slash == std::string::npos ? key : key.substr(slash + 1);
   }
 
-  Status CpOne(const StorageUri& source, StorageUri dest, const storage::PutOptions& put_options) {
-    ProgressBar bar(!args_.no_progress);
+  // Fills in the name a copy ends up with: "s3://b/dir/" or an existing folder
+  // keeps the source's file name.
+  static void ResolveDest(const StorageUri& source, StorageUri& dest) {
     if (!source.is_s3()) {
       if (dest.key.empty() || dest.key.ends_with('/')) dest.key += source.local_path.filename().string();
-      SWAPLINE_ASSIGN_OR_RETURN(auto store, Open(dest));
-      storage::PutOptions put = put_options;
-      put.progress = bar.Callback();
-      SWAPLINE_RETURN_IF_ERROR(store->PutFile(dest.key, source.local_path, put).status());
-      std::printf("upload: %s to %s\n", source.local_path.c_str(), dest.ToString().c_str());
-      return Status::Ok();
-    }
-    if (!dest.is_s3()) {
-      fs::path path = dest.local_path;
+    } else if (!dest.is_s3()) {
       std::error_code ec;
-      if (fs::is_directory(path, ec) || NamesFolder(path)) path /= BaseName(source.key);
-      SWAPLINE_ASSIGN_OR_RETURN(auto store, Open(source));
-      storage::GetOptions get;
-      get.progress = bar.Callback();
-      SWAPLINE_RETURN_IF_ERROR(store->GetToFile(source.key, path, get).status());
-      std::printf("download: %s to %s\n", source.ToString().c_str(), path.c_str());
-      return Status::Ok();
+      if (fs::is_directory(dest.local_path, ec) || NamesFolder(dest.local_path)) {
+        dest.local_path /= BaseName(source.key);
+      }
+    } else if (dest.key.empty() || dest.key.ends_with('/')) {
+      dest.key += BaseName(source.key);
     }
-    if (dest.key.empty() || dest.key.ends_with('/')) dest.key += BaseName(source.key);
-    SWAPLINE_ASSIGN_OR_RETURN(auto store, OpenS3(dest.bucket));
-    SWAPLINE_RETURN_IF_ERROR(store->CopyFrom(source.bucket, source.key, dest.key));
-    std::printf("copy: %s to %s\n", source.ToString().c_str(), dest.ToString().c_str());
+  }
+
+  // The store a copy runs on: the S3 side (the destination bucket for s3→s3).
+  Result<std::unique_ptr<ObjectStore>> OpenFor(const StorageUri& source, const StorageUri& dest) {
+    return Open(dest.is_s3() ? dest : source);
+  }
+
+  // One copy on `store` (from OpenFor); prints what it did.
+  // `known`: the source object's size and ETag from a listing (saves a HEAD).
+  static Status CpOn(ObjectStore& store, const StorageUri& source, const StorageUri& dest,
+                     const storage::PutOptions& put_options, const storage::ProgressCallback& progress,
+                     const std::optional<ObjectInfo>& known = std::nullopt) {
+    if (!source.is_s3()) {
+      storage::PutOptions put = put_options;
+      put.progress = progress;
+      SWAPLINE_RETURN_IF_ERROR(store.PutFile(dest.key, source.local_path, put).status());
+      std::printf("upload: %s to %s\n", source.local_path.c_str(), dest.ToString().c_str());
+    } else if (!dest.is_s3()) {
+      storage::GetOptions get;
+      get.progress = progress;
+      get.known = known;
+      SWAPLINE_RETURN_IF_ERROR(store.GetToFile(source.key, dest.local_path, get).status());
+      std::printf("download: %s to %s\n", source.ToString().c_str(), dest.local_path.c_str());
+    } else {
+      auto* s3 = dynamic_cast<storage::S3Store*>(&store);
+      if (s3 == nullptr) return InvalidArgument("server-side copy needs an s3:// destination");
+      SWAPLINE_RETURN_IF_ERROR(s3->CopyFrom(source.bucket, source.key, dest.key));
+      std::printf("copy: %s to %s\n", source.ToString().c_str(), dest.ToString().c_str());
+    }
     return Status::Ok();
+  }
+
+  Status CpOne(const StorageUri& source, StorageUri dest, const storage::PutOptions& put_options) {
+    ProgressBar bar(!args_.no_progress);
+    ResolveDest(source, dest);
+    SWAPLINE_ASSIGN_OR_RETURN(auto store, OpenFor(source, dest));
+    return CpOn(*store, source, dest, put_options, bar.Callback());
   }
 
   static bool NamesFolder(const fs::path& path) { return !path.has_filename(); }
 
+  // Every file under a folder, or every object under a prefix, on one store (one
+  // connection pool), with up to --concurrency files in flight (as the AWS CLI).
+  // After the first failure no new file starts; that failure is returned.
   Status CpRecursive(const StorageUri& source, const StorageUri& dest, const storage::PutOptions& put) {
     const auto join = [](const std::string& prefix, const std::string& rest) {
       return prefix.empty() || prefix.ends_with('/') ? prefix + rest : prefix + "/" + rest;
     };
+    struct Job {
+      StorageUri source, dest;
+      std::uint64_t size = 0;
+      std::optional<ObjectInfo> listed;  // S3 sources: from the listing
+    };
+    std::vector<Job> jobs;
+    SWAPLINE_ASSIGN_OR_RETURN(auto store, OpenFor(source, dest));
     if (!source.is_s3()) {
       std::error_code ec;
       for (auto it = fs::recursive_directory_iterator(source.local_path, ec);
            !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
         if (!it->is_regular_file()) continue;
-        StorageUri one_dest = dest;
-        one_dest.key = join(dest.key, it->path().lexically_relative(source.local_path).generic_string());
-        StorageUri one_source;
-        one_source.local_path = it->path();
-        SWAPLINE_RETURN_IF_ERROR(CpOne(one_source, one_dest, put));
+        Job job{.source = {}, .dest = dest, .size = 0, .listed = std::nullopt};
+        job.source.local_path = it->path();
+        job.dest.key = join(dest.key, it->path().lexically_relative(source.local_path).generic_string());
+        job.size = it->file_size(ec);
+        jobs.push_back(std::move(job));
       }
       if (ec) return ErrnoStatus(ec.value(), "cannot walk", source.local_path.string());
-      return Status::Ok();
-    }
-    SWAPLINE_ASSIGN_OR_RETURN(auto store, Open(source));
-    SWAPLINE_ASSIGN_OR_RETURN(std::vector<ObjectInfo> objects, storage::ListAll(*store, source.key));
-    for (const ObjectInfo& info : objects) {
-      const std::string relative = info.key.substr(source.key.size());
-      StorageUri one_source = source;
-      one_source.key = info.key;
-      StorageUri one_dest = dest;
+    } else {
+      std::unique_ptr<ObjectStore> listing;
       if (dest.is_s3()) {
-        one_dest.key = join(dest.key, relative);
-      } else {
-        one_dest.local_path = dest.local_path / relative;
-        std::error_code ec;
-        fs::create_directories(one_dest.local_path.parent_path(), ec);
+        SWAPLINE_ASSIGN_OR_RETURN(listing, Open(source));  // the source bucket
       }
-      SWAPLINE_RETURN_IF_ERROR(CpOne(one_source, one_dest, put));
+      SWAPLINE_ASSIGN_OR_RETURN(std::vector<ObjectInfo> objects,
+                                storage::ListAll(listing ? *listing : *store, source.key));
+      for (const ObjectInfo& info : objects) {
+        const std::string relative = info.key.substr(source.key.size());
+        if (relative.empty() || relative.ends_with('/')) continue;  // "folder" markers
+        Job job{.source = source, .dest = dest, .size = info.size, .listed = info};
+        job.source.key = info.key;
+        if (dest.is_s3()) {
+          job.dest.key = join(dest.key, relative);
+        } else {
+          job.dest.local_path = dest.local_path / relative;
+          std::error_code ec;
+          fs::create_directories(job.dest.local_path.parent_path(), ec);
+        }
+        jobs.push_back(std::move(job));
+      }
     }
-    return Status::Ok();
+
+    ProgressBar bar(!args_.no_progress);
+    const storage::ProgressCallback overall = bar.Callback();
+    std::uint64_t total = 0;
+    for (const Job& job : jobs) total += job.size;
+    std::atomic<std::uint64_t> done_bytes{0};
+    std::atomic<std::size_t> next{0};
+    std::atomic<bool> failed{false};
+    std::mutex mutex;
+    Status first_error;
+    auto work = [&] {
+      for (std::size_t i = next++; i < jobs.size() && !failed; i = next++) {
+        storage::ProgressCallback progress;
+        std::uint64_t reported = 0;  // this file's bytes already added to done_bytes
+        if (overall) {
+          progress = [&](std::uint64_t done, std::uint64_t) {
+            const std::uint64_t now = done_bytes += done - std::min(done, reported);
+            reported = std::max(reported, done);
+            overall(now, total);
+          };
+        }
+        const Status status = CpOn(*store, jobs[i].source, jobs[i].dest, put, progress, jobs[i].listed);
+        if (!status.ok()) {
+          std::lock_guard lock(mutex);
+          if (!failed.exchange(true)) first_error = status;
+        }
+      }
+    };
+    const std::size_t workers = std::min<std::size_t>(static_cast<std::size_t>(std::max(1, args_.concurrency)), jobs.size());
+    std::vector<std::thread> threads;
+    for (std::size_t w = 1; w < workers; ++w) threads.emplace_back(work);
+    if (workers > 0) work();
+    for (std::thread& thread : threads) thread.join();
+    return first_error;
   }
 
   const StoreArgs& args_;

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <fstream>
 #include <csignal>
 #include <cstdio>
 #include <memory>
@@ -54,10 +55,26 @@ Cancellation g_interrupted;
 
 extern "C" void OnInterrupt(int) { g_interrupted.Cancel(); }
 
+// True when the file starts like an image swapline reads.
+bool StartsLikeImage(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::vector<std::uint8_t> head(64 * 1024);
+  in.read(reinterpret_cast<char*>(head.data()), static_cast<std::streamsize>(head.size()));
+  head.resize(static_cast<std::size_t>(in.gcount()));
+  return media::ProbeImage(head).ok();
+}
+
 int RunSwap(const SwapArgs& args) {
   std::signal(SIGINT, OnInterrupt);
   std::signal(SIGTERM, OnInterrupt);
   const bool video = media::LooksLikeVideo(args.target);
+  if (!video && !media::ImageFormatFromPath(args.output).ok() && !StartsLikeImage(args.target)) {
+    // A video output asked for, but the target is neither video nor image: say what is
+    // wrong with the target (empty, audio only, …), not with the output's extension.
+    auto probe = media::ProbeVideo(args.target);
+    return Fail(probe.ok() ? UnsupportedInput("target '" + args.target + "' has no video frames")
+                           : probe.status().WithContext("target"));
+  }
   std::optional<std::filesystem::path> recognizer;
   if (!args.options.face_recognizer_model.empty()) recognizer = args.options.face_recognizer_model;
   if (args.options.face_selector_mode == "reference" && !recognizer) {

@@ -158,7 +158,9 @@ class FileStore final : public ObjectStore {
     std::vector<std::string> keys;
     std::error_code ec;
     const fs::path start = folder_key.empty() ? root_ : root_ / folder_key;
-    if (fs::is_directory(start, ec)) {
+    const bool listable = fs::is_directory(start, ec);
+    ec.clear();  // a missing folder lists as empty, as a missing S3 prefix does
+    if (listable) {
       for (auto it = fs::recursive_directory_iterator(start, ec); !ec && it != fs::recursive_directory_iterator();
            it.increment(ec)) {
         const std::string name = it->path().filename().string();

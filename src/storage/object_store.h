@@ -65,6 +65,12 @@ struct PutOptions {
 struct GetOptions {
   std::optional<ByteRange> range;
   ProgressCallback progress;
+  // The object's size and ETag when the caller already has them (from a listing:
+  // `cp --recursive`). S3 GetToFile then skips its HEAD request for an object of
+  // one part (small objects: half the requests); the GET still carries If-Match
+  // on this ETag, so an object changed since the listing fails with
+  // kFailedPrecondition. Ignored by the file store and for bigger objects.
+  std::optional<ObjectInfo> known;
 };
 
 struct ListOptions {

@@ -20,6 +20,12 @@ class SwiftServer {
   std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }
   static constexpr const char* kAccessKey = "test:tester";
   static constexpr const char* kSecretKey = "testing";
+  // In the same account but without .admin: denied every request on its buckets.
+  static constexpr const char* kReaderAccessKey = "test:reader";
+  static constexpr const char* kReaderSecretKey = "reading";
+  // Another account: its own (empty) bucket namespace.
+  static constexpr const char* kOtherAccountAccessKey = "test2:tester2";
+  static constexpr const char* kOtherAccountSecretKey = "testing2";
 
  private:
   SwiftServer(int port, std::string dir) : port_(port), dir_(std::move(dir)) {}

@@ -1,0 +1,145 @@
+// `swapline serve`: the HTTP API plus embedded workers (service/api_server.h,
+// service/worker.h). With no flags: a file store under ./var/objects, an SQLite
+// queue at ./var/queue.db, one in-process worker, loopback clients only.
+// `--workers 0` makes it the API tier of a cluster (workers run elsewhere).
+//
+// SIGTERM/SIGINT: /readyz turns 503, workers stop claiming and get --grace to
+// finish (then release their jobs), then the API stops.
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cli/commands.h"
+#include "cli/exit_codes.h"
+#include "service/api_server.h"
+#include "service/runtime.h"
+#include "service/worker.h"
+
+namespace swapline::cli {
+namespace {
+
+struct ServeArgs {
+  std::string listen = "127.0.0.1:8080";
+  std::string store = "file://./var/objects";
+  std::string queue = "sqlite://./var/queue.db";
+  int workers = 1;
+  std::string tokens;
+  std::string public_url;
+  std::vector<std::string> watch;
+  std::string max_body = "1048576";
+  int threads = 16;
+  std::string lease;
+  std::string grace = "30s";
+  std::string scratch_dir;
+  std::string models_dir;
+  std::string s3_endpoint;
+  int execution_thread_count = 0;
+};
+
+std::string EnvOr(const char* name, const std::string& fallback) {
+  const char* value = std::getenv(name);
+  return value != nullptr && *value != '\0' ? value : fallback;
+}
+
+int RunServe(const ServeArgs& args) {
+  using namespace service;
+  ApiOptions api;
+  if (Status s = ParseListen(args.listen, api.host, api.port); !s.ok()) return Fail(s);
+  auto lease = ParseDuration(args.lease.empty() ? EnvOr("SWAPLINE_LEASE", "30s") : args.lease);
+  if (!lease.ok()) return Fail(lease.status().WithContext("--lease"));
+  auto grace = ParseDuration(args.grace);
+  if (!grace.ok()) return Fail(grace.status().WithContext("--grace"));
+  try {
+    api.max_body_bytes = std::stoull(args.max_body);
+  } catch (const std::exception&) {
+    return Fail(InvalidArgument("--max-body-bytes must be a number of bytes"));
+  }
+  if (!args.tokens.empty()) {
+    auto tokens = TokenTable::Load(args.tokens);
+    if (!tokens.ok()) return Fail(tokens.status());
+    spdlog::info("auth: {} token(s) from {}", tokens->size(), args.tokens);
+    api.tokens = std::move(tokens).value();
+  } else {
+    spdlog::warn("auth: no --tokens: only loopback clients are served, all as tenant 'local'");
+  }
+  for (const std::string& text : args.watch) {
+    auto rule = ParseWatchRule(text);
+    if (!rule.ok()) return Fail(rule.status());
+    api.watch.push_back(*rule);
+  }
+  api.public_url = args.public_url;
+  api.url_secret = EnvOr("SWAPLINE_URL_SECRET", "");
+  api.threads = args.threads;
+
+  auto backends = OpenBackends(args.store, args.queue, args.s3_endpoint, *lease);
+  if (!backends.ok()) return Fail(backends.status());
+  api.store_uri = backends->store_uri;
+
+  MetricsRegistry metrics;
+  ApiServer server(*backends->queue, *backends->store, metrics, api);
+  if (Status s = server.Start(); !s.ok()) return Fail(s);
+  spdlog::info("serving {} on {} (store {}, queue {}, {} embedded worker(s))", server.base_url(), args.listen,
+               backends->store->Describe(), backends->queue->Describe(), args.workers);
+
+  std::unique_ptr<Worker> worker;
+  if (args.workers > 0) {
+    WorkerOptions options;
+    options.concurrency = args.workers;
+    options.lease = *lease;
+    options.grace = *grace;
+    options.scratch_dir = args.scratch_dir;
+    options.models_dir = args.models_dir.empty() ? EnvOr("SWAPLINE_MODELS_DIR", "") : args.models_dir;
+    options.store_uri = backends->store_uri;
+    options.execution_thread_count = args.execution_thread_count;
+    worker = std::make_unique<Worker>(*backends->queue, *backends->store, &metrics, options);
+    if (Status s = worker->Start(); !s.ok()) return Fail(s);
+  }
+
+  InstallStopSignals();
+  while (StopSignal() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  spdlog::info("signal {}: draining", StopSignal());
+  server.SetDraining();
+  if (worker) {
+    worker->Drain(*grace);
+    worker->Wait();
+  }
+  server.Stop();
+  spdlog::info("stopped");
+  return kExitOk;
+}
+
+}  // namespace
+
+void RegisterServeCommand(CLI::App& app, int& exit_code) {
+  auto args = std::make_shared<ServeArgs>();
+  CLI::App* cmd = app.add_subcommand("serve", "HTTP API with embedded workers (single machine or API tier)");
+  cmd->add_option("--listen", args->listen, "address to listen on, HOST:PORT")->capture_default_str();
+  cmd->add_option("--store", args->store, "object store: file://DIR or s3://BUCKET")->capture_default_str();
+  cmd->add_option("--queue", args->queue, "job queue: sqlite://FILE or redis://HOST:PORT")->capture_default_str();
+  cmd->add_option("--workers", args->workers, "embedded worker slots (0: API only)")->capture_default_str();
+  cmd->add_option("--tokens", args->tokens,
+                  "token file: 'TOKEN TENANT' per line; without it only loopback clients, as tenant 'local'");
+  cmd->add_option("--public-url", args->public_url,
+                  "base URL clients reach this server at (signed object URLs of file stores); default http://LISTEN");
+  cmd->add_option("--watch", args->watch,
+                  "S3 events: objects under PREFIX become jobs; PREFIX=SOURCE_KEY sets the default source face "
+                  "('{tenant}' is replaced)");
+  cmd->add_option("--max-body-bytes", args->max_body, "largest JSON request body")->capture_default_str();
+  cmd->add_option("--threads", args->threads, "HTTP request threads")->capture_default_str();
+  cmd->add_option("--lease", args->lease, "job lease, renewed every lease/3 (default $SWAPLINE_LEASE or 30s)");
+  cmd->add_option("--grace", args->grace, "SIGTERM: time running jobs get to finish before release")
+      ->capture_default_str();
+  cmd->add_option("--scratch-dir", args->scratch_dir, "workers' scratch folder (default $TMPDIR/swapline-scratch)");
+  cmd->add_option("--models-dir", args->models_dir, "folder of models jobs may name (default $SWAPLINE_MODELS_DIR)");
+  cmd->add_option("--s3-endpoint-url", args->s3_endpoint, "S3 endpoint (default $AWS_ENDPOINT_URL)");
+  cmd->add_option("--execution-thread-count", args->execution_thread_count,
+                  "video frame workers per job (default: one per core)");
+  cmd->callback([args, &exit_code] { exit_code = RunServe(*args); });
+}
+
+}  // namespace swapline::cli

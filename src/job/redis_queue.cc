@@ -1,0 +1,781 @@
+// JobQueue over Redis Streams (Redis ≥ 7.0, hiredis 0.14).
+//
+// Layout (ns = the stream name up to its last ':', e.g. "swapline:"):
+//   <stream>            stream, one entry {job: <id>} per time a job becomes ready;
+//                       consumer group <group> (created with MKSTREAM, from id 0)
+//   <ns>job:<id>        hash: tenant, state, spec (JSON), progress, attempts,
+//                       max_attempts, result_uri, error_code, error_message, cancel,
+//                       lease (token), worker, lease_until (ms, Redis clock), entry
+//                       (current stream entry id), deliveries, created_ms, updated_ms
+//   <ns>tenant:<t>:jobs sorted set (score 0, ordered by id) for List
+//   <stream>:delayed    sorted set id → due ms: retries waiting out their backoff
+//   <stream>:dead       dead-letter stream {job, entry, deliveries, reason}
+//   <stream>:counts     hash state → number of jobs, for Stats
+//
+// Every state move is one Lua script, so it is atomic and checks the lease token:
+// two workers racing to Complete produce one success. Claims read new entries with
+// XREADGROUP and take over entries idle past the lease with XAUTOCLAIM; renewal is
+// XCLAIM … JUSTID (idle reset, delivery counter untouched); the delivery counter
+// from XPENDING decides when a poison job is dead-lettered. Entries are never
+// XDELed (that breaks the group's lag, which KEDA reads); acked history is trimmed
+// with XTRIM MINID.
+#include <signal.h>
+
+#include <algorithm>
+#include <atomic>
+#include <map>
+#include <random>
+#include <thread>
+
+#include "job/job_queue.h"
+#include "job/queue_backends.h"
+#include "job/redis_client.h"
+
+namespace swapline::job::internal {
+namespace {
+
+// Shared by every script. KEYS: 1 job hash, 2 stream, 3 counts, 4 delayed, 5 dead.
+constexpr const char* kPrelude = R"lua(
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function count(from, to)
+  if from then redis.call('HINCRBY', KEYS[3], from, -1) end
+  if to then redis.call('HINCRBY', KEYS[3], to, 1) end
+end
+local function settle(from, to, code, msg, now)
+  redis.call('HSET', KEYS[1], 'state', to, 'error_code', code, 'error_message', msg,
+             'updated_ms', now)
+  redis.call('HDEL', KEYS[1], 'lease')
+  count(from, to)
+end
+)lua";
+
+// ARGV: id, group, tenant, spec, max_attempts, tenant index key
+constexpr const char* kSubmit = R"lua(
+local t = redis.call('HGET', KEYS[1], 'tenant')
+if t then
+  if t == ARGV[3] then return 'exists' end
+  return 'taken'
+end
+local now = now_ms()
+local eid = redis.call('XADD', KEYS[2], '*', 'job', ARGV[1])
+redis.call('HSET', KEYS[1], 'tenant', ARGV[3], 'state', 'queued', 'spec', ARGV[4],
+           'max_attempts', ARGV[5], 'attempts', 0, 'progress', 0, 'cancel', 0,
+           'entry', eid, 'deliveries', 0, 'created_ms', now, 'updated_ms', now,
+           'ready_ms', now)
+redis.call('ZADD', ARGV[6], 0, ARGV[1])
+count(nil, 'queued')
+return 'ok'
+)lua";
+
+// ARGV: id, group, entry id, worker, token, lease ms, max deliveries
+constexpr const char* kTake = R"lua(
+local st = redis.call('HMGET', KEYS[1], 'state', 'entry', 'lease_until', 'cancel')
+local state = st[1]
+if (not state) or st[2] ~= ARGV[3] then
+  redis.call('XACK', KEYS[2], ARGV[2], ARGV[3])
+  return {'skip'}
+end
+local now = now_ms()
+if state == 'running' then
+  if tonumber(st[3] or '0') > now then return {'busy'} end
+elseif state ~= 'queued' then
+  redis.call('XACK', KEYS[2], ARGV[2], ARGV[3])
+  return {'skip'}
+end
+local p = redis.call('XPENDING', KEYS[2], ARGV[2], ARGV[3], ARGV[3], 1)
+if #p == 0 then return {'skip'} end
+local deliveries = tonumber(p[1][4])
+if state == 'running' and st[4] == '1' then
+  redis.call('XACK', KEYS[2], ARGV[2], ARGV[3])
+  settle('running', 'cancelled', 'cancelled', 'cancelled by request', now)
+  return {'settled'}
+end
+if deliveries > tonumber(ARGV[7]) then
+  redis.call('XADD', KEYS[5], '*', 'job', ARGV[1], 'entry', ARGV[3],
+             'deliveries', deliveries - 1, 'reason', 'delivery_limit')
+  redis.call('XACK', KEYS[2], ARGV[2], ARGV[3])
+  settle(state, 'dead', 'delivery_limit', 'handed to a worker ' .. (deliveries - 1) ..
+         ' times without an outcome (workers crashed or hung); dead-lettered', now)
+  return {'dead'}
+end
+local until_ms = now + tonumber(ARGV[6])
+local attempts = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
+redis.call('HSET', KEYS[1], 'state', 'running', 'lease', ARGV[5], 'worker', ARGV[4],
+           'lease_until', until_ms, 'updated_ms', now, 'deliveries', deliveries)
+if state == 'queued' then count('queued', 'running') end
+return {'ok', redis.call('HGET', KEYS[1], 'spec'), attempts, deliveries, until_ms}
+)lua";
+
+// ARGV: id, group, token, worker, lease ms
+constexpr const char* kRenew = R"lua(
+local st = redis.call('HMGET', KEYS[1], 'state', 'lease', 'entry', 'cancel')
+if st[1] ~= 'running' or st[2] ~= ARGV[3] then return {'lost', st[1] or 'missing'} end
+local until_ms = now_ms() + tonumber(ARGV[5])
+redis.call('XCLAIM', KEYS[2], ARGV[2], ARGV[4], 0, st[3], 'JUSTID')
+redis.call('HSET', KEYS[1], 'lease_until', until_ms)
+return {'ok', st[4], until_ms}
+)lua";
+
+// ARGV: id, group, token, fraction
+constexpr const char* kProgress = R"lua(
+local st = redis.call('HMGET', KEYS[1], 'state', 'lease')
+if st[1] ~= 'running' or st[2] ~= ARGV[3] then return {'lost', st[1] or 'missing'} end
+redis.call('HSET', KEYS[1], 'progress', ARGV[4], 'updated_ms', now_ms())
+return {'ok'}
+)lua";
+
+// ARGV: id, group, token, result uri
+constexpr const char* kComplete = R"lua(
+local st = redis.call('HMGET', KEYS[1], 'state', 'lease', 'entry')
+if st[1] == 'succeeded' then return {'ok'} end
+if st[1] ~= 'running' or st[2] ~= ARGV[3] then return {'lost', st[1] or 'missing'} end
+local now = now_ms()
+redis.call('HSET', KEYS[1], 'state', 'succeeded', 'progress', 1, 'result_uri', ARGV[4],
+           'cancel', 0, 'updated_ms', now, 'deliveries', 0)
+redis.call('HDEL', KEYS[1], 'lease', 'error_code', 'error_message')
+redis.call('XACK', KEYS[2], ARGV[2], st[3])
+count('running', 'succeeded')
+return {'ok'}
+)lua";
+
+// ARGV: id, group, token, code, message, retryable (1/0), backoff initial ms, max ms
+constexpr const char* kFail = R"lua(
+local st = redis.call('HMGET', KEYS[1], 'state', 'lease', 'entry', 'cancel', 'attempts',
+                      'max_attempts')
+if st[1] ~= 'running' or st[2] ~= ARGV[3] then return {'lost', st[1] or 'missing'} end
+local now = now_ms()
+redis.call('XACK', KEYS[2], ARGV[2], st[3])
+redis.call('HSET', KEYS[1], 'deliveries', 0)
+local attempts = tonumber(st[5])
+if st[4] == '1' then
+  settle('running', 'cancelled', 'cancelled', 'cancelled by request', now)
+  return {'cancelled'}
+end
+if ARGV[6] ~= '1' then
+  settle('running', 'failed', ARGV[4], ARGV[5], now)
+  return {'failed'}
+end
+if attempts >= tonumber(st[6]) then
+  redis.call('XADD', KEYS[5], '*', 'job', ARGV[1], 'entry', st[3], 'attempts', attempts,
+             'reason', 'max_attempts')
+  settle('running', 'dead', ARGV[4],
+         'gave up after ' .. attempts .. ' attempts: ' .. ARGV[5], now)
+  return {'dead'}
+end
+local delay = tonumber(ARGV[7])
+local cap = tonumber(ARGV[8])
+for i = 2, attempts do
+  if delay >= cap then break end
+  delay = delay * 2
+end
+if delay > cap then delay = cap end
+redis.call('HSET', KEYS[1], 'state', 'queued', 'error_code', ARGV[4], 'error_message', ARGV[5],
+           'progress', 0, 'updated_ms', now)
+redis.call('HDEL', KEYS[1], 'lease')
+count('running', 'queued')
+if delay <= 0 then
+  local e = redis.call('XADD', KEYS[2], '*', 'job', ARGV[1])
+  redis.call('HSET', KEYS[1], 'entry', e, 'ready_ms', now)
+else
+  redis.call('ZADD', KEYS[4], now + delay, ARGV[1])
+  redis.call('HSET', KEYS[1], 'entry', '', 'ready_ms', now + delay)
+end
+return {'queued'}
+)lua";
+
+// ARGV: id, group, token
+constexpr const char* kRelease = R"lua(
+local st = redis.call('HMGET', KEYS[1], 'state', 'lease', 'entry', 'cancel', 'attempts')
+if st[1] ~= 'running' or st[2] ~= ARGV[3] then return {'lost', st[1] or 'missing'} end
+local now = now_ms()
+redis.call('XACK', KEYS[2], ARGV[2], st[3])
+redis.call('HSET', KEYS[1], 'deliveries', 0)
+if st[4] == '1' then
+  settle('running', 'cancelled', 'cancelled', 'cancelled by request', now)
+  return {'cancelled'}
+end
+local attempts = tonumber(st[5]) - 1
+if attempts < 0 then attempts = 0 end
+local e = redis.call('XADD', KEYS[2], '*', 'job', ARGV[1])
+redis.call('HSET', KEYS[1], 'state', 'queued', 'attempts', attempts, 'progress', 0,
+           'entry', e, 'ready_ms', now, 'updated_ms', now)
+redis.call('HDEL', KEYS[1], 'lease')
+count('running', 'queued')
+return {'queued'}
+)lua";
+
+// ARGV: id, group, tenant
+constexpr const char* kCancel = R"lua(
+local st = redis.call('HMGET', KEYS[1], 'tenant', 'state')
+if st[1] ~= ARGV[3] then return 'notfound' end
+local now = now_ms()
+if st[2] == 'queued' then
+  settle('queued', 'cancelled', 'cancelled', 'cancelled by request', now)
+  redis.call('ZREM', KEYS[4], ARGV[1])
+elseif st[2] == 'running' then
+  redis.call('HSET', KEYS[1], 'cancel', 1, 'updated_ms', now)
+end
+return 'ok'
+)lua";
+
+// Moves retries whose backoff is over from the delayed set into the stream.
+// ARGV: id (unused), group, namespace, limit
+constexpr const char* kPromote = R"lua(
+local now = now_ms()
+local due = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', now, 'LIMIT', 0, tonumber(ARGV[4]))
+for _, id in ipairs(due) do
+  redis.call('ZREM', KEYS[4], id)
+  local h = ARGV[3] .. 'job:' .. id
+  if redis.call('HGET', h, 'state') == 'queued' then
+    local e = redis.call('XADD', KEYS[2], '*', 'job', id)
+    redis.call('HSET', h, 'entry', e)
+  end
+end
+return #due
+)lua";
+
+struct Script {
+  explicit Script(const char* body) : text(std::string(kPrelude) + body) {}
+  const std::string text;
+  std::mutex mu;
+  std::string sha;  // GUARDED_BY(mu); from SCRIPT LOAD
+};
+
+std::string NewToken() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string token(32, '0');
+  const std::uint64_t a = rng(), b = rng();
+  for (int i = 0; i < 16; ++i) {
+    token[static_cast<std::size_t>(i)] = kHex[(a >> (i * 4)) & 15];
+    token[static_cast<std::size_t>(16 + i)] = kHex[(b >> (i * 4)) & 15];
+  }
+  return token;
+}
+
+std::string Namespace(const std::string& stream) {
+  const std::size_t colon = stream.rfind(':');
+  if (colon == std::string::npos) return stream + ":";
+  return stream.substr(0, colon + 1);
+}
+
+Status LeaseLost(const std::string& id, std::string_view state) {
+  if (state == "missing") return FailedPrecondition("job " + id + ": lease lost (job is gone)");
+  if (state == "running") {
+    return FailedPrecondition("job " + id + ": lease lost (taken over by another worker)");
+  }
+  return FailedPrecondition("job " + id + ": lease lost (job is " + std::string(state) + ")");
+}
+
+inline Status StatusOf(const Status& s) { return s; }
+template <typename T>
+Status StatusOf(const Result<T>& r) {
+  return r.status();
+}
+
+// Milliseconds of a stream id "1712345678901-0".
+std::int64_t StreamIdMillis(std::string_view id) {
+  return std::strtoll(std::string(id.substr(0, id.find('-'))).c_str(), nullptr, 10);
+}
+
+class RedisQueue final : public JobQueue {
+ public:
+  RedisQueue(const RedisEndpoint& endpoint, const JobQueueOptions& options)
+      : options_(options),
+        pool_(endpoint, options.io_timeout),
+        stream_(endpoint.stream),
+        group_(endpoint.group),
+        ns_(Namespace(endpoint.stream)),
+        counts_key_(stream_ + ":counts"),
+        delayed_key_(stream_ + ":delayed"),
+        dead_key_(stream_ + ":dead"),
+        scan_interval_(std::clamp<std::chrono::milliseconds>(options.lease / 4,
+                                                             std::chrono::milliseconds(5),
+                                                             std::chrono::milliseconds(1000))) {}
+
+  Status Init() {
+    return WithConn<Status>([&](RedisConnection& c) { return EnsureGroup(c); });
+  }
+
+  std::string Describe() const override { return pool_.endpoint().Describe(); }
+  const JobQueueOptions& options() const override { return options_; }
+
+  Result<JobRecord> Submit(const JobSpec& spec) override {
+    SWAPLINE_RETURN_IF_ERROR(spec.Validate(/*require_identity=*/true));
+    SWAPLINE_ASSIGN_OR_RETURN(
+        Reply r, RunScript(submit_, spec.id,
+                           {spec.tenant, spec.ToJson().dump(), std::to_string(spec.max_attempts),
+                            TenantKey(spec.tenant)}));
+    const std::string_view outcome = r.view().str();
+    if (outcome == "taken") return FailedPrecondition("job id " + spec.id + " is already taken");
+    return Get(spec.tenant, spec.id);
+  }
+
+  Result<std::optional<Lease>> Claim(const std::string& worker_id,
+                                     std::chrono::milliseconds wait) override {
+    if (worker_id.empty()) return InvalidArgument("worker id must not be empty");
+    const auto deadline = std::chrono::steady_clock::now() + std::max(wait, std::chrono::milliseconds(0));
+    while (true) {
+      const auto now = std::chrono::steady_clock::now();
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now);
+      const auto block = std::clamp(left, std::chrono::milliseconds(0),
+                                    std::min(options_.poll_interval, options_.io_timeout / 2));
+      SWAPLINE_ASSIGN_OR_RETURN(Step step, WithConn<Result<Step>>([&](RedisConnection& c) {
+                                  return ClaimStep(c, worker_id, block);
+                                }));
+      if (step.lease) return std::move(step.lease);
+      if (step.again) continue;
+      if (std::chrono::steady_clock::now() >= deadline) return std::optional<Lease>();
+    }
+  }
+
+  Result<RenewResult> Renew(const Lease& lease) override {
+    SWAPLINE_ASSIGN_OR_RETURN(
+        Reply r, RunScript(renew_, lease.job_id(),
+                           {lease.token, lease.worker_id, std::to_string(options_.lease.count())}));
+    const ReplyView v = r.view();
+    if (v[0].str() != "ok") return LeaseLost(lease.job_id(), v[1].str());
+    RenewResult out;
+    out.cancel_requested = v[1].str() == "1";
+    out.expires = FromMillis(v[2].integer());
+    return out;
+  }
+
+  Status Progress(const Lease& lease, double fraction) override {
+    if (!(fraction >= 0)) fraction = 0;
+    if (fraction > 1) fraction = 1;
+    char buf[32];
+    std::snprintf(buf, sizeof(buf), "%.6g", fraction);
+    SWAPLINE_ASSIGN_OR_RETURN(Reply r, RunScript(progress_, lease.job_id(), {lease.token, buf}));
+    if (r.view()[0].str() != "ok") return LeaseLost(lease.job_id(), r.view()[1].str());
+    return Status::Ok();
+  }
+
+  Status Complete(const Lease& lease, const std::string& result_uri) override {
+    if (result_uri.empty()) return InvalidArgument("result URI must not be empty");
+    SWAPLINE_ASSIGN_OR_RETURN(Reply r,
+                              RunScript(complete_, lease.job_id(), {lease.token, result_uri}));
+    if (r.view()[0].str() != "ok") return LeaseLost(lease.job_id(), r.view()[1].str());
+    return Status::Ok();
+  }
+
+  Status Fail(const Lease& lease, const Status& error, bool retryable) override {
+    const JobError err = JobError::FromStatus(error.ok() ? Internal("failed without an error") : error);
+    SWAPLINE_ASSIGN_OR_RETURN(
+        Reply r, RunScript(fail_, lease.job_id(),
+                           {lease.token, err.code, err.message, retryable ? "1" : "0",
+                            std::to_string(options_.retry_backoff_initial.count()),
+                            std::to_string(options_.retry_backoff_max.count())}));
+    if (r.view()[0].str() == "lost") return LeaseLost(lease.job_id(), r.view()[1].str());
+    return Status::Ok();
+  }
+
+  Status Release(const Lease& lease) override {
+    SWAPLINE_ASSIGN_OR_RETURN(Reply r, RunScript(release_, lease.job_id(), {lease.token}));
+    if (r.view()[0].str() == "lost") return LeaseLost(lease.job_id(), r.view()[1].str());
+    return Status::Ok();
+  }
+
+  Result<JobRecord> Cancel(const std::string& tenant, const std::string& id) override {
+    if (!IsValidJobId(id)) return NotFound("no job " + id);
+    SWAPLINE_ASSIGN_OR_RETURN(Reply r, RunScript(cancel_, id, {tenant}));
+    if (r.view().str() != "ok") return NotFound("no job " + id);
+    return Get(tenant, id);
+  }
+
+  Result<JobRecord> Get(const std::string& tenant, const std::string& id) override {
+    if (!IsValidJobId(id)) return NotFound("no job " + id);
+    SWAPLINE_ASSIGN_OR_RETURN(Reply r, WithConn<Result<Reply>>([&](RedisConnection& c) {
+                                return c.Command({"HGETALL", JobKey(id)});
+                              }));
+    if (r.is_error()) return Internal("HGETALL: " + std::string(r.view().str()));
+    Result<std::optional<JobRecord>> rec = ParseRecord(id, r.view());
+    if (!rec.ok()) return rec.status();
+    if (!rec->has_value() || (*rec)->tenant() != tenant) return NotFound("no job " + id);
+    return std::move(**rec);
+  }
+
+  Result<ListPage> List(const std::string& tenant, const ListOptions& options) override {
+    if (!options.cursor.empty() && !IsValidJobId(options.cursor)) {
+      return InvalidArgument("cursor: not a cursor from a previous page");
+    }
+    const int limit = std::clamp(options.limit, 1, 1000);
+    const std::string index = TenantKey(tenant);
+    std::string max = options.cursor.empty() ? "+" : "(" + options.cursor;
+    ListPage page;
+    int scanned = 0;
+    const int scan_cap = std::max(limit * 10, 1000);
+    const int batch = std::min(limit + 1, 200);
+    while (true) {
+      SWAPLINE_ASSIGN_OR_RETURN(Reply ids, WithConn<Result<Reply>>([&](RedisConnection& c) {
+                                  return c.Command({"ZREVRANGEBYLEX", index, max, "-", "LIMIT",
+                                                    "0", std::to_string(batch)});
+                                }));
+      if (ids.is_error()) return Internal("ZREVRANGEBYLEX: " + std::string(ids.view().str()));
+      const ReplyView idv = ids.view();
+      if (idv.size() == 0) return page;  // exhausted: no next cursor
+      std::vector<std::vector<std::string>> cmds;
+      for (std::size_t i = 0; i < idv.size(); ++i) cmds.push_back({"HGETALL", JobKey(std::string(idv[i].str()))});
+      SWAPLINE_ASSIGN_OR_RETURN(std::vector<Reply> recs,
+                                WithConn<Result<std::vector<Reply>>>([&](RedisConnection& c) {
+                                  return c.Pipeline(cmds);
+                                }));
+      for (std::size_t i = 0; i < idv.size(); ++i) {
+        const std::string id(idv[i].str());
+        if (static_cast<int>(page.jobs.size()) == limit) {
+          // One more exists past a full page.
+          page.next_cursor = page.jobs.back().id();
+          return page;
+        }
+        ++scanned;
+        max = "(" + id;
+        Result<std::optional<JobRecord>> rec = ParseRecord(id, recs[i].view());
+        if (!rec.ok()) return rec.status();
+        if (!rec->has_value() || (*rec)->tenant() != tenant) continue;
+        if (options.state && (*rec)->state != *options.state) continue;
+        page.jobs.push_back(std::move(**rec));
+      }
+      if (static_cast<int>(idv.size()) < batch) return page;  // exhausted
+      if (scanned >= scan_cap) {
+        page.next_cursor = max.substr(1);  // resume after the last scanned id
+        return page;
+      }
+    }
+  }
+
+  Result<QueueStats> Stats() override {
+    SWAPLINE_ASSIGN_OR_RETURN(std::vector<Reply> r,
+                              WithConn<Result<std::vector<Reply>>>([&](RedisConnection& c) {
+                                return c.Pipeline({{"HGETALL", counts_key_},
+                                                   {"ZCARD", delayed_key_},
+                                                   {"XINFO", "GROUPS", stream_},
+                                                   {"XLEN", dead_key_},
+                                                   {"XPENDING", stream_, group_}});
+                              }));
+    QueueStats st;
+    const ReplyView counts = r[0].view();
+    for (std::size_t i = 0; i + 1 < counts.size(); i += 2) {
+      Result<JobState> s = ParseJobState(counts[i].str());
+      if (s.ok()) st.by_state[static_cast<int>(*s)] = std::max<std::int64_t>(0, counts[i + 1].integer());
+    }
+    st.delayed = r[1].view().integer();
+    st.ready = std::max<std::int64_t>(0, st.count(JobState::kQueued) - st.delayed);
+    st.dead_letter = r[3].view().integer();
+    st.in_flight = r[4].view().is_array() ? r[4].view()[0].integer() : 0;
+    st.lag = 0;
+    std::string last_delivered;
+    const ReplyView groups = r[2].view();
+    for (std::size_t g = 0; g < groups.size(); ++g) {
+      const ReplyView info = groups[g];
+      std::map<std::string, ReplyView> fields;
+      for (std::size_t i = 0; i + 1 < info.size(); i += 2) fields.emplace(std::string(info[i].str()), info[i + 1]);
+      if (fields.count("name") == 0 || fields.at("name").str() != group_) continue;
+      if (fields.count("lag") != 0) st.lag = fields.at("lag").is_nil() ? -1 : fields.at("lag").integer();
+      if (fields.count("last-delivered-id") != 0) last_delivered = std::string(fields.at("last-delivered-id").str());
+    }
+    if (!last_delivered.empty() && st.lag != 0) {
+      SWAPLINE_ASSIGN_OR_RETURN(Reply first, WithConn<Result<Reply>>([&](RedisConnection& c) {
+                                  return c.Command({"XRANGE", stream_, "(" + last_delivered, "+",
+                                                    "COUNT", "1"});
+                                }));
+      if (first.view().size() == 1) {
+        const std::int64_t born = StreamIdMillis(first.view()[0][0].str());
+        const std::int64_t now = ToMillis(Clock::now());
+        st.oldest_ready_age = std::chrono::milliseconds(std::max<std::int64_t>(0, now - born));
+      }
+    }
+    return st;
+  }
+
+ private:
+  struct Step {
+    std::optional<Lease> lease;
+    bool again = false;  // something was settled or skipped: look again at once
+  };
+
+  std::string JobKey(const std::string& id) const { return ns_ + "job:" + id; }
+  std::string TenantKey(const std::string& tenant) const { return ns_ + "tenant:" + tenant + ":jobs"; }
+
+  // Runs fn(connection). A transport failure on a pooled connection (it may have
+  // gone stale: Redis restarted) is retried once on a fresh connection.
+  template <typename R, typename Fn>
+  R WithConn(Fn&& fn) {
+    for (int attempt = 0;; ++attempt) {
+      Result<RedisPool::Handle> h = pool_.Acquire();
+      if (!h.ok()) return R(h.status());
+      R r = fn(**h);
+      if (!StatusOf(r).ok() && StatusOf(r).code() == Code::kUnavailable && (*h)->broken() &&
+          h->reused() &&
+          attempt == 0) {
+        continue;
+      }
+      return r;
+    }
+  }
+
+  Status EnsureGroup(RedisConnection& c) {
+    SWAPLINE_ASSIGN_OR_RETURN(Reply r, c.Command({"XGROUP", "CREATE", stream_, group_, "0", "MKSTREAM"}));
+    if (r.is_error() && !r.ErrorStartsWith("BUSYGROUP")) {
+      return Internal("cannot create consumer group " + group_ + " on " + stream_ + ": " +
+                      std::string(r.view().str()));
+    }
+    return Status::Ok();
+  }
+
+  Result<Reply> Eval(RedisConnection& c, Script& script, const std::string& id,
+                     const std::vector<std::string>& args) {
+    std::string sha;
+    {
+      std::lock_guard<std::mutex> lock(script.mu);
+      sha = script.sha;
+    }
+    if (sha.empty()) {
+      SWAPLINE_ASSIGN_OR_RETURN(Reply loaded, c.Command({"SCRIPT", "LOAD", script.text}));
+      if (loaded.is_error()) return Internal("SCRIPT LOAD: " + std::string(loaded.view().str()));
+      sha = std::string(loaded.view().str());
+      std::lock_guard<std::mutex> lock(script.mu);
+      script.sha = sha;
+    }
+    std::vector<std::string> cmd = {"EVALSHA", sha, "5", JobKey(id), stream_, counts_key_,
+                                    delayed_key_, dead_key_, id, group_};
+    cmd.insert(cmd.end(), args.begin(), args.end());
+    SWAPLINE_ASSIGN_OR_RETURN(Reply r, c.Command(cmd));
+    if (r.ErrorStartsWith("NOSCRIPT")) {  // Redis restarted: scripts are gone
+      cmd[0] = "EVAL";
+      cmd[1] = script.text;
+      SWAPLINE_ASSIGN_OR_RETURN(r, c.Command(cmd));
+    }
+    if (r.is_error()) return Internal("job queue script failed: " + std::string(r.view().str()));
+    return r;
+  }
+
+  Result<Reply> RunScript(Script& script, const std::string& id, const std::vector<std::string>& args) {
+    return WithConn<Result<Reply>>([&](RedisConnection& c) { return Eval(c, script, id, args); });
+  }
+
+  // Interprets TAKE's reply for entry `entry` of job `id`.
+  Result<Step> Take(RedisConnection& c, const std::string& worker_id, const std::string& id,
+                    const std::string& entry) {
+    const std::string token = NewToken();
+    SWAPLINE_ASSIGN_OR_RETURN(
+        Reply r, Eval(c, take_, id,
+                      {entry, worker_id, token, std::to_string(options_.lease.count()),
+                       std::to_string(options_.max_deliveries)}));
+    const ReplyView v = r.view();
+    Step step;
+    if (v[0].str() != "ok") {
+      step.again = true;
+      return step;
+    }
+    auto spec_json = nlohmann::json::parse(v[1].str(), nullptr, false);
+    Result<JobSpec> spec = JobSpec::FromJson(spec_json);
+    if (!spec.ok()) return Internal("job " + id + ": stored spec is invalid: " + spec.status().message());
+    Lease lease;
+    lease.spec = std::move(spec).value();
+    lease.attempt = static_cast<int>(v[2].integer());
+    lease.delivery = static_cast<int>(v[3].integer());
+    lease.worker_id = worker_id;
+    lease.token = token;
+    lease.expires = FromMillis(v[4].integer());
+    step.lease = std::move(lease);
+    return step;
+  }
+
+  // One round of claiming: promote due retries, take over one expired entry, read
+  // one new entry (blocking up to `block`).
+  Result<Step> ClaimStep(RedisConnection& c, const std::string& worker_id,
+                         std::chrono::milliseconds block) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= next_promote_.load()) {
+      next_promote_.store(now + options_.poll_interval);
+      SWAPLINE_RETURN_IF_ERROR(Eval(c, promote_, "", {ns_, "100"}).status());
+      MaybeMaintain(c);
+    }
+    bool scan = false;
+    std::string cursor;
+    {
+      std::lock_guard<std::mutex> lock(scan_mu_);
+      if (scan_cursor_ != "0-0" || now >= next_scan_) {
+        scan = true;
+        cursor = scan_cursor_;
+      }
+    }
+    if (scan) {
+      SWAPLINE_ASSIGN_OR_RETURN(
+          Reply r, c.Command({"XAUTOCLAIM", stream_, group_, worker_id,
+                              std::to_string(options_.lease.count()), cursor, "COUNT", "1"}));
+      if (r.ErrorStartsWith("NOGROUP")) {
+        SWAPLINE_RETURN_IF_ERROR(EnsureGroup(c));
+        return Step{std::nullopt, true};
+      }
+      if (r.is_error()) return Internal("XAUTOCLAIM: " + std::string(r.view().str()));
+      const ReplyView v = r.view();
+      {
+        std::lock_guard<std::mutex> lock(scan_mu_);
+        scan_cursor_ = std::string(v[0].str());
+        if (scan_cursor_ == "0-0") next_scan_ = now + scan_interval_;
+      }
+      const ReplyView entries = v[1];
+      for (std::size_t i = 0; i < entries.size(); ++i) {
+        const ReplyView e = entries[i];
+        const std::string entry(e[0].str());
+        const ReplyView fields = e[1];
+        std::string id;
+        for (std::size_t f = 0; f + 1 < fields.size(); f += 2) {
+          if (fields[f].str() == "job") id = std::string(fields[f + 1].str());
+        }
+        if (id.empty()) {  // not one of ours: acknowledge so it stops circulating
+          SWAPLINE_RETURN_IF_ERROR(c.Command({"XACK", stream_, group_, entry}).status());
+          continue;
+        }
+        SWAPLINE_ASSIGN_OR_RETURN(Step step, Take(c, worker_id, id, entry));
+        if (step.lease) return step;
+      }
+    }
+    std::vector<std::string> cmd = {"XREADGROUP", "GROUP", group_, worker_id, "COUNT", "1"};
+    if (block.count() > 0) {
+      cmd.push_back("BLOCK");
+      cmd.push_back(std::to_string(block.count()));
+    }
+    cmd.insert(cmd.end(), {"STREAMS", stream_, ">"});
+    SWAPLINE_ASSIGN_OR_RETURN(Reply r, c.Command(cmd));
+    if (r.ErrorStartsWith("NOGROUP")) {
+      SWAPLINE_RETURN_IF_ERROR(EnsureGroup(c));
+      return Step{std::nullopt, true};
+    }
+    if (r.is_error()) return Internal("XREADGROUP: " + std::string(r.view().str()));
+    const ReplyView v = r.view();
+    if (v.is_nil() || v.size() == 0) return Step{};
+    const ReplyView entries = v[0][1];
+    Step out;
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+      const ReplyView e = entries[i];
+      const std::string entry(e[0].str());
+      const ReplyView fields = e[1];
+      std::string id;
+      for (std::size_t f = 0; f + 1 < fields.size(); f += 2) {
+        if (fields[f].str() == "job") id = std::string(fields[f + 1].str());
+      }
+      if (id.empty()) {
+        SWAPLINE_RETURN_IF_ERROR(c.Command({"XACK", stream_, group_, entry}).status());
+        out.again = true;
+        continue;
+      }
+      SWAPLINE_ASSIGN_OR_RETURN(Step step, Take(c, worker_id, id, entry));
+      if (step.lease) return step;
+      out.again = true;
+    }
+    return out;
+  }
+
+  // Every few seconds: trim acknowledged history (never unread or pending entries)
+  // and forget consumers that hold nothing and were idle for an hour.
+  void MaybeMaintain(RedisConnection& c) {
+    const auto now = std::chrono::steady_clock::now();
+    {
+      std::lock_guard<std::mutex> lock(scan_mu_);
+      if (now < next_maintain_) return;
+      next_maintain_ = now + std::chrono::seconds(10);
+    }
+    Result<std::vector<Reply>> r = c.Pipeline({{"XPENDING", stream_, group_}, {"XINFO", "GROUPS", stream_}});
+    if (!r.ok()) return;
+    std::string min_id;
+    const ReplyView pending = (*r)[0].view();
+    if (pending.is_array() && pending[0].integer() > 0) min_id = std::string(pending[1].str());
+    const ReplyView groups = (*r)[1].view();
+    if (groups.size() != 1) return;  // another group reads this stream: leave it alone
+    std::string last_delivered;
+    for (std::size_t i = 0; i + 1 < groups[0].size(); i += 2) {
+      if (groups[0][i].str() == "last-delivered-id") last_delivered = std::string(groups[0][i + 1].str());
+    }
+    if (min_id.empty()) min_id = last_delivered;
+    if (!min_id.empty() && min_id != "0-0") {
+      (void)c.Command({"XTRIM", stream_, "MINID", min_id});
+    }
+    Result<Reply> consumers = c.Command({"XINFO", "CONSUMERS", stream_, group_});
+    if (!consumers.ok()) return;
+    const ReplyView cv = consumers->view();
+    for (std::size_t k = 0; k < cv.size(); ++k) {
+      std::string name;
+      std::int64_t pending_count = -1, idle = 0;
+      for (std::size_t i = 0; i + 1 < cv[k].size(); i += 2) {
+        const std::string_view key = cv[k][i].str();
+        if (key == "name") name = std::string(cv[k][i + 1].str());
+        if (key == "pending") pending_count = cv[k][i + 1].integer();
+        if (key == "idle") idle = cv[k][i + 1].integer();
+      }
+      if (!name.empty() && pending_count == 0 && idle > 3'600'000) {
+        (void)c.Command({"XGROUP", "DELCONSUMER", stream_, group_, name});
+      }
+    }
+  }
+
+  // nullopt when the hash does not exist.
+  static Result<std::optional<JobRecord>> ParseRecord(const std::string& id, const ReplyView& v) {
+    if (!v.is_array() || v.size() == 0) return std::optional<JobRecord>();
+    std::map<std::string_view, std::string_view> f;
+    for (std::size_t i = 0; i + 1 < v.size(); i += 2) f.emplace(v[i].str(), v[i + 1].str());
+    auto get = [&](std::string_view k) -> std::string_view {
+      auto it = f.find(k);
+      return it == f.end() ? std::string_view() : it->second;
+    };
+    JobRecord rec;
+    auto spec_json = nlohmann::json::parse(get("spec"), nullptr, false);
+    Result<JobSpec> spec = JobSpec::FromJson(spec_json);
+    if (!spec.ok()) return Internal("job " + id + ": stored spec is invalid: " + spec.status().message());
+    rec.spec = std::move(spec).value();
+    Result<JobState> state = ParseJobState(get("state"));
+    if (!state.ok()) return Internal("job " + id + ": stored state is invalid");
+    rec.state = *state;
+    rec.progress = std::strtod(std::string(get("progress")).c_str(), nullptr);
+    rec.attempts = static_cast<int>(std::strtol(std::string(get("attempts")).c_str(), nullptr, 10));
+    if (f.count("result_uri") != 0) rec.result_uri = std::string(get("result_uri"));
+    if (f.count("error_code") != 0) {
+      rec.error = JobError{std::string(get("error_code")), std::string(get("error_message"))};
+    }
+    rec.cancel_requested = rec.state == JobState::kRunning && get("cancel") == "1";
+    rec.created = FromMillis(std::strtoll(std::string(get("created_ms")).c_str(), nullptr, 10));
+    rec.updated = FromMillis(std::strtoll(std::string(get("updated_ms")).c_str(), nullptr, 10));
+    return std::optional<JobRecord>(std::move(rec));
+  }
+
+  const JobQueueOptions options_;
+  RedisPool pool_;
+  const std::string stream_;
+  const std::string group_;
+  const std::string ns_;
+  const std::string counts_key_;
+  const std::string delayed_key_;
+  const std::string dead_key_;
+  const std::chrono::milliseconds scan_interval_;
+
+  Script submit_{kSubmit}, take_{kTake}, renew_{kRenew}, progress_{kProgress},
+      complete_{kComplete}, fail_{kFail}, release_{kRelease}, cancel_{kCancel},
+      promote_{kPromote};
+
+  std::atomic<std::chrono::steady_clock::time_point> next_promote_{};
+  std::mutex scan_mu_;
+  std::string scan_cursor_ = "0-0";                   // GUARDED_BY(scan_mu_)
+  std::chrono::steady_clock::time_point next_scan_{};  // GUARDED_BY(scan_mu_)
+  std::chrono::steady_clock::time_point next_maintain_{};  // GUARDED_BY(scan_mu_)
+};
+
+}  // namespace
+
+Result<std::unique_ptr<JobQueue>> OpenRedisQueue(const RedisEndpoint& endpoint,
+                                                 const JobQueueOptions& options) {
+  // hiredis writes with write(2): a server that went away must not kill the
+  // process with SIGPIPE. Only replaces the default action.
+  struct sigaction old {};
+  if (sigaction(SIGPIPE, nullptr, &old) == 0 && old.sa_handler == SIG_DFL) {
+    signal(SIGPIPE, SIG_IGN);
+  }
+  auto queue = std::make_unique<RedisQueue>(endpoint, options);
+  SWAPLINE_RETURN_IF_ERROR(queue->Init().WithContext("opening queue " + endpoint.Describe()));
+  return std::unique_ptr<JobQueue>(std::move(queue));
+}
+
+}  // namespace swapline::job::internal

@@ -1,0 +1,241 @@
+#include "pipeline/swap_options.h"
+
+#include <array>
+#include <cmath>
+#include <cstdio>
+
+namespace swapline::pipeline {
+namespace {
+
+using Field = SwapOptionField;
+using O = SwapOptions;
+
+constexpr Field kFields[] = {
+    {"face-detector-score", "minimum detection score, 0..1", &O::face_detector_score},
+    {"face-detector-size",
+     "longest side faces are detected at, e.g. 960 or 960x960 (default: 640 images, 960 videos); "
+     "larger finds smaller faces, slower",
+     &O::face_detector_size},
+    {"face-selector-mode", "one, many or reference", &O::face_selector_mode},
+    {"face-selector-order",
+     "left-right, right-left, top-bottom, bottom-top, small-large, large-small, best-worst, worst-best",
+     &O::face_selector_order},
+    {"reference-face-position", "reference mode: which face of the sorted target faces is the reference",
+     &O::reference_face_position},
+    {"reference-face-distance", "reference mode: maximum identity distance (default: the recognizer's threshold)",
+     &O::reference_face_distance},
+    {"face-recognizer-model", "identity model for reference mode (dlib face_recognition_densenet_model_v1.dat)",
+     &O::face_recognizer_model},
+    {"face-mask-types", "box and/or region", &O::face_mask_types, 1, -1},
+    {"face-mask-blur", "feathering of the mask edge, 0..1", &O::face_mask_blur},
+    {"face-mask-padding", "box mask padding in percent: top [right [bottom [left]]]", &O::face_mask_padding, 1, 4},
+    {"face-swapper-blend", "feather or poisson", &O::face_swapper_blend},
+    {"no-color-transfer", "keep the source face's own colours", &O::no_color_transfer},
+    {"processors", "face_swapper", &O::processors, 1, -1},
+    {"output-image-quality", "0..100 (JPEG/WebP quality)", &O::output_image_quality},
+    {"output-image-resolution", "WxH, e.g. 1280x720", &O::output_image_resolution},
+    {"max-pixels", "refuse input images with more pixels than this", &O::max_pixels},
+    {"output-video-encoder", "libx264, libx265 or libvpx-vp9", &O::output_video_encoder},
+    {"output-video-quality", "0..100, mapped to CRF", &O::output_video_quality},
+    {"output-video-preset", "ultrafast … veryslow", &O::output_video_preset},
+    {"output-video-fps", "output frame rate (default: the target's)", &O::output_video_fps},
+    {"output-video-resolution", "WxH (default: the target's)", &O::output_video_resolution},
+    {"trim-frame-start", "first frame of the target to process", &O::trim_frame_start},
+    {"trim-frame-end", "frame after the last one to process (exclusive)", &O::trim_frame_end},
+    {"execution-thread-count", "frame workers (default: one per core)", &O::execution_thread_count},
+    {"face-detector-interval", "video: frames between face detections; faces are tracked in between",
+     &O::face_detector_interval},
+    {"no-landmark-smoothing", "video: do not smooth landmarks over time", &O::no_landmark_smoothing},
+};
+
+template <typename T>
+constexpr const char* TypeName() {
+  if constexpr (std::is_same_v<T, std::string>) return "a string";
+  if constexpr (std::is_same_v<T, bool>) return "true or false";
+  if constexpr (std::is_integral_v<T>) return "an integer";
+  if constexpr (std::is_floating_point_v<T>) return "a number";
+  return "a value";
+}
+
+// One JSON value into a T; false when its type does not fit.
+template <typename T>
+bool ReadScalar(const nlohmann::json& value, T& out) {
+  if constexpr (std::is_same_v<T, std::string>) {
+    if (!value.is_string()) return false;
+    out = value.get<std::string>();
+  } else if constexpr (std::is_same_v<T, bool>) {
+    if (!value.is_boolean()) return false;
+    out = value.get<bool>();
+  } else if constexpr (std::is_integral_v<T>) {
+    if (!value.is_number_integer()) return false;
+    out = value.get<T>();
+  } else {
+    if (!value.is_number()) return false;
+    out = value.get<T>();
+  }
+  return true;
+}
+
+template <typename T>
+Status ReadField(const std::string& name, const nlohmann::json& value, T& out) {
+  if (ReadScalar(value, out)) return Status::Ok();
+  return InvalidArgument("options." + name + ": must be " + TypeName<T>());
+}
+
+template <typename T>
+Status ReadField(const std::string& name, const nlohmann::json& value, std::vector<T>& out) {
+  std::vector<T> items;
+  const nlohmann::json array = value.is_array() ? value : nlohmann::json::array({value});
+  for (const auto& item : array) {
+    T parsed{};
+    if (!ReadScalar(item, parsed)) {
+      return InvalidArgument("options." + name + ": must be a list of " + std::string(TypeName<T>()) + "s");
+    }
+    items.push_back(std::move(parsed));
+  }
+  out = std::move(items);
+  return Status::Ok();
+}
+
+// CSS-style expansion of 1-4 values to top, right, bottom, left, as FaceFusion.
+Result<std::array<float, 4>> ExpandPadding(const std::vector<float>& v) {
+  switch (v.size()) {
+    case 1: return std::array<float, 4>{v[0], v[0], v[0], v[0]};
+    case 2: return std::array<float, 4>{v[0], v[1], v[0], v[1]};
+    case 3: return std::array<float, 4>{v[0], v[1], v[2], v[1]};
+    case 4: return std::array<float, 4>{v[0], v[1], v[2], v[3]};
+    default: return InvalidArgument("--face-mask-padding takes 1 to 4 values (top right bottom left)");
+  }
+}
+
+Result<cv::Size> ParseResolution(const std::string& option, const std::string& text) {
+  int width = 0, height = 0;
+  char x = 0, extra = 0;
+  if (std::sscanf(text.c_str(), "%d%c%d%c", &width, &x, &height, &extra) != 3 || (x != 'x' && x != 'X') ||
+      width <= 0 || height <= 0) {
+    return InvalidArgument(option + " must look like 1920x1080, got '" + text + "'");
+  }
+  return cv::Size(width, height);
+}
+
+// The face options shared by image and video jobs.
+template <typename Spec>
+Status FillFaceOptions(const SwapOptions& args, const std::vector<std::filesystem::path>& sources,
+                       const std::filesystem::path& target, const std::filesystem::path& output, Spec& spec) {
+  spec.sources = sources;
+  spec.target = target;
+  spec.output = output;
+  spec.face_detector_score = args.face_detector_score;
+  SWAPLINE_ASSIGN_OR_RETURN(spec.selector.mode, vision::ParseSelectorMode(args.face_selector_mode));
+  SWAPLINE_ASSIGN_OR_RETURN(spec.selector.order, vision::ParseSelectorOrder(args.face_selector_order));
+  spec.selector.reference_face_position = args.reference_face_position;
+  if (args.reference_face_distance >= 0) spec.selector.reference_face_distance = args.reference_face_distance;
+  spec.swapper.mask.types.clear();
+  for (const auto& name : args.face_mask_types) {
+    SWAPLINE_ASSIGN_OR_RETURN(vision::MaskType type, vision::ParseMaskType(name));
+    spec.swapper.mask.types.push_back(type);
+  }
+  spec.swapper.mask.blur = args.face_mask_blur;
+  SWAPLINE_ASSIGN_OR_RETURN(spec.swapper.mask.padding, ExpandPadding(args.face_mask_padding));
+  SWAPLINE_ASSIGN_OR_RETURN(spec.swapper.blend, vision::ParseBlendMode(args.face_swapper_blend));
+  spec.swapper.color_transfer = !args.no_color_transfer;
+  for (const auto& processor : args.processors) {
+    if (processor == "face_swapper") continue;
+    if (processor == "face_enhancer") {
+      return FailedPrecondition("--processors face_enhancer needs an enhancer model (e.g. GFPGAN), which "
+                                "swapline cannot load yet; use --processors face_swapper");
+    }
+    return InvalidArgument("unknown processor '" + processor + "' (face_swapper)");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+std::span<const SwapOptionField> SwapOptionFields() { return kFields; }
+
+Result<SwapOptions> SwapOptionsFromJson(const nlohmann::json& options) {
+  SwapOptions out;
+  if (options.is_null()) return out;
+  if (!options.is_object()) return InvalidArgument("options: must be an object of swap option names to values");
+  for (const auto& [name, value] : options.items()) {
+    const Field* field = nullptr;
+    for (const Field& f : kFields) {
+      if (name == f.name) field = &f;
+    }
+    if (field == nullptr) {
+      return InvalidArgument("options." + name + ": unknown swap option (names as in `swapline swap --help`, "
+                             "without the leading dashes)");
+    }
+    SWAPLINE_RETURN_IF_ERROR(
+        std::visit([&](auto member) { return ReadField(name, value, out.*member); }, field->member));
+  }
+  return out;
+}
+
+nlohmann::json SwapOptionsToJson(const SwapOptions& options, const std::vector<std::string>& names) {
+  nlohmann::json out = nlohmann::json::object();
+  for (const std::string& name : names) {
+    for (const Field& f : kFields) {
+      if (name != f.name) continue;
+      std::visit([&](auto member) { out[name] = options.*member; }, f.member);
+    }
+  }
+  return out;
+}
+
+Result<int> DetectorSide(const SwapOptions& options, bool video) {
+  const std::string& text = options.face_detector_size;
+  if (text.empty()) return video ? kVideoDetectSide : kImageDetectSide;
+  int width = 0, height = 0;
+  char x = 0, extra = 0;
+  const int n = std::sscanf(text.c_str(), "%d%c%d%c", &width, &x, &height, &extra);
+  if (n == 1 && width > 0) return width;
+  if (n == 3 && (x == 'x' || x == 'X') && width > 0 && height > 0) return std::max(width, height);
+  return InvalidArgument("--face-detector-size must look like 960 or 960x960, got '" + text + "'");
+}
+
+Result<ImageJobSpec> BuildImageJobSpec(const SwapOptions& args, const std::vector<std::filesystem::path>& sources,
+                                       const std::filesystem::path& target, const std::filesystem::path& output) {
+  ImageJobSpec spec;
+  SWAPLINE_RETURN_IF_ERROR(FillFaceOptions(args, sources, target, output, spec));
+  spec.output_image_quality = args.output_image_quality;
+  if (!args.output_image_resolution.empty()) {
+    SWAPLINE_ASSIGN_OR_RETURN(spec.output_image_resolution,
+                              ParseResolution("--output-image-resolution", args.output_image_resolution));
+  }
+  spec.max_pixels = args.max_pixels;
+  SWAPLINE_RETURN_IF_ERROR(ValidateImageJobSpec(spec));
+  return spec;
+}
+
+Result<VideoJobSpec> BuildVideoJobSpec(const SwapOptions& args, const std::vector<std::filesystem::path>& sources,
+                                       const std::filesystem::path& target, const std::filesystem::path& output) {
+  VideoJobSpec spec;
+  SWAPLINE_RETURN_IF_ERROR(FillFaceOptions(args, sources, target, output, spec));
+  spec.face_detector_interval = args.face_detector_interval;
+  spec.smooth_landmarks = !args.no_landmark_smoothing;
+  spec.trim_frame_start = args.trim_frame_start;
+  if (args.trim_frame_end >= 0) spec.trim_frame_end = args.trim_frame_end;
+  spec.execution_thread_count = args.execution_thread_count;
+  spec.max_source_pixels = args.max_pixels;
+  media::VideoWriterOptions& out = spec.output_video;
+  out.encoder = args.output_video_encoder;
+  out.quality = args.output_video_quality;
+  out.preset = args.output_video_preset;
+  if (args.output_video_fps > 0) {
+    // 29.97 means 30000/1001, as FFmpeg writes NTSC rates; other rates to 1/1000.
+    const double ntsc = args.output_video_fps * 1001.0 / 1000.0;
+    out.frame_rate = std::abs(ntsc - std::round(ntsc)) < 1e-3 && std::round(ntsc) != args.output_video_fps
+                         ? media::Rational{static_cast<int>(std::round(ntsc)) * 1000, 1001}
+                         : media::Rational{static_cast<int>(std::round(args.output_video_fps * 1000)), 1000};
+  }
+  if (!args.output_video_resolution.empty()) {
+    SWAPLINE_ASSIGN_OR_RETURN(out.resolution,
+                              ParseResolution("--output-video-resolution", args.output_video_resolution));
+  }
+  SWAPLINE_RETURN_IF_ERROR(ValidateVideoJobSpec(spec));
+  return spec;
+}
+
+}  // namespace swapline::pipeline

@@ -1,0 +1,97 @@
+// SwapOptions: the swap options of `swapline swap` (FaceFusion's names), in one place
+// for every front end: the CLI binds its flags to these fields, a job's JSON
+// `options` object ({"face-selector-mode": "one", ...}; keys are the CLI option names
+// without the leading dashes) is read into the same struct, and both turn into
+// ImageJobSpec / VideoJobSpec through the same builders. So a job behaves exactly
+// like the same `swapline swap` command line.
+//
+// SwapOptionFields() lists every option once (name, help, member), which is what
+// keeps the CLI, the JSON reader and the JSON writer in step.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <span>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/status.h"
+#include "media/image_codec.h"
+#include "pipeline/image_job.h"
+#include "pipeline/video_job.h"
+
+namespace swapline::pipeline {
+
+struct SwapOptions {
+  float face_detector_score = 0.5f;
+  std::string face_detector_size;  // "960" or "960x960"; empty: 640 images, 960 videos
+  std::string face_selector_mode = "many";
+  std::string face_selector_order = "large-small";
+  int reference_face_position = 0;
+  float reference_face_distance = -1.0f;  // < 0: the recognizer's threshold
+  std::string face_recognizer_model;      // a model path (CLI) or file name (jobs)
+  std::vector<std::string> face_mask_types = {"box", "region"};
+  float face_mask_blur = 0.3f;
+  std::vector<float> face_mask_padding = {0, 0, 0, 0};
+  std::string face_swapper_blend = "feather";
+  bool no_color_transfer = false;
+  std::vector<std::string> processors = {"face_swapper"};
+  int output_image_quality = 80;
+  std::string output_image_resolution;  // "WxH"; empty: the target's size
+  std::int64_t max_pixels = media::kDefaultMaxImagePixels;
+  // Video.
+  std::string output_video_encoder = "libx264";
+  int output_video_quality = 80;
+  std::string output_video_preset = "veryfast";
+  double output_video_fps = 0;          // 0: the target's rate
+  std::string output_video_resolution;  // "WxH"; empty: the target's size
+  std::int64_t trim_frame_start = 0;
+  std::int64_t trim_frame_end = -1;     // < 0: to the end
+  int execution_thread_count = 0;       // 0: one per core
+  int face_detector_interval = 5;
+  bool no_landmark_smoothing = false;
+};
+
+// One option: its name without dashes, help text and the field it sets.
+struct SwapOptionField {
+  using Member = std::variant<std::string SwapOptions::*, float SwapOptions::*, int SwapOptions::*,
+                              std::int64_t SwapOptions::*, double SwapOptions::*, bool SwapOptions::*,
+                              std::vector<std::string> SwapOptions::*, std::vector<float> SwapOptions::*>;
+  const char* name;  // "face-selector-mode"
+  const char* help;
+  Member member;
+  int min_values = 1;  // list options: how many values a flag takes
+  int max_values = 1;  // -1: any number
+};
+
+// Every swap option, in the order `swapline swap --help` shows them.
+std::span<const SwapOptionField> SwapOptionFields();
+
+// Reads a job's `options` object. Unknown keys and values of the wrong JSON type
+// give kInvalidArgument naming the field as "options.<name>". Values are checked
+// for meaning later, by the spec builders. A bool option accepts true/false; a list
+// option accepts an array or a single value.
+Result<SwapOptions> SwapOptionsFromJson(const nlohmann::json& options);
+
+// The named options of `options` as a JSON object (the inverse of the above); names
+// not in SwapOptionFields() are skipped.
+nlohmann::json SwapOptionsToJson(const SwapOptions& options, const std::vector<std::string>& names);
+
+// Longest side faces are detected at: --face-detector-size, or `fallback`.
+Result<int> DetectorSide(const SwapOptions& options, bool video);
+
+// The specs of one swap, validated (ValidateImageJobSpec / ValidateVideoJobSpec).
+Result<ImageJobSpec> BuildImageJobSpec(const SwapOptions& options,
+                                       const std::vector<std::filesystem::path>& sources,
+                                       const std::filesystem::path& target,
+                                       const std::filesystem::path& output);
+Result<VideoJobSpec> BuildVideoJobSpec(const SwapOptions& options,
+                                       const std::vector<std::filesystem::path>& sources,
+                                       const std::filesystem::path& target,
+                                       const std::filesystem::path& output);
+
+}  // namespace swapline::pipeline

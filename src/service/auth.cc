@@ -1,0 +1,90 @@
+#include "service/auth.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include <cctype>
+#include <fstream>
+#include <sstream>
+
+namespace swapline::service {
+namespace {
+
+std::array<unsigned char, 32> Sha256(std::string_view text) {
+  std::array<unsigned char, 32> digest{};
+  unsigned int length = 0;
+  EVP_Digest(text.data(), text.size(), digest.data(), &length, EVP_sha256(), nullptr);
+  return digest;
+}
+
+}  // namespace
+
+Status ValidateTenantName(std::string_view tenant) {
+  if (tenant.empty() || tenant.size() > 64) return InvalidArgument("tenant name must be 1-64 characters");
+  for (char c : tenant) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-')) {
+      return InvalidArgument("tenant name '" + std::string(tenant) + "' may only contain a-z, 0-9, '_' and '-'");
+    }
+  }
+  return Status::Ok();
+}
+
+Result<TokenTable> TokenTable::Load(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  if (!in) return NotFound("cannot read token file '" + path.string() + "'");
+  std::stringstream text;
+  text << in.rdbuf();
+  return Parse(text.str(), path.string());
+}
+
+Result<TokenTable> TokenTable::Parse(std::string_view text, std::string_view origin) {
+  TokenTable table;
+  std::istringstream lines{std::string(text)};
+  std::string line;
+  int number = 0;
+  while (std::getline(lines, line)) {
+    ++number;
+    std::istringstream fields(line);
+    std::string token, tenant, extra;
+    fields >> token;
+    if (token.empty() || token[0] == '#') continue;
+    fields >> tenant >> extra;
+    const std::string where = std::string(origin) + ":" + std::to_string(number);
+    if (tenant.empty() || !extra.empty()) return InvalidArgument(where + ": expected 'TOKEN TENANT'");
+    if (token.size() < 16) return InvalidArgument(where + ": token is shorter than 16 characters");
+    if (tenant != kEventTenant) {
+      const Status valid = ValidateTenantName(tenant);
+      if (!valid.ok()) return InvalidArgument(where + ": " + valid.message());
+    }
+    table.entries_.push_back(Entry{Sha256(token), tenant});
+  }
+  if (table.entries_.empty()) return InvalidArgument(std::string(origin) + ": no tokens");
+  return table;
+}
+
+std::optional<std::string> TokenTable::Authenticate(std::string_view token) const {
+  if (token.empty()) return std::nullopt;
+  const auto digest = Sha256(token);
+  const Entry* match = nullptr;
+  for (const Entry& entry : entries_) {  // no early exit: every entry is compared
+    if (CRYPTO_memcmp(entry.digest.data(), digest.data(), digest.size()) == 0) match = &entry;
+  }
+  if (match == nullptr) return std::nullopt;
+  return match->tenant;
+}
+
+std::string_view TokenTable::BearerToken(std::string_view header) {
+  constexpr std::string_view kPrefix = "Bearer ";
+  if (header.size() <= kPrefix.size()) return {};
+  for (std::size_t i = 0; i < kPrefix.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(header[i])) != std::tolower(static_cast<unsigned char>(kPrefix[i]))) {
+      return {};
+    }
+  }
+  std::string_view token = header.substr(kPrefix.size());
+  while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) token.remove_suffix(1);
+  while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
+  return token;
+}
+
+}  // namespace swapline::service

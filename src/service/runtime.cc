@@ -1,0 +1,94 @@
+#include "service/runtime.h"
+
+#include <csignal>
+#include <cstdlib>
+
+#include "storage/open_store.h"
+
+namespace swapline::service {
+namespace {
+
+std::string Env(const char* name, const std::string& fallback = "") {
+  const char* value = std::getenv(name);
+  return value != nullptr && *value != '\0' ? value : fallback;
+}
+
+volatile std::sig_atomic_t g_stop_signal = 0;
+
+extern "C" void OnStopSignal(int signal) { g_stop_signal = signal; }
+
+}  // namespace
+
+Result<Backends> OpenBackends(const std::string& store_uri, const std::string& queue_uri,
+                              const std::string& s3_endpoint, std::chrono::milliseconds lease) {
+  Backends backends;
+  SWAPLINE_ASSIGN_OR_RETURN(backends.store_uri, storage::ParseStorageUri(store_uri));
+  storage::S3Options s3;
+  s3.endpoint_url = s3_endpoint.empty() ? Env("AWS_ENDPOINT_URL") : s3_endpoint;
+  s3.region = Env("AWS_REGION", Env("AWS_DEFAULT_REGION", "us-east-1"));
+  s3.credentials.region = s3.region;
+  SWAPLINE_ASSIGN_OR_RETURN(backends.store, storage::OpenObjectStore(backends.store_uri, s3));
+  job::JobQueueOptions queue_options;
+  queue_options.lease = lease;
+  auto queue = job::OpenJobQueue(queue_uri, queue_options);
+  if (!queue.ok()) return queue.status().WithContext("queue '" + queue_uri + "'");
+  backends.queue = std::move(queue).value();
+  return backends;
+}
+
+Result<std::chrono::milliseconds> ParseDuration(const std::string& text) {
+  std::size_t used = 0;
+  double number = 0;
+  try {
+    number = std::stod(text, &used);
+  } catch (const std::exception&) {
+    return InvalidArgument("'" + text + "' is not a duration (e.g. 500ms, 30s, 2m)");
+  }
+  const std::string unit = text.substr(used);
+  double ms = 0;
+  if (unit.empty() || unit == "s") ms = number * 1000;
+  else if (unit == "ms") ms = number;
+  else if (unit == "m") ms = number * 60'000;
+  else if (unit == "h") ms = number * 3'600'000;
+  else return InvalidArgument("'" + text + "': unknown duration unit '" + unit + "' (ms, s, m, h)");
+  if (ms < 0) return InvalidArgument("'" + text + "': negative duration");
+  return std::chrono::milliseconds(static_cast<std::int64_t>(ms));
+}
+
+Status ParseListen(const std::string& text, std::string& host, int& port) {
+  std::string port_text;
+  if (!text.empty() && text[0] == '[') {
+    const std::size_t close = text.find(']');
+    if (close == std::string::npos || close + 1 >= text.size() || text[close + 1] != ':') {
+      return InvalidArgument("--listen '" + text + "': expected [ADDR]:PORT");
+    }
+    host = text.substr(1, close - 1);
+    port_text = text.substr(close + 2);
+  } else if (const std::size_t colon = text.rfind(':'); colon != std::string::npos) {
+    host = text.substr(0, colon);
+    if (host.empty()) host = "0.0.0.0";
+    port_text = text.substr(colon + 1);
+  } else {
+    host = "127.0.0.1";
+    port_text = text;
+  }
+  std::size_t used = 0;
+  try {
+    port = std::stoi(port_text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used == 0 || used != port_text.size() || port < 0 || port > 65535) {
+    return InvalidArgument("--listen '" + text + "': bad port (HOST:PORT, e.g. 127.0.0.1:8080)");
+  }
+  return Status::Ok();
+}
+
+void InstallStopSignals() {
+  std::signal(SIGTERM, OnStopSignal);
+  std::signal(SIGINT, OnStopSignal);
+}
+
+int StopSignal() { return g_stop_signal; }
+
+}  // namespace swapline::service

@@ -1,0 +1,126 @@
+#include "service/s3_events.h"
+
+#include <openssl/evp.h>
+
+#include <ctime>
+
+namespace swapline::service {
+namespace {
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// "2025-04-05T14:23:01.123Z" (fraction optional).
+std::optional<std::chrono::system_clock::time_point> ParseIsoTime(const std::string& text) {
+  std::tm tm{};
+  int millis = 0;
+  const char* rest = ::strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+  if (rest == nullptr) return std::nullopt;
+  if (*rest == '.') {
+    ++rest;
+    int digits = 0;
+    while (*rest >= '0' && *rest <= '9') {
+      if (digits < 3) millis = millis * 10 + (*rest - '0');
+      ++digits;
+      ++rest;
+    }
+    while (digits < 3) {
+      millis *= 10;
+      ++digits;
+    }
+  }
+  const std::time_t seconds = ::timegm(&tm);
+  return std::chrono::system_clock::from_time_t(seconds) + std::chrono::milliseconds(millis);
+}
+
+}  // namespace
+
+std::string DecodeFormComponent(std::string_view text) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '+') {
+      out += ' ';
+    } else if (text[i] == '%' && i + 2 < text.size() && HexValue(text[i + 1]) >= 0 && HexValue(text[i + 2]) >= 0) {
+      out += static_cast<char>(HexValue(text[i + 1]) * 16 + HexValue(text[i + 2]));
+      i += 2;
+    } else {
+      out += text[i];
+    }
+  }
+  return out;
+}
+
+Result<BucketNotification> ParseBucketNotification(const nlohmann::json& body) {
+  if (!body.is_object() || !body.contains("Records") || !body["Records"].is_array()) {
+    return InvalidArgument("Records: must be an array of event records");
+  }
+  BucketNotification out;
+  const auto& records = body["Records"];
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    const auto& record = records[i];
+    const std::string where = "Records[" + std::to_string(i) + "]";
+    if (!record.is_object()) return InvalidArgument(where + ": must be an object");
+    const std::string name = record.value("eventName", "");
+    if (name.find("ObjectCreated:") == std::string::npos) {
+      ++out.ignored;
+      continue;
+    }
+    const auto s3 = record.find("s3");
+    if (s3 == record.end() || !s3->is_object()) return InvalidArgument(where + ".s3: missing");
+    CreatedObject object;
+    const auto bucket = s3->find("bucket");
+    if (bucket == s3->end() || !bucket->is_object() || !bucket->contains("name") || !(*bucket)["name"].is_string()) {
+      return InvalidArgument(where + ".s3.bucket.name: must be a string");
+    }
+    object.bucket = (*bucket)["name"].get<std::string>();
+    const auto obj = s3->find("object");
+    if (obj == s3->end() || !obj->is_object() || !obj->contains("key") || !(*obj)["key"].is_string()) {
+      return InvalidArgument(where + ".s3.object.key: must be a string");
+    }
+    object.key = DecodeFormComponent((*obj)["key"].get<std::string>());
+    if (object.key.empty()) return InvalidArgument(where + ".s3.object.key: empty");
+    object.etag = obj->value("eTag", obj->value("etag", ""));
+    object.sequencer = obj->value("sequencer", "");
+    if (obj->contains("size") && (*obj)["size"].is_number_unsigned()) object.size = (*obj)["size"].get<std::uint64_t>();
+    if (record.contains("eventTime") && record["eventTime"].is_string()) {
+      object.event_time = ParseIsoTime(record["eventTime"].get<std::string>());
+    }
+    out.created.push_back(std::move(object));
+  }
+  return out;
+}
+
+std::string EventJobId(const CreatedObject& object, std::chrono::system_clock::time_point now) {
+  const std::string identity = object.bucket + "\n" + object.key + "\n" + object.etag + "\n" + object.sequencer;
+  unsigned char digest[32];
+  unsigned int length = 0;
+  EVP_Digest(identity.data(), identity.size(), digest, &length, EVP_sha256(), nullptr);
+  const auto when = object.event_time.value_or(now);
+  const std::uint64_t ms =
+      static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(when.time_since_epoch()).count()) &
+      ((1ull << 48) - 1);
+  // 128 bits: 48 of time, 80 of hash, big-endian; as 26 base32 digits the first
+  // holds only 3 bits (2 leading zero bits).
+  unsigned char bytes[16];
+  for (int i = 0; i < 6; ++i) bytes[i] = static_cast<unsigned char>(ms >> (8 * (5 - i)));
+  for (int i = 0; i < 10; ++i) bytes[6 + i] = digest[i];
+  auto bit = [&](int position) {  // position 0 = most significant of 130 bits
+    const int index = position - 2;
+    if (index < 0) return 0;
+    return (bytes[index / 8] >> (7 - index % 8)) & 1;
+  };
+  static constexpr char kAlphabet[] = "0123456789abcdefghjkmnpqrstvwxyz";
+  std::string id(26, '0');
+  for (int c = 0; c < 26; ++c) {
+    int digit = 0;
+    for (int b = 0; b < 5; ++b) digit = (digit << 1) | bit(c * 5 + b);
+    id[static_cast<std::size_t>(c)] = kAlphabet[digit];
+  }
+  return id;
+}
+
+}  // namespace swapline::service

@@ -1,0 +1,450 @@
+#include "service/worker.h"
+
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <map>
+
+#include "core/cancellation.h"
+#include "core/logging.h"
+#include "media/video.h"
+#include "pipeline/image_job.h"
+#include "pipeline/swap_options.h"
+#include "pipeline/video_job.h"
+#include "service/tenancy.h"
+
+namespace swapline::service {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr const char* kJobIdMetadata = "swapline-job-id";
+
+std::int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch()).count();
+}
+
+std::string DefaultWorkerName() {
+  char host[256] = {0};
+  if (::gethostname(host, sizeof(host) - 1) != 0) std::snprintf(host, sizeof(host), "worker");
+  return std::string(host) + "-" + std::to_string(::getpid());
+}
+
+std::string Extension(const std::string& key) {
+  const std::string ext = fs::path(key).extension().string();
+  return ext.empty() ? ".bin" : ext;
+}
+
+// Removes scratch folders "job-<pid>-…" of processes that no longer exist (a worker
+// killed with SIGKILL cannot clean up after itself).
+void SweepStaleScratch(const fs::path& dir) {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind("job-", 0) != 0) continue;
+    const long pid = std::strtol(name.c_str() + 4, nullptr, 10);
+    if (pid <= 0 || pid == ::getpid()) continue;
+    if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;
+    std::error_code remove_ec;
+    fs::remove_all(entry.path(), remove_ec);
+    if (!remove_ec) spdlog::info("removed stale scratch folder {} of a dead worker", entry.path().string());
+  }
+}
+
+}  // namespace
+
+void DeclareWorkerMetrics(MetricsRegistry& m) {
+  using T = MetricsRegistry::Type;
+  m.Declare("swapline_worker_jobs_total", T::kCounter,
+            "job attempts finished by workers, by outcome (succeeded, failed, retried, cancelled, released, lost)");
+  m.Declare("swapline_job_duration_seconds", T::kHistogram, "claim to acknowledgement of succeeded jobs, by kind",
+            JobDurationBuckets());
+  m.Declare("swapline_worker_bytes_total", T::kCounter, "object bytes downloaded (in) and uploaded (out) by workers");
+  m.Declare("swapline_worker_retries_total", T::kCounter, "retryable job failures (the job is queued again)");
+  m.Declare("swapline_worker_busy_slots", T::kGauge, "worker slots running a job");
+  m.Declare("swapline_worker_leases_lost_total", T::kCounter, "jobs dropped because their lease was taken over");
+  m.Declare("swapline_worker_results_reused_total", T::kCounter,
+            "jobs completed from a result an earlier attempt had already uploaded");
+}
+
+bool IsRetryable(const Status& status) {
+  switch (status.code()) {
+    case Code::kUnavailable:
+    case Code::kThrottled:
+    case Code::kIOError:
+    case Code::kOutputNotWritable:  // local scratch
+    case Code::kInternal:
+    case Code::kCancelled:
+      return true;
+    default:
+      return false;
+  }
+}
+
+struct Worker::EngineCache {
+  std::optional<pipeline::ImageSwapEngine> engine;
+  std::string key;  // recognizer path + detect side
+};
+
+struct Worker::JobContext {
+  job::Lease lease;
+  Cancellation cancel;
+  std::atomic<bool> lease_lost{false};
+  std::atomic<bool> cancel_requested{false};
+  std::atomic<bool> released{false};
+  std::mutex mutex;
+  std::condition_variable done_cv;
+  bool done = false;  // guarded by mutex
+  fs::path scratch;
+  std::string output_key;
+  std::string kind = "image";
+  bool reused_result = false;
+  Clock::time_point started = Clock::now();
+  std::int64_t last_progress_ms = 0;
+};
+
+Worker::Worker(job::JobQueue& queue, storage::ObjectStore& store, MetricsRegistry* metrics, WorkerOptions options)
+    : queue_(queue), store_(store), metrics_(metrics), options_(std::move(options)) {
+  if (options_.name.empty()) options_.name = DefaultWorkerName();
+  if (options_.scratch_dir.empty()) options_.scratch_dir = fs::temp_directory_path() / "swapline-scratch";
+  if (options_.concurrency < 1) options_.concurrency = 1;
+  if (metrics_ != nullptr) DeclareWorkerMetrics(*metrics_);
+}
+
+Worker::~Worker() {
+  Drain(std::chrono::milliseconds(0));
+  Wait();
+}
+
+Status Worker::Start() {
+  std::error_code ec;
+  fs::create_directories(options_.scratch_dir, ec);
+  if (ec) {
+    return FailedPrecondition("cannot create scratch folder '" + options_.scratch_dir.string() + "': " + ec.message());
+  }
+  SweepStaleScratch(options_.scratch_dir);
+  for (int i = 0; i < options_.concurrency; ++i) engines_.push_back(std::make_unique<EngineCache>());
+  for (int i = 0; i < options_.concurrency; ++i) slots_.emplace_back([this, i] { Slot(i); });
+  spdlog::info("worker {}: {} slot(s), lease {} ms, scratch {}", options_.name, options_.concurrency,
+               options_.lease.count(), options_.scratch_dir.string());
+  return Status::Ok();
+}
+
+void Worker::Drain(std::chrono::milliseconds grace) {
+  if (!draining_.exchange(true)) {
+    drain_deadline_ms_ = NowMs() + grace.count();
+    if (!slots_.empty()) {
+      spdlog::info("worker {}: draining: no new jobs; running jobs have {} ms to finish", options_.name,
+                   grace.count());
+    }
+  } else {
+    drain_deadline_ms_ = std::min<std::int64_t>(drain_deadline_ms_, NowMs() + grace.count());
+  }
+  wake_.notify_all();
+}
+
+void Worker::Wait() {
+  for (auto& slot : slots_) {
+    if (slot.joinable()) slot.join();
+  }
+}
+
+void Worker::Slot(int index) {
+  const std::string worker_id = options_.name + "-" + std::to_string(index);
+  std::chrono::milliseconds backoff{100};
+  while (!draining_) {
+    auto claim = queue_.Claim(worker_id, options_.claim_wait);
+    if (!claim.ok()) {
+      spdlog::warn("worker {}: cannot claim jobs from {}: {}; retrying in {} ms", worker_id, queue_.Describe(),
+                   claim.status().ToString(), backoff.count());
+      std::unique_lock lock(wake_mutex_);
+      wake_.wait_for(lock, backoff, [this] { return draining_.load(); });
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(5'000));
+      continue;
+    }
+    backoff = std::chrono::milliseconds(100);
+    if (!claim->has_value()) continue;
+    RunJob(index, **claim);
+  }
+}
+
+void Worker::Heartbeat(JobContext& ctx) {
+  const auto period = std::max(std::chrono::milliseconds(10), options_.lease / 3);
+  const auto tick = std::min(period, std::chrono::milliseconds(200));
+  auto next_renew = Clock::now() + period;
+  std::unique_lock lock(ctx.mutex);
+  while (!ctx.done) {
+    ctx.done_cv.wait_for(lock, tick);
+    if (ctx.done) break;
+    lock.unlock();
+    if (draining_ && NowMs() > drain_deadline_ms_ && !ctx.released) {
+      spdlog::info("job {}: grace period over; stopping it to release it", ctx.lease.job_id());
+      ctx.released = true;
+      ctx.cancel.Cancel();
+    }
+    if (Clock::now() >= next_renew && !ctx.lease_lost) {
+      auto renewed = queue_.Renew(ctx.lease);
+      if (renewed.ok()) {
+        next_renew = Clock::now() + period;
+        if (renewed->cancel_requested && !ctx.cancel_requested) {
+          spdlog::info("job {}: cancel requested; stopping", ctx.lease.job_id());
+          ctx.cancel_requested = true;
+          ctx.cancel.Cancel();
+        }
+      } else if (job::IsLeaseLost(renewed.status())) {
+        spdlog::warn("job {}: lease lost ({}); stopping without an outcome", ctx.lease.job_id(),
+                     renewed.status().message());
+        ctx.lease_lost = true;
+        ctx.cancel.Cancel();
+      } else {
+        // Transient: try again soon; if the queue stays away the lease expires and
+        // the job is taken over, which the next successful call reports.
+        spdlog::warn("job {}: lease renewal failed: {}", ctx.lease.job_id(), renewed.status().ToString());
+        next_renew = Clock::now() + std::min(period, std::chrono::milliseconds(1'000));
+      }
+    }
+    lock.lock();
+  }
+}
+
+void Worker::RunJob(int slot, const job::Lease& lease) {
+  JobContext ctx;
+  ctx.lease = lease;
+  ++busy_;
+  if (metrics_ != nullptr) metrics_->Set("swapline_worker_busy_slots", {{"worker", options_.name}}, busy_);
+  LogEvent("job claimed", {{"event", "job_claimed"}, {"job_id", lease.job_id()}, {"tenant", lease.spec.tenant},
+                           {"attempt", lease.attempt}, {"delivery", lease.delivery}});
+  std::thread heartbeat([this, &ctx] { Heartbeat(ctx); });
+  Status status = Process(slot, ctx);
+  {
+    std::lock_guard lock(ctx.mutex);
+    ctx.done = true;
+  }
+  ctx.done_cv.notify_all();
+  heartbeat.join();
+  if (!ctx.scratch.empty()) {
+    std::error_code ec;
+    fs::remove_all(ctx.scratch, ec);
+    if (ec) spdlog::warn("job {}: cannot remove scratch {}: {}", lease.job_id(), ctx.scratch.string(), ec.message());
+  }
+  Finish(ctx, status);
+  --busy_;
+  if (metrics_ != nullptr) metrics_->Set("swapline_worker_busy_slots", {{"worker", options_.name}}, busy_);
+}
+
+Status Worker::Process(int slot, JobContext& ctx) {
+  const job::JobSpec& spec = ctx.lease.spec;
+  const std::string& id = spec.id;
+  // Keys: checked again here (defence in depth: the queue may be shared).
+  std::vector<std::string> source_keys;
+  for (std::size_t i = 0; i < spec.sources.size(); ++i) {
+    const std::string field = "sources[" + std::to_string(i) + "]";
+    SWAPLINE_ASSIGN_OR_RETURN(std::string key, KeyInStore(options_.store_uri, spec.sources[i], field));
+    SWAPLINE_RETURN_IF_ERROR(CheckTenantKey(spec.tenant, key).WithContext(field));
+    source_keys.push_back(key);
+  }
+  SWAPLINE_ASSIGN_OR_RETURN(std::string target_key, KeyInStore(options_.store_uri, spec.target, "target"));
+  SWAPLINE_RETURN_IF_ERROR(CheckTenantKey(spec.tenant, target_key).WithContext("target"));
+  if (spec.output) {
+    SWAPLINE_ASSIGN_OR_RETURN(ctx.output_key, KeyInStore(options_.store_uri, *spec.output, "output"));
+  } else {
+    SWAPLINE_ASSIGN_OR_RETURN(ctx.output_key, job::DefaultOutputKey(spec));
+  }
+  SWAPLINE_RETURN_IF_ERROR(CheckTenantKey(spec.tenant, ctx.output_key).WithContext("output"));
+
+  // An earlier attempt may have uploaded the result and died before Complete.
+  auto existing = store_.Stat(ctx.output_key);
+  if (existing.ok()) {
+    auto owner = existing->metadata.find(kJobIdMetadata);
+    if (owner != existing->metadata.end() && owner->second == id) {
+      spdlog::info("job {}: result {} already uploaded by an earlier attempt; completing", id, ctx.output_key);
+      ctx.reused_result = true;
+      return Status::Ok();
+    }
+  } else if (existing.status().code() != Code::kNotFound) {
+    return existing.status().WithContext("checking the output object");
+  }
+
+  // Scratch: unique per job and process; removed by RunJob whatever happens.
+  const std::string pattern = (options_.scratch_dir / ("job-" + std::to_string(::getpid()) + "-" + id + "-XXXXXX")).string();
+  std::vector<char> buffer(pattern.begin(), pattern.end());
+  buffer.push_back('\0');
+  if (::mkdtemp(buffer.data()) == nullptr) {
+    return IOError("cannot create a scratch folder under '" + options_.scratch_dir.string() + "'");
+  }
+  ctx.scratch = buffer.data();
+
+  auto report_progress = [&](double fraction) {
+    const std::int64_t now = NowMs();
+    if (now - ctx.last_progress_ms < 500 && fraction < 1) return;
+    ctx.last_progress_ms = now;
+    const Status status = queue_.Progress(ctx.lease, fraction);
+    if (job::IsLeaseLost(status) && !ctx.lease_lost) {
+      ctx.lease_lost = true;
+      ctx.cancel.Cancel();
+    }
+  };
+  auto stop_status = [&]() -> Status {
+    if (ctx.lease_lost) return Cancelled("lease lost");
+    if (ctx.cancel_requested) return Cancelled("cancelled by request");
+    if (ctx.released) return Cancelled("released: worker shutting down");
+    return Status::Ok();
+  };
+
+  // Download.
+  auto download = [&](const std::string& key, const std::string& field, const std::string& stem) -> Result<fs::path> {
+    const fs::path local = ctx.scratch / (stem + Extension(key));
+    auto info = store_.GetToFile(key, local, {});
+    if (!info.ok()) {
+      if (info.status().code() == Code::kNotFound) return NotFound(field + ": object '" + key + "' does not exist");
+      return info.status().WithContext(field + " download");
+    }
+    if (metrics_ != nullptr) metrics_->Add("swapline_worker_bytes_total", {{"direction", "in"}}, static_cast<double>(info->size));
+    return local;
+  };
+  std::vector<fs::path> sources;
+  for (std::size_t i = 0; i < source_keys.size(); ++i) {
+    SWAPLINE_ASSIGN_OR_RETURN(fs::path local,
+                              download(source_keys[i], "sources[" + std::to_string(i) + "]", "source-" + std::to_string(i)));
+    sources.push_back(local);
+    SWAPLINE_RETURN_IF_ERROR(stop_status());
+  }
+  SWAPLINE_ASSIGN_OR_RETURN(fs::path target, download(target_key, "target", "target"));
+  report_progress(0.05);
+  SWAPLINE_RETURN_IF_ERROR(stop_status());
+
+  // Options → spec, exactly as `swapline swap` would build it.
+  SWAPLINE_ASSIGN_OR_RETURN(pipeline::SwapOptions swap, pipeline::SwapOptionsFromJson(spec.options));
+  std::optional<fs::path> recognizer;
+  if (!swap.face_recognizer_model.empty()) {
+    const std::string& name = swap.face_recognizer_model;
+    if (name.find('/') != std::string::npos || name[0] == '.') {
+      return InvalidArgument("options.face-recognizer-model: must be a model file name");
+    }
+    recognizer = options_.models_dir / name;
+    if (options_.models_dir.empty() || !fs::exists(*recognizer)) {
+      return FailedPrecondition("options.face-recognizer-model: '" + name + "' is not in this worker's models folder '" +
+                                options_.models_dir.string() + "'");
+    }
+  }
+  const bool video = media::LooksLikeVideo(target);
+  ctx.kind = video ? "video" : "image";
+  SWAPLINE_ASSIGN_OR_RETURN(int detect_side, pipeline::DetectorSide(swap, video));
+  const fs::path output = ctx.scratch / ("output" + Extension(ctx.output_key));
+
+  EngineCache& cache = *engines_[static_cast<std::size_t>(slot)];
+  const std::string engine_key = (recognizer ? recognizer->string() : "") + "|" + std::to_string(detect_side);
+  if (!cache.engine || cache.key != engine_key) {
+    cache.engine.reset();
+    auto engine = pipeline::ImageSwapEngine::Create(recognizer, detect_side);
+    if (!engine.ok()) {
+      if (recognizer) return engine.status();
+      return Unavailable("this worker cannot load its face models: " + engine.status().message());
+    }
+    cache.engine.emplace(std::move(engine).value());
+    cache.key = engine_key;
+  }
+
+  if (video) {
+    if (swap.execution_thread_count == 0 && options_.execution_thread_count > 0) {
+      swap.execution_thread_count = options_.execution_thread_count;
+    }
+    SWAPLINE_ASSIGN_OR_RETURN(pipeline::VideoJobSpec video_spec,
+                              pipeline::BuildVideoJobSpec(swap, sources, target, output));
+    auto report = pipeline::RunVideoJob(
+        *cache.engine, video_spec,
+        [&](const pipeline::VideoProgress& p) {
+          if (p.frames_total > 0) {
+            report_progress(0.05 + 0.9 * std::min(1.0, static_cast<double>(p.frames_done) / p.frames_total));
+          }
+        },
+        &ctx.cancel);
+    SWAPLINE_RETURN_IF_ERROR(stop_status());
+    if (!report.ok()) return report.status();
+  } else {
+    SWAPLINE_ASSIGN_OR_RETURN(pipeline::ImageJobSpec image_spec,
+                              pipeline::BuildImageJobSpec(swap, sources, target, output));
+    auto report = cache.engine->Run(image_spec);
+    SWAPLINE_RETURN_IF_ERROR(stop_status());
+    if (!report.ok()) return report.status();
+  }
+  report_progress(0.95);
+
+  // Another holder of this job may have finished meanwhile (we lost the lease
+  // without noticing yet): never upload a second copy.
+  existing = store_.Stat(ctx.output_key);
+  if (existing.ok()) {
+    auto owner = existing->metadata.find(kJobIdMetadata);
+    if (owner != existing->metadata.end() && owner->second == id) {
+      ctx.reused_result = true;
+      return Status::Ok();
+    }
+  }
+  storage::PutOptions put;
+  put.metadata[kJobIdMetadata] = id;
+  auto uploaded = store_.PutFile(ctx.output_key, output, put);
+  if (!uploaded.ok()) return uploaded.status().WithContext("uploading the result");
+  if (metrics_ != nullptr) {
+    metrics_->Add("swapline_worker_bytes_total", {{"direction", "out"}}, static_cast<double>(uploaded->size));
+  }
+  return Status::Ok();
+}
+
+void Worker::Finish(JobContext& ctx, const Status& status) {
+  const std::string& id = ctx.lease.job_id();
+  const double seconds = std::chrono::duration<double>(Clock::now() - ctx.started).count();
+  std::string outcome;
+  if (status.ok()) {
+    const Status completed = queue_.Complete(ctx.lease, UriOfKey(options_.store_uri, ctx.output_key));
+    if (completed.ok()) {
+      outcome = "succeeded";
+      ++completed_;
+      if (metrics_ != nullptr) {
+        metrics_->Observe("swapline_job_duration_seconds", {{"kind", ctx.kind}}, seconds);
+        if (ctx.reused_result) metrics_->Add("swapline_worker_results_reused_total", {});
+      }
+    } else if (job::IsLeaseLost(completed)) {
+      outcome = "lost";
+      spdlog::warn("job {}: lease lost before acknowledging; the result stays for the next holder", id);
+    } else {
+      outcome = "lost";
+      spdlog::error("job {}: cannot acknowledge: {}; the lease will expire and another attempt will find the result",
+                    id, completed.ToString());
+    }
+  } else if (ctx.lease_lost) {
+    outcome = "lost";
+  } else if (ctx.released && !ctx.cancel_requested) {
+    const Status released = queue_.Release(ctx.lease);
+    outcome = "released";
+    if (!released.ok()) spdlog::warn("job {}: release failed: {}", id, released.ToString());
+  } else if (ctx.cancel_requested) {
+    const Status failed = queue_.Fail(ctx.lease, Cancelled("cancelled by request"), false);
+    outcome = "cancelled";
+    if (!failed.ok()) spdlog::warn("job {}: recording the cancel failed: {}", id, failed.ToString());
+  } else {
+    const bool retryable = IsRetryable(status);
+    const Status failed = queue_.Fail(ctx.lease, status, retryable);
+    outcome = retryable ? "retried" : "failed";
+    if (retryable && metrics_ != nullptr) metrics_->Add("swapline_worker_retries_total", {});
+    if (!failed.ok()) spdlog::warn("job {}: recording the failure failed: {}", id, failed.ToString());
+  }
+  if (metrics_ != nullptr) {
+    metrics_->Add("swapline_worker_jobs_total", {{"outcome", outcome}});
+    if (outcome == "lost") metrics_->Add("swapline_worker_leases_lost_total", {});
+  }
+  nlohmann::json fields = {{"event", "job_finished"}, {"job_id", id},        {"outcome", outcome},
+                           {"seconds", seconds},      {"kind", ctx.kind},     {"attempt", ctx.lease.attempt}};
+  if (!status.ok()) fields["error"] = status.ToString();
+  if (status.ok() || outcome == "released" || outcome == "cancelled" || outcome == "lost") {
+    LogEvent("job finished", fields);
+  } else {
+    LogEvent("job failed", fields);
+  }
+}
+
+}  // namespace swapline::service

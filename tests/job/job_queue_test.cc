@@ -1,0 +1,852 @@
+// JobQueue conformance: the same tests run against the SQLite queue and the Redis
+// Streams queue (a real redis-server on a free loopback port, started by the test).
+// Each test opens the queue several times on one URI, as separate processes would.
+#include "job/job_queue.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "job/redis_server.h"
+
+namespace swapline::job {
+namespace {
+
+using std::chrono::milliseconds;
+using Steady = std::chrono::steady_clock;
+
+testing::RedisServer* SharedRedis() {
+  static std::unique_ptr<testing::RedisServer> server = [] {
+    Result<std::unique_ptr<testing::RedisServer>> s = testing::RedisServer::Start();
+    if (!s.ok()) {
+      ADD_FAILURE() << "cannot start redis-server: " << s.status().ToString()
+                    << " (run make deps)";
+      return std::unique_ptr<testing::RedisServer>();
+    }
+    return std::move(s).value();
+  }();
+  return server.get();
+}
+
+class QueueTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    static std::atomic<int> counter{0};
+    const int n = counter++;
+    if (GetParam() == "sqlite") {
+      dir_ = std::filesystem::temp_directory_path() /
+             ("swapline-queue-" + std::to_string(::getpid()) + "-" + std::to_string(n));
+      std::filesystem::create_directories(dir_);
+      uri_ = "sqlite://" + (dir_ / "queue.db").string();
+    } else {
+      testing::RedisServer* redis = SharedRedis();
+      ASSERT_NE(redis, nullptr) << "redis-server is required: run make deps";
+      redis_ = redis;
+      uri_ = redis->Uri("t" + std::to_string(::getpid()) + "x" + std::to_string(n) + ":jobs");
+    }
+    options_.lease = milliseconds(300);
+    options_.retry_backoff_initial = milliseconds(20);
+    options_.retry_backoff_max = milliseconds(50);
+    options_.poll_interval = milliseconds(20);
+  }
+
+  void TearDown() override {
+    queues_.clear();
+    if (!dir_.empty()) {
+      std::error_code ec;
+      std::filesystem::remove_all(dir_, ec);
+    }
+  }
+
+  // A new handle on the queue (another "process").
+  JobQueue& Open() {
+    Result<std::unique_ptr<JobQueue>> q = OpenJobQueue(uri_, options_);
+    EXPECT_TRUE(q.ok()) << q.status().ToString();
+    if (!q.ok()) std::abort();
+    queues_.push_back(std::move(q).value());
+    return *queues_.back();
+  }
+
+  static JobSpec Spec(const std::string& tenant, int max_attempts = 3) {
+    JobSpec s;
+    s.sources = {"images/input/" + tenant + "/202504051423/src.jpg"};
+    s.target = "images/input/" + tenant + "/202504051423/target.png";
+    s.max_attempts = max_attempts;
+    s.options = {{"face-selector-mode", "one"}};
+    EXPECT_TRUE(FinalizeJobSpec(s, tenant).ok());
+    return s;
+  }
+
+  static JobRecord MustGet(JobQueue& q, const std::string& tenant, const std::string& id) {
+    Result<JobRecord> r = q.Get(tenant, id);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? *r : JobRecord{};
+  }
+
+  static std::optional<Lease> MustClaim(JobQueue& q, const std::string& worker, milliseconds wait) {
+    Result<std::optional<Lease>> l = q.Claim(worker, wait);
+    EXPECT_TRUE(l.ok()) << l.status().ToString();
+    return l.ok() ? *l : std::nullopt;
+  }
+
+  std::string uri_;
+  std::filesystem::path dir_;
+  testing::RedisServer* redis_ = nullptr;
+  JobQueueOptions options_;
+  std::vector<std::unique_ptr<JobQueue>> queues_;
+};
+
+TEST_P(QueueTest, SubmitClaimProgressComplete) {
+  JobQueue& q = Open();
+  const JobSpec spec = Spec("u1");
+  Result<JobRecord> rec = q.Submit(spec);
+  ASSERT_TRUE(rec.ok()) << rec.status().ToString();
+  EXPECT_EQ(rec->state, JobState::kQueued);
+  EXPECT_EQ(rec->attempts, 0);
+  EXPECT_EQ(rec->spec, spec);
+
+  std::optional<Lease> lease = MustClaim(q, "w1", milliseconds(1000));
+  ASSERT_TRUE(lease.has_value());
+  EXPECT_EQ(lease->spec, spec);
+  EXPECT_EQ(lease->attempt, 1);
+  EXPECT_EQ(lease->delivery, 1);
+  EXPECT_FALSE(lease->token.empty());
+  EXPECT_EQ(MustGet(q, "u1", spec.id).state, JobState::kRunning);
+
+  ASSERT_TRUE(q.Progress(*lease, 0.5).ok());
+  EXPECT_DOUBLE_EQ(MustGet(q, "u1", spec.id).progress, 0.5);
+  Result<RenewResult> renew = q.Renew(*lease);
+  ASSERT_TRUE(renew.ok()) << renew.status().ToString();
+  EXPECT_FALSE(renew->cancel_requested);
+
+  ASSERT_TRUE(q.Complete(*lease, "s3://bucket/" + *spec.output).ok());
+  const JobRecord done = MustGet(q, "u1", spec.id);
+  EXPECT_EQ(done.state, JobState::kSucceeded);
+  EXPECT_DOUBLE_EQ(done.progress, 1.0);
+  EXPECT_EQ(done.result_uri, "s3://bucket/" + *spec.output);
+  EXPECT_EQ(done.attempts, 1);
+  EXPECT_FALSE(done.error.has_value());
+
+  EXPECT_FALSE(MustClaim(q, "w1", milliseconds(0)).has_value());
+  Result<QueueStats> st = q.Stats();
+  ASSERT_TRUE(st.ok()) << st.status().ToString();
+  EXPECT_EQ(st->count(JobState::kSucceeded), 1);
+  EXPECT_EQ(st->count(JobState::kQueued), 0);
+  EXPECT_EQ(st->in_flight, 0);
+}
+
+TEST_P(QueueTest, SubmitIsIdempotentPerTenant) {
+  JobQueue& q = Open();
+  const JobSpec spec = Spec("u1");
+  ASSERT_TRUE(q.Submit(spec).ok());
+  Result<JobRecord> again = q.Submit(spec);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->state, JobState::kQueued);
+  JobSpec stolen = spec;
+  stolen.tenant = "u2";
+  EXPECT_EQ(q.Submit(stolen).status().code(), Code::kFailedPrecondition);
+  JobSpec bad = spec;
+  bad.sources.clear();
+  EXPECT_EQ(q.Submit(bad).status().code(), Code::kInvalidArgument);
+  // Only one job is queued.
+  ASSERT_TRUE(MustClaim(q, "w", milliseconds(500)).has_value());
+  EXPECT_FALSE(MustClaim(q, "w", milliseconds(0)).has_value());
+}
+
+TEST_P(QueueTest, JobsAreClaimedInSubmissionOrder) {
+  JobQueue& q = Open();
+  std::vector<std::string> ids;
+  for (int i = 0; i < 5; ++i) {
+    const JobSpec s = Spec("u1");
+    ids.push_back(s.id);
+    ASSERT_TRUE(q.Submit(s).ok());
+  }
+  for (const auto& id : ids) {
+    std::optional<Lease> l = MustClaim(q, "w", milliseconds(500));
+    ASSERT_TRUE(l.has_value());
+    EXPECT_EQ(l->job_id(), id);
+  }
+}
+
+TEST_P(QueueTest, RenewedLeaseKeepsTheJob) {
+  JobQueue& a = Open();
+  JobQueue& b = Open();
+  const JobSpec spec = Spec("u1");
+  ASSERT_TRUE(a.Submit(spec).ok());
+  std::optional<Lease> lease = MustClaim(a, "wa", milliseconds(1000));
+  ASSERT_TRUE(lease.has_value());
+  // Three leases' worth of time, renewing every lease/3: nobody else gets it.
+  const auto until = Steady::now() + 3 * options_.lease;
+  while (Steady::now() < until) {
+    Result<RenewResult> r = a.Renew(*lease);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_FALSE(MustClaim(b, "wb", options_.lease / 3).has_value());
+  }
+  ASSERT_TRUE(a.Complete(*lease, "s3://b/out.png").ok());
+  const JobRecord rec = MustGet(b, "u1", spec.id);
+  EXPECT_EQ(rec.state, JobState::kSucceeded);
+  EXPECT_EQ(rec.attempts, 1);
+}
+
+TEST_P(QueueTest, SilentWorkersJobIsTakenOver) {
+  JobQueue& a = Open();
+  JobQueue& b = Open();
+  const JobSpec spec = Spec("u1");
+  ASSERT_TRUE(a.Submit(spec).ok());
+  std::optional<Lease> first = MustClaim(a, "wa", milliseconds(1000));
+  ASSERT_TRUE(first.has_value());
+  const auto start = Steady::now();
+  std::optional<Lease> second = MustClaim(b, "wb", 10 * options_.lease);
+  const auto waited = Steady::now() - start;
+  ASSERT_TRUE(second.has_value());
+  EXPECT_EQ(second->job_id(), spec.id);
+  EXPECT_EQ(second->attempt, 2);
+  EXPECT_EQ(second->delivery, 2);
+  EXPECT_GE(waited, options_.lease / 2);  // not before the lease ran out
+
+  // The silent worker wakes up: all its lease calls fail as lease lost.
+  Result<RenewResult> renew = a.Renew(*first);
+  ASSERT_FALSE(renew.ok());
+  EXPECT_TRUE(IsLeaseLost(renew.status())) << renew.status().ToString();
+  EXPECT_TRUE(IsLeaseLost(a.Progress(*first, 0.9)));
+  EXPECT_TRUE(IsLeaseLost(a.Complete(*first, "s3://b/a.png")));
+  EXPECT_TRUE(IsLeaseLost(a.Fail(*first, Internal("x"), true)));
+  EXPECT_TRUE(IsLeaseLost(a.Release(*first)));
+
+  ASSERT_TRUE(b.Complete(*second, "s3://b/b.png").ok());
+  // After the job succeeded, a stale Complete is a no-op that reports OK.
+  EXPECT_TRUE(a.Complete(*first, "s3://b/a.png").ok());
+  const JobRecord rec = MustGet(a, "u1", spec.id);
+  EXPECT_EQ(rec.state, JobState::kSucceeded);
+  EXPECT_EQ(rec.result_uri, "s3://b/b.png");
+  Result<QueueStats> st = a.Stats();
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->count(JobState::kSucceeded), 1);
+  EXPECT_EQ(st->count(JobState::kRunning), 0);
+}
+
+TEST_P(QueueTest, CompleteTwiceIsOneSuccess) {
+  JobQueue& q = Open();
+  const JobSpec spec = Spec("u1");
+  ASSERT_TRUE(q.Submit(spec).ok());
+  std::optional<Lease> lease = MustClaim(q, "w", milliseconds(1000));
+  ASSERT_TRUE(lease.has_value());
+  ASSERT_TRUE(q.Complete(*lease, "s3://b/first.png").ok());
+  ASSERT_TRUE(q.Complete(*lease, "s3://b/second.png").ok());
+  EXPECT_EQ(MustGet(q, "u1", spec.id).result_uri, "s3://b/first.png");
+  // Lease calls other than Complete now fail: the job is settled.
+  EXPECT_TRUE(IsLeaseLost(q.Renew(*lease).status()));
+  EXPECT_TRUE(IsLeaseLost(q.Fail(*lease, Internal("late"), false)));
+  EXPECT_EQ(MustGet(q, "u1", spec.id).state, JobState::kSucceeded);
+  Result<QueueStats> st = q.Stats();
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->count(JobState::kSucceeded), 1);
+}
+
+TEST_P(QueueTest, RacingCompletesProduceOneSuccess) {
+  JobQueue& a = Open();
+  JobQueue& b = Open();
+  for (int round = 0; round < 5; ++round) {
+    const JobSpec spec = Spec("u1");
+    ASSERT_TRUE(a.Submit(spec).ok());
+    std::optional<Lease> stale = MustClaim(a, "wa", milliseconds(1000));
+    ASSERT_TRUE(stale.has_value());
+    std::optional<Lease> fresh = MustClaim(b, "wb", 10 * options_.lease);
+    ASSERT_TRUE(fresh.has_value());
+    std::atomic<int> ok{0};
+    std::thread t1([&] { ok += a.Complete(*stale, "s3://b/a.png").ok() ? 1 : 0; });
+    std::thread t2([&] { ok += b.Complete(*fresh, "s3://b/b.png").ok() ? 1 : 0; });
+    t1.join();
+    t2.join();
+    EXPECT_GE(ok.load(), 1);
+    const JobRecord rec = MustGet(a, "u1", spec.id);
+    EXPECT_EQ(rec.state, JobState::kSucceeded);
+    EXPECT_EQ(rec.result_uri, "s3://b/b.png");  // only the current lease can succeed
+  }
+  Result<QueueStats> st = a.Stats();
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->count(JobState::kSucceeded), 5);
+}
+
+TEST_P(QueueTest, RetryableFailuresRequeueThenDie) {
+  JobQueue& q = Open();
+  const JobSpec spec = Spec("u1", /*max_attempts=*/3);
+  ASSERT_TRUE(q.Submit(spec).ok());
+  for (int attempt = 1; attempt <= 3; ++attempt) {
+    std::optional<Lease> lease = MustClaim(q, "w", milliseconds(2000));
+    ASSERT_TRUE(lease.has_value()) << "attempt " << attempt;
+    EXPECT_EQ(lease->attempt, attempt);
+    EXPECT_EQ(lease->delivery, 1);
+    ASSERT_TRUE(q.Fail(*lease, Unavailable("store timed out"), /*retryable=*/true).ok());
+    const JobRecord rec = MustGet(q, "u1", spec.id);
+    EXPECT_EQ(rec.attempts, attempt);
+    ASSERT_TRUE(rec.error.has_value());
+    EXPECT_EQ(rec.error->code, "unavailable");
+    if (attempt < 3) {
+      EXPECT_EQ(rec.state, JobState::kQueued);
+    } else {
+      EXPECT_EQ(rec.state, JobState::kDead);
+      EXPECT_NE(rec.error->message.find("store timed out"), std::string::npos);
+    }
+  }
+  EXPECT_FALSE(MustClaim(q, "w", milliseconds(200)).has_value());
+  Result<QueueStats> st = q.Stats();
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->count(JobState::kDead), 1);
+  EXPECT_EQ(st->dead_letter, 1);
+}
+
+TEST_P(QueueTest, RetryWaitsOutTheBackoff) {
+  options_.retry_backoff_initial = milliseconds(400);
+  options_.retry_backoff_max = milliseconds(400);
+  JobQueue& q = Open();
+  const JobSpec spec = Spec("u1");
+  ASSERT_TRUE(q.Submit(spec).ok());
+  std::optional<Lease> lease = MustClaim(q, "w", milliseconds(1000));
+  ASSERT_TRUE(lease.has_value());
+  ASSERT_TRUE(q.Fail(*lease, Unavailable("flaky"), true).ok());
+  const auto start = Steady::now();
+  Result<QueueStats> st = q.Stats();
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->delayed, 1);
+  EXPECT_EQ(st->ready, 0);
+  EXPECT_FALSE(MustClaim(q, "w", milliseconds(100)).has_value());
+  std::optional<Lease> retry = MustClaim(q, "w", milliseconds(3000));
+  ASSERT_TRUE(retry.has_value());
+  EXPECT_GE(Steady::now() - start, milliseconds(350));
+  EXPECT_EQ(retry->attempt, 2);
+}
+
+TEST_P(QueueTest, NonRetryableFailureFails) {
+  JobQueue& q = Open();
+  const JobSpec spec = Spec("u1");
+  ASSERT_TRUE(q.Submit(spec).ok());
+  std::optional<Lease> lease = MustClaim(q, "w", milliseconds(1000));
+  ASSERT_TRUE(lease.has_value());
+  ASSERT_TRUE(q.Fail(*lease, NoFace("no face in the source"), false).ok());
+  const JobRecord rec = MustGet(q, "u1", spec.id);
+  EXPECT_EQ(rec.state, JobState::kFailed);
+  ASSERT_TRUE(rec.error.has_value());
+  EXPECT_EQ(rec.error->code, "no_face");
+  EXPECT_EQ(rec.error->message, "no face in the source");
+  EXPECT_FALSE(MustClaim(q, "w", milliseconds(100)).has_value());
+}
+
+TEST_P(QueueTest, DeliveryLimitDeadLettersAPoisonJob) {
+  options_.max_deliveries = 3;
+  options_.lease = milliseconds(200);
+  JobQueue& q = Open();
+  const JobSpec spec = Spec("u1", /*max_attempts=*/10);
+  const JobSpec healthy = Spec("u1");
+  ASSERT_TRUE(q.Submit(spec).ok());
+  // Three workers take it and die without a word.
+  for (int d = 1; d <= 3; ++d) {
+    std::optional<Lease> lease = MustClaim(q, "crashy" + std::to_string(d), milliseconds(3000));
+    ASSERT_TRUE(lease.has_value()) << "delivery " << d;
+    EXPECT_EQ(lease->job_id(), spec.id);
+    EXPECT_EQ(lease->delivery, d);
+  }
+  ASSERT_TRUE(q.Submit(healthy).ok());
+  // The next claim gets the healthy job; the poison one is dead once its lease ends.
+  std::optional<Lease> next = MustClaim(q, "w", milliseconds(3000));
+  ASSERT_TRUE(next.has_value());
+  EXPECT_EQ(next->job_id(), healthy.id);
+  const auto deadline = Steady::now() + std::chrono::seconds(3);
+  while (MustGet(q, "u1", spec.id).state != JobState::kDead && Steady::now() < deadline) {
+    ASSERT_TRUE(q.Renew(*next).ok());  // the healthy job's worker is alive
+    EXPECT_FALSE(MustClaim(q, "w", milliseconds(50)).has_value());
+  }
+  const JobRecord rec = MustGet(q, "u1", spec.id);
+  EXPECT_EQ(rec.state, JobState::kDead);
+  ASSERT_TRUE(rec.error.has_value());
+  EXPECT_EQ(rec.error->code, "delivery_limit");
+  EXPECT_EQ(rec.attempts, 3);
+  Result<QueueStats> st = q.Stats();
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->count(JobState::kDead), 1);
+  EXPECT_EQ(st->dead_letter, 1);
+  EXPECT_EQ(st->in_flight, 1);  // the healthy job
+}
+
+TEST_P(QueueTest, CancelQueuedJob) {
+  JobQueue& q = Open();
+  const JobSpec spec = Spec("u1");
+  ASSERT_TRUE(q.Submit(spec).ok());
+  Result<JobRecord> c = q.Cancel("u1", spec.id);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->state, JobState::kCancelled);
+  EXPECT_FALSE(MustClaim(q, "w", milliseconds(100)).has_value());
+  // Cancelling again is no error and changes nothing.
+  c = q.Cancel("u1", spec.id);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->state, JobState::kCancelled);
+  Result<QueueStats> st = q.Stats();
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->count(JobState::kCancelled), 1);
+  EXPECT_EQ(st->count(JobState::kQueued), 0);
+}
+
+TEST_P(QueueTest, CancelRunningJobIsSeenByRenew) {
+  JobQueue& q = Open();
+  JobQueue& api = Open();
+  const JobSpec spec = Spec("u1");
+  ASSERT_TRUE(q.Submit(spec).ok());
+  std::optional<Lease> lease = MustClaim(q, "w", milliseconds(1000));
+  ASSERT_TRUE(lease.has_value());
+  Result<JobRecord> c = api.Cancel("u1", spec.id);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->state, JobState::kRunning);
+  EXPECT_TRUE(c->cancel_requested);
+  Result<RenewResult> r = q.Renew(*lease);
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->cancel_requested);
+  ASSERT_TRUE(q.Fail(*lease, Cancelled("stopped at frame 12"), false).ok());
+  const JobRecord rec = MustGet(api, "u1", spec.id);
+  EXPECT_EQ(rec.state, JobState::kCancelled);
+  EXPECT_FALSE(rec.cancel_requested);
+}
+
+TEST_P(QueueTest, CancelRunningJobThenReleaseOrCrash) {
+  JobQueue& q = Open();
+  const JobSpec released = Spec("u1");
+  const JobSpec crashed = Spec("u1");
+  ASSERT_TRUE(q.Submit(released).ok());
+  ASSERT_TRUE(q.Submit(crashed).ok());
+  std::optional<Lease> l1 = MustClaim(q, "w1", milliseconds(1000));
+  std::optional<Lease> l2 = MustClaim(q, "w2", milliseconds(1000));
+  ASSERT_TRUE(l1 && l2);
+  ASSERT_TRUE(q.Cancel("u1", released.id).ok());
+  ASSERT_TRUE(q.Cancel("u1", crashed.id).ok());
+  ASSERT_TRUE(q.Release(*l1).ok());
+  EXPECT_EQ(MustGet(q, "u1", released.id).state, JobState::kCancelled);
+  // w2 dies; after its lease the job is settled as cancelled, never handed out.
+  EXPECT_FALSE(MustClaim(q, "w3", 3 * options_.lease).has_value());
+  EXPECT_EQ(MustGet(q, "u1", crashed.id).state, JobState::kCancelled);
+}
+
+TEST_P(QueueTest, ReleaseGivesTheJobBackWithoutPenalty) {
+  JobQueue& q = Open();
+  const JobSpec spec = Spec("u1", 1);
+  ASSERT_TRUE(q.Submit(spec).ok());
+  for (int i = 0; i < 3; ++i) {
+    std::optional<Lease> lease = MustClaim(q, "w", milliseconds(1000));
+    ASSERT_TRUE(lease.has_value());
+    EXPECT_EQ(lease->attempt, 1);
+    ASSERT_TRUE(q.Progress(*lease, 0.3).ok());
+    ASSERT_TRUE(q.Release(*lease).ok());
+    const JobRecord rec = MustGet(q, "u1", spec.id);
+    EXPECT_EQ(rec.state, JobState::kQueued);
+    EXPECT_EQ(rec.attempts, 0);
+    EXPECT_DOUBLE_EQ(rec.progress, 0);
+  }
+  std::optional<Lease> lease = MustClaim(q, "w", milliseconds(1000));
+  ASSERT_TRUE(lease.has_value());
+  ASSERT_TRUE(q.Complete(*lease, "s3://b/x.png").ok());
+}
+
+TEST_P(QueueTest, TenantsSeeOnlyTheirJobs) {
+  JobQueue& q = Open();
+  const JobSpec mine = Spec("u1");
+  const JobSpec theirs = Spec("u2");
+  ASSERT_TRUE(q.Submit(mine).ok());
+  ASSERT_TRUE(q.Submit(theirs).ok());
+  EXPECT_EQ(q.Get("u2", mine.id).status().code(), Code::kNotFound);
+  EXPECT_EQ(q.Get("u1", theirs.id).status().code(), Code::kNotFound);
+  EXPECT_EQ(q.Get("u1", NewJobId()).status().code(), Code::kNotFound);
+  EXPECT_EQ(q.Get("u1", "../../etc").status().code(), Code::kNotFound);
+  EXPECT_EQ(q.Cancel("u2", mine.id).status().code(), Code::kNotFound);
+  EXPECT_EQ(MustGet(q, "u1", mine.id).state, JobState::kQueued);  // not cancelled
+  Result<ListPage> page = q.List("u2", {});
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->jobs.size(), 1u);
+  EXPECT_EQ(page->jobs[0].id(), theirs.id);
+  page = q.List("nobody", {});
+  ASSERT_TRUE(page.ok());
+  EXPECT_TRUE(page->jobs.empty());
+  EXPECT_TRUE(page->next_cursor.empty());
+}
+
+TEST_P(QueueTest, ListPagesNewestFirstWithStateFilter) {
+  JobQueue& q = Open();
+  std::vector<std::string> ids;
+  for (int i = 0; i < 25; ++i) {
+    const JobSpec s = Spec("u1");
+    ids.push_back(s.id);
+    ASSERT_TRUE(q.Submit(s).ok());
+  }
+  ASSERT_TRUE(q.Submit(Spec("u2")).ok());
+  std::vector<std::string> seen;
+  ListOptions opts;
+  opts.limit = 10;
+  std::vector<std::size_t> sizes;
+  while (true) {
+    Result<ListPage> page = q.List("u1", opts);
+    ASSERT_TRUE(page.ok()) << page.status().ToString();
+    sizes.push_back(page->jobs.size());
+    for (const auto& r : page->jobs) seen.push_back(r.id());
+    if (page->next_cursor.empty()) break;
+    opts.cursor = page->next_cursor;
+    ASSERT_LT(sizes.size(), 10u);
+  }
+  EXPECT_EQ(sizes, (std::vector<std::size_t>{10, 10, 5}));
+  std::vector<std::string> expected(ids.rbegin(), ids.rend());
+  EXPECT_EQ(seen, expected);
+
+  // Settle every third job, then list only the succeeded ones.
+  std::set<std::string> done;
+  for (int i = 0; i < 25; ++i) {
+    std::optional<Lease> l = MustClaim(q, "w", milliseconds(1000));
+    ASSERT_TRUE(l.has_value());
+    if (i % 3 == 0) {
+      ASSERT_TRUE(q.Complete(*l, "s3://b/x.png").ok());
+      done.insert(l->job_id());
+    } else {
+      ASSERT_TRUE(q.Release(*l).ok());
+    }
+    if (done.size() == 5) break;
+  }
+  ListOptions only;
+  only.state = JobState::kSucceeded;
+  only.limit = 2;
+  std::set<std::string> listed;
+  for (int pages = 0; pages < 20; ++pages) {
+    Result<ListPage> page = q.List("u1", only);
+    ASSERT_TRUE(page.ok());
+    for (const auto& r : page->jobs) {
+      EXPECT_EQ(r.state, JobState::kSucceeded);
+      listed.insert(r.id());
+    }
+    if (page->next_cursor.empty()) break;
+    only.cursor = page->next_cursor;
+  }
+  EXPECT_EQ(listed, done);
+
+  ListOptions bad;
+  bad.cursor = "garbage";
+  EXPECT_EQ(q.List("u1", bad).status().code(), Code::kInvalidArgument);
+}
+
+TEST_P(QueueTest, StatsCountBacklogAndInFlight) {
+  JobQueue& q = Open();
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(q.Submit(Spec("u1")).ok());
+  std::optional<Lease> l = MustClaim(q, "w", milliseconds(1000));
+  ASSERT_TRUE(l.has_value());
+  Result<QueueStats> st = q.Stats();
+  ASSERT_TRUE(st.ok()) << st.status().ToString();
+  EXPECT_EQ(st->count(JobState::kQueued), 3);
+  EXPECT_EQ(st->count(JobState::kRunning), 1);
+  EXPECT_EQ(st->ready, 3);
+  EXPECT_EQ(st->in_flight, 1);
+  EXPECT_EQ(st->lag, 3);
+  EXPECT_EQ(st->delayed, 0);
+  EXPECT_GE(st->oldest_ready_age.count(), 0);
+}
+
+TEST_P(QueueTest, ConcurrentWorkersCompleteEachJobOnce) {
+  constexpr int kJobs = 200;
+  constexpr int kThreads = 4;
+  JobQueue& api = Open();
+  JobQueue& shared = Open();  // threads 0 and 1 share one handle
+  JobQueue* handles[kThreads] = {&shared, &shared, &Open(), &Open()};
+  std::set<std::string> ids;
+  const auto submit_start = Steady::now();
+  for (int i = 0; i < kJobs; ++i) {
+    const JobSpec s = Spec(i % 2 == 0 ? "u1" : "u2");
+    ids.insert(s.id);
+    ASSERT_TRUE(api.Submit(s).ok());
+  }
+  const double submit_s = std::chrono::duration<double>(Steady::now() - submit_start).count();
+  std::mutex mu;
+  std::map<std::string, int> completions;
+  std::atomic<int> errors{0};
+  const auto start = Steady::now();
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      const std::string worker = "w" + std::to_string(t);
+      while (true) {
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          if (static_cast<int>(completions.size()) == kJobs) return;
+        }
+        Result<std::optional<Lease>> l = handles[t]->Claim(worker, milliseconds(100));
+        if (!l.ok()) {
+          ++errors;
+          continue;
+        }
+        if (!l->has_value()) continue;
+        if (handles[t]->Complete(**l, "s3://b/" + (*l)->job_id()).ok()) {
+          std::lock_guard<std::mutex> lock(mu);
+          ++completions[(*l)->job_id()];
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  const double claim_s = std::chrono::duration<double>(Steady::now() - start).count();
+  EXPECT_EQ(errors.load(), 0);
+  ASSERT_EQ(completions.size(), static_cast<std::size_t>(kJobs));
+  for (const auto& [id, n] : completions) {
+    EXPECT_EQ(n, 1) << id;
+    EXPECT_EQ(ids.count(id), 1u);
+  }
+  Result<QueueStats> st = api.Stats();
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->count(JobState::kSucceeded), kJobs);
+  EXPECT_EQ(st->in_flight, 0);
+  std::printf("[ %s ] submit %.0f jobs/s, claim+complete (4 threads) %.0f jobs/s\n",
+              GetParam().c_str(), kJobs / submit_s, kJobs / claim_s);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, QueueTest, ::testing::Values("sqlite", "redis"),
+                         [](const auto& info) { return info.param; });
+
+// ---------------------------------------------------------------------------------
+// Redis only: the server restarts under running clients.
+
+class RedisRestartTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    Result<std::unique_ptr<testing::RedisServer>> s = testing::RedisServer::Start();
+    ASSERT_TRUE(s.ok()) << s.status().ToString() << " (run make deps)";
+    server_ = std::move(s).value();
+    options_.lease = milliseconds(300);
+    options_.poll_interval = milliseconds(20);
+    options_.io_timeout = milliseconds(1000);
+  }
+  std::unique_ptr<JobQueue> Open() {
+    Result<std::unique_ptr<JobQueue>> q = OpenJobQueue(server_->Uri("r:jobs"), options_);
+    EXPECT_TRUE(q.ok()) << q.status().ToString();
+    return q.ok() ? std::move(q).value() : nullptr;
+  }
+  static JobSpec Spec() {
+    JobSpec s;
+    s.sources = {"images/input/u1/202504051423/src.jpg"};
+    s.target = "images/input/u1/202504051423/target.png";
+    EXPECT_TRUE(FinalizeJobSpec(s, "u1").ok());
+    return s;
+  }
+  std::unique_ptr<testing::RedisServer> server_;
+  JobQueueOptions options_;
+};
+
+TEST_F(RedisRestartTest, ClientsReconnectAfterRestartWithoutData) {
+  std::unique_ptr<JobQueue> api = Open();
+  std::unique_ptr<JobQueue> worker = Open();
+  ASSERT_TRUE(api && worker);
+  ASSERT_TRUE(api->Submit(Spec()).ok());
+  std::optional<Lease> l = *worker->Claim("w", milliseconds(1000));
+  ASSERT_TRUE(l.has_value());
+  ASSERT_TRUE(worker->Complete(*l, "s3://b/1.png").ok());
+
+  ASSERT_TRUE(server_->Stop(/*keep_data=*/false).ok());
+  // While it is down: errors, not crashes or hangs.
+  Result<JobRecord> down = api->Submit(Spec());
+  EXPECT_EQ(down.status().code(), Code::kUnavailable) << down.status().ToString();
+  EXPECT_EQ(worker->Claim("w", milliseconds(50)).status().code(), Code::kUnavailable);
+  ASSERT_TRUE(server_->Restart().ok());
+
+  // Same queue objects, a fresh (empty) server: the stream and group come back.
+  const JobSpec spec = Spec();
+  Result<JobRecord> rec = api->Submit(spec);
+  ASSERT_TRUE(rec.ok()) << rec.status().ToString();
+  Result<std::optional<Lease>> again = worker->Claim("w", milliseconds(2000));
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  ASSERT_TRUE(again->has_value());
+  EXPECT_EQ((*again)->job_id(), spec.id);
+  ASSERT_TRUE(worker->Complete(**again, "s3://b/2.png").ok());
+  EXPECT_EQ(api->Get("u1", spec.id)->state, JobState::kSucceeded);
+}
+
+TEST_F(RedisRestartTest, JobsSurviveARestartWithData) {
+  std::unique_ptr<JobQueue> api = Open();
+  std::unique_ptr<JobQueue> worker = Open();
+  ASSERT_TRUE(api && worker);
+  const JobSpec running = Spec();
+  const JobSpec queued = Spec();
+  ASSERT_TRUE(api->Submit(running).ok());
+  ASSERT_TRUE(api->Submit(queued).ok());
+  std::optional<Lease> l = *worker->Claim("w", milliseconds(1000));
+  ASSERT_TRUE(l.has_value());
+  EXPECT_EQ(l->job_id(), running.id);
+
+  ASSERT_TRUE(server_->Stop(/*keep_data=*/true).ok());
+  ASSERT_TRUE(server_->Restart().ok());
+
+  // The running job's worker renews through the restart and finishes.
+  Result<RenewResult> renew = worker->Renew(*l);
+  ASSERT_TRUE(renew.ok()) << renew.status().ToString();
+  ASSERT_TRUE(worker->Complete(*l, "s3://b/r.png").ok());
+  Result<std::optional<Lease>> next = worker->Claim("w2", milliseconds(2000));
+  ASSERT_TRUE(next.ok()) << next.status().ToString();
+  ASSERT_TRUE(next->has_value());
+  EXPECT_EQ((*next)->job_id(), queued.id);
+  ASSERT_TRUE(worker->Complete(**next, "s3://b/q.png").ok());
+  Result<QueueStats> st = api->Stats();
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->count(JobState::kSucceeded), 2);
+}
+
+TEST_F(RedisRestartTest, WorkersKeepGoingWhileRedisRestarts) {
+  constexpr int kJobs = 60;
+  std::unique_ptr<JobQueue> api = Open();
+  ASSERT_TRUE(api);
+  std::vector<std::unique_ptr<JobQueue>> queues;
+  for (int i = 0; i < 3; ++i) queues.push_back(Open());
+  std::set<std::string> ids;
+  for (int i = 0; i < kJobs; ++i) {
+    const JobSpec s = Spec();
+    ids.insert(s.id);
+    ASSERT_TRUE(api->Submit(s).ok());
+  }
+  std::mutex mu;
+  std::map<std::string, int> done;
+  std::atomic<bool> stop{false};
+  std::atomic<int> unavailable{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 3; ++t) {
+    threads.emplace_back([&, t] {
+      while (!stop) {
+        Result<std::optional<Lease>> l = queues[t]->Claim("w" + std::to_string(t), milliseconds(50));
+        if (!l.ok()) {
+          ++unavailable;
+          std::this_thread::sleep_for(milliseconds(20));
+          continue;
+        }
+        if (!l->has_value()) continue;
+        std::this_thread::sleep_for(milliseconds(5));  // "work"
+        Status s = queues[t]->Complete(**l, "s3://b/x.png");
+        if (s.ok()) {
+          std::lock_guard<std::mutex> lock(mu);
+          ++done[(*l)->job_id()];
+        }
+      }
+    });
+  }
+  auto done_count = [&] {
+    std::lock_guard<std::mutex> lock(mu);
+    return done.size();
+  };
+  auto succeeded = [&]() -> std::int64_t {
+    Result<QueueStats> st = api->Stats();
+    return st.ok() ? st->count(JobState::kSucceeded) : -1;
+  };
+  while (done_count() < kJobs / 3) std::this_thread::sleep_for(milliseconds(5));
+  ASSERT_TRUE(server_->Stop(/*keep_data=*/true).ok());
+  std::this_thread::sleep_for(milliseconds(300));
+  ASSERT_TRUE(server_->Restart().ok());
+  const auto deadline = Steady::now() + std::chrono::seconds(15);
+  while (succeeded() < kJobs && Steady::now() < deadline) std::this_thread::sleep_for(milliseconds(20));
+  stop = true;
+  for (auto& th : threads) th.join();
+  EXPECT_GT(unavailable.load(), 0);  // they did notice the outage
+  // Every job succeeded once. (A Complete whose reply was lost in the outage counts
+  // in Redis but not in `done`, so `done` may miss a job, never hold one twice.)
+  EXPECT_EQ(succeeded(), kJobs);
+  EXPECT_GE(done.size(), static_cast<std::size_t>(kJobs - 3));
+  for (const auto& [id, n] : done) EXPECT_EQ(n, 1) << id;
+  for (const auto& id : ids) {
+    Result<JobRecord> rec = api->Get("u1", id);
+    ASSERT_TRUE(rec.ok());
+    EXPECT_EQ(rec->state, JobState::kSucceeded);
+  }
+}
+
+}  // namespace
+}  // namespace swapline::job
+
+namespace swapline::job {
+namespace {
+
+// Throughput and dispatch latency, printed (never asserted). Runs only with
+// SWAPLINE_QUEUE_BENCH=N (number of jobs), e.g. SWAPLINE_QUEUE_BENCH=5000.
+class QueueBench : public QueueTest {};
+
+TEST_P(QueueBench, NoOpJobsWithFourWorkers) {
+  const char* env = std::getenv("SWAPLINE_QUEUE_BENCH");
+  if (env == nullptr) GTEST_SKIP() << "set SWAPLINE_QUEUE_BENCH=<jobs> to run";
+  const int jobs = std::max(100, std::atoi(env));
+  options_.lease = milliseconds(30'000);
+  options_.poll_interval = milliseconds(50);
+  JobQueue& api = Open();
+  std::vector<JobQueue*> workers;
+  for (int i = 0; i < 4; ++i) workers.push_back(&Open());
+  // Phase 1: submit everything, then drain (throughput).
+  auto t0 = Steady::now();
+  for (int i = 0; i < jobs; ++i) ASSERT_TRUE(api.Submit(Spec("u1")).ok());
+  const double submit_s = std::chrono::duration<double>(Steady::now() - t0).count();
+  std::atomic<int> done{0};
+  auto drain = [&](int w, int total) {
+    while (done.load() < total) {
+      Result<std::optional<Lease>> l = workers[w]->Claim("w" + std::to_string(w), milliseconds(50));
+      if (!l.ok() || !l->has_value()) continue;
+      if (workers[w]->Complete(**l, "s3://b/x").ok()) ++done;
+    }
+  };
+  t0 = Steady::now();
+  {
+    std::vector<std::thread> th;
+    for (int w = 0; w < 4; ++w) th.emplace_back(drain, w, jobs);
+    for (auto& t : th) t.join();
+  }
+  const double drain_s = std::chrono::duration<double>(Steady::now() - t0).count();
+  // Phase 2: workers wait; jobs are submitted one at a time; dispatch latency =
+  // submit returned → claim returned.
+  std::mutex mu;
+  std::map<std::string, Steady::time_point> submitted;
+  std::vector<double> latency_ms;
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> th;
+  for (int w = 0; w < 4; ++w) {
+    th.emplace_back([&, w] {
+      while (!stop) {
+        Result<std::optional<Lease>> l = workers[w]->Claim("w" + std::to_string(w), milliseconds(50));
+        if (!l.ok() || !l->has_value()) continue;
+        const auto now = Steady::now();
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          auto it = submitted.find((*l)->job_id());
+          if (it != submitted.end()) {
+            latency_ms.push_back(std::chrono::duration<double, std::milli>(now - it->second).count());
+          }
+        }
+        (void)workers[w]->Complete(**l, "s3://b/x");
+      }
+    });
+  }
+  const int probes = std::min(jobs, 500);
+  for (int i = 0; i < probes; ++i) {
+    const JobSpec s = Spec("u1");
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      submitted[s.id] = Steady::now();
+    }
+    ASSERT_TRUE(api.Submit(s).ok());
+    std::this_thread::sleep_for(milliseconds(2));
+  }
+  while (true) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (static_cast<int>(latency_ms.size()) >= probes) break;
+    }
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  stop = true;
+  for (auto& t : th) t.join();
+  std::sort(latency_ms.begin(), latency_ms.end());
+  auto pct = [&](double p) { return latency_ms[static_cast<std::size_t>(p * (latency_ms.size() - 1))]; };
+  std::printf("[ %s ] %d jobs: submit %.0f jobs/s (1 thread), claim+complete %.0f jobs/s (4 workers); "
+              "dispatch latency p50 %.2f ms, p99 %.2f ms (%d probes)\n",
+              GetParam().c_str(), jobs, jobs / submit_s, jobs / drain_s, pct(0.5), pct(0.99), probes);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, QueueBench, ::testing::Values("sqlite", "redis"),
+                         [](const auto& info) { return info.param; });
+
+}  // namespace
+}  // namespace swapline::job

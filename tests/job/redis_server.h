@@ -1,0 +1,44 @@
+// A throwaway redis-server for tests: a free loopback port, its own temporary data
+// folder, no persistence unless asked, stopped by PID (and killed with the test
+// process through PR_SET_PDEATHSIG).
+#pragma once
+
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+
+#include "core/status.h"
+
+namespace swapline::job::testing {
+
+class RedisServer {
+ public:
+  // FailedPrecondition naming `make deps` when redis-server is not installed.
+  static Result<std::unique_ptr<RedisServer>> Start();
+  ~RedisServer();
+
+  int port() const { return port_; }
+  std::string Uri(const std::string& stream) const {
+    return "redis://127.0.0.1:" + std::to_string(port_) + "/0?stream=" + stream;
+  }
+
+  // Stops the server: with keep_data by `SHUTDOWN SAVE` (the data set is dumped to
+  // its folder and loaded again by Restart), otherwise by SIGKILL (everything lost).
+  Status Stop(bool keep_data);
+  // Starts it again on the same port and folder.
+  Status Restart();
+  // Sends one inline command; returns the first reply line ("+PONG"), or the body of
+  // a bulk-string reply.
+  Result<std::string> RawCommand(const std::string& command) const;
+
+ private:
+  RedisServer(int port, std::string dir) : port_(port), dir_(std::move(dir)) {}
+  Status Launch();
+
+  int port_;
+  std::string dir_;
+  pid_t pid_ = -1;
+};
+
+}  // namespace swapline::job::testing
