@@ -9,8 +9,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -132,5 +134,21 @@ inline RunResult RunProcess(const std::string& binary, const std::vector<std::st
   result.err = ReadFileBytes(err_path);
   return result;
 }
+
+// Runs a shell command and returns its stdout; `rc` gets pclose()'s status.
+inline std::string Shell(const std::string& command, int* rc = nullptr) {
+  std::string out;
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (pipe == nullptr) return out;
+  std::array<char, 4096> buf{};
+  std::size_t n;
+  while ((n = std::fread(buf.data(), 1, buf.size(), pipe)) > 0) out.append(buf.data(), n);
+  const int status = ::pclose(pipe);
+  if (rc != nullptr) *rc = status;
+  return out;
+}
+
+// A path quoted for the shell (test paths hold no single quotes).
+inline std::string Q(const fs::path& p) { return "'" + p.string() + "'"; }
 
 }  // namespace swapline::testing

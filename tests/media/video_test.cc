@@ -1,5 +1,7 @@
 #include "media/video.h"
 
+#include "cli/cli_test_util.h"
+
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
@@ -26,6 +28,8 @@ namespace swapline::media {
 namespace {
 
 namespace fs = std::filesystem;
+using swapline::testing::Q;
+using swapline::testing::Shell;
 
 const fs::path kVideos = SWAPLINE_TESTDATA_DIR "/videos";
 const fs::path kSpeech1080 = kVideos / "a_one_face_zoom_rotate_1920x1080_30fps_5s.mp4";  // speech audio
@@ -53,19 +57,6 @@ class TempDir {
   fs::path path_;
 };
 
-std::string Shell(const std::string& command, int* rc = nullptr) {
-  std::string out;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) return out;
-  std::array<char, 4096> buf{};
-  std::size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), pipe)) > 0) out.append(buf.data(), n);
-  const int status = ::pclose(pipe);
-  if (rc != nullptr) *rc = status;
-  return out;
-}
-
-std::string Q(const fs::path& p) { return "'" + p.string() + "'"; }
 
 // ffprobe's value for one entry, e.g. ("v:0", "stream=nb_frames").
 std::string Probe(const fs::path& file, const std::string& streams, const std::string& entries) {

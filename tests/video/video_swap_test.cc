@@ -49,6 +49,8 @@ namespace {
 
 namespace fs = std::filesystem;
 using swapline::testing::ListDir;
+using swapline::testing::Q;
+using swapline::testing::Shell;
 using swapline::testing::ReadFileBytes;
 using swapline::testing::RunProcess;
 using swapline::testing::RunResult;
@@ -80,19 +82,6 @@ constexpr double kUntouchedCoreDiff = 1.5;
 
 // ---- Processes and ffprobe. ----
 
-std::string Shell(const std::string& command, int* rc = nullptr) {
-  std::string out;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) return out;
-  std::array<char, 4096> buf{};
-  std::size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), pipe)) > 0) out.append(buf.data(), n);
-  const int status = ::pclose(pipe);
-  if (rc != nullptr) *rc = status;
-  return out;
-}
-
-std::string Q(const fs::path& p) { return "'" + p.string() + "'"; }
 
 // ffprobe's value(s) for `entries`, e.g. ("v:0", "stream=nb_frames").
 std::string Probe(const fs::path& file, const std::string& streams, const std::string& entries) {
