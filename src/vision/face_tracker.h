@@ -39,7 +39,7 @@ struct FaceTrackerOptions {
   double frame_rate = 30.0;
   // One Euro parameters: cutoff (Hz) at rest, and its growth with speed in face
   // widths per second; for the pose, then for the shape.
-  double pose_min_cutoff_hz = 1.0;
+  double pose_min_cutoff_hz = 8.0;
   double pose_speed_coefficient = 2.0;
   double shape_min_cutoff_hz = 0.4;
   double shape_speed_coefficient = 0.5;

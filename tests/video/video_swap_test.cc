@@ -652,9 +652,9 @@ TEST_F(VideoSwapTest, SwappedFaceJittersNoMoreThanTheTarget) {
   ASSERT_GE(mo.pairs, 140) << "the swapped face should be found in nearly every output frame";
   // The issue asks for output <= input on both. Re-detecting landmarks on a swapped face
   // adds the landmarker's own noise on top of ours, so today's bounds are guards
-  // against regressions, measured at ratios 1.01 (raw) and 1.41 (residual).
-  EXPECT_LE(mo.raw, 1.03 * mi.raw) << line.str();
-  EXPECT_LE(mo.residual, 1.5 * mi.residual) << line.str();
+  // against regressions, measured at ratios 1.004 (raw) and 1.20 (residual).
+  EXPECT_LE(mo.raw, 1.02 * mi.raw) << line.str();
+  EXPECT_LE(mo.residual, 1.35 * mi.residual) << line.str();
 }
 
 // ---- Two faces. ----
