@@ -20,7 +20,7 @@ DEPS_BUILD := build-essential cmake pkg-config libopencv-dev libdlib-dev libdlib
   libsqlitecpp-dev libhiredis-dev libcpp-httplib-dev \
   libgtest-dev libgmock-dev libbenchmark-dev
 DEPS_RUNTIME := ffmpeg swift swift-proxy swift-account swift-container swift-object memcached curl awscli \
-  radosgw ceph-mon ceph-osd redis-server
+  radosgw ceph-mon ceph-osd redis-server apache2-utils
 DEPS := $(DEPS_BUILD) $(DEPS_RUNTIME)
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -53,6 +53,8 @@ bench: build
 	$(BUILD_DIR)/swapline bench image --testdata $(TESTDATA)
 	$(BUILD_DIR)/swapline bench video --testdata $(TESTDATA)
 	$(BUILD_DIR)/swapline bench store
+	$(BUILD_DIR)/swapline bench queue
+	$(BUILD_DIR)/swapline bench api
 
 asan: deps
 	$(MAKE) build BUILD_DIR=build-asan BUILD_TYPE=Debug CMAKE_EXTRA=-DSWAPLINE_SANITIZE=ON

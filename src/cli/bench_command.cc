@@ -3,6 +3,7 @@
 #include <string>
 
 #include "bench/image_bench.h"
+#include "bench/queue_bench.h"
 #include "bench/store_bench.h"
 #include "bench/video_bench.h"
 #include "cli/commands.h"
@@ -56,6 +57,20 @@ void RegisterBenchCommand(CLI::App& app, int& exit_code) {
   store->add_option("--swift-script", store_options->swift_script, "scripts/swift-s3.sh (default: the source tree's)");
   store->add_option("--work-dir", store_options->work_dir, "scratch folder, deleted afterwards (default: in the temp dir)");
   store->callback([store_options, &exit_code] { exit_code = bench::RunStoreBench(*store_options); });
+  auto queue_options = std::make_shared<bench::QueueBenchOptions>();
+  CLI::App* queue = bench->add_subcommand("queue", "no-op jobs/s and dispatch latency of the Redis and SQLite queues against redis-benchmark XADD, on a redis-server it starts");
+  queue->add_option("--jobs", queue_options->jobs, "no-op jobs in the throughput phase")->check(CLI::Range(100, 1000000))->capture_default_str();
+  queue->add_option("--probes", queue_options->probes, "paced jobs for the dispatch latency")->check(CLI::Range(10, 100000))->capture_default_str();
+  queue->add_option("--workers", queue_options->workers, "worker threads")->check(CLI::Range(1, 64))->capture_default_str();
+  queue->add_flag("!--no-sqlite", queue_options->sqlite, "skip the SQLite queue");
+  queue->callback([queue_options, &exit_code] { exit_code = bench::RunQueueBench(*queue_options); });
+
+  auto api_options = std::make_shared<bench::ApiBenchOptions>();
+  CLI::App* api = bench->add_subcommand("api", "GET /v1/jobs/{id} req/s and p99 with keep-alive against GET /healthz, on a swapline serve it starts");
+  api->add_option("--requests", api_options->requests, "requests per endpoint")->check(CLI::Range(100, 10000000))->capture_default_str();
+  api->add_option("--concurrency", api_options->concurrency, "keep-alive connections")->check(CLI::Range(1, 256))->capture_default_str();
+  api->add_option("--ab", api_options->ab, "ab executable (default: /usr/bin/ab, then PATH); 'none': a libcurl loop");
+  api->callback([api_options, &exit_code] { exit_code = bench::RunApiBench(*api_options); });
 }
 
 }  // namespace swapline::cli

@@ -1,14 +1,15 @@
 // The cluster shape end to end: `swapline serve --workers 0` as the API tier with a
 // token file, three `swapline worker` processes, a real redis-server queue and the
 // Swift S3 server as the store (both on free loopback ports, started and stopped by
-// the test). Image and video jobs from two tenants; the worker holding a video job
-// is killed with SIGKILL and replaced. Every job must end succeeded exactly once:
+// the test). Two video jobs and 32 image jobs from two tenants; the worker holding a
+// video job is killed with SIGKILL mid-job and replaced, twice. Every job must end succeeded exactly once:
 // one result object each, no incomplete multipart uploads, no scratch files.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
 #include <fstream>
 #include <map>
+#include <set>
 
 #include "cli/cli_test_util.h"
 #include "job/redis_server.h"
@@ -37,7 +38,7 @@ std::string LastLine(std::string text) {
   return nl == std::string::npos ? text : text.substr(nl + 1);
 }
 
-TEST(ClusterE2eTest, ThreeWorkersRedisAndS3SurviveAKilledWorker) {
+TEST(ClusterE2eTest, ThreeWorkersRedisAndS3SurviveKilledWorkers) {
   auto redis = job::testing::RedisServer::Start();
   if (!redis.ok() && redis.status().code() == Code::kFailedPrecondition) GTEST_SKIP() << redis.status().message();
   ASSERT_TRUE(redis.ok()) << redis.status().ToString();
@@ -100,34 +101,43 @@ TEST(ClusterE2eTest, ThreeWorkersRedisAndS3SurviveAKilledWorker) {
   };
   submit("acme", kVideo);
   submit("globex", kVideo);
-  for (const char* photo : {"eileen_collins_nasa_portrait.png", "obama_official_portrait_2012.jpg",
-                            "abraham_lincoln_gardner_1863.jpg", "cameraman_cc0_varshney.png"}) {
-    submit("acme", kTestdata + "/photos/" + photo);
-    submit("globex", kTestdata + "/photos/" + photo);
-  }
 
-  // Kill the worker that holds the first video, mid-job, and start a replacement.
-  const std::string video_id = jobs[0].id;
-  ApiClient acme(server, kTokens.at("acme"));
-  bool killed = false;
-  for (int i = 0; i < 1200 && !killed; ++i) {
-    auto job = acme.Call("GET", "/v1/jobs/" + video_id);
-    ASSERT_TRUE(job.ok()) << job.status().ToString();
-    if ((*job)["state"] == "running" && (*job).value("progress", 0.0) >= 0.1) {
-      for (auto& worker : workers) {
-        if (worker->running() && worker->log().find("job_id=" + video_id) != std::string::npos) {
-          worker->Signal(SIGKILL);
-          EXPECT_EQ(worker->WaitExit(std::chrono::seconds(10)), 128 + SIGKILL);
-          killed = true;
-          break;
+  // Kill the worker that holds each video, mid-job (the second while the first one's
+  // replacement starts), and start a replacement each time.
+  std::set<std::string> killed;
+  auto kill_holder = [&](const Submitted& video) {
+    ApiClient client(server, kTokens.at(video.tenant));
+    for (int i = 0; i < 1200; ++i) {
+      auto job = client.Call("GET", "/v1/jobs/" + video.id);
+      ASSERT_TRUE(job.ok()) << job.status().ToString();
+      if ((*job)["state"] == "running" && (*job).value("progress", 0.0) >= 0.1) {
+        for (auto& worker : workers) {
+          if (worker->running() && worker->log().find("job_id=" + video.id) != std::string::npos) {
+            worker->Signal(SIGKILL);
+            EXPECT_EQ(worker->WaitExit(std::chrono::seconds(10)), 128 + SIGKILL);
+            killed.insert(video.id);
+            workers.push_back(std::make_unique<Process>(worker_args, log_dir("worker")));
+            return;
+          }
         }
       }
+      if ((*job)["state"] == "succeeded") break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
-    if ((*job)["state"] == "succeeded") break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  };
+  kill_holder(jobs[0]);
+  kill_holder(jobs[1]);
+  EXPECT_EQ(killed.size(), 2u) << "never saw both video jobs running";
+
+  // Then many small image jobs from both tenants while the videos are retried.
+  for (int round = 0; round < 4; ++round) {
+    for (const char* photo : {"eileen_collins_nasa_portrait.png", "obama_official_portrait_2012.jpg",
+                              "abraham_lincoln_gardner_1863.jpg", "cameraman_cc0_varshney.png"}) {
+      submit("acme", kTestdata + "/photos/" + photo);
+      submit("globex", kTestdata + "/photos/" + photo);
+    }
   }
-  EXPECT_TRUE(killed) << "never saw the video job running";
-  workers.push_back(std::make_unique<Process>(worker_args, log_dir("worker")));
+  const std::string video_id = jobs[0].id;
 
   // Every job succeeds exactly once.
   for (const Submitted& s : jobs) {
@@ -141,7 +151,7 @@ TEST(ClusterE2eTest, ThreeWorkersRedisAndS3SurviveAKilledWorker) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
     EXPECT_EQ(job["state"], "succeeded") << job.dump();
-    EXPECT_EQ(job["attempts"], s.id == video_id && killed ? 2 : 1) << job.dump();
+    EXPECT_EQ(job["attempts"], killed.count(s.id) != 0 ? 2 : 1) << job.dump();
     // Another tenant cannot see it.
     ApiClient other(server, kTokens.at(s.tenant == "acme" ? "globex" : "acme"));
     EXPECT_EQ(other.Call("GET", "/v1/jobs/" + s.id).status().code(), Code::kNotFound);

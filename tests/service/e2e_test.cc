@@ -230,13 +230,14 @@ TEST_F(E2eTest, SigtermReleasesAfterGraceOrFinishesWithinIt) {
 
 TEST_F(E2eTest, CancelStopsARunningJob) {
   auto serve = Serve(1, {"--lease", "3s", "--execution-thread-count", "1"});
-  const auto submit = Jobs({"submit", "-s", kFace, "-t", kVideo, "--output-video-preset", "ultrafast"});
+  // A slow preset keeps the job running well past the 1 s heartbeat that carries the cancel.
+  const auto submit = Jobs({"submit", "-s", kFace, "-t", kVideo, "--output-video-preset", "veryslow"});
   ASSERT_EQ(submit.exit_code, 0) << submit.err;
   const std::string id = LastLine(submit.out);
   WaitFor(id, [](const json& j) { return j.value("state", "") == "running" && j.value("progress", 0.0) >= 0.1; }, 60);
   const auto cancel = Jobs({"cancel", id});
   ASSERT_EQ(cancel.exit_code, 0) << cancel.err;
-  const json job = WaitFor(id, [](const json& j) { return j.value("state", "") == "cancelled"; }, 15);
+  const json job = WaitFor(id, [](const json& j) { return j.value("state", "") == "cancelled"; }, 30);
   EXPECT_LT(job.value("progress", 1.0), 1.0);
   EXPECT_EQ(Jobs({"wait", id}).exit_code, 130);
   EXPECT_TRUE(Objects("videos/output/local/").empty());

@@ -1,0 +1,606 @@
+#include "bench/queue_bench.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "job/job_queue.h"
+#include "storage/http_client.h"
+#include "storage/open_store.h"
+
+namespace swapline::bench {
+namespace {
+
+namespace fs = std::filesystem;
+using Steady = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+std::string FindExecutable(const std::string& name) {
+  const char* path = std::getenv("PATH");
+  std::string paths = "/usr/bin:/usr/sbin:";
+  paths += path != nullptr ? path : "";
+  std::size_t start = 0;
+  while (start <= paths.size()) {
+    const std::size_t colon = paths.find(':', start);
+    const std::string dir = paths.substr(start, colon - start);
+    if (!dir.empty()) {
+      const std::string candidate = dir + "/" + name;
+      if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+    }
+    if (colon == std::string::npos) break;
+    start = colon + 1;
+  }
+  return "";
+}
+
+int FreePort() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  int port = 0;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
+    socklen_t len = sizeof(addr);
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    port = ntohs(addr.sin_port);
+  }
+  ::close(fd);
+  return port;
+}
+
+// A fresh folder in the temp dir, removed when this goes away.
+class TempDir {
+ public:
+  explicit TempDir(const std::string& prefix) {
+    std::string tmpl = (fs::temp_directory_path() / (prefix + "-XXXXXX")).string();
+    if (::mkdtemp(tmpl.data()) != nullptr) path_ = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    if (!path_.empty()) fs::remove_all(path_, ec);
+  }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+// A child process (stdout/stderr to `log`), killed with us, stopped by PID.
+class Child {
+ public:
+  Child() = default;
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+  ~Child() { Stop(); }
+
+  bool Start(const std::vector<std::string>& args, const fs::path& log) {
+    const pid_t parent = ::getpid();
+    const pid_t pid = ::fork();
+    if (pid < 0) return false;
+    if (pid == 0) {
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (::getppid() != parent) ::_exit(1);
+      const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      if (fd >= 0) {
+        ::dup2(fd, 1);
+        ::dup2(fd, 2);
+        ::close(fd);
+      }
+      std::vector<char*> argv;
+      for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+      argv.push_back(nullptr);
+      ::execv(argv[0], argv.data());
+      ::_exit(127);
+    }
+    pid_ = pid;
+    return true;
+  }
+
+  bool Running() {
+    if (pid_ <= 0) return false;
+    int wstatus = 0;
+    if (::waitpid(pid_, &wstatus, WNOHANG) == pid_) {
+      pid_ = -1;
+      return false;
+    }
+    return true;
+  }
+
+  // SIGTERM, then SIGKILL after 5 s.
+  void Stop() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGTERM);
+    int wstatus = 0;
+    const auto deadline = Steady::now() + std::chrono::seconds(5);
+    while (::waitpid(pid_, &wstatus, WNOHANG) == 0) {
+      if (Steady::now() > deadline) {
+        ::kill(pid_, SIGKILL);
+        ::waitpid(pid_, &wstatus, 0);
+        break;
+      }
+      std::this_thread::sleep_for(milliseconds(5));
+    }
+    pid_ = -1;
+  }
+
+ private:
+  pid_t pid_ = -1;
+};
+
+// One inline command to a loopback redis; the first reply line.
+std::string RedisCommand(int port, const std::string& command) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  std::string reply;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
+    const std::string line = command + "\r\n";
+    if (::send(fd, line.data(), line.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(line.size())) {
+      char c;
+      while (::recv(fd, &c, 1, 0) == 1 && c != '\n') {
+        if (c != '\r') reply.push_back(c);
+      }
+    }
+  }
+  ::close(fd);
+  return reply;
+}
+
+// Runs a shell command; its stdout.
+std::string Capture(const std::string& command) {
+  std::string out;
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (pipe == nullptr) return out;
+  char buf[4096];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof(buf), pipe)) > 0) out.append(buf, n);
+  ::pclose(pipe);
+  return out;
+}
+
+double Percentile(std::vector<double> values, double p) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  return values[static_cast<std::size_t>(p * static_cast<double>(values.size() - 1))];
+}
+
+job::JobSpec NoOpSpec() {
+  job::JobSpec s;
+  s.sources = {"images/input/bench/202504051423/src.jpg"};
+  s.target = "images/input/bench/202504051423/target.png";
+  s.max_attempts = 3;
+  (void)job::FinalizeJobSpec(s, "bench");
+  return s;
+}
+
+struct QueueResult {
+  bool ok = false;
+  std::string error;
+  double submit_rate = 0;  // jobs/s, one thread
+  double drain_rate = 0;   // jobs/s, claim+complete by the workers
+  double p50_ms = 0, p99_ms = 0;
+  int probes = 0;
+};
+
+QueueResult MeasureQueue(const std::string& uri, const QueueBenchOptions& options) {
+  QueueResult result;
+  job::JobQueueOptions qo;
+  qo.lease = milliseconds(30'000);
+  qo.poll_interval = milliseconds(50);
+  std::vector<std::unique_ptr<job::JobQueue>> queues;
+  for (int i = 0; i <= options.workers; ++i) {
+    Result<std::unique_ptr<job::JobQueue>> q = job::OpenJobQueue(uri, qo);
+    if (!q.ok()) {
+      result.error = q.status().ToString();
+      return result;
+    }
+    queues.push_back(std::move(q).value());
+  }
+  job::JobQueue& api = *queues[0];
+  // Phase 1: submit everything, then drain.
+  std::vector<job::JobSpec> specs;
+  specs.reserve(static_cast<std::size_t>(options.jobs));
+  for (int i = 0; i < options.jobs; ++i) specs.push_back(NoOpSpec());
+  auto t0 = Steady::now();
+  for (const job::JobSpec& s : specs) {
+    if (Result<job::JobRecord> r = api.Submit(s); !r.ok()) {
+      result.error = "submit: " + r.status().ToString();
+      return result;
+    }
+  }
+  result.submit_rate = options.jobs / std::chrono::duration<double>(Steady::now() - t0).count();
+  std::atomic<int> done{0};
+  std::atomic<int> errors{0};
+  t0 = Steady::now();
+  {
+    std::vector<std::thread> threads;
+    for (int w = 0; w < options.workers; ++w) {
+      threads.emplace_back([&, w] {
+        const std::string id = "bench-w" + std::to_string(w);
+        while (done.load() < options.jobs && errors.load() < 100) {
+          Result<std::optional<job::Lease>> l = queues[w + 1]->Claim(id, milliseconds(50));
+          if (!l.ok()) {
+            ++errors;
+            continue;
+          }
+          if (!l->has_value()) continue;
+          if (queues[w + 1]->Complete(**l, "s3://bench/x").ok()) {
+            ++done;
+          } else {
+            ++errors;
+          }
+        }
+      });
+    }
+    for (std::thread& t : threads) t.join();
+  }
+  if (done.load() < options.jobs) {
+    result.error = "workers failed (" + std::to_string(errors.load()) + " errors)";
+    return result;
+  }
+  result.drain_rate = options.jobs / std::chrono::duration<double>(Steady::now() - t0).count();
+
+  // Phase 2: waiting workers, paced submissions.
+  std::mutex mu;
+  std::map<std::string, Steady::time_point> submitted;
+  std::vector<double> latency_ms;
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> threads;
+  for (int w = 0; w < options.workers; ++w) {
+    threads.emplace_back([&, w] {
+      const std::string id = "bench-w" + std::to_string(w);
+      while (!stop.load()) {
+        Result<std::optional<job::Lease>> l = queues[w + 1]->Claim(id, milliseconds(50));
+        if (!l.ok() || !l->has_value()) continue;
+        const auto now = Steady::now();
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          auto it = submitted.find((*l)->job_id());
+          if (it != submitted.end()) {
+            latency_ms.push_back(std::chrono::duration<double, std::milli>(now - it->second).count());
+          }
+        }
+        (void)queues[w + 1]->Complete(**l, "s3://bench/x");
+      }
+    });
+  }
+  bool submit_ok = true;
+  for (int i = 0; i < options.probes && submit_ok; ++i) {
+    const job::JobSpec s = NoOpSpec();
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      submitted[s.id] = Steady::now();
+    }
+    if (!api.Submit(s).ok()) submit_ok = false;
+    std::this_thread::sleep_for(milliseconds(2));
+  }
+  const auto deadline = Steady::now() + std::chrono::seconds(30);
+  while (submit_ok && Steady::now() < deadline) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (static_cast<int>(latency_ms.size()) >= options.probes) break;
+    }
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  stop = true;
+  for (std::thread& t : threads) t.join();
+  result.probes = static_cast<int>(latency_ms.size());
+  if (!submit_ok || result.probes < options.probes) {
+    result.error = "latency phase: " + std::to_string(result.probes) + " of " + std::to_string(options.probes) +
+                   " probes claimed";
+    return result;
+  }
+  result.p50_ms = Percentile(latency_ms, 0.5);
+  result.p99_ms = Percentile(latency_ms, 0.99);
+  result.ok = true;
+  return result;
+}
+
+// "XADD bench * f v: 61349.69 requests per second, p50=0.407 msec" → 61349.69.
+double ParseRedisBenchmark(const std::string& output) {
+  const std::size_t at = output.rfind(" requests per second");
+  if (at == std::string::npos) return 0;
+  std::size_t begin = at;
+  while (begin > 0 && (std::isdigit(static_cast<unsigned char>(output[begin - 1])) || output[begin - 1] == '.')) {
+    --begin;
+  }
+  return std::atof(output.substr(begin, at - begin).c_str());
+}
+
+}  // namespace
+
+int RunQueueBench(const QueueBenchOptions& options) {
+  const std::string redis_server = FindExecutable("redis-server");
+  if (redis_server.empty()) {
+    std::fprintf(stderr, "bench queue: redis-server is not installed (run make deps)\n");
+    return 1;
+  }
+  TempDir dir("swapline-bench-queue");
+  if (dir.path().empty()) {
+    std::fprintf(stderr, "bench queue: cannot create a temporary folder\n");
+    return 1;
+  }
+  Child redis;
+  int port = 0;
+  for (int attempt = 0; attempt < 5 && port == 0; ++attempt) {
+    const int candidate = FreePort();
+    const fs::path data = dir.path() / "redis";
+    fs::create_directories(data);
+    if (!redis.Start({redis_server, "--port", std::to_string(candidate), "--bind", "127.0.0.1", "--dir",
+                      data.string(), "--save", "", "--appendonly", "no", "--daemonize", "no"},
+                     dir.path() / "redis.log")) {
+      break;
+    }
+    const auto deadline = Steady::now() + std::chrono::seconds(10);
+    while (Steady::now() < deadline && redis.Running()) {
+      if (RedisCommand(candidate, "PING") == "+PONG") {
+        port = candidate;
+        break;
+      }
+      std::this_thread::sleep_for(milliseconds(10));
+    }
+    if (port == 0) redis.Stop();
+  }
+  if (port == 0) {
+    std::fprintf(stderr, "bench queue: redis-server did not start\n");
+    return 1;
+  }
+  std::printf("redis-server on 127.0.0.1:%d; %d no-op jobs, %d workers, %d latency probes\n", port,
+              options.jobs, options.workers, options.probes);
+
+  double xadd = 0;
+  const std::string redis_benchmark = FindExecutable("redis-benchmark");
+  if (redis_benchmark.empty()) {
+    std::printf("redis-benchmark is not installed: no XADD baseline\n");
+  } else {
+    xadd = ParseRedisBenchmark(Capture(redis_benchmark + " -p " + std::to_string(port) +
+                                       " -n 20000 -q XADD bench '*' f v 2>&1"));
+    (void)RedisCommand(port, "DEL bench");
+  }
+
+  struct Row {
+    std::string name;
+    QueueResult r;
+  };
+  std::vector<Row> rows;
+  rows.push_back({"redis", MeasureQueue("redis://127.0.0.1:" + std::to_string(port) + "/0?stream=bench:jobs", options)});
+  if (options.sqlite) rows.push_back({"sqlite", MeasureQueue("sqlite://" + (dir.path() / "queue.db").string(), options)});
+  redis.Stop();
+
+  auto ratio = [&](double v) {
+    char buf[32];
+    if (xadd <= 0) return std::string("-");
+    std::snprintf(buf, sizeof(buf), "%.3f", v / xadd);
+    return std::string(buf);
+  };
+  std::printf("\n%-40s %12s %10s %10s %10s\n", "measurement", "per second", "vs XADD", "p50 ms", "p99 ms");
+  if (xadd > 0) std::printf("%-40s %12.0f %10s %10s %10s\n", "redis-benchmark XADD (baseline)", xadd, "1.000", "-", "-");
+  int rc = 0;
+  for (const Row& row : rows) {
+    if (!row.r.ok) {
+      std::printf("%-40s failed: %s\n", (row.name + " queue").c_str(), row.r.error.c_str());
+      rc = 1;
+      continue;
+    }
+    std::printf("%-40s %12.0f %10s %10s %10s\n", (row.name + " submit (1 thread)").c_str(), row.r.submit_rate,
+                ratio(row.r.submit_rate).c_str(), "-", "-");
+    char p50[32], p99[32];
+    std::snprintf(p50, sizeof(p50), "%.2f", row.r.p50_ms);
+    std::snprintf(p99, sizeof(p99), "%.2f", row.r.p99_ms);
+    std::printf("%-40s %12.0f %10s %10s %10s\n",
+                (row.name + " claim+complete (" + std::to_string(options.workers) + " workers)").c_str(),
+                row.r.drain_rate, ratio(row.r.drain_rate).c_str(), p50, p99);
+  }
+  std::printf("(p50/p99: dispatch latency, Submit → Claim returned, %d jobs submitted every 2 ms)\n", options.probes);
+  return rc;
+}
+
+namespace {
+
+struct LoadResult {
+  bool ok = false;
+  std::string error;
+  double rps = 0;
+  double p99_ms = 0;
+  long failed = 0;
+};
+
+// ab -k: "Requests per second:    12345.67 [#/sec] (mean)" and "  99%     3".
+LoadResult RunAb(const std::string& ab, const std::string& url, const ApiBenchOptions& options) {
+  LoadResult r;
+  const std::string out = Capture(ab + " -k -q -c " + std::to_string(options.concurrency) + " -n " +
+                                  std::to_string(options.requests) + " '" + url + "' 2>&1");
+  std::istringstream lines(out);
+  std::string line;
+  bool have_rps = false, have_p99 = false;
+  while (std::getline(lines, line)) {
+    if (line.rfind("Requests per second:", 0) == 0) {
+      r.rps = std::atof(line.c_str() + 20);
+      have_rps = true;
+    } else if (line.rfind("  99%", 0) == 0) {
+      r.p99_ms = std::atof(line.c_str() + 5);
+      have_p99 = true;
+    } else if (line.rfind("Failed requests:", 0) == 0) {
+      r.failed += std::atol(line.c_str() + 16);
+    } else if (line.rfind("Non-2xx responses:", 0) == 0) {
+      r.failed += std::atol(line.c_str() + 18);
+    }
+  }
+  r.ok = have_rps && have_p99;
+  if (!r.ok) r.error = "ab: " + out.substr(0, 400);
+  return r;
+}
+
+LoadResult RunCurlLoop(const std::string& url, const ApiBenchOptions& options) {
+  LoadResult r;
+  storage::HttpClient http(storage::HttpOptions{});
+  std::vector<std::vector<double>> latencies(static_cast<std::size_t>(options.concurrency));
+  std::atomic<long> failed{0};
+  const int per_thread = options.requests / options.concurrency;
+  const auto t0 = Steady::now();
+  std::vector<std::thread> threads;
+  for (int c = 0; c < options.concurrency; ++c) {
+    threads.emplace_back([&, c] {
+      storage::HttpRequest request;
+      request.method = "GET";
+      request.url = url;
+      for (int i = 0; i < per_thread; ++i) {
+        const auto start = Steady::now();
+        Result<storage::HttpResponse> response = http.Send(request);
+        latencies[c].push_back(std::chrono::duration<double, std::milli>(Steady::now() - start).count());
+        if (!response.ok() || response->status != 200) ++failed;
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  const double seconds = std::chrono::duration<double>(Steady::now() - t0).count();
+  std::vector<double> all;
+  for (const auto& v : latencies) all.insert(all.end(), v.begin(), v.end());
+  r.rps = static_cast<double>(all.size()) / seconds;
+  r.p99_ms = Percentile(all, 0.99);
+  r.failed = failed.load();
+  r.ok = true;
+  return r;
+}
+
+}  // namespace
+
+int RunApiBench(const ApiBenchOptions& options) {
+  TempDir dir("swapline-bench-api");
+  if (dir.path().empty()) {
+    std::fprintf(stderr, "bench api: cannot create a temporary folder\n");
+    return 1;
+  }
+  const std::string store_uri = "file://" + (dir.path() / "objects").string();
+  {  // the job's inputs must exist
+    Result<std::unique_ptr<storage::ObjectStore>> store = storage::OpenObjectStore(store_uri, storage::S3Options{});
+    if (!store.ok()) {
+      std::fprintf(stderr, "bench api: %s\n", store.status().ToString().c_str());
+      return 1;
+    }
+    for (const char* key : {"images/input/local/202504051423/src.jpg", "images/input/local/202504051423/target.png"}) {
+      std::istringstream body("not an image: the job is never run");
+      if (Result<storage::ObjectInfo> put = (*store)->Put(key, body, storage::PutOptions{}); !put.ok()) {
+        std::fprintf(stderr, "bench api: %s\n", put.status().ToString().c_str());
+        return 1;
+      }
+    }
+  }
+  std::error_code ec;
+  const fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  if (ec) {
+    std::fprintf(stderr, "bench api: cannot find this executable\n");
+    return 1;
+  }
+  storage::HttpClient http(storage::HttpOptions{});
+  Child server;
+  std::string base;
+  for (int attempt = 0; attempt < 5 && base.empty(); ++attempt) {
+    const int port = FreePort();
+    const std::string candidate = "http://127.0.0.1:" + std::to_string(port);
+    if (!server.Start({self.string(), "serve", "--listen", "127.0.0.1:" + std::to_string(port), "--store", store_uri,
+                       "--queue", "sqlite://" + (dir.path() / "queue.db").string(), "--workers", "0"},
+                      dir.path() / "serve.log")) {
+      break;
+    }
+    const auto deadline = Steady::now() + std::chrono::seconds(20);
+    while (Steady::now() < deadline && server.Running()) {
+      storage::HttpRequest request;
+      request.method = "GET";
+      request.url = candidate + "/healthz";
+      Result<storage::HttpResponse> response = http.Send(request);
+      if (response.ok() && response->status == 200) {
+        base = candidate;
+        break;
+      }
+      std::this_thread::sleep_for(milliseconds(50));
+    }
+    if (base.empty()) server.Stop();
+  }
+  if (base.empty()) {
+    std::fprintf(stderr, "bench api: swapline serve did not start\n");
+    return 1;
+  }
+  const std::string body = R"({"sources":["images/input/local/202504051423/src.jpg"],)"
+                           R"("target":"images/input/local/202504051423/target.png"})";
+  storage::HttpRequest submit;
+  submit.method = "POST";
+  submit.url = base + "/v1/jobs";
+  submit.headers = {{"Content-Type", "application/json"}};
+  submit.body = std::span(reinterpret_cast<const std::uint8_t*>(body.data()), body.size());
+  Result<storage::HttpResponse> submitted = http.Send(submit);
+  if (!submitted.ok() || submitted->status != 201) {
+    std::fprintf(stderr, "bench api: POST /v1/jobs failed: %s\n",
+                 submitted.ok() ? submitted->body.c_str() : submitted.status().ToString().c_str());
+    return 1;
+  }
+  const nlohmann::json record = nlohmann::json::parse(submitted->body, nullptr, false);
+  if (!record.is_object() || !record.contains("id") || !record["id"].is_string()) {
+    std::fprintf(stderr, "bench api: no job id in %s\n", submitted->body.c_str());
+    return 1;
+  }
+  const std::string job_url = base + "/v1/jobs/" + record["id"].get<std::string>();
+
+  std::string ab = options.ab;
+  if (ab.empty()) ab = FindExecutable("ab");
+  if (ab == "none") ab.clear();
+  const std::string tool = ab.empty() ? "libcurl loop (ab not installed: apache2-utils)" : "ab -k";
+  std::printf("swapline serve on %s (--workers 0, SQLite queue); %s, %d connections, %d requests each\n",
+              base.c_str(), tool.c_str(), options.concurrency, options.requests);
+  auto load = [&](const std::string& url) { return ab.empty() ? RunCurlLoop(url, options) : RunAb(ab, url, options); };
+  const LoadResult health = load(base + "/healthz");
+  const LoadResult get = load(job_url);
+  server.Stop();
+
+  std::printf("\n%-30s %12s %10s %10s %8s\n", "endpoint", "req/s", "vs healthz", "p99 ms", "failed");
+  int rc = 0;
+  for (const auto& [name, r] : {std::pair<std::string, const LoadResult&>{"GET /healthz (baseline)", health},
+                                std::pair<std::string, const LoadResult&>{"GET /v1/jobs/{id}", get}}) {
+    if (!r.ok) {
+      std::printf("%-30s failed: %s\n", name.c_str(), r.error.c_str());
+      rc = 1;
+      continue;
+    }
+    char ratio[32] = "-";
+    if (health.ok && health.rps > 0) std::snprintf(ratio, sizeof(ratio), "%.3f", r.rps / health.rps);
+    char p99[32];
+    if (!ab.empty() && r.p99_ms < 1) {
+      std::snprintf(p99, sizeof(p99), "<1");  // ab reports whole milliseconds
+    } else {
+      std::snprintf(p99, sizeof(p99), "%.2f", r.p99_ms);
+    }
+    std::printf("%-30s %12.0f %10s %10s %8ld\n", name.c_str(), r.rps, ratio, p99, r.failed);
+    if (r.failed > 0) rc = 1;
+  }
+  if (!ab.empty()) std::printf("(p99 from ab's percentile table: whole milliseconds)\n");
+  return rc;
+}
+
+}  // namespace swapline::bench
