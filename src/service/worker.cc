@@ -15,6 +15,7 @@
 #include "pipeline/swap_options.h"
 #include "pipeline/video_job.h"
 #include "service/tenancy.h"
+#include "storage/http_client.h"
 
 namespace swapline::service {
 
@@ -444,6 +445,30 @@ void Worker::Finish(JobContext& ctx, const Status& status) {
     LogEvent("job finished", fields);
   } else {
     LogEvent("job failed", fields);
+  }
+  if (outcome != "released" && outcome != "lost") NotifyCallback(ctx);
+}
+
+void Worker::NotifyCallback(const JobContext& ctx) {
+  const auto& url = ctx.lease.spec.callback_url;
+  if (!url) return;
+  auto record = queue_.Get(ctx.lease.spec.tenant, ctx.lease.job_id());
+  if (!record.ok()) return;
+  // Only an ended job is news: a retried one is queued again and will be told later.
+  if (!job::IsTerminal(record->state)) return;
+  const std::string body = record->ToJson().dump();
+  storage::HttpRequest request;
+  request.method = "POST";
+  request.url = *url;
+  request.headers = {{"Content-Type", "application/json"}};
+  request.body = {reinterpret_cast<const std::uint8_t*>(body.data()), body.size()};
+  // Best effort: the job's outcome is already recorded; a callback that fails is logged.
+  storage::HttpClient client({.connect_timeout = std::chrono::milliseconds(5000), .read_timeout = std::chrono::seconds(10),
+                              .verify_tls = true, .ca_bundle = {}, .resolve = {}});
+  auto response = client.Send(request);
+  if (!response.ok() || response->status / 100 != 2) {
+    spdlog::warn("job {}: callback to {} failed: {}", ctx.lease.job_id(), *url,
+                 response.ok() ? "HTTP " + std::to_string(response->status) : response.status().ToString());
   }
 }
 

@@ -85,6 +85,8 @@ class Worker {
   void Heartbeat(JobContext& ctx);
   Status Process(int slot, JobContext& ctx);
   void Finish(JobContext& ctx, const Status& status);
+  // POSTs the job record to the spec's callback_url once the job has ended.
+  void NotifyCallback(const JobContext& ctx);
 
   job::JobQueue& queue_;
   storage::ObjectStore& store_;

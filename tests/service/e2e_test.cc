@@ -6,7 +6,11 @@
 // servers on free loopback ports, stopped by PID.
 #include <gtest/gtest.h>
 
+#include <mutex>
 #include <set>
+#include <thread>
+
+#include <httplib.h>
 
 #include "cli/cli_test_util.h"
 #include "service/service_test_util.h"
@@ -226,6 +230,46 @@ TEST_F(E2eTest, SigtermReleasesAfterGraceOrFinishesWithinIt) {
   EXPECT_EQ(job["attempts"], 1) << job.dump();
   EXPECT_EQ(Objects("videos/output/local/").size(), 1u);
   EXPECT_TRUE(ScratchEmpty());
+}
+
+TEST_F(E2eTest, CallbackUrlIsToldTheOutcome) {
+  // A receiver on a free loopback port records what it is told.
+  httplib::Server receiver;
+  std::mutex mutex;
+  std::vector<json> told;
+  receiver.Post("/done", [&](const httplib::Request& request, httplib::Response& response) {
+    std::lock_guard lock(mutex);
+    told.push_back(json::parse(request.body, nullptr, false));
+    response.status = 204;
+  });
+  const int port = receiver.bind_to_any_port("127.0.0.1");
+  std::thread serving([&] { receiver.listen_after_bind(); });
+  auto serve = Serve(1);
+  ApiClient client(server_, "");
+  auto source = client.UploadFile(kFace);
+  auto target = client.UploadFile(kTestdata + "/photos/obama_official_portrait_2012.jpg");
+  ASSERT_TRUE(source.ok() && target.ok());
+  auto created = client.Call("POST", "/v1/jobs",
+                             json{{"sources", {*source}},
+                                  {"target", *target},
+                                  {"callback_url", "http://127.0.0.1:" + std::to_string(port) + "/done"}});
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  const std::string id = (*created)["id"];
+  WaitFor(id, [](const json& j) { return j.value("state", "") == "succeeded"; }, 60);
+  for (int i = 0; i < 100; ++i) {
+    {
+      std::lock_guard lock(mutex);
+      if (!told.empty()) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  receiver.stop();
+  serving.join();
+  ASSERT_EQ(told.size(), 1u);
+  EXPECT_EQ(told[0]["id"], id);
+  EXPECT_EQ(told[0]["state"], "succeeded");
+  serve->Signal(SIGTERM);
+  EXPECT_EQ(serve->WaitExit(std::chrono::seconds(20)), 0) << serve->log();
 }
 
 TEST_F(E2eTest, CancelStopsARunningJob) {
