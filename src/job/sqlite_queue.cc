@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <variant>
 #include <random>
 
 #include "job/job_queue.h"
@@ -433,16 +434,14 @@ class SqliteQueue final : public JobQueue {
       return Internal(std::string("job queue ") + what + ": " + e.what());
     }
   }
+  // Guard for work that yields only a Status.
   template <typename Fn>
   Status GuardStatus(const char* what, Fn&& fn) {
-    std::lock_guard<std::mutex> lock(mu_);
-    try {
-      return fn();
-    } catch (const SQLite::Exception& e) {
-      return DbError(what, e);
-    } catch (const std::exception& e) {
-      return Internal(std::string("job queue ") + what + ": " + e.what());
-    }
+    return Guard<std::monostate>(what, [&]() -> Result<std::monostate> {
+             SWAPLINE_RETURN_IF_ERROR(fn());
+             return std::monostate{};
+           })
+        .status();
   }
   Status DbError(const char* what, const SQLite::Exception& e) const {
     const int code = e.getErrorCode();
