@@ -34,6 +34,14 @@
 namespace swapline::job::internal {
 namespace {
 
+// The job id a stream entry carries in its "job" field; empty for foreign entries.
+std::string JobIdOfEntry(const ReplyView& fields) {
+  for (std::size_t f = 0; f + 1 < fields.size(); f += 2) {
+    if (fields[f].str() == "job") return std::string(fields[f + 1].str());
+  }
+  return "";
+}
+
 // Shared by every script. KEYS: 1 job hash, 2 stream, 3 counts, 4 delayed, 5 dead.
 constexpr const char* kPrelude = R"lua(
 local function now_ms()
@@ -622,11 +630,7 @@ class RedisQueue final : public JobQueue {
       for (std::size_t i = 0; i < entries.size(); ++i) {
         const ReplyView e = entries[i];
         const std::string entry(e[0].str());
-        const ReplyView fields = e[1];
-        std::string id;
-        for (std::size_t f = 0; f + 1 < fields.size(); f += 2) {
-          if (fields[f].str() == "job") id = std::string(fields[f + 1].str());
-        }
+        const std::string id = JobIdOfEntry(e[1]);
         if (id.empty()) {  // not one of ours: acknowledge so it stops circulating
           SWAPLINE_RETURN_IF_ERROR(c.Command({"XACK", stream_, group_, entry}).status());
           continue;
@@ -654,11 +658,7 @@ class RedisQueue final : public JobQueue {
     for (std::size_t i = 0; i < entries.size(); ++i) {
       const ReplyView e = entries[i];
       const std::string entry(e[0].str());
-      const ReplyView fields = e[1];
-      std::string id;
-      for (std::size_t f = 0; f + 1 < fields.size(); f += 2) {
-        if (fields[f].str() == "job") id = std::string(fields[f + 1].str());
-      }
+      const std::string id = JobIdOfEntry(e[1]);
       if (id.empty()) {
         SWAPLINE_RETURN_IF_ERROR(c.Command({"XACK", stream_, group_, entry}).status());
         out.again = true;
