@@ -1,8 +1,9 @@
 # swapline — one Makefile for a fresh Debian 12 machine.
-#   make demo    install what is missing, build, swap a test face into a test photo
-#   make test    install, build, start the test servers, run every test
+#   make demo    install what building and swapping need, build the binary, swap a test face into a test photo
+#   make test    install everything (also the test servers and chromium), build, run every test
 #   make bench   build and print the benchmarks
 #   make deps    install the Debian packages (does nothing when all are present)
+#   make deps-demo  only those `make demo` needs
 #   make build   configure and build into ./build
 #   make asan    build with ASan/UBSan into ./build-asan and run the tests
 
@@ -12,42 +13,49 @@ JOBS ?= $(shell nproc)
 TESTDATA ?= $(abspath ../shared/testdata)
 DEMO_OUT ?= demo-out
 
-# Every Debian package the build, the tests and the demo need.
+# Debian packages. DEPS_BUILD: building and swapping (all `make demo` installs;
+# CMake's configure step needs GoogleTest too). DEPS_TEST: the test servers, tools
+# and browser the tests start.
 DEPS_BUILD := build-essential cmake pkg-config libopencv-dev libdlib-dev libdlib-data \
   libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev zlib1g-dev \
   libavformat-dev libavcodec-dev libswscale-dev libswresample-dev libavutil-dev \
   libcurl4-openssl-dev libssl-dev libpugixml-dev \
   libsqlitecpp-dev libhiredis-dev libcpp-httplib-dev \
-  libgtest-dev libgmock-dev libbenchmark-dev
-DEPS_RUNTIME := ffmpeg swift swift-proxy swift-account swift-container swift-object memcached curl awscli \
-  radosgw ceph-mon ceph-osd redis-server apache2-utils
-DEPS := $(DEPS_BUILD) $(DEPS_RUNTIME)
+  libgtest-dev libgmock-dev
+DEPS_TEST := libbenchmark-dev ffmpeg swift swift-proxy swift-account swift-container swift-object memcached curl awscli \
+  radosgw ceph-mon ceph-osd redis-server apache2-utils chromium
+DEPS := $(DEPS_BUILD) $(DEPS_TEST)
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build test demo bench asan clean
+.PHONY: deps deps-demo build test demo bench asan clean
 
-deps:
-	@missing=$$(for p in $(DEPS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed$$' || echo $$p; done); \
+deps: PACKAGES = $(DEPS)
+deps-demo: PACKAGES = $(DEPS_BUILD)
+deps deps-demo:
+	@missing=$$(for p in $(PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed$$' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  echo "installing: $$missing"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
+# BUILD_TARGET: one target only (the demo builds just the binary, not the tests).
 build:
 	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DSWAPLINE_TESTDATA_DIR=$(TESTDATA) $(CMAKE_EXTRA) >/dev/null
-	cmake --build $(BUILD_DIR) -j $(JOBS)
+	cmake --build $(BUILD_DIR) -j $(JOBS) $(if $(BUILD_TARGET),--target $(BUILD_TARGET))
 
 test: deps build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
 
-demo: deps build
+demo: deps-demo
+	$(MAKE) build BUILD_TARGET=swapline
 	@mkdir -p $(DEMO_OUT)
 	$(BUILD_DIR)/swapline swap \
 	  -s $(TESTDATA)/photos/grace_hopper_usn_portrait.jpg \
 	  -t $(TESTDATA)/photos/eileen_collins_nasa_portrait.png \
 	  -o $(DEMO_OUT)/swapped.png
 	@echo "demo output: $(abspath $(DEMO_OUT)/swapped.png)"
+	@echo "next: a video with '$(BUILD_DIR)/swapline swap -s $(TESTDATA)/photos/grace_hopper_usn_portrait.jpg -t $(TESTDATA)/videos/b_two_faces_side_by_side_1280x720_30fps_3s.mp4 -o $(DEMO_OUT)/swapped.mp4', or the web page: '$(BUILD_DIR)/swapline serve', then open http://127.0.0.1:8080/"
 
 bench: build
 	$(BUILD_DIR)/swapline bench image --testdata $(TESTDATA)

@@ -85,6 +85,7 @@ int RunServe(const ServeArgs& args) {
   if (Status s = server.Start(); !s.ok()) return Fail(s);
   spdlog::info("serving {} on {} (store {}, queue {}, {} embedded worker(s))", server.base_url(), args.listen,
                backends->store->Describe(), backends->queue->Describe(), args.workers);
+  spdlog::info("web page: {}/", server.base_url());
 
   std::unique_ptr<Worker> worker;
   if (args.workers > 0) {

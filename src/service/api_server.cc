@@ -17,6 +17,7 @@
 #include "service/openapi.h"
 #include "service/s3_events.h"
 #include "service/tenancy.h"
+#include "service/web/web_ui.h"
 #include "storage/object_key.h"
 
 namespace swapline::service {
@@ -305,6 +306,7 @@ void ApiServer::Impl::Setup() {
   });
   Route("GET", object, "/v1/objects/{key}", false,
         [this](const Request& q, Response& r, const std::string&) { GetObject(q, r); });
+  RegisterWebUi(server_, store_, options_.store_uri);  // the page at "/" (service/web), a client of the routes above
 }
 
 Status ApiServer::Impl::PrepareSpec(job::JobSpec& spec, const std::string& tenant) {
