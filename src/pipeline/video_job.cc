@@ -2,8 +2,9 @@
 
 #include <algorithm>
 #include <atomic>
-#include <map>
 #include <chrono>
+#include <map>
+#include <mutex>
 #include <thread>
 
 #include <spdlog/spdlog.h>
@@ -15,6 +16,10 @@ namespace swapline::pipeline {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+double MsSince(Clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
 
 // Margin around a face's outline converted to BGR for swapping: room for the
 // feathered mask edge.
@@ -55,6 +60,16 @@ class TrackStage final : public FrameStage {
         selector_(selector), reference_frame_number_(reference_frame_number) {}
 
   Status Process(FrameWork& work) override {
+    const auto start = Clock::now();
+    Status status = Select(work);
+    track_ms_ += MsSince(start);
+    return status;
+  }
+
+  double track_ms() const { return track_ms_; }
+
+ private:
+  Status Select(FrameWork& work) {
     SWAPLINE_ASSIGN_OR_RETURN(std::vector<vision::TrackedFace> tracked, tracker_.Track(work.frame.y));
     if (selector_.mode == vision::SelectorMode::kMany) {
       for (auto& t : tracked) work.faces.push_back(std::move(t.face));
@@ -102,7 +117,6 @@ class TrackStage final : public FrameStage {
     return Status::Ok();
   }
 
- private:
   Result<vision::Embedding> Embed(const media::VideoFrame& frame, const vision::Face& face) {
     const cv::Size size = frame.y.size();
     // The recognizer's chip reaches a quarter of the face beyond the landmarks.
@@ -117,17 +131,27 @@ class TrackStage final : public FrameStage {
   int chosen_track_ = -1;  // mode one
   std::optional<vision::Embedding> reference_;
   std::map<int, bool> same_person_;  // track id → matches the reference
+  double track_ms_ = 0;
 };
 
 // Parallel: swaps the selected faces, converting only their regions.
 class SwapStage final : public FrameStage {
  public:
   SwapStage(const SourceFace& source, const vision::ClassicSwapperOptions& options, std::atomic<std::int64_t>& swapped,
-            std::atomic<std::int64_t>& frames_with_faces)
+            std::atomic<std::int64_t>& frames_with_faces, std::mutex& times_mutex, VideoStageTimes& times)
       : source_(source), swapper_(vision::NewClassicFaceSwapper(options)), swapped_(swapped),
-        frames_with_faces_(frames_with_faces) {}
+        frames_with_faces_(frames_with_faces), times_mutex_(times_mutex), times_(times) {}
 
   Status Open() override { return swapper_->SetSource(source_.image, source_.face); }
+
+  Status Close() override {
+    std::lock_guard lock(times_mutex_);
+    times_.region_ms += region_ms_;
+    times_.swap.warp_ms += swap_.warp_ms;
+    times_.swap.colour_ms += swap_.colour_ms;
+    times_.swap.blend_ms += swap_.blend_ms;
+    return Status::Ok();
+  }
 
   Status Process(FrameWork& work) override {
     if (work.faces.empty()) return Status::Ok();
@@ -137,10 +161,14 @@ class SwapStage final : public FrameStage {
     for (const vision::Face& face : work.faces) {
       const cv::Rect roi = EvenRegion(vision::FaceRegionOfInterest(face.landmarks68, size, kRegionMargin), size);
       if (roi.width < 8 || roi.height < 8) continue;
+      auto start = Clock::now();
       const cv::Mat original = RegionToBgr(frame, roi);
       cv::Mat bgr = original.clone();
-      SWAPLINE_RETURN_IF_ERROR(swapper_->Swap(bgr, Shifted(face, roi.tl())));
+      region_ms_ += MsSince(start);
+      SWAPLINE_RETURN_IF_ERROR(swapper_->Swap(bgr, Shifted(face, roi.tl()), &swap_));
+      start = Clock::now();
       WriteChangedRegion(frame, roi, bgr, original);
+      region_ms_ += MsSince(start);
       ++swapped_;
     }
     ++frames_with_faces_;
@@ -152,6 +180,10 @@ class SwapStage final : public FrameStage {
   std::unique_ptr<vision::FaceSwapper> swapper_;
   std::atomic<std::int64_t>& swapped_;
   std::atomic<std::int64_t>& frames_with_faces_;
+  std::mutex& times_mutex_;
+  VideoStageTimes& times_;
+  vision::SwapTimings swap_;
+  double region_ms_ = 0;
 };
 
 class WriterSink final : public FrameSink {
@@ -228,6 +260,8 @@ Result<VideoJobReport> RunVideoJob(ImageSwapEngine& engine, const VideoJobSpec& 
   std::int64_t total = std::max<std::int64_t>(0, info.frame_count - spec.trim_frame_start);
   if (spec.trim_frame_end) total = std::min(total, *spec.trim_frame_end - spec.trim_frame_start);
   std::atomic<std::int64_t> swapped{0}, frames_with_faces{0};
+  std::mutex times_mutex;
+  VideoStageTimes times;
   const int workers = spec.execution_thread_count > 0
                           ? spec.execution_thread_count
                           : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -252,7 +286,9 @@ Result<VideoJobReport> RunVideoJob(ImageSwapEngine& engine, const VideoJobSpec& 
   WriterSink sink(*writer);
   SWAPLINE_RETURN_IF_ERROR(runner.Run(
       frame_source, &track_stage,
-      [&] { return std::make_unique<SwapStage>(source, spec.swapper, swapped, frames_with_faces); }, sink));
+      [&] {
+        return std::make_unique<SwapStage>(source, spec.swapper, swapped, frames_with_faces, times_mutex, times);
+      }, sink));
   SWAPLINE_RETURN_IF_ERROR(writer->Finish());
 
   VideoJobReport report;
@@ -262,6 +298,8 @@ Result<VideoJobReport> RunVideoJob(ImageSwapEngine& engine, const VideoJobSpec& 
   report.frames_with_faces = frames_with_faces;
   report.swapped_faces = swapped;
   report.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  report.stages = times;
+  report.stages.track_ms = track_stage.track_ms();
   return report;
 }
 

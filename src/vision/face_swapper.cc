@@ -1,11 +1,14 @@
 #include "vision/face_swapper.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <string>
 
 #include <opencv2/imgproc.hpp>
 #include <opencv2/photo.hpp>
+
+#include "vision/face_aligner.h"
 
 namespace swapline::vision {
 namespace {
@@ -20,6 +23,46 @@ double MsSince(Clock::time_point start) {
 constexpr float kSourceMargin = 0.05f;
 // Lab spread ratios are capped so a flat target region cannot blow up the source.
 constexpr double kMaxSpreadRatio = 3.0;
+
+// Longest side of the working face frame: the per-face work (warp, masks, colour,
+// blending maths) runs at this resolution at most, so a face that fills a 4K frame
+// costs what a 512 px face costs; only the final paste-back touches full resolution.
+// 512 keeps the detail any source photo's face has in practice.
+constexpr int kWorkSide = 512;
+
+// A face's region of interest scaled down to the working resolution.
+struct WorkFrame {
+  cv::Rect roi;  // frame pixels
+  double scale = 1.0;  // work pixels per frame pixel, <= 1
+  cv::Size size;
+
+  // Pixel centres map onto pixel centres, as cv::resize does.
+  cv::Point2f ToWork(cv::Point2f p) const {
+    const auto s = static_cast<float>(scale);
+    return {(p.x - static_cast<float>(roi.x) + 0.5f) * s - 0.5f, (p.y - static_cast<float>(roi.y) + 0.5f) * s - 0.5f};
+  }
+  Face ToWork(Face face) const {
+    const cv::Point2f corner = ToWork(face.box.tl());
+    face.box = cv::Rect2f(corner.x, corner.y, face.box.width * static_cast<float>(scale),
+                          face.box.height * static_cast<float>(scale));
+    for (auto& p : face.landmarks68) p = ToWork(p);
+    for (auto& p : face.landmarks5) p = ToWork(p);
+    return face;
+  }
+  // 2x3 map from frame pixels to work pixels, for PasteBack().
+  cv::Mat FrameToWork() const {
+    const cv::Point2f origin = ToWork(cv::Point2f(0, 0));
+    return (cv::Mat_<double>(2, 3) << scale, 0, origin.x, 0, scale, origin.y);
+  }
+};
+
+WorkFrame MakeWorkFrame(const cv::Rect& roi) {
+  WorkFrame work;
+  work.roi = roi;
+  work.scale = std::min(1.0, static_cast<double>(kWorkSide) / std::max(roi.width, roi.height));
+  work.size = cv::Size(std::max(1, cvRound(roi.width * work.scale)), std::max(1, cvRound(roi.height * work.scale)));
+  return work;
+}
 
 double TriangleArea(const cv::Point2f& a, const cv::Point2f& b, const cv::Point2f& c) {
   return std::abs((b.x - a.x) * (c.y - a.y) - (c.x - a.x) * (b.y - a.y)) * 0.5;
@@ -69,25 +112,30 @@ class ClassicFaceSwapper final : public FaceSwapper {
   Status Swap(cv::Mat& frame, const Face& target, SwapTimings* timings) override {
     if (source_.empty()) return Internal("Swap() called before SetSource()");
     const auto warp_start = Clock::now();
-    const std::vector<cv::Point2f> frame_points = SwapPoints(target.landmarks68, frame.size());
     const cv::Rect roi = FaceRegionOfInterest(target.landmarks68, frame.size(), 0.02f);
     if (roi.width < 4 || roi.height < 4) return Status::Ok();  // face outside the frame
-    std::vector<cv::Point2f> points;
-    for (const auto& p : frame_points) points.emplace_back(p.x - roi.x, p.y - roi.y);
+    const WorkFrame work = MakeWorkFrame(roi);
+    cv::Mat region;  // the target's face region at the working resolution
+    if (work.scale < 1.0) {
+      cv::resize(frame(roi), region, work.size, 0, 0, cv::INTER_AREA);
+    } else {
+      region = frame(roi).clone();
+    }
+    const Face face = work.ToWork(target);
+    const cv::Rect whole(0, 0, work.size.width, work.size.height);
 
     cv::Mat warped, coverage;
-    WarpSource(points, roi.size(), warped, coverage);
+    WarpSource(SwapPoints(face.landmarks68, work.size), work.size, warped, coverage);
 
-    cv::Mat mask = CreateFaceMask(target, frame.size(), roi, options_.mask);
+    cv::Mat mask = CreateFaceMask(face, work.size, whole, options_.mask);
     cv::min(mask, coverage, mask);
-    if (IsMouthOpen(target.landmarks68)) {
-      cv::Mat mouth = CreateInnerMouthMask(target.landmarks68, roi);
+    if (IsMouthOpen(face.landmarks68)) {
+      cv::Mat mouth = CreateInnerMouthMask(face.landmarks68, whole);
       cv::Mat keep = 1.0 - mouth;
       cv::min(mask, keep, mask);
     }
     if (timings) timings->warp_ms += MsSince(warp_start);
 
-    cv::Mat region = frame(roi);
     const auto colour_start = Clock::now();
     cv::Mat core_mask = mask > 0.5f;
     if (cv::countNonZero(core_mask) < 16) return Status::Ok();  // nothing visible to swap
@@ -96,13 +144,12 @@ class ClassicFaceSwapper final : public FaceSwapper {
 
     const auto blend_start = Clock::now();
     if (options_.blend == BlendMode::kPoisson) {
-      SWAPLINE_RETURN_IF_ERROR(PoissonBlend(frame, roi, warped, core_mask));
-    } else {
-      cv::Mat inverse = 1.0 - mask;
-      cv::Mat blended;
-      cv::blendLinear(warped, region, mask, inverse, blended);
-      blended.copyTo(region);
+      // The solve replaces everything under the core mask; paste that back hard-edged.
+      SWAPLINE_RETURN_IF_ERROR(PoissonBlend(region, warped, core_mask));
+      warped = region;
+      core_mask.convertTo(mask, CV_32F, 1.0 / 255);
     }
+    PasteBack(frame, warped, mask, work.FrameToWork());
     if (timings) timings->blend_ms += MsSince(blend_start);
     return Status::Ok();
   }
@@ -152,19 +199,18 @@ class ClassicFaceSwapper final : public FaceSwapper {
     cv::remap(source_, warped, map_x, map_y, cv::INTER_LINEAR, cv::BORDER_REPLICATE);
   }
 
-  static Status PoissonBlend(cv::Mat& frame, const cv::Rect& roi, const cv::Mat& warped, const cv::Mat& core_mask) {
+  // Poisson-blends `warped` into `region` (same size) under `core_mask`, in place.
+  static Status PoissonBlend(cv::Mat& region, const cv::Mat& warped, const cv::Mat& core_mask) {
     // seamlessClone needs the mask clear of the image border.
     cv::Mat mask = core_mask.clone();
     cv::rectangle(mask, cv::Rect(0, 0, mask.cols, mask.rows), cv::Scalar(0), 2);
     const cv::Rect bounds = cv::boundingRect(mask);
     if (bounds.empty()) return Status::Ok();
-    const cv::Point center(roi.x + bounds.x + bounds.width / 2, roi.y + bounds.y + bounds.height / 2);
+    const cv::Point center(bounds.x + bounds.width / 2, bounds.y + bounds.height / 2);
     try {
-      cv::Mat source = frame(roi).clone();
-      warped.copyTo(source, mask);
       cv::Mat blended;
-      cv::seamlessClone(source, frame, mask, center, blended, cv::NORMAL_CLONE);
-      blended(roi).copyTo(frame(roi), mask);  // seamlessClone retouches its whole solve area
+      cv::seamlessClone(warped, region, mask, center, blended, cv::NORMAL_CLONE);
+      blended.copyTo(region, mask);  // seamlessClone retouches its whole solve area
     } catch (const cv::Exception& e) {
       return Internal(std::string("Poisson blend failed: ") + e.what());
     }

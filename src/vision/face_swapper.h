@@ -10,7 +10,10 @@
 // the target's pose and expression); the warped face takes the target's colours (mean
 // and spread of L, a, b inside the mask, so a black-and-white target gets a grey face);
 // then it is blended in, feathered (default) or with Poisson cloning (--face-swapper-
-// blend poisson: ~15x slower at 1080p, and it can smear colour across the cheeks).
+// blend poisson; it can smear colour across the cheeks). All of this runs in a
+// working face frame, the face's region scaled down to at most 512 px, so a face's
+// cost does not grow with its pixel area; only the final paste-back (scaling the
+// result and the mask up, blending under the mask) touches full-resolution pixels.
 // When the target's mouth is open, its own inner mouth is kept: a closed source mouth
 // would otherwise be stretched over the gap.
 //
@@ -40,9 +43,9 @@ struct ClassicSwapperOptions {
 
 // Time spent in each step of Swap(), accumulated, for benchmarks.
 struct SwapTimings {
-  double warp_ms = 0;
+  double warp_ms = 0;    // working frame, source warp, masks
   double colour_ms = 0;
-  double blend_ms = 0;
+  double blend_ms = 0;   // blending and the full-resolution paste-back
 };
 
 class FaceSwapper {
