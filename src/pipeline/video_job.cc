@@ -7,6 +7,7 @@
 #include <mutex>
 #include <thread>
 
+#include <opencv2/imgproc.hpp>
 #include <spdlog/spdlog.h>
 
 #include "pipeline/frame_pipeline.h"
@@ -21,9 +22,12 @@ double MsSince(Clock::time_point start) {
   return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
 }
 
-// Margin around a face's outline converted to BGR for swapping: room for the
-// feathered mask edge.
-constexpr float kRegionMargin = 0.08f;
+// The part of a frame converted to BGR for swapping a face: everything the swap may
+// change (vision::SwapOutline) and a few pixels for the swap's own margin.
+cv::Rect SwapRegion(const vision::Landmarks68& landmarks, cv::Size frame) {
+  const cv::Rect bounds = cv::boundingRect(vision::SwapOutline(landmarks, frame));
+  return EvenRegion(cv::Rect(bounds.x - 4, bounds.y - 4, bounds.width + 8, bounds.height + 8), frame);
+}
 
 // `face` in the coordinates of a region starting at `origin`.
 vision::Face Shifted(vision::Face face, cv::Point origin) {
@@ -137,12 +141,15 @@ class TrackStage final : public FrameStage {
 // Parallel: swaps the selected faces, converting only their regions.
 class SwapStage final : public FrameStage {
  public:
-  SwapStage(const SourceFace& source, const vision::ClassicSwapperOptions& options, std::atomic<std::int64_t>& swapped,
+  SwapStage(std::shared_ptr<const vision::SwapSource> source, const vision::ClassicSwapperOptions& options, std::atomic<std::int64_t>& swapped,
             std::atomic<std::int64_t>& frames_with_faces, std::mutex& times_mutex, VideoStageTimes& times)
-      : source_(source), swapper_(vision::NewClassicFaceSwapper(options)), swapped_(swapped),
+      : source_(std::move(source)), swapper_(vision::NewClassicFaceSwapper(options)), swapped_(swapped),
         frames_with_faces_(frames_with_faces), times_mutex_(times_mutex), times_(times) {}
 
-  Status Open() override { return swapper_->SetSource(source_.image, source_.face); }
+  Status Open() override {
+    swapper_->SetSource(source_);
+    return Status::Ok();
+  }
 
   Status Close() override {
     std::lock_guard lock(times_mutex_);
@@ -159,7 +166,7 @@ class SwapStage final : public FrameStage {
     frame.MakeWritable();
     const cv::Size size = frame.y.size();
     for (const vision::Face& face : work.faces) {
-      const cv::Rect roi = EvenRegion(vision::FaceRegionOfInterest(face.landmarks68, size, kRegionMargin), size);
+      const cv::Rect roi = SwapRegion(face.landmarks68, size);
       if (roi.width < 8 || roi.height < 8) continue;
       auto start = Clock::now();
       const cv::Mat original = RegionToBgr(frame, roi);
@@ -176,7 +183,7 @@ class SwapStage final : public FrameStage {
   }
 
  private:
-  const SourceFace& source_;
+  std::shared_ptr<const vision::SwapSource> source_;  // prepared once per job
   std::unique_ptr<vision::FaceSwapper> swapper_;
   std::atomic<std::int64_t>& swapped_;
   std::atomic<std::int64_t>& frames_with_faces_;
@@ -219,7 +226,7 @@ Status ValidateVideoJobSpec(const VideoJobSpec& spec) {
     return InvalidArgument("--execution-thread-count must be between 1 and 64 (0: one per core)");
   }
   if (spec.reference_frame_number < 0) return InvalidArgument("--reference-frame-number must be 0 or more");
-  return vision::ValidateFaceMaskOptions(spec.swapper.mask);
+  return vision::ValidateSwapperOptions(spec.swapper);
 }
 
 Result<VideoJobReport> RunVideoJob(ImageSwapEngine& engine, const VideoJobSpec& spec,
@@ -230,8 +237,9 @@ Result<VideoJobReport> RunVideoJob(ImageSwapEngine& engine, const VideoJobSpec& 
     return vision::SelectFaces({}, {}, spec.selector, nullptr).status();  // names the missing model
   }
   const auto start = Clock::now();
-  SWAPLINE_ASSIGN_OR_RETURN(SourceFace source, engine.ChooseSourceFace(spec.sources, spec.face_detector_score,
-                                                                       spec.max_source_pixels));
+  SWAPLINE_ASSIGN_OR_RETURN(std::vector<SourceFace> sources,
+                            engine.ChooseSourceFaces(spec.sources, spec.face_detector_score, spec.max_source_pixels));
+  SWAPLINE_ASSIGN_OR_RETURN(std::shared_ptr<const vision::SwapSource> source, PrepareSwapSource(sources));
   media::VideoReaderOptions reader_options;
   reader_options.trim_frame_start = spec.trim_frame_start;
   reader_options.trim_frame_end = spec.trim_frame_end;
@@ -293,7 +301,7 @@ Result<VideoJobReport> RunVideoJob(ImageSwapEngine& engine, const VideoJobSpec& 
 
   VideoJobReport report;
   report.output = spec.output;
-  report.source_used = source.path;
+  report.source_used = sources.front().path;
   report.frames = sink.frames();
   report.frames_with_faces = frames_with_faces;
   report.swapped_faces = swapped;
