@@ -43,19 +43,21 @@ int RunImageBench(const ImageBenchOptions& options) {
     spdlog::error("{}", engine.status().message());
     return 1;
   }
-  auto source = engine->ChooseSourceFace({options.source}, 0.5f, media::kDefaultMaxImagePixels);
-  if (!source.ok()) {
-    spdlog::error("{}", source.status().message());
+  auto sources = engine->ChooseSourceFaces({options.source}, 0.5f, media::kDefaultMaxImagePixels);
+  if (!sources.ok()) {
+    spdlog::error("{}", sources.status().message());
+    return 1;
+  }
+  auto prepared = pipeline::PrepareSwapSource(*sources);
+  if (!prepared.ok()) {
+    spdlog::error("{}", prepared.status().message());
     return 1;
   }
   const std::vector<std::uint8_t> target_bytes = ReadBytes(options.target);
   const std::string name = options.target.filename().string();
   vision::ClassicSwapperOptions swapper_options;
   auto swapper = vision::NewClassicFaceSwapper(swapper_options);
-  if (Status s = swapper->SetSource(source->image, source->face); !s.ok()) {
-    spdlog::error("{}", s.message());
-    return 1;
-  }
+  swapper->SetSource(*prepared);
   media::ImageEncodeOptions encode;
   encode.synthetic_mark = media::SyntheticMark();
 

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -53,6 +54,7 @@ Status Concatenate(const std::filesystem::path& input, const std::filesystem::pa
 struct SwapRun {
   double fps = 0;
   std::int64_t frames = 0;
+  pipeline::VideoStageTimes stages;
 };
 
 Result<SwapRun> TimeSwap(pipeline::ImageSwapEngine& engine, const VideoBenchOptions& options,
@@ -66,7 +68,19 @@ Result<SwapRun> TimeSwap(pipeline::ImageSwapEngine& engine, const VideoBenchOpti
   const auto start = Clock::now();
   SWAPLINE_ASSIGN_OR_RETURN(pipeline::VideoJobReport report, pipeline::RunVideoJob(engine, spec));
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  return SwapRun{static_cast<double>(report.frames) / seconds, report.frames};
+  return SwapRun{static_cast<double>(report.frames) / seconds, report.frames, report.stages};
+}
+
+// Per-stage CPU time of the swap run, per frame (all frames, with or without a face).
+void PrintStageTimes(const SwapRun& run) {
+  const double frames = static_cast<double>(std::max<std::int64_t>(run.frames, 1));
+  const pipeline::VideoStageTimes& t = run.stages;
+  std::printf("per-stage ms per frame (ultrafast run, summed over threads):\n");
+  std::printf("  %-28s %8.2f\n", "track (detect, landmarks)", t.track_ms / frames);
+  std::printf("  %-28s %8.2f\n", "face region YUV<->BGR", t.region_ms / frames);
+  std::printf("  %-28s %8.2f\n", "swap: warp and mask", t.swap.warp_ms / frames);
+  std::printf("  %-28s %8.2f\n", "swap: colour", t.swap.colour_ms / frames);
+  std::printf("  %-28s %8.2f\n", "swap: blend and paste-back", t.swap.blend_ms / frames);
 }
 
 }  // namespace
@@ -92,6 +106,7 @@ int RunVideoBench(const VideoBenchOptions& options) {
   std::printf("WARNING: assertions are on (debug build); timings are not representative\n");
 #endif
   std::printf("%-10s %14s %14s %10s %12s\n", "preset", "transcode fps", "swap fps", "ratio", "peak RSS MiB");
+  std::optional<SwapRun> first;
   for (const std::string preset : {"ultrafast", "medium"}) {
     media::VideoWriterOptions writer_options;
     writer_options.preset = preset;
@@ -101,7 +116,9 @@ int RunVideoBench(const VideoBenchOptions& options) {
     if (!swap.ok()) return fail(swap.status());
     std::printf("%-10s %14.1f %14.1f %9.2fx %12.0f\n", preset.c_str(), bare->fps, swap->fps, swap->fps / bare->fps,
                 PeakRssMiB());
+    if (!first) first = *swap;
   }
+  PrintStageTimes(*first);
   if (options.long_run) {
     const std::filesystem::path longer = scratch / "long.mp4";
     if (Status s = Concatenate(options.video, longer, 4); !s.ok()) return fail(s);

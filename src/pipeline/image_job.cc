@@ -1,5 +1,6 @@
 #include "pipeline/image_job.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include <opencv2/imgproc.hpp>
@@ -23,7 +24,7 @@ Status ValidateImageJobSpec(const ImageJobSpec& spec) {
        static_cast<std::int64_t>(spec.output_image_resolution->area()) > spec.max_pixels)) {
     return InvalidArgument("--output-image-resolution is out of range");
   }
-  SWAPLINE_RETURN_IF_ERROR(vision::ValidateFaceMaskOptions(spec.swapper.mask));
+  SWAPLINE_RETURN_IF_ERROR(vision::ValidateSwapperOptions(spec.swapper));
   return media::ImageFormatFromPath(spec.output).status();
 }
 
@@ -48,29 +49,35 @@ Result<ImageSwapEngine> ImageSwapEngine::Create(const std::optional<std::filesys
   return ImageSwapEngine(std::move(analyser));
 }
 
-Result<SourceFace> ImageSwapEngine::ChooseSourceFace(const std::vector<std::filesystem::path>& sources,
-                                                     float min_score, std::int64_t max_pixels) {
-  std::optional<SourceFace> best;
-  float best_quality = -1.0f;
+Result<std::shared_ptr<const vision::SwapSource>> PrepareSwapSource(const std::vector<SourceFace>& faces) {
+  std::vector<vision::SourceImage> images;
+  for (const SourceFace& face : faces) images.push_back({face.image, face.face});
+  return vision::PrepareSource(images);
+}
+
+Result<std::vector<SourceFace>> ImageSwapEngine::ChooseSourceFaces(const std::vector<std::filesystem::path>& sources,
+                                                                   float min_score, std::int64_t max_pixels) {
+  std::vector<std::pair<float, SourceFace>> ranked;
   for (const auto& path : sources) {
     auto image = media::ReadImage(path, max_pixels);
     if (!image.ok()) return image.status().WithContext("source");
     SWAPLINE_ASSIGN_OR_RETURN(std::vector<vision::Face> faces, analyser_.Analyse(*image, min_score, false));
-    for (vision::Face& face : faces) {
-      const float quality = SourceFaceQuality(face);
-      if (quality > best_quality) {
-        best_quality = quality;
-        best = SourceFace{path, *image, std::move(face)};
-      }
-    }
+    if (faces.empty()) continue;
+    const auto best = std::max_element(faces.begin(), faces.end(), [](const auto& a, const auto& b) {
+      return SourceFaceQuality(a) < SourceFaceQuality(b);
+    });
+    ranked.emplace_back(SourceFaceQuality(*best), SourceFace{path, *image, std::move(*best)});
   }
-  if (!best) {
+  if (ranked.empty()) {
     std::string names;
     for (const auto& path : sources) names += (names.empty() ? "" : ", ") + path.string();
     return NoFace("no face found in the source image(s) " + names +
                   "; use a photo with a clearly visible, roughly frontal face at least 80 px wide");
   }
-  return std::move(*best);
+  std::stable_sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  std::vector<SourceFace> chosen;
+  for (auto& [quality, face] : ranked) chosen.push_back(std::move(face));
+  return chosen;
 }
 
 Result<ImageJobReport> ImageSwapEngine::Run(const ImageJobSpec& spec) {
@@ -80,8 +87,8 @@ Result<ImageJobReport> ImageSwapEngine::Run(const ImageJobSpec& spec) {
     // Fail before reading anything: the message names the missing model.
     return vision::SelectFaces({}, {}, spec.selector, nullptr).status();
   }
-  SWAPLINE_ASSIGN_OR_RETURN(SourceFace source,
-                            ChooseSourceFace(spec.sources, spec.face_detector_score, spec.max_pixels));
+  SWAPLINE_ASSIGN_OR_RETURN(std::vector<SourceFace> sources,
+                            ChooseSourceFaces(spec.sources, spec.face_detector_score, spec.max_pixels));
   auto target = media::ReadImage(spec.target, spec.max_pixels);
   if (!target.ok()) return target.status().WithContext("target");
   cv::Mat frame = std::move(*target);
@@ -90,7 +97,7 @@ Result<ImageJobReport> ImageSwapEngine::Run(const ImageJobSpec& spec) {
                             analyser_.Analyse(frame, spec.face_detector_score, reference_mode));
   ImageJobReport report;
   report.output = spec.output;
-  report.source_used = source.path;
+  report.source_used = sources.front().path;
   report.target_faces = static_cast<int>(faces.size());
   const std::vector<vision::Face> reference_faces = reference_mode ? faces : std::vector<vision::Face>{};
   SWAPLINE_ASSIGN_OR_RETURN(std::vector<vision::Face> selected,
@@ -99,8 +106,9 @@ Result<ImageJobReport> ImageSwapEngine::Run(const ImageJobSpec& spec) {
   if (selected.empty()) {
     spdlog::warn("no face selected in target '{}'; writing it unchanged", spec.target.string());
   } else {
+    SWAPLINE_ASSIGN_OR_RETURN(auto prepared, PrepareSwapSource(sources));
     auto swapper = vision::NewClassicFaceSwapper(spec.swapper);
-    SWAPLINE_RETURN_IF_ERROR(swapper->SetSource(source.image, source.face));
+    swapper->SetSource(std::move(prepared));
     for (const vision::Face& face : selected) {
       SWAPLINE_RETURN_IF_ERROR(swapper->Swap(frame, face));
       ++report.swapped_faces;

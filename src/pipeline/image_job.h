@@ -5,8 +5,10 @@
 // files only and writes the output atomically (temp file + rename): on any error no
 // output file is left behind.
 //
-// Sources: every source image is analysed and the best face among all of them is
-// used: the largest, most frontal one. No face in any source → Code::kNoFace.
+// Sources: every source image is analysed and its best face (the largest, most
+// frontal one) is used; with several source images their faces are averaged (shape
+// and texture, vision/face_swapper.h), the best one leading. No face in any source →
+// Code::kNoFace.
 // Target: faces are detected, selected (vision/face_selector.h) and swapped one by one.
 // A target without a selected face is written unchanged with a warning (as FaceFusion
 // does) and the report says so.
@@ -16,6 +18,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -63,6 +66,9 @@ struct SourceFace {
   vision::Face face;
 };
 
+// The swapper's source from the chosen faces (first leads).
+Result<std::shared_ptr<const vision::SwapSource>> PrepareSwapSource(const std::vector<SourceFace>& faces);
+
 // Checks option ranges and the output extension before any work is done.
 Status ValidateImageJobSpec(const ImageJobSpec& spec);
 
@@ -77,8 +83,9 @@ class ImageSwapEngine {
   static Result<ImageSwapEngine> Create(const std::optional<std::filesystem::path>& recognizer_model,
                                         int detect_side = kImageDetectSide);
 
-  Result<SourceFace> ChooseSourceFace(const std::vector<std::filesystem::path>& sources, float min_score,
-                                      std::int64_t max_pixels);
+  // The best face of each source image that has one, best first.
+  Result<std::vector<SourceFace>> ChooseSourceFaces(const std::vector<std::filesystem::path>& sources,
+                                                    float min_score, std::int64_t max_pixels);
 
   Result<ImageJobReport> Run(const ImageJobSpec& spec);
 

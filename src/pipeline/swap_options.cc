@@ -30,6 +30,7 @@ constexpr Field kFields[] = {
     {"face-mask-blur", "feathering of the mask edge, 0..1", &O::face_mask_blur},
     {"face-mask-padding", "box mask padding in percent: top [right [bottom [left]]]", &O::face_mask_padding, 1, 4},
     {"face-swapper-blend", "feather or poisson", &O::face_swapper_blend},
+    {"face-swapper-morph", "how far the face's shape moves toward the source's, 0..1", &O::face_swapper_morph},
     {"no-color-transfer", "keep the source face's own colours", &O::no_color_transfer},
     {"processors", "face_swapper", &O::processors, 1, -1},
     {"output-image-quality", "0..100 (JPEG/WebP quality)", &O::output_image_quality},
@@ -139,6 +140,7 @@ Status FillFaceOptions(const SwapOptions& args, const std::vector<std::filesyste
   SWAPLINE_ASSIGN_OR_RETURN(spec.swapper.mask.padding, ExpandPadding(args.face_mask_padding));
   SWAPLINE_ASSIGN_OR_RETURN(spec.swapper.blend, vision::ParseBlendMode(args.face_swapper_blend));
   spec.swapper.color_transfer = !args.no_color_transfer;
+  spec.swapper.morph = args.face_swapper_morph;
   for (const auto& processor : args.processors) {
     if (processor == "face_swapper") continue;
     if (processor == "face_enhancer") {

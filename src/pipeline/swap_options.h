@@ -38,6 +38,7 @@ struct SwapOptions {
   float face_mask_blur = 0.3f;
   std::vector<float> face_mask_padding = {0, 0, 0, 0};
   std::string face_swapper_blend = "feather";
+  float face_swapper_morph = vision::kDefaultMorph;
   bool no_color_transfer = false;
   std::vector<std::string> processors = {"face_swapper"};
   int output_image_quality = 80;

@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <atomic>
-#include <map>
 #include <chrono>
+#include <map>
+#include <mutex>
 #include <thread>
 
+#include <opencv2/imgproc.hpp>
 #include <spdlog/spdlog.h>
 
 #include "pipeline/frame_pipeline.h"
@@ -16,9 +18,16 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Margin around a face's outline converted to BGR for swapping: room for the
-// feathered mask edge.
-constexpr float kRegionMargin = 0.08f;
+double MsSince(Clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
+// The part of a frame converted to BGR for swapping a face: everything the swap may
+// change (vision::SwapOutline) and a few pixels for the swap's own margin.
+cv::Rect SwapRegion(const vision::Landmarks68& landmarks, cv::Size frame) {
+  const cv::Rect bounds = cv::boundingRect(vision::SwapOutline(landmarks, frame));
+  return EvenRegion(cv::Rect(bounds.x - 4, bounds.y - 4, bounds.width + 8, bounds.height + 8), frame);
+}
 
 // `face` in the coordinates of a region starting at `origin`.
 vision::Face Shifted(vision::Face face, cv::Point origin) {
@@ -55,6 +64,16 @@ class TrackStage final : public FrameStage {
         selector_(selector), reference_frame_number_(reference_frame_number) {}
 
   Status Process(FrameWork& work) override {
+    const auto start = Clock::now();
+    Status status = Select(work);
+    track_ms_ += MsSince(start);
+    return status;
+  }
+
+  double track_ms() const { return track_ms_; }
+
+ private:
+  Status Select(FrameWork& work) {
     SWAPLINE_ASSIGN_OR_RETURN(std::vector<vision::TrackedFace> tracked, tracker_.Track(work.frame.y));
     if (selector_.mode == vision::SelectorMode::kMany) {
       for (auto& t : tracked) work.faces.push_back(std::move(t.face));
@@ -102,7 +121,6 @@ class TrackStage final : public FrameStage {
     return Status::Ok();
   }
 
- private:
   Result<vision::Embedding> Embed(const media::VideoFrame& frame, const vision::Face& face) {
     const cv::Size size = frame.y.size();
     // The recognizer's chip reaches a quarter of the face beyond the landmarks.
@@ -117,17 +135,30 @@ class TrackStage final : public FrameStage {
   int chosen_track_ = -1;  // mode one
   std::optional<vision::Embedding> reference_;
   std::map<int, bool> same_person_;  // track id → matches the reference
+  double track_ms_ = 0;
 };
 
 // Parallel: swaps the selected faces, converting only their regions.
 class SwapStage final : public FrameStage {
  public:
-  SwapStage(const SourceFace& source, const vision::ClassicSwapperOptions& options, std::atomic<std::int64_t>& swapped,
-            std::atomic<std::int64_t>& frames_with_faces)
-      : source_(source), swapper_(vision::NewClassicFaceSwapper(options)), swapped_(swapped),
-        frames_with_faces_(frames_with_faces) {}
+  SwapStage(std::shared_ptr<const vision::SwapSource> source, const vision::ClassicSwapperOptions& options, std::atomic<std::int64_t>& swapped,
+            std::atomic<std::int64_t>& frames_with_faces, std::mutex& times_mutex, VideoStageTimes& times)
+      : source_(std::move(source)), swapper_(vision::NewClassicFaceSwapper(options)), swapped_(swapped),
+        frames_with_faces_(frames_with_faces), times_mutex_(times_mutex), times_(times) {}
 
-  Status Open() override { return swapper_->SetSource(source_.image, source_.face); }
+  Status Open() override {
+    swapper_->SetSource(source_);
+    return Status::Ok();
+  }
+
+  Status Close() override {
+    std::lock_guard lock(times_mutex_);
+    times_.region_ms += region_ms_;
+    times_.swap.warp_ms += swap_.warp_ms;
+    times_.swap.colour_ms += swap_.colour_ms;
+    times_.swap.blend_ms += swap_.blend_ms;
+    return Status::Ok();
+  }
 
   Status Process(FrameWork& work) override {
     if (work.faces.empty()) return Status::Ok();
@@ -135,12 +166,16 @@ class SwapStage final : public FrameStage {
     frame.MakeWritable();
     const cv::Size size = frame.y.size();
     for (const vision::Face& face : work.faces) {
-      const cv::Rect roi = EvenRegion(vision::FaceRegionOfInterest(face.landmarks68, size, kRegionMargin), size);
+      const cv::Rect roi = SwapRegion(face.landmarks68, size);
       if (roi.width < 8 || roi.height < 8) continue;
+      auto start = Clock::now();
       const cv::Mat original = RegionToBgr(frame, roi);
       cv::Mat bgr = original.clone();
-      SWAPLINE_RETURN_IF_ERROR(swapper_->Swap(bgr, Shifted(face, roi.tl())));
+      region_ms_ += MsSince(start);
+      SWAPLINE_RETURN_IF_ERROR(swapper_->Swap(bgr, Shifted(face, roi.tl()), &swap_));
+      start = Clock::now();
       WriteChangedRegion(frame, roi, bgr, original);
+      region_ms_ += MsSince(start);
       ++swapped_;
     }
     ++frames_with_faces_;
@@ -148,10 +183,14 @@ class SwapStage final : public FrameStage {
   }
 
  private:
-  const SourceFace& source_;
+  std::shared_ptr<const vision::SwapSource> source_;  // prepared once per job
   std::unique_ptr<vision::FaceSwapper> swapper_;
   std::atomic<std::int64_t>& swapped_;
   std::atomic<std::int64_t>& frames_with_faces_;
+  std::mutex& times_mutex_;
+  VideoStageTimes& times_;
+  vision::SwapTimings swap_;
+  double region_ms_ = 0;
 };
 
 class WriterSink final : public FrameSink {
@@ -187,7 +226,7 @@ Status ValidateVideoJobSpec(const VideoJobSpec& spec) {
     return InvalidArgument("--execution-thread-count must be between 1 and 64 (0: one per core)");
   }
   if (spec.reference_frame_number < 0) return InvalidArgument("--reference-frame-number must be 0 or more");
-  return vision::ValidateFaceMaskOptions(spec.swapper.mask);
+  return vision::ValidateSwapperOptions(spec.swapper);
 }
 
 Result<VideoJobReport> RunVideoJob(ImageSwapEngine& engine, const VideoJobSpec& spec,
@@ -198,8 +237,9 @@ Result<VideoJobReport> RunVideoJob(ImageSwapEngine& engine, const VideoJobSpec& 
     return vision::SelectFaces({}, {}, spec.selector, nullptr).status();  // names the missing model
   }
   const auto start = Clock::now();
-  SWAPLINE_ASSIGN_OR_RETURN(SourceFace source, engine.ChooseSourceFace(spec.sources, spec.face_detector_score,
-                                                                       spec.max_source_pixels));
+  SWAPLINE_ASSIGN_OR_RETURN(std::vector<SourceFace> sources,
+                            engine.ChooseSourceFaces(spec.sources, spec.face_detector_score, spec.max_source_pixels));
+  SWAPLINE_ASSIGN_OR_RETURN(std::shared_ptr<const vision::SwapSource> source, PrepareSwapSource(sources));
   media::VideoReaderOptions reader_options;
   reader_options.trim_frame_start = spec.trim_frame_start;
   reader_options.trim_frame_end = spec.trim_frame_end;
@@ -228,6 +268,8 @@ Result<VideoJobReport> RunVideoJob(ImageSwapEngine& engine, const VideoJobSpec& 
   std::int64_t total = std::max<std::int64_t>(0, info.frame_count - spec.trim_frame_start);
   if (spec.trim_frame_end) total = std::min(total, *spec.trim_frame_end - spec.trim_frame_start);
   std::atomic<std::int64_t> swapped{0}, frames_with_faces{0};
+  std::mutex times_mutex;
+  VideoStageTimes times;
   const int workers = spec.execution_thread_count > 0
                           ? spec.execution_thread_count
                           : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -252,16 +294,20 @@ Result<VideoJobReport> RunVideoJob(ImageSwapEngine& engine, const VideoJobSpec& 
   WriterSink sink(*writer);
   SWAPLINE_RETURN_IF_ERROR(runner.Run(
       frame_source, &track_stage,
-      [&] { return std::make_unique<SwapStage>(source, spec.swapper, swapped, frames_with_faces); }, sink));
+      [&] {
+        return std::make_unique<SwapStage>(source, spec.swapper, swapped, frames_with_faces, times_mutex, times);
+      }, sink));
   SWAPLINE_RETURN_IF_ERROR(writer->Finish());
 
   VideoJobReport report;
   report.output = spec.output;
-  report.source_used = source.path;
+  report.source_used = sources.front().path;
   report.frames = sink.frames();
   report.frames_with_faces = frames_with_faces;
   report.swapped_faces = swapped;
   report.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  report.stages = times;
+  report.stages.track_ms = track_stage.track_ms();
   return report;
 }
 

@@ -46,6 +46,13 @@ struct VideoJobSpec {
   std::int64_t max_source_pixels = media::kDefaultMaxImagePixels;
 };
 
+// Milliseconds spent per stage over the whole job, summed over threads.
+struct VideoStageTimes {
+  double track_ms = 0;   // detection, landmarks, tracking, selection
+  double region_ms = 0;  // face regions YUV → BGR and the changed pixels back
+  vision::SwapTimings swap;
+};
+
 struct VideoJobReport {
   std::filesystem::path output;
   std::filesystem::path source_used;
@@ -53,6 +60,7 @@ struct VideoJobReport {
   std::int64_t frames_with_faces = 0;
   std::int64_t swapped_faces = 0;
   double seconds = 0;
+  VideoStageTimes stages;
 };
 
 Status ValidateVideoJobSpec(const VideoJobSpec& spec);

@@ -1,5 +1,6 @@
 #include "vision/face_swapper.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <string>
@@ -7,7 +8,18 @@
 #include <opencv2/imgproc.hpp>
 #include <opencv2/photo.hpp>
 
+#include "vision/face_morph.h"
+#include "vision/face_tone.h"
+
 namespace swapline::vision {
+
+struct SwapSource {
+  cv::Mat image;                    // the face crop (or the average of several)
+  Landmarks68 landmarks;            // in `image`
+  std::vector<cv::Point2f> points;  // SwapPoints(landmarks)
+  std::vector<cv::Vec3i> triangles;
+};
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -16,165 +28,315 @@ double MsSince(Clock::time_point start) {
   return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
 }
 
+// Longest side of the working face frame: the per-face work (warps, masks, tone,
+// blending maths) runs at this resolution at most, so a face that fills a 4K frame
+// costs what a 512 px face costs; only the final paste-back touches full resolution.
+// 512 keeps the detail any source photo's face has in practice.
+constexpr int kWorkSide = 512;
 // Margin around the source face kept for sampling, as a share of its size.
 constexpr float kSourceMargin = 0.05f;
-// Lab spread ratios are capped so a flat target region cannot blow up the source.
-constexpr double kMaxSpreadRatio = 3.0;
+// The morph moves the target's pixels up to a ring this share of the face width
+// outside the face outline; beyond it nothing moves.
+constexpr float kMorphRing = 0.10f;
+// A morphed point moves at most this share of the face width, half the ring: the
+// ring's triangles can never fold over.
+constexpr float kMaxMorphShift = 0.05f;
+// Source faces smaller than the target face by more than this are sharpened.
+constexpr float kSharpenAbove = 1.25f;
+
+// A face's region of interest scaled down to the working resolution.
+struct WorkFrame {
+  cv::Rect roi;        // frame pixels
+  double scale = 1.0;  // work pixels per frame pixel, <= 1
+  cv::Size size;
+
+  // Pixel centres map onto pixel centres, as cv::resize does.
+  cv::Point2f ToWork(cv::Point2f p) const {
+    const auto s = static_cast<float>(scale);
+    return {(p.x - static_cast<float>(roi.x) + 0.5f) * s - 0.5f, (p.y - static_cast<float>(roi.y) + 0.5f) * s - 0.5f};
+  }
+  Landmarks68 ToWork(const Landmarks68& points) const {
+    Landmarks68 out;
+    std::transform(points.begin(), points.end(), out.begin(), [this](cv::Point2f p) { return ToWork(p); });
+    return out;
+  }
+};
+
+WorkFrame MakeWorkFrame(const Landmarks68& landmarks, cv::Size image) {
+  std::vector<cv::Point2f> points = FaceOutline(landmarks, image);
+  const std::vector<cv::Point2f> ring = SwapOutline(landmarks, image);
+  points.insert(points.end(), ring.begin(), ring.end());
+  const cv::Rect2f bounds = cv::boundingRect(points);
+  WorkFrame work;
+  work.roi = cv::Rect(cvFloor(bounds.x) - 2, cvFloor(bounds.y) - 2, cvCeil(bounds.width) + 5,
+                      cvCeil(bounds.height) + 5) &
+             cv::Rect(0, 0, image.width, image.height);
+  work.scale = std::min(1.0, static_cast<double>(kWorkSide) / std::max(work.roi.width, work.roi.height));
+  work.size = cv::Size(std::max(1, cvRound(work.roi.width * work.scale)),
+                       std::max(1, cvRound(work.roi.height * work.scale)));
+  return work;
+}
 
 double TriangleArea(const cv::Point2f& a, const cv::Point2f& b, const cv::Point2f& c) {
   return std::abs((b.x - a.x) * (c.y - a.y) - (c.x - a.x) * (b.y - a.y)) * 0.5;
 }
 
-void TransferColour(cv::Mat& warped, const cv::Mat& target, const cv::Mat& stats_mask) {
-  cv::Mat warped_lab, target_lab;
-  cv::cvtColor(warped, warped_lab, cv::COLOR_BGR2Lab);
-  cv::cvtColor(target, target_lab, cv::COLOR_BGR2Lab);
-  cv::Scalar source_mean, source_std, target_mean, target_std;
-  cv::meanStdDev(warped_lab, source_mean, source_std, stats_mask);
-  cv::meanStdDev(target_lab, target_mean, target_std, stats_mask);
-  cv::Mat lab;
-  warped_lab.convertTo(lab, CV_32FC3);
-  std::vector<cv::Mat> channels;
-  cv::split(lab, channels);
-  for (int c = 0; c < 3; ++c) {
-    const double ratio = std::min(kMaxSpreadRatio, target_std[c] / std::max(source_std[c], 1.0));
-    channels[c].convertTo(channels[c], CV_32F, ratio, target_mean[c] - source_mean[c] * ratio);
+// Piecewise-affine maps: every pixel of `size` inside a triangle of `dst` gets the
+// position in `src` through that triangle's affine map (map_x, map_y, CV_32F; -1
+// outside), and `coverage` (CV_32F) is 1 there, 0 elsewhere.
+void TriangleMaps(const std::vector<cv::Point2f>& src, const std::vector<cv::Point2f>& dst,
+                  const std::vector<cv::Vec3i>& triangles, cv::Size size, cv::Mat& map_x, cv::Mat& map_y,
+                  cv::Mat& coverage) {
+  cv::Mat labels(size, CV_16S, cv::Scalar(-1));
+  std::vector<cv::Matx23f> affines(triangles.size());
+  constexpr int kShift = 4;  // sub-pixel vertices for fillConvexPoly
+  for (std::size_t t = 0; t < triangles.size(); ++t) {
+    const cv::Vec3i& tri = triangles[t];
+    const cv::Point2f to[3] = {dst[tri[0]], dst[tri[1]], dst[tri[2]]};
+    const cv::Point2f from[3] = {src[tri[0]], src[tri[1]], src[tri[2]]};
+    if (TriangleArea(to[0], to[1], to[2]) < 1e-2) continue;
+    cv::Mat affine = cv::getAffineTransform(to, from);
+    affine.convertTo(affine, CV_32F);
+    affines[t] = cv::Matx23f(affine.ptr<float>());
+    cv::Point vertices[3];
+    for (int k = 0; k < 3; ++k) {
+      vertices[k] = cv::Point(cvRound(to[k].x * (1 << kShift)), cvRound(to[k].y * (1 << kShift)));
+    }
+    cv::fillConvexPoly(labels, vertices, 3, cv::Scalar(static_cast<double>(t)), cv::LINE_8, kShift);
   }
-  cv::merge(channels, lab);
-  lab.convertTo(warped_lab, CV_8UC3);
-  cv::cvtColor(warped_lab, warped, cv::COLOR_Lab2BGR);
+  map_x.create(size, CV_32F);
+  map_y.create(size, CV_32F);
+  coverage = cv::Mat::zeros(size, CV_32F);
+  for (int y = 0; y < size.height; ++y) {
+    const short* label = labels.ptr<short>(y);
+    float* mx = map_x.ptr<float>(y);
+    float* my = map_y.ptr<float>(y);
+    float* cov = coverage.ptr<float>(y);
+    for (int x = 0; x < size.width; ++x) {
+      if (label[x] < 0) {
+        mx[x] = -1;
+        my[x] = -1;
+        continue;
+      }
+      const cv::Matx23f& a = affines[static_cast<std::size_t>(label[x])];
+      const float fx = static_cast<float>(x), fy = static_cast<float>(y);
+      mx[x] = a(0, 0) * fx + a(0, 1) * fy + a(0, 2);
+      my[x] = a(1, 0) * fx + a(1, 1) * fy + a(1, 2);
+      cov[x] = 1.0f;
+    }
+  }
+}
+
+// `image` warped piecewise-affinely from `src` points onto `dst` points.
+cv::Mat WarpTriangles(const cv::Mat& image, const std::vector<cv::Point2f>& src, const std::vector<cv::Point2f>& dst,
+                      const std::vector<cv::Vec3i>& triangles, cv::Size size, cv::Mat& coverage) {
+  cv::Mat map_x, map_y, warped;
+  TriangleMaps(src, dst, triangles, size, map_x, map_y, coverage);
+  cv::remap(image, warped, map_x, map_y, cv::INTER_LINEAR, cv::BORDER_REPLICATE);
+  return warped;
+}
+
+// The morph's motion field (CV_32FC2, work pixels): for each work pixel, where its
+// new content comes from, relative to itself; zero outside the ring.
+cv::Mat MorphShift(const std::vector<cv::Point2f>& from, const std::vector<cv::Point2f>& to, cv::Size size) {
+  cv::Mat map_x, map_y, coverage;
+  TriangleMaps(from, to, Triangulate(from), size, map_x, map_y, coverage);
+  cv::Mat shift(size, CV_32FC2);
+  for (int y = 0; y < size.height; ++y) {
+    const float* mx = map_x.ptr<float>(y);
+    const float* my = map_y.ptr<float>(y);
+    const float* cov = coverage.ptr<float>(y);
+    cv::Vec2f* s = shift.ptr<cv::Vec2f>(y);
+    for (int x = 0; x < size.width; ++x) {
+      s[x] = cov[x] > 0 ? cv::Vec2f(mx[x] - static_cast<float>(x), my[x] - static_cast<float>(y)) : cv::Vec2f(0, 0);
+    }
+  }
+  return shift;
+}
+
+// Bilinear sample of an 8-bit BGR image at (x, y), clamped to its border.
+cv::Vec3f Sample(const cv::Mat& image, float x, float y) {
+  x = std::clamp(x, 0.0f, static_cast<float>(image.cols - 1));
+  y = std::clamp(y, 0.0f, static_cast<float>(image.rows - 1));
+  const int x0 = std::min(static_cast<int>(x), image.cols - 2 < 0 ? 0 : image.cols - 2);
+  const int y0 = std::min(static_cast<int>(y), image.rows - 2 < 0 ? 0 : image.rows - 2);
+  const int x1 = std::min(x0 + 1, image.cols - 1), y1 = std::min(y0 + 1, image.rows - 1);
+  const float fx = x - static_cast<float>(x0), fy = y - static_cast<float>(y0);
+  const cv::Vec3b& a = image.at<cv::Vec3b>(y0, x0);
+  const cv::Vec3b& b = image.at<cv::Vec3b>(y0, x1);
+  const cv::Vec3b& c = image.at<cv::Vec3b>(y1, x0);
+  const cv::Vec3b& d = image.at<cv::Vec3b>(y1, x1);
+  cv::Vec3f out;
+  for (int k = 0; k < 3; ++k) {
+    out[k] = (a[k] * (1 - fx) + b[k] * fx) * (1 - fy) + (c[k] * (1 - fx) + d[k] * fx) * fy;
+  }
+  return out;
+}
+
+// The paste-back, the only full-resolution step: over the face's region, the
+// target's own pixels moved by `shift` (work pixels; may be empty) and, under
+// `mask`, `face`, both scaled up from the working frame.
+void PasteBack(cv::Mat& frame, const WorkFrame& work, const cv::Mat& face, const cv::Mat& mask, const cv::Mat& shift) {
+  cv::Mat region = frame(work.roi);
+  cv::Mat up_face = face, up_mask = mask, up_shift = shift;
+  if (work.scale < 1.0) {
+    cv::resize(face, up_face, work.roi.size(), 0, 0, cv::INTER_LINEAR);
+    cv::resize(mask, up_mask, work.roi.size(), 0, 0, cv::INTER_LINEAR);
+    if (!shift.empty()) cv::resize(shift, up_shift, work.roi.size(), 0, 0, cv::INTER_LINEAR);
+  }
+  const cv::Mat original = shift.empty() ? cv::Mat() : region.clone();
+  const auto to_frame = static_cast<float>(1.0 / work.scale);
+  for (int y = 0; y < region.rows; ++y) {
+    const float* m = up_mask.ptr<float>(y);
+    const cv::Vec3b* f = up_face.ptr<cv::Vec3b>(y);
+    const cv::Vec2f* s = original.empty() ? nullptr : up_shift.ptr<cv::Vec2f>(y);
+    cv::Vec3b* out = region.ptr<cv::Vec3b>(y);
+    for (int x = 0; x < region.cols; ++x) {
+      const float a = std::clamp(m[x], 0.0f, 1.0f);
+      const bool moves = s && (std::abs(s[x][0]) > 1e-3f || std::abs(s[x][1]) > 1e-3f);
+      if (a <= 0.0f && !moves) continue;
+      cv::Vec3f base = out[x];
+      if (moves && a < 1.0f) {
+        base = Sample(original, static_cast<float>(x) + s[x][0] * to_frame, static_cast<float>(y) + s[x][1] * to_frame);
+      }
+      for (int k = 0; k < 3; ++k) out[x][k] = cv::saturate_cast<uchar>(base[k] * (1.0f - a) + f[x][k] * a);
+    }
+  }
+}
+
+// Unsharp mask of `face`, as strong as the source was enlarged (`enlargement` = target
+// face width / source face width, both in full-resolution pixels).
+void Sharpen(cv::Mat& face, float enlargement, float work_enlargement) {
+  if (enlargement <= kSharpenAbove) return;
+  const double amount = std::min(1.0, 0.5 * std::log2(enlargement));
+  const double sigma = 0.6 * std::max(1.0f, work_enlargement);
+  cv::Mat blurred;
+  cv::GaussianBlur(face, blurred, cv::Size(0, 0), sigma);
+  cv::addWeighted(face, 1.0 + amount, blurred, -amount, 0, face);
+}
+
+// Poisson-blends `warped` into `region` (same size) under `core_mask`, in place.
+Status PoissonBlend(cv::Mat& region, const cv::Mat& warped, const cv::Mat& core_mask) {
+  // seamlessClone needs the mask clear of the image border.
+  cv::Mat mask = core_mask.clone();
+  cv::rectangle(mask, cv::Rect(0, 0, mask.cols, mask.rows), cv::Scalar(0), 2);
+  const cv::Rect bounds = cv::boundingRect(mask);
+  if (bounds.empty()) return Status::Ok();
+  const cv::Point center(bounds.x + bounds.width / 2, bounds.y + bounds.height / 2);
+  try {
+    cv::Mat blended;
+    cv::seamlessClone(warped, region, mask, center, blended, cv::NORMAL_CLONE);
+    blended.copyTo(region, mask);  // seamlessClone retouches its whole solve area
+  } catch (const cv::Exception& e) {
+    return Internal(std::string("Poisson blend failed: ") + e.what());
+  }
+  return Status::Ok();
+}
+
+Result<SwapSource> CropSource(const SourceImage& source) {
+  if (source.image.empty() || source.image.type() != CV_8UC3) {
+    return InvalidArgument("source must be an 8-bit BGR image");
+  }
+  const std::vector<cv::Point2f> points = SwapPoints(source.face.landmarks68, source.image.size());
+  const cv::Rect2f bounds = cv::boundingRect(points);
+  const float dx = bounds.width * kSourceMargin, dy = bounds.height * kSourceMargin;
+  const cv::Rect roi = cv::Rect(cvFloor(bounds.x - dx), cvFloor(bounds.y - dy), cvCeil(bounds.width + 2 * dx) + 1,
+                                cvCeil(bounds.height + 2 * dy) + 1) &
+                       cv::Rect(0, 0, source.image.cols, source.image.rows);
+  if (roi.width < 8 || roi.height < 8) return NoFace("source face is too small to use");
+  SwapSource out;
+  out.image = source.image(roi).clone();
+  const cv::Point2f offset(static_cast<float>(roi.x), static_cast<float>(roi.y));
+  for (std::size_t i = 0; i < out.landmarks.size(); ++i) out.landmarks[i] = source.face.landmarks68[i] - offset;
+  for (const auto& p : points) out.points.push_back(p - offset);
+  out.triangles = Triangulate(out.points);
+  if (out.triangles.empty()) return NoFace("source face landmarks are degenerate");
+  return out;
 }
 
 class ClassicFaceSwapper final : public FaceSwapper {
  public:
   explicit ClassicFaceSwapper(const ClassicSwapperOptions& options) : options_(options) {}
 
-  Status SetSource(const cv::Mat& image, const Face& face) override {
-    if (image.empty() || image.type() != CV_8UC3) return InvalidArgument("source must be an 8-bit BGR image");
-    const std::vector<cv::Point2f> points = SwapPoints(face.landmarks68, image.size());
-    cv::Rect2f bounds = cv::boundingRect(points);
-    const float dx = bounds.width * kSourceMargin, dy = bounds.height * kSourceMargin;
-    const cv::Rect roi = cv::Rect(cvFloor(bounds.x - dx), cvFloor(bounds.y - dy), cvCeil(bounds.width + 2 * dx) + 1,
-                                  cvCeil(bounds.height + 2 * dy) + 1) &
-                         cv::Rect(0, 0, image.cols, image.rows);
-    if (roi.width < 8 || roi.height < 8) return NoFace("source face is too small to use");
-    source_ = image(roi).clone();
-    source_points_.clear();
-    for (const auto& p : points) source_points_.emplace_back(p.x - roi.x, p.y - roi.y);
-    triangles_ = Triangulate(source_points_);
-    if (triangles_.empty()) return NoFace("source face landmarks are degenerate");
-    return Status::Ok();
-  }
+  void SetSource(std::shared_ptr<const SwapSource> source) override { source_ = std::move(source); }
 
   Status Swap(cv::Mat& frame, const Face& target, SwapTimings* timings) override {
-    if (source_.empty()) return Internal("Swap() called before SetSource()");
+    if (!source_) return Internal("Swap() called before SetSource()");
     const auto warp_start = Clock::now();
-    const std::vector<cv::Point2f> frame_points = SwapPoints(target.landmarks68, frame.size());
-    const cv::Rect roi = FaceRegionOfInterest(target.landmarks68, frame.size(), 0.02f);
-    if (roi.width < 4 || roi.height < 4) return Status::Ok();  // face outside the frame
-    std::vector<cv::Point2f> points;
-    for (const auto& p : frame_points) points.emplace_back(p.x - roi.x, p.y - roi.y);
+    const WorkFrame work = MakeWorkFrame(target.landmarks68, frame.size());
+    if (work.roi.width < 4 || work.roi.height < 4) return Status::Ok();  // face outside the frame
+    cv::Mat region;  // the target's face region at the working resolution
+    if (work.scale < 1.0) {
+      cv::resize(frame(work.roi), region, work.size, 0, 0, cv::INTER_AREA);
+    } else {
+      region = frame(work.roi).clone();
+    }
+    const Landmarks68 landmarks = work.ToWork(target.landmarks68);
+    const float face_width = FaceWidth(landmarks);
+    Face morphed;  // the target face with the source's proportions, in the working frame
+    morphed.landmarks68 = MorphTowardSource(landmarks, source_->landmarks, options_.morph);
+    for (std::size_t i = 0; i < landmarks.size(); ++i) {
+      const cv::Point2f move = morphed.landmarks68[i] - landmarks[i];
+      const float length = static_cast<float>(cv::norm(move));
+      if (length > kMaxMorphShift * face_width) morphed.landmarks68[i] = landmarks[i] + move * (kMaxMorphShift * face_width / length);
+    }
+    morphed.landmarks5 = Landmarks5From68(morphed.landmarks68);
+    const std::vector<cv::Point2f> points = SwapPoints(landmarks, work.size);
+    const std::vector<cv::Point2f> morphed_points = SwapPoints(morphed.landmarks68, work.size);
 
-    cv::Mat warped, coverage;
-    WarpSource(points, roi.size(), warped, coverage);
-
-    cv::Mat mask = CreateFaceMask(target, frame.size(), roi, options_.mask);
+    cv::Mat shift;  // empty: no morph
+    if (options_.morph > 0) {
+      std::vector<cv::Point2f> ring = SwapOutline(target.landmarks68, frame.size());
+      for (auto& p : ring) p = work.ToWork(p);
+      std::vector<cv::Point2f> from = points, to = morphed_points;
+      from.insert(from.end(), ring.begin(), ring.end());
+      to.insert(to.end(), ring.begin(), ring.end());
+      shift = MorphShift(from, to, work.size);
+    }
+    cv::Mat coverage;
+    cv::Mat warped = WarpTriangles(source_->image, source_->points, morphed_points, source_->triangles, work.size, coverage);
+    const cv::Rect whole(0, 0, work.size.width, work.size.height);
+    cv::Mat mask = CreateFaceMask(morphed, work.size, whole, options_.mask);
     cv::min(mask, coverage, mask);
-    if (IsMouthOpen(target.landmarks68)) {
-      cv::Mat mouth = CreateInnerMouthMask(target.landmarks68, roi);
-      cv::Mat keep = 1.0 - mouth;
+    if (IsMouthOpen(morphed.landmarks68)) {
+      cv::Mat keep = 1.0 - CreateInnerMouthMask(morphed.landmarks68, whole);
       cv::min(mask, keep, mask);
     }
     if (timings) timings->warp_ms += MsSince(warp_start);
 
-    cv::Mat region = frame(roi);
     const auto colour_start = Clock::now();
     cv::Mat core_mask = mask > 0.5f;
     if (cv::countNonZero(core_mask) < 16) return Status::Ok();  // nothing visible to swap
-    if (options_.color_transfer) TransferColour(warped, region, core_mask);
+    if (options_.color_transfer) {
+      TransferTone(warped, CreateSkinMask(morphed.landmarks68, work.size) & core_mask, region,
+                   CreateSkinMask(landmarks, work.size));
+    }
+    const float source_width = FaceWidth(source_->landmarks);
+    Sharpen(warped, face_width / static_cast<float>(work.scale) / source_width, face_width / source_width);
     if (timings) timings->colour_ms += MsSince(colour_start);
 
     const auto blend_start = Clock::now();
     if (options_.blend == BlendMode::kPoisson) {
-      SWAPLINE_RETURN_IF_ERROR(PoissonBlend(frame, roi, warped, core_mask));
-    } else {
-      cv::Mat inverse = 1.0 - mask;
-      cv::Mat blended;
-      cv::blendLinear(warped, region, mask, inverse, blended);
-      blended.copyTo(region);
+      // The solve replaces everything under the core mask; paste that back hard-edged.
+      if (!shift.empty()) {
+        cv::Mat map(shift.size(), CV_32FC2);
+        for (int y = 0; y < map.rows; ++y) {
+          for (int x = 0; x < map.cols; ++x) map.at<cv::Vec2f>(y, x) = shift.at<cv::Vec2f>(y, x) + cv::Vec2f(x, y);
+        }
+        cv::remap(region.clone(), region, map, cv::noArray(), cv::INTER_LINEAR, cv::BORDER_REPLICATE);
+      }
+      SWAPLINE_RETURN_IF_ERROR(PoissonBlend(region, warped, core_mask));
+      warped = region;
+      core_mask.convertTo(mask, CV_32F, 1.0 / 255);
     }
+    PasteBack(frame, work, warped, mask, shift);
     if (timings) timings->blend_ms += MsSince(blend_start);
     return Status::Ok();
   }
 
  private:
-  // Piecewise-affine warp of the source onto `points` (ROI coordinates): every ROI
-  // pixel inside a target triangle samples the source through that triangle's affine
-  // map, all in one remap. `coverage` is 1 where a triangle covers the pixel.
-  void WarpSource(const std::vector<cv::Point2f>& points, cv::Size size, cv::Mat& warped, cv::Mat& coverage) const {
-    cv::Mat labels(size, CV_16S, cv::Scalar(-1));
-    std::vector<cv::Matx23f> affines(triangles_.size());
-    constexpr int kShift = 4;  // sub-pixel vertices for fillConvexPoly
-    for (std::size_t t = 0; t < triangles_.size(); ++t) {
-      const cv::Vec3i& tri = triangles_[t];
-      const cv::Point2f dst[3] = {points[tri[0]], points[tri[1]], points[tri[2]]};
-      const cv::Point2f src[3] = {source_points_[tri[0]], source_points_[tri[1]], source_points_[tri[2]]};
-      if (TriangleArea(dst[0], dst[1], dst[2]) < 1e-2) continue;
-      cv::Mat affine = cv::getAffineTransform(dst, src);
-      affine.convertTo(affine, CV_32F);
-      affines[t] = cv::Matx23f(affine.ptr<float>());
-      cv::Point vertices[3];
-      for (int k = 0; k < 3; ++k) {
-        vertices[k] = cv::Point(cvRound(dst[k].x * (1 << kShift)), cvRound(dst[k].y * (1 << kShift)));
-      }
-      cv::fillConvexPoly(labels, vertices, 3, cv::Scalar(static_cast<double>(t)), cv::LINE_8, kShift);
-    }
-    cv::Mat map_x(size, CV_32F), map_y(size, CV_32F);
-    coverage = cv::Mat::zeros(size, CV_32F);
-    for (int y = 0; y < size.height; ++y) {
-      const short* label = labels.ptr<short>(y);
-      float* mx = map_x.ptr<float>(y);
-      float* my = map_y.ptr<float>(y);
-      float* cov = coverage.ptr<float>(y);
-      for (int x = 0; x < size.width; ++x) {
-        if (label[x] < 0) {
-          mx[x] = -1;
-          my[x] = -1;
-          continue;
-        }
-        const cv::Matx23f& a = affines[static_cast<std::size_t>(label[x])];
-        const float fx = static_cast<float>(x), fy = static_cast<float>(y);
-        mx[x] = a(0, 0) * fx + a(0, 1) * fy + a(0, 2);
-        my[x] = a(1, 0) * fx + a(1, 1) * fy + a(1, 2);
-        cov[x] = 1.0f;
-      }
-    }
-    cv::remap(source_, warped, map_x, map_y, cv::INTER_LINEAR, cv::BORDER_REPLICATE);
-  }
-
-  static Status PoissonBlend(cv::Mat& frame, const cv::Rect& roi, const cv::Mat& warped, const cv::Mat& core_mask) {
-    // seamlessClone needs the mask clear of the image border.
-    cv::Mat mask = core_mask.clone();
-    cv::rectangle(mask, cv::Rect(0, 0, mask.cols, mask.rows), cv::Scalar(0), 2);
-    const cv::Rect bounds = cv::boundingRect(mask);
-    if (bounds.empty()) return Status::Ok();
-    const cv::Point center(roi.x + bounds.x + bounds.width / 2, roi.y + bounds.y + bounds.height / 2);
-    try {
-      cv::Mat source = frame(roi).clone();
-      warped.copyTo(source, mask);
-      cv::Mat blended;
-      cv::seamlessClone(source, frame, mask, center, blended, cv::NORMAL_CLONE);
-      blended(roi).copyTo(frame(roi), mask);  // seamlessClone retouches its whole solve area
-    } catch (const cv::Exception& e) {
-      return Internal(std::string("Poisson blend failed: ") + e.what());
-    }
-    return Status::Ok();
-  }
-
   ClassicSwapperOptions options_;
-  cv::Mat source_;
-  std::vector<cv::Point2f> source_points_;
-  std::vector<cv::Vec3i> triangles_;
+  std::shared_ptr<const SwapSource> source_;
 };
 
 }  // namespace
@@ -185,8 +347,81 @@ Result<BlendMode> ParseBlendMode(std::string_view name) {
   return InvalidArgument("unknown --face-swapper-blend '" + std::string(name) + "' (feather, poisson)");
 }
 
+Status ValidateSwapperOptions(const ClassicSwapperOptions& options) {
+  if (!(options.morph >= 0.0f && options.morph <= 1.0f)) {
+    return InvalidArgument("--face-swapper-morph must be between 0 and 1");
+  }
+  return ValidateFaceMaskOptions(options.mask);
+}
+
+Result<std::shared_ptr<const SwapSource>> PrepareSource(const std::vector<SourceImage>& sources) {
+  if (sources.empty()) return InvalidArgument("no source face to prepare");
+  SWAPLINE_ASSIGN_OR_RETURN(SwapSource lead, CropSource(sources.front()));
+  if (sources.size() == 1) return std::make_shared<const SwapSource>(std::move(lead));
+
+  // The mean shape, in the lead crop's frame.
+  Landmarks68 mean{};
+  for (const SourceImage& source : sources) {
+    std::vector<cv::Point2f> aligned;
+    cv::transform(std::vector<cv::Point2f>(source.face.landmarks68.begin(), source.face.landmarks68.end()), aligned,
+                  FitSimilarity(source.face.landmarks68, lead.landmarks));
+    for (std::size_t i = 0; i < mean.size(); ++i) mean[i] += aligned[i] * (1.0f / static_cast<float>(sources.size()));
+  }
+  SwapSource average;
+  average.landmarks = mean;
+  average.points = SwapPoints(mean, lead.image.size());
+  average.triangles = Triangulate(average.points);
+  if (average.triangles.empty()) return NoFace("source face landmarks are degenerate");
+
+  // Each texture warped onto the mean shape and toned like the lead, then averaged.
+  // Outside every warp (the crop's margin) the lead's own pixels stay, at a tiny weight.
+  constexpr double kFallbackWeight = 1e-3;
+  const cv::Mat skin = CreateSkinMask(mean, lead.image.size());
+  cv::Mat sum, weight(lead.image.size(), CV_32F, cv::Scalar(kFallbackWeight));
+  lead.image.convertTo(sum, CV_32FC3, kFallbackWeight);
+  cv::Mat lead_warped;
+  for (const SourceImage& source : sources) {
+    if (source.image.empty() || source.image.type() != CV_8UC3) {
+      return InvalidArgument("source must be an 8-bit BGR image");
+    }
+    cv::Mat coverage;
+    cv::Mat warped = WarpTriangles(source.image, SwapPoints(source.face.landmarks68, source.image.size()),
+                                   average.points, average.triangles, lead.image.size(), coverage);
+    if (lead_warped.empty()) {
+      lead_warped = warped;
+    } else {
+      TransferTone(warped, skin, lead_warped, skin);
+    }
+    cv::Mat as_float, coverage3;
+    warped.convertTo(as_float, CV_32FC3);
+    cv::merge(std::vector<cv::Mat>{coverage, coverage, coverage}, coverage3);
+    sum += as_float.mul(coverage3);
+    weight += coverage;
+  }
+  cv::Mat weight3;
+  cv::merge(std::vector<cv::Mat>{weight, weight, weight}, weight3);
+  cv::Mat mean_texture = sum / weight3;
+  mean_texture.convertTo(average.image, CV_8UC3);
+  return std::make_shared<const SwapSource>(std::move(average));
+}
+
 std::unique_ptr<FaceSwapper> NewClassicFaceSwapper(const ClassicSwapperOptions& options) {
   return std::make_unique<ClassicFaceSwapper>(options);
+}
+
+std::vector<cv::Point2f> SwapOutline(const Landmarks68& landmarks, cv::Size image) {
+  const std::vector<cv::Point2f> outline = FaceOutline(landmarks, image);
+  cv::Point2f centre(0, 0);
+  for (const auto& p : outline) centre += p;
+  centre *= 1.0f / static_cast<float>(outline.size());
+  const float push = kMorphRing * FaceWidth(landmarks);
+  std::vector<cv::Point2f> ring;
+  for (const auto& p : outline) {
+    const cv::Point2f out = p - centre;
+    const float length = std::max(1e-3f, static_cast<float>(cv::norm(out)));
+    ring.push_back(p + out * (push / length));
+  }
+  return ring;
 }
 
 std::vector<cv::Point2f> SwapPoints(const Landmarks68& landmarks, cv::Size image) {

@@ -1,24 +1,41 @@
 // FaceSwapper: puts the identity of a source face onto target faces.
 //
-// SetSource() takes the source image and its chosen face once; Swap() then replaces
-// one target face of `frame` in place (8-bit BGR), touching only pixels inside the
-// face mask (vision/face_masker.h). Swap() is called once per selected target face.
+// PrepareSource() turns the source face(s) into a SwapSource once per job (shared,
+// read-only, by any number of swappers); SetSource() hands it to a swapper; Swap()
+// then replaces one target face of `frame` in place (8-bit BGR). Swap() is called
+// once per selected target face.
 //
-// The embedded swapper is "classic" (no model file): the source face, its 68
-// landmarks plus 10 forehead points, is split into Delaunay triangles; each triangle
-// is mapped affinely onto the target's landmarks (a piecewise-affine warp that keeps
-// the target's pose and expression); the warped face takes the target's colours (mean
-// and spread of L, a, b inside the mask, so a black-and-white target gets a grey face);
-// then it is blended in, feathered (default) or with Poisson cloning (--face-swapper-
-// blend poisson: ~15x slower at 1080p, and it can smear colour across the cheeks).
-// When the target's mouth is open, its own inner mouth is kept: a closed source mouth
-// would otherwise be stretched over the gap.
+// The embedded swapper is "classic" (no model file). Per face, everything runs in a
+// working face frame: the face's region scaled down to at most 512 px (kWorkSide),
+// so the cost does not grow with the face's pixel area; only the final paste-back
+// touches full-resolution pixels, and only inside the face region.
+//   shape   the target's landmarks move toward the source's proportions
+//           (vision/face_morph.h) by --face-swapper-morph (0..1, default 0.75); the
+//           target's own pixels between the face outline and a ring 10 % of the
+//           face width outside it are warped along, smoothly back to no motion at
+//           the ring, so the new outline meets the neck, hair and background without
+//           a gap; nothing outside the ring moves;
+//   texture the source face, its 68 landmarks plus 10 forehead points, is split into
+//           Delaunay triangles; each is mapped affinely onto the morphed landmarks (a
+//           piecewise-affine warp that keeps the target's pose and expression);
+//   tone    the warped face takes the target's skin colour and light
+//           (vision/face_tone.h: skin-only statistics, the target's shading);
+//   detail  a source face smaller than the target face is sharpened in proportion;
+//   blend   feathered (default) or with Poisson cloning (--face-swapper-blend
+//           poisson), inside the face mask (vision/face_masker.h).
+// When the target's mouth is open, its own inner mouth (teeth, tongue) is kept: a
+// closed source mouth would otherwise be stretched over the gap. A beard or
+// moustache of the target inside the face outline is replaced by the source's lower
+// face (the mask covers the chin); only the feathered edge keeps some of it.
+// Several sources are averaged: their shapes after similarity alignment, and their
+// textures after warping onto that mean shape, each toned like the first.
 //
-// Thread safety: an instance is used by one thread at a time.
+// Thread safety: a SwapSource is immutable; a FaceSwapper is used by one thread at a time.
 #pragma once
 
 #include <memory>
 #include <string_view>
+#include <vector>
 
 #include <opencv2/core.hpp>
 
@@ -32,24 +49,47 @@ enum class BlendMode { kFeather, kPoisson };
 
 Result<BlendMode> ParseBlendMode(std::string_view name);
 
+// --face-swapper-morph default, measured on the 12 pairs of the four test portraits
+// (DenseNet distance output→source / output→target, means): 0: 0.485 / 0.694,
+// 0.5: 0.429 / 0.731, 0.75: 0.417 / 0.751, 1: 0.424 / 0.776. 0.75 brings the output
+// closest to the source; full strength moves the outline more for no gain there.
+inline constexpr float kDefaultMorph = 0.75f;
+
 struct ClassicSwapperOptions {
   BlendMode blend = BlendMode::kFeather;
   bool color_transfer = true;
+  float morph = kDefaultMorph;  // 0..1
   FaceMaskOptions mask;
 };
 
+// Checks ranges; the message names the option.
+Status ValidateSwapperOptions(const ClassicSwapperOptions& options);
+
 // Time spent in each step of Swap(), accumulated, for benchmarks.
 struct SwapTimings {
-  double warp_ms = 0;
-  double colour_ms = 0;
-  double blend_ms = 0;
+  double warp_ms = 0;    // working frame, morph, source warp, masks
+  double colour_ms = 0;  // tone and detail
+  double blend_ms = 0;   // blending and the full-resolution paste-back
 };
+
+// One face of one source image.
+struct SourceImage {
+  cv::Mat image;  // 8-bit BGR
+  Face face;
+};
+
+// A source identity ready to swap (opaque).
+struct SwapSource;
+
+// Prepares `sources` (at least one; the first leads: its crop and tone are the
+// average's). Code::kNoFace when a face is too small or degenerate.
+Result<std::shared_ptr<const SwapSource>> PrepareSource(const std::vector<SourceImage>& sources);
 
 class FaceSwapper {
  public:
   virtual ~FaceSwapper() = default;
-  virtual Status SetSource(const cv::Mat& image, const Face& face) = 0;
-  // REQUIRES: SetSource() succeeded.
+  virtual void SetSource(std::shared_ptr<const SwapSource> source) = 0;
+  // REQUIRES: SetSource() was called.
   virtual Status Swap(cv::Mat& frame, const Face& target, SwapTimings* timings = nullptr) = 0;
 };
 
@@ -57,6 +97,10 @@ std::unique_ptr<FaceSwapper> NewClassicFaceSwapper(const ClassicSwapperOptions& 
 
 // The point set the classic swapper warps: 68 landmarks then 10 forehead points.
 std::vector<cv::Point2f> SwapPoints(const Landmarks68& landmarks, cv::Size image);
+
+// The ring outside which Swap() changes no pixel: the face outline (FaceOutline)
+// pushed outward by 10 % of the face width, the reach of the shape morph.
+std::vector<cv::Point2f> SwapOutline(const Landmarks68& landmarks, cv::Size image);
 
 // Delaunay triangles over `points`, as index triples.
 std::vector<cv::Vec3i> Triangulate(const std::vector<cv::Point2f>& points);

@@ -29,6 +29,7 @@
 #include "vision/face_analyser.h"
 #include "vision/face_masker.h"
 #include "vision/face_selector.h"
+#include "vision/face_swapper.h"
 
 namespace swapline {
 namespace {
@@ -93,11 +94,10 @@ double Psnr(const cv::Mat& a, const cv::Mat& b, const cv::Mat& mask) {
   return mse <= 1e-10 ? 100.0 : 10.0 * std::log10(255.0 * 255.0 / mse);
 }
 
-// The filled convex hull of the face outline (jaw + raised brows), grown by `grow` px
-// (shrunk when negative).
-cv::Mat FaceHull(const Face& face, cv::Size size, int grow) {
+// The filled convex hull of `outline`, grown by `grow` px (shrunk when negative).
+cv::Mat Hull(const std::vector<cv::Point2f>& outline, cv::Size size, int grow) {
   std::vector<cv::Point2f> hull;
-  cv::convexHull(vision::FaceOutline(face.landmarks68, size), hull);
+  cv::convexHull(outline, hull);
   std::vector<cv::Point> polygon;
   for (const auto& p : hull) polygon.emplace_back(cvRound(p.x), cvRound(p.y));
   cv::Mat mask = cv::Mat::zeros(size, CV_8U);
@@ -115,11 +115,27 @@ cv::Mat FaceHull(const Face& face, cv::Size size, int grow) {
   return mask;
 }
 
-// Where the swap may change pixels: the hulls of `faces` dilated by a few px, also
-// limited to each face's region of interest.
+// The hull of the face outline (jaw + raised brows), grown by `grow` px.
+cv::Mat FaceHull(const Face& face, cv::Size size, int grow) {
+  return Hull(vision::FaceOutline(face.landmarks68, size), size, grow);
+}
+
+// The hull of the swap's outline (the face outline plus the reach of the shape morph,
+// vision::SwapOutline), grown by kRegionDilatePx, and its bounding rectangle.
+cv::Mat SwapHull(const Face& face, cv::Size size) {
+  return Hull(vision::SwapOutline(face.landmarks68, size), size, kRegionDilatePx);
+}
+cv::Rect SwapBounds(const Face& face, cv::Size size) {
+  const cv::Rect bounds = cv::boundingRect(vision::SwapOutline(face.landmarks68, size));
+  const cv::Rect grown(bounds.x - kRegionDilatePx, bounds.y - kRegionDilatePx, bounds.width + 2 * kRegionDilatePx,
+                       bounds.height + 2 * kRegionDilatePx);
+  return grown & cv::Rect(0, 0, size.width, size.height);
+}
+
+// Where the swap may change pixels: the swap hulls of `faces`.
 cv::Mat SwapRegion(const std::vector<Face>& faces, cv::Size size) {
   cv::Mat region = cv::Mat::zeros(size, CV_8U);
-  for (const Face& face : faces) region |= FaceHull(face, size, kRegionDilatePx);
+  for (const Face& face : faces) region |= SwapHull(face, size);
   return region;
 }
 
@@ -313,13 +329,13 @@ TEST_P(SwapPairTest, SwapsOnlyTheFaceAndKeepsThePose) {
   ASSERT_EQ(target_faces.size(), 1u) << target;
   const Face& face = target_faces.front();
 
-  // Outside the dilated face outline, every pixel is the target's (PNG is lossless).
+  // Outside the swap's outline, every pixel is the target's (PNG is lossless).
   const cv::Mat changed = Changed(before, after);
   const cv::Mat region = SwapRegion(target_faces, before.size());
   const int changed_outside = cv::countNonZero(changed & ~region);
   EXPECT_EQ(changed_outside, 0) << "pixels changed outside the face region";
   // Also outside the swapper's region of interest (a looser, rectangular bound).
-  const cv::Rect roi = vision::FaceRegionOfInterest(face.landmarks68, before.size(), 0.02f);
+  const cv::Rect roi = SwapBounds(face, before.size());
   cv::Mat outside_roi(before.size(), CV_8U, cv::Scalar(255));
   outside_roi(roi).setTo(0);
   EXPECT_EQ(cv::countNonZero(changed & outside_roi), 0);
@@ -385,7 +401,7 @@ TEST_F(SwapCliTest, ManySwapsBothFacesOneOnlyTheLargest) {
   const Face& smaller = faces[1];
   const cv::Mat largest_core = FaceCore(largest, before.size());
   const cv::Mat smaller_core = FaceCore(smaller, before.size());
-  const cv::Mat smaller_region = FaceHull(smaller, before.size(), kRegionDilatePx);
+  const cv::Mat smaller_region = FaceHull(smaller, before.size(), kRegionDilatePx);  // its own face
 
   const fs::path many = out_dir_ / "many.png";
   const RunResult r_many = Swap(kCollins, kTwoFaces, many, {"--face-selector-mode", "many"});
@@ -402,7 +418,7 @@ TEST_F(SwapCliTest, ManySwapsBothFacesOneOnlyTheLargest) {
   ASSERT_EQ(r_one.exit_code, 0) << r_one.err;
   const cv::Mat after_one = ReadOrFail(one);
   const cv::Mat changed_one = Changed(before, after_one);
-  EXPECT_EQ(cv::countNonZero(changed_one & ~FaceHull(largest, before.size(), kRegionDilatePx)), 0);
+  EXPECT_EQ(cv::countNonZero(changed_one & ~SwapHull(largest, before.size())), 0);
   EXPECT_GT(cv::countNonZero(changed_one & largest_core), cv::countNonZero(largest_core) / 2);
   EXPECT_EQ(cv::countNonZero(changed_one & smaller_region), 0) << "the smaller face must stay untouched";
   // The swapped face is the same in both runs.
@@ -500,14 +516,14 @@ TEST_F(SwapCliTest, PoissonBlendChangesOnlyTheFace) {
   const cv::Mat core = FaceCore(faces.front(), before.size());
   EXPECT_GT(cv::countNonZero(changed & core), cv::countNonZero(core) / 2);
   // Nothing outside the swapper's rectangular region of interest.
-  const cv::Rect roi = vision::FaceRegionOfInterest(faces.front().landmarks68, before.size(), 0.02f);
+  const cv::Rect roi = SwapBounds(faces.front(), before.size());
   cv::Mat outside_roi(before.size(), CV_8U, cv::Scalar(255));
   outside_roi(roi).setTo(0);
   EXPECT_EQ(cv::countNonZero(changed & outside_roi), 0);
-  // Nor outside the face outline (vision/face_swapper.h: Swap() touches "only pixels
-  // inside the face mask").
+  // Nor outside the swap's outline (vision/face_swapper.h: the face outline plus the
+  // shape morph's reach).
   const cv::Mat leaked = changed & ~SwapRegion(faces, before.size());
-  EXPECT_EQ(cv::countNonZero(leaked), 0) << "pixels changed outside the face outline (+" << kRegionDilatePx
+  EXPECT_EQ(cv::countNonZero(leaked), 0) << "pixels changed outside the swap outline (+" << kRegionDilatePx
                                          << " px)";
 }
 

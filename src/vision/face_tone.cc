@@ -1,0 +1,182 @@
+#include "vision/face_tone.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include <opencv2/imgproc.hpp>
+
+#include "vision/face_masker.h"
+
+namespace swapline::vision {
+namespace {
+
+// Trimmed second pass: pixels farther than this many spreads from the skin's mean
+// lightness are not skin (frames of glasses, stubble, shadows of hair).
+constexpr double kSkinTrim = 2.5;
+// Detail spread ratios are kept in this range (see the header): never more contrast
+// than the face's own (it would blow out teeth and glasses), at least half of it.
+constexpr double kMinDetailRatio = 0.5, kMaxDetailRatio = 1.0;
+// Colour spread ratios are capped so a flat source region cannot blow up.
+constexpr double kMaxColourRatio = 3.0;
+
+std::vector<cv::Point> Rounded(const std::vector<cv::Point2f>& points) {
+  std::vector<cv::Point> out;
+  for (const auto& p : points) out.emplace_back(cvRound(p.x), cvRound(p.y));
+  return out;
+}
+
+std::vector<cv::Point2f> Range(const Landmarks68& p, int first, int last) {
+  return {p.begin() + first, p.begin() + last + 1};
+}
+
+// A quadratic surface a + bx + cy + dx² + exy + fy² in normalised coordinates.
+struct Shading {
+  cv::Matx61d coefficients = cv::Matx61d::zeros();
+  cv::Point2f centre;
+  float scale = 1;
+  cv::Rect bounds;          // of the fitted pixels; outside, the surface continues flat
+  float low = 0, high = 0;  // the surface's range over the fitted pixels
+
+  static cv::Matx16d Basis(float x, float y) { return {1.0, x, y, double(x) * x, double(x) * y, double(y) * y}; }
+  float At(int px, int py) const {
+    px = std::clamp(px, bounds.x, bounds.x + bounds.width - 1);
+    py = std::clamp(py, bounds.y, bounds.y + bounds.height - 1);
+    const double x = (px - centre.x) / scale, y = (py - centre.y) / scale;
+    const cv::Matx61d& c = coefficients;
+    const double v = c(0) + c(1) * x + c(2) * y + c(3) * x * x + c(4) * x * y + c(5) * y * y;
+    return std::clamp(static_cast<float>(v), low, high);
+  }
+};
+
+Shading FitShading(const cv::Mat& lightness, const cv::Mat& skin) {
+  Shading shading;
+  const cv::Rect bounds = cv::boundingRect(skin);
+  if (bounds.empty()) return shading;
+  shading.bounds = bounds;
+  shading.centre = cv::Point2f(bounds.x + bounds.width * 0.5f, bounds.y + bounds.height * 0.5f);
+  shading.scale = std::max(1.0f, std::max(bounds.width, bounds.height) * 0.5f);
+  cv::Matx66d normal = cv::Matx66d::zeros();
+  cv::Matx61d rhs = cv::Matx61d::zeros();
+  const int step = std::max(1, std::max(bounds.width, bounds.height) / 96);  // ~100² samples suffice
+  for (int y = bounds.y; y < bounds.y + bounds.height; y += step) {
+    const uchar* s = skin.ptr<uchar>(y);
+    const float* l = lightness.ptr<float>(y);
+    for (int x = bounds.x; x < bounds.x + bounds.width; x += step) {
+      if (!s[x]) continue;
+      const cv::Matx16d b = Shading::Basis((static_cast<float>(x) - shading.centre.x) / shading.scale,
+                                           (static_cast<float>(y) - shading.centre.y) / shading.scale);
+      normal += b.t() * b;
+      rhs += b.t() * static_cast<double>(l[x]);
+    }
+  }
+  // A little ridge keeps the fit stable on a thin or small skin area.
+  for (int i = 1; i < 6; ++i) normal(i, i) += 1e-3 * normal(0, 0);
+  if (!cv::solve(normal, rhs, shading.coefficients, cv::DECOMP_CHOLESKY)) shading.coefficients = {};
+  shading.low = std::numeric_limits<float>::max();
+  shading.high = std::numeric_limits<float>::lowest();
+  for (int y = bounds.y; y < bounds.y + bounds.height; y += step) {
+    const uchar* s = skin.ptr<uchar>(y);
+    for (int x = bounds.x; x < bounds.x + bounds.width; x += step) {
+      if (!s[x]) continue;
+      const float x0 = (static_cast<float>(x) - shading.centre.x) / shading.scale;
+      const float y0 = (static_cast<float>(y) - shading.centre.y) / shading.scale;
+      const auto v = static_cast<float>((Shading::Basis(x0, y0) * shading.coefficients)(0, 0));
+      shading.low = std::min(shading.low, v);
+      shading.high = std::max(shading.high, v);
+    }
+  }
+  return shading;
+}
+
+// Float Lab (L 0..100) of an 8-bit BGR image.
+cv::Mat ToLab(const cv::Mat& bgr) {
+  cv::Mat scaled, lab;
+  bgr.convertTo(scaled, CV_32FC3, 1.0 / 255);
+  cv::cvtColor(scaled, lab, cv::COLOR_BGR2Lab);
+  return lab;
+}
+
+// `skin` without the pixels whose lightness is far from the skin's (trimmed pass).
+cv::Mat TrimSkin(const cv::Mat& lightness, const cv::Mat& skin) {
+  cv::Scalar mean, spread;
+  cv::meanStdDev(lightness, mean, spread, skin);
+  cv::Mat near;
+  cv::inRange(lightness, mean[0] - kSkinTrim * spread[0], mean[0] + kSkinTrim * spread[0], near);
+  return near & skin;
+}
+
+}  // namespace
+
+cv::Mat CreateSkinMask(const Landmarks68& p, cv::Size size) {
+  cv::Mat mask = cv::Mat::zeros(size, CV_8U);
+  const float width = FaceWidth(p);
+  if (width < 4) return mask;
+  // Cheeks and nose, from the eyes down to the nose's base: no forehead (fringes, hat
+  // brims), no mouth or chin (teeth, beards).
+  const std::vector<cv::Point2f> outline = {p[1], p[2], p[31], p[33], p[35], p[14], p[15], p[45], p[42], p[27], p[39], p[36]};
+  std::vector<cv::Point2f> hull;
+  cv::convexHull(outline, hull);
+  cv::fillConvexPoly(mask, Rounded(hull), cv::Scalar(255));
+  const int thickness = std::max(1, cvRound(0.05f * width));
+  for (const auto& [first, last] : {std::pair{36, 41}, std::pair{42, 47}}) {
+    std::vector<cv::Point2f> eye;
+    cv::convexHull(Range(p, first, last), eye);
+    cv::fillConvexPoly(mask, Rounded(eye), cv::Scalar(0));
+    cv::polylines(mask, Rounded(eye), true, cv::Scalar(0), 2 * thickness);
+  }
+  for (const auto& [first, last] : {std::pair{17, 21}, std::pair{22, 26}}) {
+    cv::polylines(mask, Rounded(Range(p, first, last)), false, cv::Scalar(0), 2 * thickness);
+  }
+  // Nostrils sit just above the nose's lower outline.
+  cv::polylines(mask, Rounded(Range(p, 31, 35)), false, cv::Scalar(0), 2 * thickness);
+  return mask;
+}
+
+void TransferTone(cv::Mat& face, const cv::Mat& face_skin, const cv::Mat& target, const cv::Mat& target_skin) {
+  if (cv::countNonZero(face_skin) < 16 || cv::countNonZero(target_skin) < 16) return;
+  cv::Mat face_lab = ToLab(face), target_lab = ToLab(target);
+  std::vector<cv::Mat> fc, tc;
+  cv::split(face_lab, fc);
+  cv::split(target_lab, tc);
+  const cv::Mat fs = TrimSkin(fc[0], face_skin), ts = TrimSkin(tc[0], target_skin);
+  if (cv::countNonZero(fs) < 16 || cv::countNonZero(ts) < 16) return;
+
+  // Light: own detail, target's shading.
+  const Shading face_shading = FitShading(fc[0], fs), target_shading = FitShading(tc[0], ts);
+  cv::Mat face_detail(fc[0].size(), CV_32F), target_detail;
+  cv::Mat face_surface(fc[0].size(), CV_32F), target_surface(fc[0].size(), CV_32F);
+  for (int y = 0; y < face.rows; ++y) {
+    const float* l = fc[0].ptr<float>(y);
+    float* d = face_detail.ptr<float>(y);
+    float* fsurf = face_surface.ptr<float>(y);
+    float* tsurf = target_surface.ptr<float>(y);
+    for (int x = 0; x < face.cols; ++x) {
+      fsurf[x] = face_shading.At(x, y);
+      tsurf[x] = target_shading.At(x, y);
+      d[x] = l[x] - fsurf[x];
+    }
+  }
+  target_detail = tc[0] - target_surface;
+  cv::Scalar face_mean, face_spread, target_mean, target_spread;
+  cv::meanStdDev(face_detail, face_mean, face_spread, fs);
+  cv::meanStdDev(target_detail, target_mean, target_spread, ts);
+  const double detail_ratio =
+      std::clamp(target_spread[0] / std::max(face_spread[0], 1e-3), kMinDetailRatio, kMaxDetailRatio);
+  fc[0] = (face_detail - face_mean[0]) * detail_ratio + target_mean[0] + target_surface;
+
+  // Colour: the skin's mean and spread.
+  for (int c = 1; c < 3; ++c) {
+    cv::meanStdDev(fc[c], face_mean, face_spread, fs);
+    cv::meanStdDev(tc[c], target_mean, target_spread, ts);
+    const double ratio = std::min(kMaxColourRatio, target_spread[0] / std::max(face_spread[0], 0.5));
+    fc[c].convertTo(fc[c], CV_32F, ratio, target_mean[0] - face_mean[0] * ratio);
+  }
+  cv::merge(fc, face_lab);
+  cv::Mat bgr;
+  cv::cvtColor(face_lab, bgr, cv::COLOR_Lab2BGR);
+  bgr.convertTo(face, CV_8UC3, 255.0);
+}
+
+}  // namespace swapline::vision

@@ -1,0 +1,33 @@
+// Face tone: what colour and light the swapped face takes from the target.
+//
+// Statistics come from the skin only (CreateSkinMask): cheeks and nose, without eyes,
+// nostrils, forehead (fringes, hat brims), mouth, moustache or beard, so a bearded or
+// open-mouthed target does not darken the face, and pixels far from the skin's own
+// tone (glasses frames, shadows) are left out by a second, trimmed pass.
+//
+// TransferTone() works in CIE Lab:
+//   light  L is split into shading (a quadratic surface fitted over the skin: side
+//          light, a darker chin) and detail (the rest). The face keeps its own detail,
+//          its spread matched to the target's within 0.5..2x so the source's features
+//          stay readable on a flat or a contrasty target, and takes the target's
+//          shading instead of its own.
+//   colour a and b take the target's skin mean and spread; a black-and-white target
+//          (no spread) gives a grey face.
+//
+// Pure functions, thread-safe.
+#pragma once
+
+#include <opencv2/core.hpp>
+
+#include "vision/face.h"
+
+namespace swapline::vision {
+
+// 255 on the skin of the face with `landmarks`, 0 elsewhere, over an image of `size`.
+cv::Mat CreateSkinMask(const Landmarks68& landmarks, cv::Size size);
+
+// Recolours `face` (8-bit BGR) in place. `target` is the same size, the same frame;
+// `face_skin` and `target_skin` (8-bit masks) mark the skin of each.
+void TransferTone(cv::Mat& face, const cv::Mat& face_skin, const cv::Mat& target, const cv::Mat& target_skin);
+
+}  // namespace swapline::vision
