@@ -131,7 +131,7 @@ bool ValidRational(AVRational r) { return r.num > 0 && r.den > 0; }
 // paths that cannot be videos; the checks run on the opened descriptor.
 Result<std::unique_ptr<FileSource>> OpenInputFile(const fs::path& path) {
   auto source = std::make_unique<FileSource>();
-  source->fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  source->fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);  // a FIFO must not block the open
   if (source->fd < 0) {
     const int err = errno;
     if (err == ENOENT || err == ENOTDIR) return NotFound("video " + Quoted(path) + " does not exist");

@@ -3,6 +3,7 @@
 #include "cli/cli_test_util.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 
 #include <array>
@@ -294,6 +295,10 @@ TEST(VideoReaderTest, BadInputsGiveClearErrors) {
 
   std::ofstream(dir / "text.mp4") << "not a video\n";
   ExpectReadFails(dir / "text.mp4", Code::kUnsupportedInput);
+
+  // A FIFO without a writer would block the open forever.
+  ASSERT_EQ(::mkfifo((dir / "fifo.mp4").c_str(), 0600), 0);
+  ExpectReadFails(dir / "fifo.mp4", Code::kUnsupportedInput, "not a regular file");
 }
 
 // Files that make a demuxer open other files or URLs. Read as videos they would hand
