@@ -5,9 +5,11 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <sstream>
 
 #include "storage/content_type.h"
 #include "storage/credentials.h"
+#include "storage/file_store.h"
 #include "storage/lifecycle.h"
 #include "storage/object_key.h"
 #include "storage/s3_xml.h"
@@ -43,6 +45,31 @@ TEST(ObjectKeyTest, RejectsUnsafeParts) {
   }
   EXPECT_TRUE(ValidateObjectKey("a/b/c.txt").ok());
   EXPECT_FALSE(ValidateObjectKey("a/../c").ok());
+}
+
+TEST(FileStoreTest, ListStaysInsideTheRoot) {
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("swapline-list-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir / "outside");
+  std::ofstream(dir / "outside" / "secret.txt") << "not the store's";
+  auto store = OpenFileStore(dir / "root");
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  std::istringstream body("x");
+  ASSERT_TRUE((*store)->Put("a/b.txt", body, {}).ok());
+  for (const std::string prefix : {"../", "../outside/", "a/../../outside/", "/", "/etc/", "a//", ".swapline-meta/"}) {
+    ListOptions options;
+    options.prefix = prefix;
+    const auto page = (*store)->List(options);
+    EXPECT_EQ(page.status().code(), Code::kInvalidArgument) << prefix;
+  }
+  ListOptions options;
+  options.prefix = "a/";
+  const auto page = (*store)->List(options);
+  ASSERT_TRUE(page.ok()) << page.status().ToString();
+  ASSERT_EQ(page->objects.size(), 1u);
+  EXPECT_EQ(page->objects[0].key, "a/b.txt");
+  std::filesystem::remove_all(dir);
 }
 
 TEST(StorageUriTest, ParsesS3FileAndLocalPaths) {
