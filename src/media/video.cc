@@ -337,6 +337,17 @@ AVRational FrameRateOf(AVFormatContext* fmt, AVStream* st) {
   return AVRational{25, 1};
 }
 
+// A colour field as the demuxer stored it, which may be any number the file
+// carried (found by fuzz_video: 32 in a color_space): read as an int, and values
+// libav does not define become `unspecified`.
+template <typename Enum>
+int CodePoint(const Enum& field, int count, int unspecified = 2) {
+  static_assert(sizeof(Enum) == sizeof(int));
+  int value = 0;
+  std::memcpy(&value, &field, sizeof(value));
+  return value >= 0 && value < count ? value : unspecified;
+}
+
 VideoInfo BuildInfo(AVFormatContext* fmt, int video_index) {
   AVStream* st = fmt->streams[video_index];
   const AVCodecParameters* par = st->codecpar;
@@ -357,11 +368,11 @@ VideoInfo BuildInfo(AVFormatContext* fmt, int video_index) {
     info.frame_count = std::llround(info.duration_s * av_q2d(rate));
   }
   info.rotation_degrees = RotationOf(st);
-  info.full_range = !IsRgbFormat(par->format) &&
-                    (par->color_range == AVCOL_RANGE_JPEG || IsJpegFormat(par->format));
-  info.color_primaries = par->color_primaries;
-  info.color_transfer = par->color_trc;
-  info.color_matrix = par->color_space;
+  const int range = CodePoint(par->color_range, AVCOL_RANGE_NB, AVCOL_RANGE_UNSPECIFIED);
+  info.full_range = !IsRgbFormat(par->format) && (range == AVCOL_RANGE_JPEG || IsJpegFormat(par->format));
+  info.color_primaries = CodePoint(par->color_primaries, AVCOL_PRI_NB);
+  info.color_transfer = CodePoint(par->color_trc, AVCOL_TRC_NB);
+  info.color_matrix = CodePoint(par->color_space, AVCOL_SPC_NB);
   if (ValidRational(par->sample_aspect_ratio)) {
     info.sample_aspect_ratio = {par->sample_aspect_ratio.num, par->sample_aspect_ratio.den};
   }
