@@ -6,6 +6,8 @@
 #   make deps-demo  only those `make demo` needs
 #   make build   configure and build into ./build
 #   make asan    build with ASan/UBSan into ./build-asan and run the tests
+#   make tsan    build with TSan into ./build-tsan and run the concurrent tests
+#   make fuzz    build the fuzz targets with clang's libFuzzer into ./build-fuzz and run each
 
 BUILD_DIR ?= build
 BUILD_TYPE ?= RelWithDebInfo
@@ -25,10 +27,12 @@ DEPS_BUILD := build-essential cmake pkg-config libopencv-dev libdlib-dev libdlib
 DEPS_TEST := libbenchmark-dev ffmpeg swift swift-proxy swift-account swift-container swift-object memcached curl awscli \
   radosgw ceph-mon ceph-osd redis-server apache2-utils chromium
 DEPS := $(DEPS_BUILD) $(DEPS_TEST)
+# Only for `make fuzz`: clang and its libFuzzer runtime.
+DEPS_FUZZ := clang-14 libclang-rt-14-dev
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps deps-demo build test demo bench asan clean
+.PHONY: deps deps-demo build test demo bench asan tsan fuzz clean
 
 deps: PACKAGES = $(DEPS)
 deps-demo: PACKAGES = $(DEPS_BUILD)
@@ -68,5 +72,28 @@ asan: deps
 	$(MAKE) build BUILD_DIR=build-asan BUILD_TYPE=Debug CMAKE_EXTRA=-DSWAPLINE_SANITIZE=ON
 	cd build-asan && ctest --output-on-failure -j $(JOBS)
 
+# The tests whose code runs on several threads: queues (both backends), workers (the
+# service end-to-end tests run TSan-built swapline processes), the frame pipeline.
+TSAN_TESTS ?= QueueTest|FrameRunnerTest|E2eTest|ClusterE2eTest
+TSAN_TARGETS := swapline job_test pipeline_test service_e2e_test service_cluster_test
+tsan: deps
+	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSWAPLINE_TSAN=ON \
+	  -DSWAPLINE_TESTDATA_DIR=$(TESTDATA) $(CMAKE_EXTRA) >/dev/null
+	cmake --build build-tsan -j $(JOBS) --target $(TSAN_TARGETS)
+	cd build-tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+	  ctest --output-on-failure -j $(JOBS) -R '$(TSAN_TESTS)'
+
+# FUZZ_SECONDS per target; new inputs stay in build-fuzz (fuzz/run.sh), the kept
+# corpus is fuzz/corpus. Findings make the target fail.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= job_spec s3_xml s3_events uri image video
+fuzz:
+	$(MAKE) deps DEPS="$(DEPS) $(DEPS_FUZZ)"
+	cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang-14 \
+	  -DCMAKE_CXX_COMPILER=clang++-14 -DSWAPLINE_FUZZ=ON -DSWAPLINE_WERROR=OFF \
+	  -DSWAPLINE_TESTDATA_DIR=$(TESTDATA) $(CMAKE_EXTRA) >/dev/null
+	cmake --build build-fuzz -j $(JOBS) --target $(addprefix fuzz_,$(FUZZ_TARGETS))
+	fuzz/run.sh build-fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
 clean:
-	rm -rf $(BUILD_DIR) build-asan
+	rm -rf $(BUILD_DIR) build-asan build-tsan build-fuzz

@@ -6,6 +6,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <random>
+#include <string>
 #include <utility>
 
 namespace swapline {
@@ -33,6 +35,15 @@ Status OutputError(int err, const std::filesystem::path& destination) {
   }
 }
 
+// Six random characters of [0-9a-zA-Z], as mkstemp's.
+std::string RandomSuffix() {
+  static constexpr char kChars[] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  std::string suffix(6, '0');
+  for (char& c : suffix) c = kChars[rng() % (sizeof(kChars) - 1)];
+  return suffix;
+}
+
 }  // namespace
 
 Result<AtomicFile> AtomicFile::Create(const std::filesystem::path& destination) {
@@ -45,13 +56,17 @@ Result<AtomicFile> AtomicFile::Create(const std::filesystem::path& destination) 
   }
   const std::filesystem::path folder =
       destination.has_parent_path() ? destination.parent_path() : std::filesystem::path(".");
-  std::string pattern = (folder / (".swapline-tmp-" + destination.filename().string() + "-XXXXXX")).string();
-  const int fd = ::mkostemp(pattern.data(), O_CLOEXEC);
-  if (fd < 0) return OutputError(errno, destination);
-  // mkstemp creates 0600; published results get the usual umask-derived mode.
-  const mode_t mask = ::umask(0);
-  ::umask(mask);
-  ::fchmod(fd, 0666 & ~mask);
+  // Created with mode 0666 so the kernel applies the process umask, as for any other
+  // output (mkstemp would create 0600, and reading the umask means changing it, which
+  // races with files other threads create meanwhile).
+  const std::string prefix = (folder / (".swapline-tmp-" + destination.filename().string() + "-")).string();
+  std::string pattern;
+  int fd = -1;
+  for (int attempt = 0; fd < 0; ++attempt) {
+    pattern = prefix + RandomSuffix();
+    fd = ::open(pattern.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd < 0 && (errno != EEXIST || attempt == 100)) return OutputError(errno, destination);
+  }
   return AtomicFile(destination, std::filesystem::path(pattern), fd);
 }
 

@@ -281,7 +281,7 @@ Result<JobSpec> JobSpec::Parse(std::string_view json_text) {
     try {
       nlohmann::json ignored = nlohmann::json::parse(json_text);
       (void)ignored;
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range ("1e400")
       return FieldError("body", std::string("malformed JSON: ") + e.what());
     }
     return FieldError("body", "malformed JSON");

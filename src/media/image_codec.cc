@@ -375,25 +375,43 @@ bool IsComplete(Bytes bytes, const ImageInfo& info) {
   return false;
 }
 
-Result<std::vector<std::uint8_t>> ReadWholeFile(const std::filesystem::path& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return ErrnoStatus(errno, "cannot open image", path.string());
+// The largest file an image of `max_pixels` may be: 8 bytes a pixel (16-bit RGBA
+// stored uncompressed, the most the supported formats spend) plus room for metadata,
+// and never more than the decoder takes (INT_MAX).
+std::uint64_t MaxImageFileBytes(std::int64_t max_pixels) {
+  constexpr std::uint64_t kMetadataBytes = 16 << 20;
+  constexpr std::uint64_t kDecoderLimit = INT_MAX;
+  const auto pixels = static_cast<std::uint64_t>(std::max<std::int64_t>(max_pixels, 0));
+  if (pixels >= (kDecoderLimit - kMetadataBytes) / 8) return kDecoderLimit;
+  return pixels * 8 + kMetadataBytes;
+}
+
+// Reads a file of at most `max_bytes`; a larger one is refused before anything is
+// allocated. Messages name the file, not its folder.
+Result<std::vector<std::uint8_t>> ReadWholeFile(const std::filesystem::path& path, std::uint64_t max_bytes) {
+  const std::string name = path.filename().string();
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);  // a FIFO must not block the open
+  if (fd < 0) return ErrnoStatus(errno, "cannot open image", name);
   struct FdCloser {
     int fd;
     ~FdCloser() { ::close(fd); }
   } closer{fd};
   struct stat st {};
-  if (::fstat(fd, &st) != 0) return ErrnoStatus(errno, "cannot read image", path.string());
-  if (S_ISDIR(st.st_mode)) {
-    return UnsupportedInput(Quoted(path.string()) + " is a folder, not an image");
+  if (::fstat(fd, &st) != 0) return ErrnoStatus(errno, "cannot read image", name);
+  if (S_ISDIR(st.st_mode)) return UnsupportedInput(Quoted(name) + " is a folder, not an image");
+  if (!S_ISREG(st.st_mode)) return UnsupportedInput(Quoted(name) + " is not a regular file");
+  const auto size = static_cast<std::uint64_t>(std::max<off_t>(st.st_size, 0));
+  if (size > max_bytes) {
+    return TooLarge(Quoted(name) + " is " + std::to_string(size) + " bytes; images of the pixel limit fit in " +
+                    std::to_string(max_bytes) + " bytes");
   }
-  std::vector<std::uint8_t> bytes(static_cast<std::size_t>(std::max<off_t>(st.st_size, 0)));
+  std::vector<std::uint8_t> bytes(static_cast<std::size_t>(size));
   std::size_t filled = 0;
   while (filled < bytes.size()) {
     const ssize_t n = ::read(fd, bytes.data() + filled, bytes.size() - filled);
     if (n < 0) {
       if (errno == EINTR) continue;
-      return ErrnoStatus(errno, "cannot read image", path.string());
+      return ErrnoStatus(errno, "cannot read image", name);
     }
     if (n == 0) break;  // the file shrank while we read it
     filled += static_cast<std::size_t>(n);
@@ -664,7 +682,7 @@ Result<cv::Mat> DecodeImage(std::span<const std::uint8_t> bytes, const std::stri
                             std::int64_t max_pixels) {
   const std::string subject = Quoted(name);
   SWAPLINE_ASSIGN_OR_RETURN(const ImageInfo info, Probe(bytes, subject));
-  const std::int64_t pixels = std::int64_t{info.width} * info.height;
+  const std::int64_t pixels = PixelCount({info.width, info.height});
   if (pixels > max_pixels) {
     return TooLarge(subject + " is " + std::to_string(info.width) + "x" +
                     std::to_string(info.height) + " = " + std::to_string(pixels) +
@@ -702,8 +720,8 @@ Result<cv::Mat> DecodeImage(std::span<const std::uint8_t> bytes, const std::stri
 }
 
 Result<cv::Mat> ReadImage(const std::filesystem::path& path, std::int64_t max_pixels) {
-  SWAPLINE_ASSIGN_OR_RETURN(const std::vector<std::uint8_t> bytes, ReadWholeFile(path));
-  return DecodeImage(bytes, path.string(), max_pixels);
+  SWAPLINE_ASSIGN_OR_RETURN(const std::vector<std::uint8_t> bytes, ReadWholeFile(path, MaxImageFileBytes(max_pixels)));
+  return DecodeImage(bytes, path.filename().string(), max_pixels);
 }
 
 Result<std::vector<std::uint8_t>> EncodeImage(const cv::Mat& bgr, ImageFormat format,

@@ -39,6 +39,10 @@ const char* ImageFormatName(ImageFormat format);
 inline constexpr std::int64_t kDefaultMaxImagePixels = 100'000'000;  // 100 megapixels
 inline constexpr int kMinImageSide = 32;
 
+// Pixels of `size` in 64-bit arithmetic: cv::Size::area() is an int and overflows
+// from 46341x46341 on. Compare pixel counts with this, never with area().
+inline std::int64_t PixelCount(cv::Size size) { return std::int64_t{size.width} * size.height; }
+
 struct ImageInfo {
   ImageFormat format;
   int width = 0;
@@ -56,7 +60,9 @@ Result<ImageInfo> ProbeImage(std::span<const std::uint8_t> bytes);
 Result<cv::Mat> DecodeImage(std::span<const std::uint8_t> bytes, const std::string& name,
                             std::int64_t max_pixels = kDefaultMaxImagePixels);
 
-// Reads and decodes a file.
+// Reads and decodes a file. A file larger than an image of `max_pixels` can be
+// (see DecodeImage) is refused with Code::kTooLarge before it is read. Messages name
+// the file, not its folder.
 Result<cv::Mat> ReadImage(const std::filesystem::path& path,
                           std::int64_t max_pixels = kDefaultMaxImagePixels);
 

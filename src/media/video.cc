@@ -1,5 +1,6 @@
 #include "media/video.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -24,6 +25,7 @@ extern "C" {
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
 #include <libavutil/audio_fifo.h>
+#include <libavutil/avstring.h>
 #include <libavutil/channel_layout.h>
 #include <libavutil/display.h>
 #include <libavutil/opt.h>
@@ -47,7 +49,9 @@ std::string AvError(int err) {
   return buf;
 }
 
-std::string Quoted(const fs::path& path) { return "'" + path.string() + "'"; }
+// Messages name a file by its name only: inputs may sit in server folders (scratch,
+// file store) whose paths are nobody's business but the operator's.
+std::string Quoted(const fs::path& path) { return "'" + path.filename().string() + "'"; }
 
 // libav logs to stderr by default; swapline reports errors as Status values and
 // keeps libav's own lines at debug level (visible with --log-level debug).
@@ -67,8 +71,28 @@ void InitLibav() {
   std::call_once(once, [] { av_log_set_callback(AvLogToSpdlog); });
 }
 
+// An input opened by OpenUntrustedInput: libavformat reads it through our own byte
+// source (FileSource below), which the context does not own.
+struct FileSource {
+  int fd = -1;
+  ~FileSource() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+void FreeCustomIo(AVIOContext* pb) {
+  if (pb == nullptr) return;
+  delete static_cast<FileSource*>(pb->opaque);
+  av_freep(&pb->buffer);
+  avio_context_free(&pb);
+}
+
 struct InputCloser {
-  void operator()(AVFormatContext* c) const { avformat_close_input(&c); }
+  void operator()(AVFormatContext* c) const {
+    AVIOContext* custom = (c->flags & AVFMT_FLAG_CUSTOM_IO) != 0 ? c->pb : nullptr;
+    avformat_close_input(&c);
+    FreeCustomIo(custom);
+  }
 };
 struct CodecContextFree {
   void operator()(AVCodecContext* c) const { avcodec_free_context(&c); }
@@ -103,21 +127,58 @@ bool ValidRational(AVRational r) { return r.num > 0 && r.den > 0; }
 
 // ---- Input. ----
 
-// kNotFound / kPermissionDenied / kUnsupportedInput for paths that cannot be videos.
-Status CheckInputFile(const fs::path& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) {
+// Opens `path` for reading. kNotFound / kPermissionDenied / kUnsupportedInput for
+// paths that cannot be videos; the checks run on the opened descriptor.
+Result<std::unique_ptr<FileSource>> OpenInputFile(const fs::path& path) {
+  auto source = std::make_unique<FileSource>();
+  source->fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);  // a FIFO must not block the open
+  if (source->fd < 0) {
     const int err = errno;
     if (err == ENOENT || err == ENOTDIR) return NotFound("video " + Quoted(path) + " does not exist");
-    return ErrnoStatus(err, "cannot read video", path.string());
+    if (err == EACCES) return PermissionDenied("video " + Quoted(path) + " is not readable (permission denied)");
+    return ErrnoStatus(err, "cannot read video", path.filename().string());
   }
+  struct stat st {};
+  if (::fstat(source->fd, &st) != 0) return ErrnoStatus(errno, "cannot read video", path.filename().string());
   if (S_ISDIR(st.st_mode)) return UnsupportedInput(Quoted(path) + " is a folder, not a video file");
+  if (!S_ISREG(st.st_mode)) return UnsupportedInput(Quoted(path) + " is not a regular file");
   if (st.st_size == 0) return UnsupportedInput("video " + Quoted(path) + " is empty (0 bytes)");
-  if (::access(path.c_str(), R_OK) != 0) {
-    return PermissionDenied("video " + Quoted(path) + " is not readable (permission denied)");
-  }
-  return Status::Ok();
+  return source;
 }
+
+int ReadFromFile(void* opaque, std::uint8_t* buf, int size) {
+  const int fd = static_cast<FileSource*>(opaque)->fd;
+  while (true) {
+    const ssize_t n = ::read(fd, buf, static_cast<std::size_t>(size));
+    if (n > 0) return static_cast<int>(n);
+    if (n == 0) return AVERROR_EOF;
+    if (errno != EINTR) return AVERROR(errno);
+  }
+}
+
+std::int64_t SeekInFile(void* opaque, std::int64_t offset, int whence) {
+  const int fd = static_cast<FileSource*>(opaque)->fd;
+  if ((whence & AVSEEK_SIZE) != 0) {
+    struct stat st {};
+    return ::fstat(fd, &st) == 0 ? st.st_size : AVERROR(errno);
+  }
+  const off_t at = ::lseek(fd, offset, whence & ~AVSEEK_FORCE);
+  return at < 0 ? AVERROR(errno) : at;
+}
+
+// A container may name other files or URLs (HLS and DASH playlists, concat lists,
+// mov external references, image sequences); libavformat opens those through
+// io_open, which untrusted inputs never get.
+int RefuseNestedOpen(AVFormatContext* /*s*/, AVIOContext** /*pb*/, const char* /*url*/, int /*flags*/,
+                     AVDictionary** /*options*/) {
+  return AVERROR(EPERM);
+}
+
+// The demuxers untrusted inputs may reach, as FFmpeg names them ("mov" is the
+// "mov,mp4,m4a,3gp,3g2,mj2" demuxer, "matroska" also reads WebM). Everything else
+// (playlists, network and device demuxers, raw streams) is refused after the probe.
+constexpr char kAllowedDemuxers[] = "mov,matroska,avi";
+constexpr char kAllowedContainers[] = "MP4/MOV, Matroska/WebM or AVI";
 
 // Demuxers that read single pictures (image2, jpeg_pipe, png_pipe, webp_pipe, …).
 bool IsImageDemuxer(const AVInputFormat* format) {
@@ -150,26 +211,64 @@ struct OpenedInput {
   int video_index = -1;
 };
 
-Result<OpenedInput> OpenVideoInput(const fs::path& path) {
+// Opens an untrusted file for demuxing. libavformat reads it only through one
+// AVIOContext over the descriptor we opened, probes it by its bytes alone (the name
+// plays no part), and may use only an allow-listed demuxer, which cannot open
+// anything else. Still images get their own message (they are routed to the image
+// pipeline).
+Result<InputPtr> OpenUntrustedInput(const fs::path& path) {
   InitLibav();
-  SWAPLINE_RETURN_IF_ERROR(CheckInputFile(path));
-  AVFormatContext* raw = nullptr;
-  int ret = avformat_open_input(&raw, path.c_str(), nullptr, nullptr);
+  SWAPLINE_ASSIGN_OR_RETURN(std::unique_ptr<FileSource> source, OpenInputFile(path));
+  constexpr int kBufferSize = 64 * 1024;
+  auto* buffer = static_cast<unsigned char*>(av_malloc(kBufferSize));
+  if (buffer == nullptr) return Internal("out of memory opening a video");
+  AVIOContext* pb = avio_alloc_context(buffer, kBufferSize, 0, source.get(), ReadFromFile, nullptr, SeekInFile);
+  if (pb == nullptr) {
+    av_free(buffer);
+    return Internal("out of memory opening a video");
+  }
+  source.release();  // owned by pb from here (FreeCustomIo)
+  const AVInputFormat* format = nullptr;
+  int ret = av_probe_input_buffer2(pb, &format, "", nullptr, 0, 0);
+  Status refused;
+  if (ret < 0 || format == nullptr) {
+    refused = UnsupportedInput("cannot read " + Quoted(path) + " as a video (not a container FFmpeg recognises" +
+                               (ret < 0 ? ": " + AvError(ret) : std::string()) + ")");
+  } else if (IsImageDemuxer(format)) {
+    refused = UnsupportedInput(Quoted(path) + " is " + DescribeImageDemuxer(format) + ", not a video");
+  } else if (av_match_list(format->name, kAllowedDemuxers, ',') <= 0) {
+    refused = UnsupportedInput(Quoted(path) + " is " + (format->long_name ? format->long_name : format->name) +
+                               " (" + format->name + "), not an accepted video container (" +
+                               kAllowedContainers + "); playlists and files that refer to other files are refused");
+  }
+  if (!refused.ok()) {
+    FreeCustomIo(pb);
+    return refused;
+  }
+  AVFormatContext* raw = avformat_alloc_context();
+  if (raw == nullptr) {
+    FreeCustomIo(pb);
+    return Internal("out of memory opening a video");
+  }
+  raw->pb = pb;
+  raw->flags |= AVFMT_FLAG_CUSTOM_IO;
+  raw->io_open = RefuseNestedOpen;
+  AVDictionary* options = nullptr;
+  av_dict_set(&options, "format_whitelist", kAllowedDemuxers, 0);
+  ret = avformat_open_input(&raw, "", format, &options);  // frees `raw` on failure, never pb
+  av_dict_free(&options);
   if (ret < 0) {
-    if (ret == AVERROR(ENOENT)) return NotFound("video " + Quoted(path) + " does not exist");
-    if (ret == AVERROR(EACCES)) return PermissionDenied("video " + Quoted(path) + " is not readable");
-    return UnsupportedInput("cannot read " + Quoted(path) +
-                            " as a video (not a container FFmpeg recognises, or a damaged header: " +
-                            AvError(ret) + ")");
+    FreeCustomIo(pb);
+    return UnsupportedInput("cannot read " + Quoted(path) + " as a video (a damaged header: " + AvError(ret) + ")");
   }
+  return InputPtr(raw);
+}
+
+Result<OpenedInput> OpenVideoInput(const fs::path& path) {
   OpenedInput input;
-  input.format.reset(raw);
+  SWAPLINE_ASSIGN_OR_RETURN(input.format, OpenUntrustedInput(path));
   AVFormatContext* fmt = input.format.get();
-  if (IsImageDemuxer(fmt->iformat)) {
-    return UnsupportedInput(Quoted(path) + " is " + DescribeImageDemuxer(fmt->iformat) +
-                            ", not a video");
-  }
-  ret = avformat_find_stream_info(fmt, nullptr);
+  int ret = avformat_find_stream_info(fmt, nullptr);
   if (ret < 0) {
     return UnsupportedInput("cannot read the streams of " + Quoted(path) +
                             " (truncated or damaged file?): " + AvError(ret));
@@ -238,6 +337,17 @@ AVRational FrameRateOf(AVFormatContext* fmt, AVStream* st) {
   return AVRational{25, 1};
 }
 
+// A colour field as the demuxer stored it, which may be any number the file
+// carried (found by fuzz_video: 32 in a color_space): read as an int, and values
+// libav does not define become `unspecified`.
+template <typename Enum>
+int CodePoint(const Enum& field, int count, int unspecified = 2) {
+  static_assert(sizeof(Enum) == sizeof(int));
+  int value = 0;
+  std::memcpy(&value, &field, sizeof(value));
+  return value >= 0 && value < count ? value : unspecified;
+}
+
 VideoInfo BuildInfo(AVFormatContext* fmt, int video_index) {
   AVStream* st = fmt->streams[video_index];
   const AVCodecParameters* par = st->codecpar;
@@ -258,11 +368,11 @@ VideoInfo BuildInfo(AVFormatContext* fmt, int video_index) {
     info.frame_count = std::llround(info.duration_s * av_q2d(rate));
   }
   info.rotation_degrees = RotationOf(st);
-  info.full_range = !IsRgbFormat(par->format) &&
-                    (par->color_range == AVCOL_RANGE_JPEG || IsJpegFormat(par->format));
-  info.color_primaries = par->color_primaries;
-  info.color_transfer = par->color_trc;
-  info.color_matrix = par->color_space;
+  const int range = CodePoint(par->color_range, AVCOL_RANGE_NB, AVCOL_RANGE_UNSPECIFIED);
+  info.full_range = !IsRgbFormat(par->format) && (range == AVCOL_RANGE_JPEG || IsJpegFormat(par->format));
+  info.color_primaries = CodePoint(par->color_primaries, AVCOL_PRI_NB);
+  info.color_transfer = CodePoint(par->color_trc, AVCOL_TRC_NB);
+  info.color_matrix = CodePoint(par->color_space, AVCOL_SPC_NB);
   if (ValidRational(par->sample_aspect_ratio)) {
     info.sample_aspect_ratio = {par->sample_aspect_ratio.num, par->sample_aspect_ratio.den};
   }
@@ -519,18 +629,15 @@ class AudioTrack {
  public:
   static Result<std::unique_ptr<AudioTrack>> Open(const fs::path& source, std::int64_t start_us,
                                                   std::optional<std::int64_t> end_us, AVFormatContext* out) {
-    SWAPLINE_RETURN_IF_ERROR(CheckInputFile(source).WithContext("audio source"));
-    AVFormatContext* raw = nullptr;
-    int ret = avformat_open_input(&raw, source.c_str(), nullptr, nullptr);
-    if (ret < 0) {
-      return UnsupportedInput("cannot read the audio of " + Quoted(source) + ": " + AvError(ret));
-    }
     auto track = std::unique_ptr<AudioTrack>(new AudioTrack());
-    track->input_.reset(raw);
+    Result<InputPtr> opened = OpenUntrustedInput(source);
+    if (!opened.ok()) return opened.status().WithContext("audio source");
+    track->input_ = std::move(opened).value();
+    AVFormatContext* raw = track->input_.get();
     track->source_ = source;
     track->start_us_ = std::max<std::int64_t>(0, start_us);
     track->end_us_ = end_us.value_or(std::numeric_limits<std::int64_t>::max());
-    ret = avformat_find_stream_info(raw, nullptr);
+    const int ret = avformat_find_stream_info(raw, nullptr);
     if (ret < 0) return UnsupportedInput("cannot read the streams of " + Quoted(source) + ": " + AvError(ret));
 
     int subtitles = 0, data = 0, extra_audio = 0;
@@ -1040,7 +1147,10 @@ class LibavWriter final : public VideoWriter {
       AVRational sar{input_.sample_aspect_ratio.num, input_.sample_aspect_ratio.den};
       if (width != input_.width || height != input_.height) {
         // Keep the display aspect ratio.
-        sar = av_mul_q(sar, AVRational{input_.width * height, input_.height * width});
+        AVRational scale{1, 1};  // in 64 bits: width × height overflows an int
+        av_reduce(&scale.num, &scale.den, std::int64_t{input_.width} * height, std::int64_t{input_.height} * width,
+                  INT_MAX);
+        sar = av_mul_q(sar, scale);
       }
       enc->sample_aspect_ratio = sar;
     }
@@ -1312,6 +1422,13 @@ Result<std::unique_ptr<VideoReader>> VideoReader::Open(const fs::path& path, con
     return InvalidArgument("--trim-frame-end must be greater than --trim-frame-start");
   }
   SWAPLINE_ASSIGN_OR_RETURN(OpenedInput input, OpenVideoInput(path));
+  const AVCodecParameters* par = input.format->streams[input.video_index]->codecpar;
+  const std::int64_t pixels = std::int64_t{par->width} * par->height;
+  if (pixels > options.max_frame_pixels) {
+    return TooLarge("the frames of " + Quoted(path) + " are " + std::to_string(par->width) + "x" +
+                    std::to_string(par->height) + " = " + std::to_string(pixels) + " pixels; the limit is " +
+                    std::to_string(options.max_frame_pixels) + " pixels");
+  }
   auto reader = std::make_unique<LibavReader>(path, std::move(input), options);
   SWAPLINE_RETURN_IF_ERROR(reader->Init());
   return std::unique_ptr<VideoReader>(std::move(reader));

@@ -98,6 +98,9 @@ struct VideoReaderOptions {
   std::int64_t trim_frame_start = 0;               // first frame to return
   std::optional<std::int64_t> trim_frame_end;      // exclusive; must be > trim_frame_start
   int threads = 0;                                 // decoder threads (frame + slice), 0 = auto
+  // Frames with more pixels (width × height from the stream header) are refused at
+  // Open with kTooLarge, before a decoder is set up.
+  std::int64_t max_frame_pixels = 100'000'000;
 };
 
 class VideoReader {

@@ -21,7 +21,7 @@ Status ValidateImageJobSpec(const ImageJobSpec& spec) {
   if (spec.output_image_resolution &&
       (spec.output_image_resolution->width < media::kMinImageSide ||
        spec.output_image_resolution->height < media::kMinImageSide ||
-       static_cast<std::int64_t>(spec.output_image_resolution->area()) > spec.max_pixels)) {
+       media::PixelCount(*spec.output_image_resolution) > spec.max_pixels)) {
     return InvalidArgument("--output-image-resolution is out of range");
   }
   SWAPLINE_RETURN_IF_ERROR(vision::ValidateSwapperOptions(spec.swapper));
@@ -115,7 +115,7 @@ Result<ImageJobReport> ImageSwapEngine::Run(const ImageJobSpec& spec) {
     }
   }
   if (spec.output_image_resolution && *spec.output_image_resolution != frame.size()) {
-    const bool shrinking = spec.output_image_resolution->area() < frame.size().area();
+    const bool shrinking = media::PixelCount(*spec.output_image_resolution) < media::PixelCount(frame.size());
     cv::resize(frame, frame, *spec.output_image_resolution, 0, 0, shrinking ? cv::INTER_AREA : cv::INTER_CUBIC);
   }
   media::ImageEncodeOptions encode;

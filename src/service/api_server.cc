@@ -18,6 +18,7 @@
 #include "service/s3_events.h"
 #include "service/tenancy.h"
 #include "service/web/web_ui.h"
+#include "storage/file_store.h"
 #include "storage/object_key.h"
 
 namespace swapline::service {
@@ -637,14 +638,23 @@ void ApiServer::Impl::PutObject(const Request& req, Response& res, const httplib
     res.set_header("Connection", "close");  // the body is not read
     return SendStatus(res, allowed);
   }
-  char pattern[] = "/tmp/swapline-upload-XXXXXX";
-  const int fd = ::mkstemp(pattern);
+  // Staged inside the store (its filesystem, its quota), never in a system temp folder.
+  const fs::path staging = storage::FileStoreStagingDir(options_.store_uri.local_path);
+  std::error_code mkdir_error;
+  fs::create_directories(staging, mkdir_error);
+  std::string pattern = (staging / "upload-XXXXXX").string();
+  const int fd = ::mkstemp(pattern.data());
   if (fd < 0) return SendStatus(res, IOError("cannot create a temporary upload file"));
   const fs::path temp = pattern;
   std::uint64_t total = 0;
   bool write_failed = false;
+  bool too_large = false;
   const bool read = reader([&](const char* data, std::size_t length) {
     total += length;
+    if (total > options_.max_upload_bytes) {
+      too_large = true;
+      return false;
+    }
     std::size_t done = 0;
     while (done < length) {
       const ssize_t n = ::write(fd, data + done, length - done);
@@ -660,6 +670,11 @@ void ApiServer::Impl::PutObject(const Request& req, Response& res, const httplib
   if (!read || write_failed) {
     std::error_code ec;
     fs::remove(temp, ec);
+    if (too_large) {
+      res.set_header("Connection", "close");  // the rest of the body is not read
+      return SendStatus(res, TooLarge("body: larger than the upload limit of " +
+                                      std::to_string(options_.max_upload_bytes) + " bytes"));
+    }
     return SendStatus(res, write_failed ? IOError("cannot buffer the upload") : InvalidArgument("body: upload interrupted"));
   }
   storage::PutOptions put;

@@ -155,6 +155,12 @@ class FileStore final : public ObjectStore {
     // Walk only the folder the prefix points into.
     const std::size_t last_slash = options.prefix.rfind('/');
     const std::string folder_key = last_slash == std::string::npos ? "" : options.prefix.substr(0, last_slash);
+    // The folder part is joined onto the root, so it is checked as a key is ("..",
+    // absolute, empty segments): a prefix never lists outside the store.
+    if (last_slash != std::string::npos) {
+      const Status valid = ValidateFileKey(folder_key);
+      if (!valid.ok()) return InvalidArgument("list prefix '" + options.prefix + "': " + valid.message());
+    }
     std::vector<std::string> keys;
     std::error_code ec;
     const fs::path start = folder_key.empty() ? root_ : root_ / folder_key;
@@ -262,6 +268,8 @@ class FileStore final : public ObjectStore {
 };
 
 }  // namespace
+
+fs::path FileStoreStagingDir(const fs::path& root) { return root / (std::string(kReservedPrefix) + "staging"); }
 
 Result<std::unique_ptr<ObjectStore>> OpenFileStore(const fs::path& root) {
   std::error_code ec;

@@ -19,4 +19,9 @@ namespace swapline::storage {
 // Creates `root` if missing.
 Result<std::unique_ptr<ObjectStore>> OpenFileStore(const std::filesystem::path& root);
 
+// A folder inside the store at `root` (reserved: never listed, never a key) where
+// bytes on their way into it can be staged, on the store's own filesystem and
+// under its operator's quota rather than in a system temp folder.
+std::filesystem::path FileStoreStagingDir(const std::filesystem::path& root);
+
 }  // namespace swapline::storage

@@ -19,12 +19,21 @@ Result<pugi::xml_document*> Load(pugi::xml_document& doc, const std::string& bod
 std::uint64_t ToUint(const char* text) { return std::strtoull(text, nullptr, 10); }
 
 // ListObjectsV2 with encoding-type=url percent-encodes keys and prefixes.
+// A '%' not followed by two hex digits is kept as it is: the text comes from the
+// server, and std::stoi threw on it (found by fuzz_s3_xml).
+int HexDigit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
 std::string UrlDecode(const std::string& text) {
   std::string out;
   out.reserve(text.size());
   for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '%' && i + 2 < text.size()) {
-      out.push_back(static_cast<char>(std::stoi(text.substr(i + 1, 2), nullptr, 16)));
+    if (text[i] == '%' && i + 2 < text.size() && HexDigit(text[i + 1]) >= 0 && HexDigit(text[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(HexDigit(text[i + 1]) * 16 + HexDigit(text[i + 2])));
       i += 2;
     } else if (text[i] == '+') {
       out.push_back(' ');
@@ -61,7 +70,13 @@ std::optional<std::chrono::system_clock::time_point> ParseIso8601(const std::str
   std::istringstream in(text);
   in >> std::get_time(&tm, "%Y-%m-%dT%H:%M:%S");
   if (in.fail()) return std::nullopt;
-  return std::chrono::system_clock::from_time_t(timegm(&tm));
+  const std::time_t t = timegm(&tm);
+  // system_clock counts nanoseconds in 64 bits (years 1678..2262): a time beyond
+  // that (a server's year 1012) is no time at all, not an overflow.
+  constexpr auto kLimit =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::duration::max()).count();
+  if (t >= kLimit || t <= -kLimit) return std::nullopt;
+  return std::chrono::system_clock::from_time_t(t);
 }
 
 Result<ListPage> ParseListObjectsV2(const std::string& body) {
@@ -77,6 +92,7 @@ Result<ListPage> ParseListObjectsV2(const std::string& body) {
   for (pugi::xml_node node : root.children("Contents")) {
     ObjectInfo info;
     info.key = decode(node.child_value("Key"));
+    if (info.key.empty()) return Unavailable("ListObjectsV2 answer lists an object without a key");
     info.size = ToUint(node.child_value("Size"));
     info.etag = Unquote(node.child_value("ETag"));
     info.last_modified = ParseIso8601(node.child_value("LastModified")).value_or(

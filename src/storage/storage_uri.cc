@@ -16,7 +16,9 @@ bool ValidBucketName(std::string_view name) {
 
 std::string StorageUri::ToString() const {
   if (is_s3()) return "s3://" + bucket + "/" + key;
-  return local_path.string();
+  // A plain path with "://" in it would read back as an unknown scheme.
+  const std::string path = local_path.string();
+  return path.find("://") == std::string::npos ? path : "file://" + path;
 }
 
 Result<StorageUri> ParseStorageUri(std::string_view text) {

@@ -1,9 +1,22 @@
 #include "core/atomic_file.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <fstream>
 #include <iterator>
+
+// Counts the process's umask calls (this definition takes the place of libc's). The
+// mask is process-wide: changing it even for a moment gives the files other threads
+// create meanwhile its mode.
+std::atomic<int> umask_calls{0};
+extern "C" mode_t umask(mode_t mask) noexcept {
+  ++umask_calls;
+  return static_cast<mode_t>(::syscall(SYS_umask, mask));
+}
 
 namespace swapline {
 namespace {
@@ -53,6 +66,19 @@ TEST_F(AtomicFileTest, ReplacesExistingOnlyOnCommit) {
   }
   EXPECT_EQ(Slurp(dir_ / "out.bin"), "old");
   EXPECT_EQ(EntryCount(), 1u);
+}
+
+TEST_F(AtomicFileTest, ModeFollowsTheUmaskWithoutChangingIt) {
+  const mode_t old = ::umask(027);
+  umask_calls = 0;
+  const Status written = WriteFileAtomically(dir_ / "out.bin", Bytes("x"));
+  const int calls = umask_calls;
+  ::umask(old);
+  ASSERT_TRUE(written.ok()) << written.ToString();
+  EXPECT_EQ(calls, 0);
+  struct stat st {};
+  ASSERT_EQ(::stat((dir_ / "out.bin").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0640u);
 }
 
 TEST_F(AtomicFileTest, MissingFolderIsOutputNotWritable) {

@@ -1,9 +1,11 @@
 #include "media/image_codec.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
+#include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -201,7 +203,7 @@ TEST(ImageCodec, LosslessWebpDecodesExactly) {
 }
 
 TEST_F(ImageCodecTest, ReadsRealPhoto) {
-  if (!fs::exists(kGraceHopperJpeg)) GTEST_SKIP() << "test photo missing: " << kGraceHopperJpeg;
+  ASSERT_TRUE(fs::exists(kGraceHopperJpeg)) << "test photo missing (../shared/testdata): " << kGraceHopperJpeg;
   const Bytes bytes = Slurp(kGraceHopperJpeg);
   auto info = ProbeImage(bytes);
   ASSERT_TRUE(info.ok()) << info.status().ToString();
@@ -231,12 +233,45 @@ TEST_F(ImageCodecTest, TextNamedJpgIsUnsupported) {
       << status.message();
 }
 
+TEST_F(ImageCodecTest, MessagesNameTheFileNotItsFolder) {
+  const std::string text = "this is not a picture\n";
+  const Status status = ReadImage(WriteFile("notes.jpg", Bytes(text.begin(), text.end()))).status();
+  EXPECT_NE(status.message().find("'notes.jpg'"), std::string::npos) << status.message();
+  EXPECT_EQ(status.message().find(dir_.string()), std::string::npos) << status.message();
+}
+
+TEST_F(ImageCodecTest, OversizedFileIsRefusedBeforeItIsRead) {
+  // A valid header in front of a sparse terabyte: allocating it first would abort.
+  const fs::path file = WriteFile("huge.png", OpenCvEncode(".png", TestPicture(64, 64)));
+  ASSERT_EQ(::truncate(file.c_str(), off_t{1} << 40), 0) << std::strerror(errno);
+  const Status status = ReadImage(file).status();
+  EXPECT_EQ(status.code(), Code::kTooLarge) << status.ToString();
+  EXPECT_NE(status.message().find("1099511627776 bytes"), std::string::npos) << status.message();
+  // The bound follows the pixel limit: 8 bytes a pixel plus 16 MiB of metadata.
+  ASSERT_EQ(::truncate(file.c_str(), (off_t{16} << 20) + 8 * 1000 + 1), 0);
+  EXPECT_EQ(ReadImage(file, 1000).status().code(), Code::kTooLarge);
+}
+
+TEST(ImageCodec, PixelCountDoesNotOverflow) {
+  // cv::Size::area() is an int: 46341² wraps negative and would pass a 40000² cap.
+  EXPECT_GT(PixelCount({46341, 46341}), std::int64_t{40000} * 40000);
+  EXPECT_EQ(PixelCount({1 << 30, 1 << 30}), std::int64_t{1} << 60);
+}
+
 TEST_F(ImageCodecTest, FolderIsUnsupported) {
   EXPECT_EQ(ReadImage(dir_).status().code(), Code::kUnsupportedInput);
 }
 
+TEST_F(ImageCodecTest, FifoIsUnsupportedWithoutBlocking) {
+  // Without a writer, a blocking open would never return.
+  ASSERT_EQ(::mkfifo((dir_ / "fifo.png").c_str(), 0600), 0);
+  const Status status = ReadImage(dir_ / "fifo.png").status();
+  EXPECT_EQ(status.code(), Code::kUnsupportedInput) << status.ToString();
+  EXPECT_NE(status.message().find("not a regular file"), std::string::npos) << status.message();
+}
+
 TEST_F(ImageCodecTest, RealJpegCutInHalfIsUnsupported) {
-  if (!fs::exists(kGraceHopperJpeg)) GTEST_SKIP() << "test photo missing: " << kGraceHopperJpeg;
+  ASSERT_TRUE(fs::exists(kGraceHopperJpeg)) << "test photo missing (../shared/testdata): " << kGraceHopperJpeg;
   Bytes bytes = Slurp(kGraceHopperJpeg);
   bytes.resize(bytes.size() / 2);
   const Status status = ReadImage(WriteFile("half.jpg", bytes)).status();

@@ -3,6 +3,7 @@
 #include "cli/cli_test_util.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 
 #include <array>
@@ -265,6 +266,9 @@ void ExpectReadFails(const fs::path& file, Code code, const std::string& must_me
     EXPECT_EQ(summary.status.code(), code) << summary.status.ToString();
     EXPECT_NE(summary.status.message().find(file.filename().string()), std::string::npos)
         << summary.status.message();
+    // The file's folder is the server's business, not the tenant's.
+    EXPECT_EQ(summary.status.message().find(file.parent_path().string()), std::string::npos)
+        << summary.status.message();
     if (!must_mention.empty()) {
       EXPECT_NE(summary.status.message().find(must_mention), std::string::npos) << summary.status.message();
     }
@@ -291,6 +295,55 @@ TEST(VideoReaderTest, BadInputsGiveClearErrors) {
 
   std::ofstream(dir / "text.mp4") << "not a video\n";
   ExpectReadFails(dir / "text.mp4", Code::kUnsupportedInput);
+
+  // A FIFO without a writer would block the open forever.
+  ASSERT_EQ(::mkfifo((dir / "fifo.mp4").c_str(), 0600), 0);
+  ExpectReadFails(dir / "fifo.mp4", Code::kUnsupportedInput, "not a regular file");
+}
+
+// Files that make a demuxer open other files or URLs. Read as videos they would hand
+// the named file's frames back to whoever sent the "video".
+TEST(VideoReaderTest, RefusesPlaylistsAndReferencesToOtherFiles) {
+  TempDir dir;
+  fs::copy_file(kTone720, dir / "secret.mp4");
+  const std::string secret = (dir / "secret.mp4").string();
+  std::ofstream(dir / "hls.mp4") << "#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:3,\n" << secret
+                                 << "\n#EXT-X-ENDLIST\n";
+  std::ofstream(dir / "ffconcat.mp4") << "ffconcat version 1.0\nfile secret.mp4\n";
+  std::ofstream(dir / "rtp.mp4") << "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=x\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+                                    "m=video 5004 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n";
+  const VideoInfo info = *ProbeVideo(kTone720);
+  for (const char* name : {"hls.mp4", "ffconcat.mp4", "rtp.mp4"}) {
+    SCOPED_TRACE(name);
+    ExpectReadFails(dir / name, Code::kUnsupportedInput, "not an accepted video container");
+    EXPECT_FALSE(LooksLikeVideo(dir / name));
+    // The audio of the output is read from the input too.
+    VideoWriterOptions options = Fast();
+    options.audio_source = dir / name;
+    const auto writer = VideoWriter::Create(dir / "out.mp4", info, options);
+    EXPECT_EQ(writer.status().code(), Code::kUnsupportedInput) << writer.status().ToString();
+    EXPECT_NE(writer.status().message().find("not an accepted video container"), std::string::npos)
+        << writer.status().message();
+  }
+  // The accepted containers still open.
+  for (const char* name : {"ok.mkv", "ok.webm", "ok.avi", "ok.mov"}) {
+    SCOPED_TRACE(name);
+    int rc = -1;
+    Shell("ffmpeg -v error -y -i " + Q(kSilent360) + " -frames:v 3 -vf scale=64:36 " +
+          (std::string_view(name).ends_with("webm") ? "-c:v libvpx-vp9 " : "") + Q(dir / name), &rc);
+    ASSERT_EQ(rc, 0);
+    EXPECT_EQ(ReadAll(dir / name).frames, 3);
+  }
+}
+
+TEST(VideoReaderTest, FramePixelLimit) {
+  VideoReaderOptions options;
+  options.max_frame_pixels = 640 * 360 - 1;
+  const auto refused = VideoReader::Open(kSilent360, options);
+  EXPECT_EQ(refused.status().code(), Code::kTooLarge) << refused.status().ToString();
+  EXPECT_NE(refused.status().message().find("640x360"), std::string::npos) << refused.status().message();
+  options.max_frame_pixels = 640 * 360;
+  EXPECT_TRUE(VideoReader::Open(kSilent360, options).ok());
 }
 
 std::vector<char> Bytes(const fs::path& file) {

@@ -34,6 +34,16 @@ constexpr std::uint64_t kMiB = 1 << 20;
 constexpr const char* kBucket = "swapline-test";
 constexpr const char* kOtherBucket = "swapline-other";
 
+// Polls `done` until it holds (true) or `limit` passes (false).
+bool WaitUntil(const std::function<bool()>& done, std::chrono::seconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
+
 SwiftServer* g_server = nullptr;
 
 class SwiftEnvironment : public ::testing::Environment {
@@ -333,8 +343,8 @@ TEST_F(S3Test, PresignedUrlsWorkWithPlainCurlUntilTheyExpire) {
 
   Result<std::string> short_url = store->Presign(prefix_ + "up.txt", PresignMethod::kGet, std::chrono::seconds(1));
   ASSERT_TRUE(short_url.ok());
-  std::this_thread::sleep_for(std::chrono::milliseconds(2100));
-  EXPECT_EQ(Curl("'" + *short_url + "'"), "403");
+  EXPECT_TRUE(WaitUntil([&] { return Curl("'" + *short_url + "'") == "403"; }, std::chrono::seconds(30)))
+      << "a presigned URL still works 30 s after it expired";
   std::string tampered = *get_url;
   tampered[tampered.size() - 1] = tampered.back() == '0' ? '1' : '0';
   EXPECT_EQ(Curl("'" + tampered + "'"), "403");
@@ -605,10 +615,7 @@ class StoreCliTest : public S3Test {
   static void RunAndKill(const std::vector<std::string>& args, const std::function<std::uint64_t()>& moved,
                          std::uint64_t bytes) {
     const pid_t pid = Spawn(args);
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    while (moved() < bytes && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
+    WaitUntil([&] { return moved() >= bytes; }, std::chrono::seconds(60));
     ::kill(pid, SIGKILL);
     int status = 0;
     ::waitpid(pid, &status, 0);
@@ -668,15 +675,12 @@ TEST_F(StoreCliTest, KilledUploadAndDownloadResumeWithoutResending) {
     // Swift lists a new upload a moment after it exists (container updates run
     // behind the object writes under load) and rounds "Initiated" up to the next
     // second: wait for both.
-    for (int i = 0; i < 100 && PendingUploads(*store, prefix_) == 0; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
+    ASSERT_TRUE(WaitUntil([&] { return PendingUploads(*store, prefix_) != 0; }, std::chrono::seconds(10)));
     ASSERT_EQ(PendingUploads(*store, prefix_), 1u);
-    std::this_thread::sleep_for(std::chrono::milliseconds(1100));
     std::vector<std::string> abort = BaseArgs(g_server->port());
     abort.insert(abort.end(), {"abort-incomplete", "s3://" + std::string(kBucket) + "/" + prefix_, "--older-than", "0s"});
-    ASSERT_EQ(Run(abort), 0);
-    EXPECT_EQ(PendingUploads(*store, prefix_), 0u);
+    EXPECT_TRUE(WaitUntil([&] { return Run(abort) == 0 && PendingUploads(*store, prefix_) == 0; },
+                          std::chrono::seconds(10)));
   }
 }
 

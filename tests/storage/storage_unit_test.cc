@@ -5,9 +5,11 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <sstream>
 
 #include "storage/content_type.h"
 #include "storage/credentials.h"
+#include "storage/file_store.h"
 #include "storage/lifecycle.h"
 #include "storage/object_key.h"
 #include "storage/s3_xml.h"
@@ -45,6 +47,31 @@ TEST(ObjectKeyTest, RejectsUnsafeParts) {
   EXPECT_FALSE(ValidateObjectKey("a/../c").ok());
 }
 
+TEST(FileStoreTest, ListStaysInsideTheRoot) {
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("swapline-list-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir / "outside");
+  std::ofstream(dir / "outside" / "secret.txt") << "not the store's";
+  auto store = OpenFileStore(dir / "root");
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  std::istringstream body("x");
+  ASSERT_TRUE((*store)->Put("a/b.txt", body, {}).ok());
+  for (const std::string prefix : {"../", "../outside/", "a/../../outside/", "/", "/etc/", "a//", ".swapline-meta/"}) {
+    ListOptions options;
+    options.prefix = prefix;
+    const auto page = (*store)->List(options);
+    EXPECT_EQ(page.status().code(), Code::kInvalidArgument) << prefix;
+  }
+  ListOptions options;
+  options.prefix = "a/";
+  const auto page = (*store)->List(options);
+  ASSERT_TRUE(page.ok()) << page.status().ToString();
+  ASSERT_EQ(page->objects.size(), 1u);
+  EXPECT_EQ(page->objects[0].key, "a/b.txt");
+  std::filesystem::remove_all(dir);
+}
+
 TEST(StorageUriTest, ParsesS3FileAndLocalPaths) {
   Result<StorageUri> s3 = ParseStorageUri("s3://my-bucket/a/b c.jpg");
   ASSERT_TRUE(s3.ok());
@@ -56,6 +83,10 @@ TEST(StorageUriTest, ParsesS3FileAndLocalPaths) {
   EXPECT_EQ(ParseStorageUri("/tmp/x.png")->local_path, "/tmp/x.png");
   EXPECT_FALSE(ParseStorageUri("s3://Bad_Bucket/k").ok());
   EXPECT_FALSE(ParseStorageUri("gs://b/k").ok());
+  // The canonical spelling reads back (found by fuzz_uri).
+  const Result<StorageUri> odd = ParseStorageUri("file://var/a://b");
+  ASSERT_TRUE(odd.ok());
+  EXPECT_EQ(ParseStorageUri(odd->ToString())->local_path, "var/a://b");
   EXPECT_EQ(ContentTypeForKey("a/B.JPG"), "image/jpeg");
   EXPECT_EQ(ContentTypeForKey("a.b/noext"), "application/octet-stream");
 }
@@ -82,6 +113,22 @@ TEST(S3XmlTest, ParsesListsErrorsAndUploads) {
   EXPECT_EQ(error.code, "NoSuchKey");
   EXPECT_EQ(error.request_id, "4442587FB7D0A2F9");
   EXPECT_TRUE(ParseS3Error("not xml").code.empty());
+  // A '%' without two hex digits after it stays as it is (found by fuzz_s3_xml).
+  const Result<ListPage> odd_keys = ParseListObjectsV2(
+      "<ListBucketResult><EncodingType>url</EncodingType><Contents><Key>a%zzb%4</Key></Contents>"
+      "<CommonPrefixes><Prefix>%\xff\xff/</Prefix></CommonPrefixes></ListBucketResult>");
+  ASSERT_TRUE(odd_keys.ok());
+  EXPECT_EQ(odd_keys->objects[0].key, "a%zzb%4");
+  EXPECT_EQ(odd_keys->common_prefixes[0], "%\xff\xff/");
+  // An object without a key is a broken answer, not an object named "" (found by fuzz_s3_xml).
+  EXPECT_EQ(ParseListObjectsV2("<ListBucketResult><Contents><Size>1</Size></Contents></ListBucketResult>")
+                .status()
+                .code(),
+            Code::kUnavailable);
+  // Outside system_clock's range (found by fuzz_s3_xml): no time, not an overflow.
+  EXPECT_FALSE(ParseIso8601("1012-04-05T14:23:01Z").has_value());
+  EXPECT_FALSE(ParseIso8601("9999-04-05T14:23:01Z").has_value());
+  EXPECT_TRUE(ParseIso8601("2262-01-01T00:00:00Z").has_value());
 
   Result<PartsPage> parts = ParseListParts(
       "<ListPartsResult><IsTruncated>true</IsTruncated><NextPartNumberMarker>3</NextPartNumberMarker>"
