@@ -278,7 +278,7 @@ TEST_F(E2eTest, QueuePasswordsNeverReachTheLogs) {
   for (const std::string queue : {"redis://:hunter2-s3cret@127.0.0.1:1/0", "redis://:hunter2-s3cret@127.0.0.1:x/0"}) {
     Process worker({"worker", "--queue", queue, "--store", store_arg_, "--scratch-dir", scratch_.string()},
                    dir_.path() / ("worker-log-" + std::to_string(++logs_)));
-    EXPECT_EQ(worker.WaitExit(std::chrono::seconds(60)), 1);
+    EXPECT_GT(worker.WaitExit(std::chrono::seconds(60)), 0);  // refused (1) or a usage error (2), not a hang
     const std::string log = worker.log();
     EXPECT_NE(log.find("redis://:***@127.0.0.1"), std::string::npos) << log;
     EXPECT_EQ(log.find("hunter2-s3cret"), std::string::npos) << log;
