@@ -34,11 +34,17 @@ struct ServeArgs {
   std::string max_body = "1048576";
   int threads = 16;
   std::string lease;
+  std::string job_retention = "7d";
+  std::int64_t dead_letter_max = 10'000;
   std::string grace = "30s";
   std::string scratch_dir;
   std::string models_dir;
   std::string s3_endpoint;
   int execution_thread_count = 0;
+  std::string limits_file;
+  bool protect_metrics = false;
+  bool allow_local_events = false;
+  std::vector<std::string> limits;
 };
 
 std::string EnvOr(const char* name, const std::string& fallback) {
@@ -50,8 +56,8 @@ int RunServe(const ServeArgs& args) {
   using namespace service;
   ApiOptions api;
   if (Status s = ParseListen(args.listen, api.host, api.port); !s.ok()) return Fail(s);
-  auto lease = ParseDuration(args.lease.empty() ? EnvOr("SWAPLINE_LEASE", "30s") : args.lease);
-  if (!lease.ok()) return Fail(lease.status().WithContext("--lease"));
+  auto queue_options = QueueOptionsFromFlags(args.lease, args.job_retention, args.dead_letter_max);
+  if (!queue_options.ok()) return Fail(queue_options.status());
   auto grace = ParseDuration(args.grace);
   if (!grace.ok()) return Fail(grace.status().WithContext("--grace"));
   try {
@@ -72,11 +78,16 @@ int RunServe(const ServeArgs& args) {
     if (!rule.ok()) return Fail(rule.status());
     api.watch.push_back(*rule);
   }
+  auto limits = LimitsFromFlags(args.limits_file, args.limits);
+  if (!limits.ok()) return Fail(limits.status());
+  api.limits = *limits;
+  api.protect_metrics = args.protect_metrics;
+  api.allow_local_events = args.allow_local_events;
   api.public_url = args.public_url;
   api.url_secret = EnvOr("SWAPLINE_URL_SECRET", "");
   api.threads = args.threads;
 
-  auto backends = OpenBackends(args.store, args.queue, args.s3_endpoint, *lease);
+  auto backends = OpenBackends(args.store, args.queue, args.s3_endpoint, *queue_options);
   if (!backends.ok()) return Fail(backends.status());
   api.store_uri = backends->store_uri;
 
@@ -91,12 +102,13 @@ int RunServe(const ServeArgs& args) {
   if (args.workers > 0) {
     WorkerOptions options;
     options.concurrency = args.workers;
-    options.lease = *lease;
+    options.lease = queue_options->lease;
     options.grace = *grace;
     options.scratch_dir = args.scratch_dir;
     options.models_dir = args.models_dir.empty() ? EnvOr("SWAPLINE_MODELS_DIR", "") : args.models_dir;
     options.store_uri = backends->store_uri;
     options.execution_thread_count = args.execution_thread_count;
+    options.limits = *limits;
     worker = std::make_unique<Worker>(*backends->queue, *backends->store, &metrics, options);
     if (Status s = worker->Start(); !s.ok()) return Fail(s);
   }
@@ -133,6 +145,10 @@ void RegisterServeCommand(CLI::App& app, int& exit_code) {
   cmd->add_option("--max-body-bytes", args->max_body, "largest JSON request body")->capture_default_str();
   cmd->add_option("--threads", args->threads, "HTTP request threads")->capture_default_str();
   cmd->add_option("--lease", args->lease, "job lease, renewed every lease/3 (default $SWAPLINE_LEASE or 30s)");
+  cmd->add_option("--job-retention", args->job_retention, "ended jobs are deleted this long after they ended (0: never)")
+      ->capture_default_str();
+  cmd->add_option("--dead-letter-max", args->dead_letter_max, "Redis: entries kept in the dead-letter stream")
+      ->capture_default_str();
   cmd->add_option("--grace", args->grace, "SIGTERM: time running jobs get to finish before release")
       ->capture_default_str();
   cmd->add_option("--scratch-dir", args->scratch_dir, "workers' scratch folder (default $TMPDIR/swapline-scratch)");
@@ -140,6 +156,12 @@ void RegisterServeCommand(CLI::App& app, int& exit_code) {
   cmd->add_option("--s3-endpoint-url", args->s3_endpoint, "S3 endpoint (default $AWS_ENDPOINT_URL)");
   cmd->add_option("--execution-thread-count", args->execution_thread_count,
                   "video frame workers per job (default: one per core)");
+  cmd->add_flag("--protect-metrics", args->protect_metrics,
+               "/metrics needs the token of tenant 'metrics' from --tokens (default: open, like /healthz)");
+  cmd->add_flag("--allow-local-events", args->allow_local_events,
+                "without --tokens, let loopback clients post S3 events for every tenant");
+  cmd->add_option("--limits", args->limits_file, "operator limits on jobs: a TOML or JSON file (README: Security)");
+  cmd->add_option("--limit", args->limits, "one limit, NAME=VALUE (over --limits), e.g. max_video_seconds=120");
   cmd->callback([args, &exit_code] { exit_code = RunServe(*args); });
 }
 

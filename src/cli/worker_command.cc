@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
@@ -23,12 +24,16 @@ struct WorkerArgs {
   std::string store;
   int concurrency = 1;
   std::string lease;
+  std::string job_retention = "7d";
+  std::int64_t dead_letter_max = 10'000;
   std::string grace = "30s";
   std::string name;
   std::string scratch_dir;
   std::string models_dir;
   std::string s3_endpoint;
   int execution_thread_count = 0;
+  std::string limits_file;
+  std::vector<std::string> limits;
   std::string metrics_listen;
 };
 
@@ -39,23 +44,26 @@ std::string EnvOr(const char* name, const std::string& fallback) {
 
 int RunWorker(const WorkerArgs& args) {
   using namespace service;
-  auto lease = ParseDuration(args.lease.empty() ? EnvOr("SWAPLINE_LEASE", "30s") : args.lease);
-  if (!lease.ok()) return Fail(lease.status().WithContext("--lease"));
+  auto queue_options = QueueOptionsFromFlags(args.lease, args.job_retention, args.dead_letter_max);
+  if (!queue_options.ok()) return Fail(queue_options.status());
   auto grace = ParseDuration(args.grace);
   if (!grace.ok()) return Fail(grace.status().WithContext("--grace"));
-  auto backends = OpenBackends(args.store, args.queue, args.s3_endpoint, *lease);
+  auto limits = LimitsFromFlags(args.limits_file, args.limits);
+  if (!limits.ok()) return Fail(limits.status());
+  auto backends = OpenBackends(args.store, args.queue, args.s3_endpoint, *queue_options);
   if (!backends.ok()) return Fail(backends.status());
 
   MetricsRegistry metrics;
   WorkerOptions options;
   options.concurrency = args.concurrency;
-  options.lease = *lease;
+  options.lease = queue_options->lease;
   options.grace = *grace;
   options.name = args.name;
   options.scratch_dir = args.scratch_dir;
   options.models_dir = args.models_dir.empty() ? EnvOr("SWAPLINE_MODELS_DIR", "") : args.models_dir;
   options.store_uri = backends->store_uri;
   options.execution_thread_count = args.execution_thread_count;
+  options.limits = *limits;
   Worker worker(*backends->queue, *backends->store, &metrics, options);
   MetricsServer metrics_server(metrics);
   if (!args.metrics_listen.empty()) {
@@ -85,6 +93,10 @@ void RegisterWorkerCommand(CLI::App& app, int& exit_code) {
   cmd->add_option("--store", args->store, "object store: s3://BUCKET or file://DIR")->required();
   cmd->add_option("--concurrency", args->concurrency, "jobs at once")->capture_default_str();
   cmd->add_option("--lease", args->lease, "job lease, renewed every lease/3 (default $SWAPLINE_LEASE or 30s)");
+  cmd->add_option("--job-retention", args->job_retention, "ended jobs are deleted this long after they ended (0: never)")
+      ->capture_default_str();
+  cmd->add_option("--dead-letter-max", args->dead_letter_max, "Redis: entries kept in the dead-letter stream")
+      ->capture_default_str();
   cmd->add_option("--grace", args->grace, "SIGTERM: time running jobs get to finish before release")
       ->capture_default_str();
   cmd->add_option("--name", args->name, "worker id prefix (default HOST-PID)");
@@ -93,6 +105,8 @@ void RegisterWorkerCommand(CLI::App& app, int& exit_code) {
   cmd->add_option("--s3-endpoint-url", args->s3_endpoint, "S3 endpoint (default $AWS_ENDPOINT_URL)");
   cmd->add_option("--execution-thread-count", args->execution_thread_count,
                   "video frame workers per job (default: one per core)");
+  cmd->add_option("--limits", args->limits_file, "operator limits on jobs: a TOML or JSON file (README: Security)");
+  cmd->add_option("--limit", args->limits, "one limit, NAME=VALUE (over --limits), e.g. max_video_seconds=120");
   cmd->add_option("--metrics-listen", args->metrics_listen,
                   "serve /metrics and /healthz on HOST:PORT (job durations, bytes, retries)");
   cmd->callback([args, &exit_code] { exit_code = RunWorker(*args); });

@@ -75,13 +75,13 @@ Result<RedisEndpoint> ParseRedisUri(const std::string& uri) {
     rest = rest.substr(close + 1);
     if (!rest.empty()) {
       if (rest.front() != ':' || !ParseInt(rest.substr(1), ep.port)) {
-        return InvalidArgument("queue URI: bad port in '" + uri + "'");
+        return InvalidArgument("queue URI: bad port");
       }
     }
   } else if (const std::size_t colon = rest.rfind(':'); colon != std::string_view::npos) {
     host = rest.substr(0, colon);
     if (!ParseInt(rest.substr(colon + 1), ep.port)) {
-      return InvalidArgument("queue URI: bad port in '" + uri + "'");
+      return InvalidArgument("queue URI: bad port");
     }
   }
   if (ep.port <= 0 || ep.port > 65535) return InvalidArgument("queue URI: port out of range");
@@ -134,8 +134,13 @@ Result<std::unique_ptr<JobQueue>> OpenJobQueue(const std::string& uri,
     SWAPLINE_ASSIGN_OR_RETURN(internal::RedisEndpoint ep, internal::ParseRedisUri(uri));
     return internal::OpenRedisQueue(ep, options);
   }
-  return InvalidArgument("unsupported queue URI '" + uri +
-                         "': use sqlite:///path/queue.db or redis://host:port");
+  // The URI is not echoed: it may carry a password.
+  return InvalidArgument("unsupported queue URI scheme: use sqlite:///path/queue.db or redis://host:port");
+}
+
+Status ActiveJobsLimitError(const std::string& tenant, int max_active_jobs) {
+  return Status(Code::kThrottled, "limit max_active_jobs_per_tenant: tenant '" + tenant + "' already has " +
+                   std::to_string(max_active_jobs) + " queued or running jobs; wait for some to finish");
 }
 
 }  // namespace swapline::job

@@ -62,6 +62,16 @@ struct JobQueueOptions {
   std::chrono::milliseconds retry_backoff_initial{1'000};
   std::chrono::milliseconds retry_backoff_max{60'000};
 
+  // --- retention ---
+  // Ended jobs (succeeded, failed, cancelled, dead) are deleted this long after they
+  // ended: Redis sets a TTL on the job's hash (List drops expired ids from the
+  // tenant index as it meets them); SQLite deletes them in Claim, at most once a
+  // minute. Unfinished jobs are never deleted. 0: keep them forever.
+  std::chrono::milliseconds retention{std::chrono::hours(24 * 7)};
+  // Redis: entries kept in the dead-letter stream (XADD MAXLEN). Acknowledged
+  // history of the job stream is trimmed with XTRIM MINID as before.
+  std::int64_t dead_letter_max = 10'000;
+
   // --- performance ---
   // Longest single blocking wait inside Claim (Redis BLOCK, SQLite poll period);
   // Claim(wait) loops up to `wait` in total. Also how often a Claim of another
@@ -134,8 +144,11 @@ class JobQueue {
   // Adds a job in state queued. REQUIRES: spec.Validate(true) passes (see
   // FinalizeJobSpec); otherwise InvalidArgument. Submitting an id that already
   // exists for the same tenant returns the existing record unchanged (a safe retry);
-  // for another tenant it is kFailedPrecondition.
-  virtual Result<JobRecord> Submit(const JobSpec& spec) = 0;
+  // for another tenant it is kFailedPrecondition. With `max_active_jobs` > 0, a new
+  // job of a tenant that already has that many queued or running jobs is refused
+  // with kThrottled ("limit max_active_jobs_per_tenant: ..."), atomically with the
+  // insert, so concurrent submissions cannot overshoot.
+  virtual Result<JobRecord> Submit(const JobSpec& spec, int max_active_jobs = 0) = 0;
 
   // Hands the next job to `worker_id` (a name unique per worker thread/process, e.g.
   // "host-1234-0"). Jobs whose lease expired are taken over first, then queued jobs
@@ -183,6 +196,9 @@ class JobQueue {
   // Counts for /metrics and autoscaling (all tenants).
   virtual Result<QueueStats> Stats() = 0;
 };
+
+// The kThrottled error of a Submit over `max_active_jobs`.
+Status ActiveJobsLimitError(const std::string& tenant, int max_active_jobs);
 
 // True when a lease call failed because the lease is no longer the job's.
 inline bool IsLeaseLost(const Status& status) {

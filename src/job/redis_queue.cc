@@ -3,14 +3,16 @@
 // Layout (ns = the stream name up to its last ':', e.g. "swapline:"):
 //   <stream>            stream, one entry {job: <id>} per time a job becomes ready;
 //                       consumer group <group> (created with MKSTREAM, from id 0)
-//   <ns>job:<id>        hash: tenant, state, spec (JSON), progress, attempts,
+//   <ns>job:<id>        hash (expires JobQueueOptions::retention after the job ended): tenant, state, spec (JSON), progress, attempts,
 //                       max_attempts, result_uri, error_code, error_message, cancel,
 //                       lease (token), worker, lease_until (ms, Redis clock), entry
 //                       (current stream entry id), deliveries, created_ms, updated_ms
 //   <ns>tenant:<t>:jobs sorted set (score 0, ordered by id) for List
 //   <stream>:delayed    sorted set id → due ms: retries waiting out their backoff
-//   <stream>:dead       dead-letter stream {job, entry, deliveries, reason}
+//   <stream>:dead       dead-letter stream {job, entry, deliveries, reason}, capped at
+//                       JobQueueOptions::dead_letter_max entries (XADD MAXLEN)
 //   <stream>:counts     hash state → number of jobs, for Stats
+//   <stream>:counts:active  hash tenant → queued + running jobs (Submit's cap)
 //
 // Every state move is one Lua script, so it is atomic and checks the lease token:
 // two workers racing to Complete produce one success. Claims read new entries with
@@ -43,14 +45,28 @@ std::string JobIdOfEntry(const ReplyView& fields) {
 }
 
 // Shared by every script. KEYS: 1 job hash, 2 stream, 3 counts, 4 delayed, 5 dead.
+// The last two ARGV of every call (appended by Eval): retention ms (0: keep ended
+// jobs forever) and the dead-letter stream's MAXLEN.
 constexpr const char* kPrelude = R"lua(
+local retention_ms = tonumber(ARGV[#ARGV - 1])
+local dead_max = ARGV[#ARGV]
 local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
+local function unfinished(state)
+  return state == 'queued' or state == 'running'
+end
 local function count(from, to)
   if from then redis.call('HINCRBY', KEYS[3], from, -1) end
   if to then redis.call('HINCRBY', KEYS[3], to, 1) end
+  local d = (unfinished(to) and 1 or 0) - (unfinished(from) and 1 or 0)
+  if d ~= 0 then
+    redis.call('HINCRBY', KEYS[3] .. ':active', redis.call('HGET', KEYS[1], 'tenant'), d)
+  end
+  if to and not unfinished(to) and retention_ms > 0 then
+    redis.call('PEXPIRE', KEYS[1], retention_ms)  -- ended: kept for the retention period
+  end
 end
 local function settle(from, to, code, msg, now)
   redis.call('HSET', KEYS[1], 'state', to, 'error_code', code, 'error_message', msg,
@@ -60,12 +76,16 @@ local function settle(from, to, code, msg, now)
 end
 )lua";
 
-// ARGV: id, group, tenant, spec, max_attempts, tenant index key
+// ARGV: id, group, tenant, spec, max_attempts, tenant index key, max active jobs (0: any)
 constexpr const char* kSubmit = R"lua(
 local t = redis.call('HGET', KEYS[1], 'tenant')
 if t then
   if t == ARGV[3] then return 'exists' end
   return 'taken'
+end
+local max_active = tonumber(ARGV[7])
+if max_active > 0 and tonumber(redis.call('HGET', KEYS[3] .. ':active', ARGV[3]) or '0') >= max_active then
+  return 'full'
 end
 local now = now_ms()
 local eid = redis.call('XADD', KEYS[2], '*', 'job', ARGV[1])
@@ -102,7 +122,7 @@ if state == 'running' and st[4] == '1' then
   return {'settled'}
 end
 if deliveries > tonumber(ARGV[7]) then
-  redis.call('XADD', KEYS[5], '*', 'job', ARGV[1], 'entry', ARGV[3],
+  redis.call('XADD', KEYS[5], 'MAXLEN', dead_max, '*', 'job', ARGV[1], 'entry', ARGV[3],
              'deliveries', deliveries - 1, 'reason', 'delivery_limit')
   redis.call('XACK', KEYS[2], ARGV[2], ARGV[3])
   settle(state, 'dead', 'delivery_limit', 'handed to a worker ' .. (deliveries - 1) ..
@@ -167,7 +187,7 @@ if ARGV[6] ~= '1' then
   return {'failed'}
 end
 if attempts >= tonumber(st[6]) then
-  redis.call('XADD', KEYS[5], '*', 'job', ARGV[1], 'entry', st[3], 'attempts', attempts,
+  redis.call('XADD', KEYS[5], 'MAXLEN', dead_max, '*', 'job', ARGV[1], 'entry', st[3], 'attempts', attempts,
              'reason', 'max_attempts')
   settle('running', 'dead', ARGV[4],
          'gave up after ' .. attempts .. ' attempts: ' .. ARGV[5], now)
@@ -311,14 +331,15 @@ class RedisQueue final : public JobQueue {
   std::string Describe() const override { return pool_.endpoint().Describe(); }
   const JobQueueOptions& options() const override { return options_; }
 
-  Result<JobRecord> Submit(const JobSpec& spec) override {
+  Result<JobRecord> Submit(const JobSpec& spec, int max_active_jobs) override {
     SWAPLINE_RETURN_IF_ERROR(spec.Validate(/*require_identity=*/true));
     SWAPLINE_ASSIGN_OR_RETURN(
         Reply r, RunScript(submit_, spec.id,
                            {spec.tenant, spec.ToJson().dump(), std::to_string(spec.max_attempts),
-                            TenantKey(spec.tenant)}));
+                            TenantKey(spec.tenant), std::to_string(std::max(0, max_active_jobs))}));
     const std::string_view outcome = r.view().str();
     if (outcome == "taken") return FailedPrecondition("job id " + spec.id + " is already taken");
+    if (outcome == "full") return ActiveJobsLimitError(spec.tenant, max_active_jobs);
     return Get(spec.tenant, spec.id);
   }
 
@@ -442,7 +463,12 @@ class RedisQueue final : public JobQueue {
         max = "(" + id;
         Result<std::optional<JobRecord>> rec = ParseRecord(id, recs[i].view());
         if (!rec.ok()) return rec.status();
-        if (!rec->has_value() || (*rec)->tenant() != tenant) continue;
+        if (!rec->has_value()) {
+          // Expired after the retention period: drop it from the index too.
+          (void)WithConn<Result<Reply>>([&](RedisConnection& c) { return c.Command({"ZREM", index, id}); });
+          continue;
+        }
+        if ((*rec)->tenant() != tenant) continue;
         if (options.state && (*rec)->state != *options.state) continue;
         page.jobs.push_back(std::move(**rec));
       }
@@ -550,6 +576,8 @@ class RedisQueue final : public JobQueue {
     std::vector<std::string> cmd = {"EVALSHA", sha, "5", JobKey(id), stream_, counts_key_,
                                     delayed_key_, dead_key_, id, group_};
     cmd.insert(cmd.end(), args.begin(), args.end());
+    cmd.push_back(std::to_string(std::max<std::int64_t>(0, options_.retention.count())));
+    cmd.push_back(std::to_string(std::max<std::int64_t>(1, options_.dead_letter_max)));
     SWAPLINE_ASSIGN_OR_RETURN(Reply r, c.Command(cmd));
     if (r.ErrorStartsWith("NOSCRIPT")) {  // Redis restarted: scripts are gone
       cmd[0] = "EVAL";

@@ -148,7 +148,7 @@ class SqliteQueue final : public JobQueue {
   std::string Describe() const override { return "sqlite://" + path_.string(); }
   const JobQueueOptions& options() const override { return options_; }
 
-  Result<JobRecord> Submit(const JobSpec& spec) override {
+  Result<JobRecord> Submit(const JobSpec& spec, int max_active_jobs) override {
     SWAPLINE_RETURN_IF_ERROR(spec.Validate(/*require_identity=*/true));
     Result<JobRecord> result = Guard<JobRecord>("submit", [&]() -> Result<JobRecord> {
       SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
@@ -162,6 +162,12 @@ class SqliteQueue final : public JobQueue {
           tx.commit();
           return LoadLocked(spec.tenant, spec.id);
         }
+      }
+      if (max_active_jobs > 0) {
+        SQLite::Statement q(db_, "SELECT COUNT(*) FROM jobs WHERE tenant = ? AND state IN ('queued', 'running')");
+        q.bind(1, spec.tenant);
+        q.executeStep();
+        if (q.getColumn(0).getInt64() >= max_active_jobs) return ActiveJobsLimitError(spec.tenant, max_active_jobs);
       }
       const std::int64_t now = NowMs();
       SQLite::Statement ins(db_,
@@ -478,6 +484,16 @@ class SqliteQueue final : public JobQueue {
     try {
       SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
       const std::int64_t now = NowMs();
+      // 0. Now and then, ended jobs past the retention period are deleted.
+      const std::int64_t retention = options_.retention.count();
+      if (retention > 0 && now >= next_purge_ms_) {
+        SQLite::Statement purge(db_,
+                                "DELETE FROM jobs WHERE state IN ('succeeded', 'failed', 'cancelled', 'dead') "
+                                "AND updated_ms < ?");
+        purge.bind(1, now - retention);
+        purge.exec();
+        next_purge_ms_ = now + std::min<std::int64_t>(retention, 60'000);
+      }
       // 1. Jobs whose lease ran out: settle or take over.
       while (true) {
         SQLite::Statement q(db_,
@@ -506,10 +522,12 @@ class SqliteQueue final : public JobQueue {
         if (!lease.ok()) return lease.status();
         return std::optional<Lease>(std::move(lease).value());
       }
-      // 2. Queued jobs in order.
+      // 2. Queued jobs: of the tenant with the fewest running jobs first (one tenant's
+      //    burst must not starve the others), then in order.
       SQLite::Statement q(db_,
-                          "SELECT id FROM jobs WHERE state = 'queued' AND not_before <= ? "
-                          "ORDER BY not_before, id LIMIT 1");
+                          "SELECT j.id FROM jobs j WHERE j.state = 'queued' AND j.not_before <= ? "
+                          "ORDER BY (SELECT COUNT(*) FROM jobs r WHERE r.tenant = j.tenant AND "
+                          "r.state = 'running'), j.not_before, j.id LIMIT 1");
       q.bind(1, now);
       if (!q.executeStep()) {
         tx.commit();
@@ -569,7 +587,8 @@ class SqliteQueue final : public JobQueue {
   const JobQueueOptions options_;
   const std::shared_ptr<Wakeup> wakeup_;
   std::mutex mu_;
-  SQLite::Database db_;  // GUARDED_BY(mu_)
+  SQLite::Database db_;          // GUARDED_BY(mu_)
+  std::int64_t next_purge_ms_ = 0;  // GUARDED_BY(mu_): when Claim next deletes expired jobs
 };
 
 }  // namespace

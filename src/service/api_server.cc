@@ -11,7 +11,6 @@
 #include <mutex>
 #include <regex>
 
-#include "pipeline/swap_options.h"
 #include "service/api_error.h"
 #include "service/local_urls.h"
 #include "service/openapi.h"
@@ -60,6 +59,9 @@ bool IsLoopback(const std::string& address) {
   return address.rfind("127.", 0) == 0 || address == "::1" || address.rfind("::ffff:127.", 0) == 0;
 }
 
+// The status a response goes out with: httplib leaves -1 for "200 once sent".
+std::string StatusLabel(const Response& res) { return std::to_string(res.status == -1 ? 200 : res.status); }
+
 void SendJson(Response& res, int status, const json& body) {
   res.status = status;
   res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
@@ -76,11 +78,6 @@ void SendStatus(Response& res, const Status& status) {
 
 std::string FormatExpiry(std::chrono::system_clock::time_point t) { return job::FormatTime(t); }
 
-std::string Extension(const std::string& key) {
-  const std::string ext = fs::path(key).extension().string();
-  return ext.empty() ? ".bin" : ext;
-}
-
 // Is `path` one of the JSON routes (not the object routes, whose bodies are media)?
 bool IsObjectPath(const std::string& path) { return path.rfind("/v1/objects/", 0) == 0; }
 
@@ -91,7 +88,7 @@ class ApiServer::Impl {
   Impl(job::JobQueue& queue, storage::ObjectStore& store, MetricsRegistry& metrics, ApiOptions options,
        const std::atomic<bool>& draining)
       : queue_(queue), store_(store), metrics_(metrics), options_(std::move(options)), draining_(draining),
-        signer_(options_.url_secret) {}
+        admission_(options_.limits, options_.store_uri), signer_(options_.url_secret) {}
 
   void Setup();
   // Binds the listening socket; returns the port.
@@ -109,6 +106,8 @@ class ApiServer::Impl {
   void Route(const std::string& method, const std::string& pattern, const std::string& path, bool auth,
              TenantHandler handler);
   std::optional<std::string> Authenticate(const Request& req, Response& res, bool events_route);
+  // /metrics with protect_metrics: the "metrics" tenant's token only.
+  std::optional<std::string> AuthenticateMetrics(const Request& req, Response& res);
 
   void SubmitJob(const Request& req, Response& res, const std::string& tenant);
   void ListJobs(const Request& req, Response& res, const std::string& tenant);
@@ -121,9 +120,9 @@ class ApiServer::Impl {
   void PutObject(const Request& req, Response& res, const httplib::ContentReader& reader);
   void GetObject(const Request& req, Response& res);
 
-  // Maps and checks every reference of `spec` onto the tenant's keys, and the
-  // options; sources and target must exist.
-  Status PrepareSpec(job::JobSpec& spec, const std::string& tenant);
+  // Admits `spec` (admission.h); its sources and target must exist within the
+  // upload size limit.
+  Result<AdmittedJob> AdmitSpec(const job::JobSpec& spec);
   Status CheckObjectUrl(const Request& req, const std::string& method, std::string& key);
   void CollectQueueStats(MetricsRegistry& m);
 
@@ -132,6 +131,7 @@ class ApiServer::Impl {
   MetricsRegistry& metrics_;
   const ApiOptions options_;
   const std::atomic<bool>& draining_;
+  const Admission admission_;
   LocalUrlSigner signer_;
   httplib::Server server_;
   std::string base_url_;
@@ -148,11 +148,13 @@ void ApiServer::Impl::Route(const std::string& method, const std::string& patter
   routes_.emplace_back(method, path);
   route_patterns_.emplace_back(std::regex(pattern), method);
   const bool events_route = path == "/v1/events/s3";
-  auto wrapped = [this, auth, events_route, method, path, handler = std::move(handler)](const Request& req,
-                                                                                        Response& res) {
+  const bool metrics_route = path == "/metrics" && options_.protect_metrics;
+  auto wrapped = [this, auth, events_route, metrics_route, method, path, handler = std::move(handler)](
+                     const Request& req, Response& res) {
     const auto start = std::chrono::steady_clock::now();
     std::optional<std::string> tenant = std::string();
     if (auth) tenant = Authenticate(req, res, events_route);
+    if (metrics_route) tenant = AuthenticateMetrics(req, res);
     if (tenant) {
       try {
         handler(req, res, *tenant);
@@ -163,7 +165,7 @@ void ApiServer::Impl::Route(const std::string& method, const std::string& patter
     }
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     metrics_.Add("swapline_http_requests_total",
-                 {{"method", method}, {"route", path}, {"status", std::to_string(res.status)}});
+                 {{"method", method}, {"route", path}, {"status", StatusLabel(res)}});
     metrics_.Observe("swapline_http_request_duration_seconds", {{"route", path}}, seconds);
   };
   if (method == "GET") server_.Get(pattern, wrapped);
@@ -177,6 +179,11 @@ std::optional<std::string> ApiServer::Impl::Authenticate(const Request& req, Res
     if (!IsLoopback(req.remote_addr)) {
       SendError(res, 403, "permission_denied",
                 "this server runs without --tokens and serves only loopback clients");
+      return std::nullopt;
+    }
+    if (events_route && !options_.allow_local_events) {
+      SendError(res, 403, "permission_denied",
+                "S3 events without --tokens act for every tenant: the operator must allow them (--allow-local-events)");
       return std::nullopt;
     }
     return events_route ? std::string(kEventTenant) : std::string(kLocalTenant);
@@ -194,6 +201,26 @@ std::optional<std::string> ApiServer::Impl::Authenticate(const Request& req, Res
     SendError(res, 403, "permission_denied", "this token may only post S3 events");
     return std::nullopt;
   }
+  if (*tenant == kMetricsTenant) {
+    SendError(res, 403, "permission_denied", "this token may only read /metrics");
+    return std::nullopt;
+  }
+  return tenant;
+}
+
+std::optional<std::string> ApiServer::Impl::AuthenticateMetrics(const Request& req, Response& res) {
+  const std::string header = req.get_header_value("Authorization");
+  const std::optional<std::string> tenant =
+      options_.tokens ? options_.tokens->Authenticate(TokenTable::BearerToken(header)) : std::nullopt;
+  if (!tenant) {
+    res.set_header("WWW-Authenticate", "Bearer");
+    SendError(res, 401, "unauthenticated", "/metrics needs the token of tenant 'metrics'");
+    return std::nullopt;
+  }
+  if (*tenant != kMetricsTenant) {
+    SendError(res, 403, "permission_denied", "/metrics needs the token of tenant 'metrics'");
+    return std::nullopt;
+  }
   return tenant;
 }
 
@@ -201,35 +228,47 @@ void ApiServer::Impl::Setup() {
   DeclareApiMetrics(metrics_);
   metrics_.AddCollector([this](MetricsRegistry& m) { CollectQueueStats(m); });
 
+  // httplib's default sets SO_REUSEPORT, which lets a second server bind the same
+  // port and silently share its connections: address reuse only.
+  server_.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  });
   server_.set_tcp_nodelay(true);
   server_.set_keep_alive_max_count(100000);
   server_.set_keep_alive_timeout(5);  // also bounds how long Stop() waits on idle connections
   server_.set_read_timeout(30, 0);
   server_.set_write_timeout(30, 0);
-  server_.set_payload_max_length(static_cast<std::size_t>(options_.max_upload_bytes));
+  server_.set_payload_max_length(static_cast<std::size_t>(options_.limits.max_upload_bytes));
   const int threads = std::max(2, options_.threads);
   server_.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<std::size_t>(threads)); };
 
-  // Bodies of JSON routes are refused by their declared size, before reading them.
+  // Bodies are refused before they are read, on every route and before auth: chunked
+  // ones and ones without a declared length (httplib would read those to the end of
+  // the connection), and ones declared over the limit (JSON routes: max_body_bytes,
+  // object uploads: max_upload_bytes).
   server_.set_pre_routing_handler([this](const Request& req, Response& res) {
-    if (IsObjectPath(req.path)) return httplib::Server::HandlerResponse::Unhandled;
-    if (req.has_header("Transfer-Encoding")) {
+    const bool object = IsObjectPath(req.path);
+    const bool sends_body = req.method == "POST" || req.method == "PUT" || req.method == "PATCH";
+    if (req.has_header("Transfer-Encoding") || (sends_body && !req.has_header("Content-Length"))) {
       res.set_header("Connection", "close");
-      SendError(res, 411, "length_required", "send JSON bodies with a Content-Length, not chunked");
+      SendError(res, 411, "length_required", "send request bodies with a Content-Length, not chunked or unframed");
+      metrics_.Add("swapline_http_requests_total", {{"method", req.method}, {"route", "unmatched"}, {"status", "411"}});
       return httplib::Server::HandlerResponse::Handled;
     }
     if (req.has_header("Content-Length")) {
+      const std::uint64_t limit = object ? options_.limits.max_upload_bytes : options_.max_body_bytes;
       std::uint64_t length = 0;
       try {
         length = std::stoull(req.get_header_value("Content-Length"));
       } catch (const std::exception&) {
         length = UINT64_MAX;
       }
-      if (length > options_.max_body_bytes) {
+      if (length > limit) {
         res.set_header("Connection", "close");
         SendError(res, 413, "too_large",
                   "request body of " + std::to_string(length) + " bytes is over the limit of " +
-                      std::to_string(options_.max_body_bytes) + " bytes");
+                      std::to_string(limit) + " bytes");
         metrics_.Add("swapline_http_requests_total", {{"method", req.method}, {"route", "unmatched"}, {"status", "413"}});
         return httplib::Server::HandlerResponse::Handled;
       }
@@ -303,72 +342,61 @@ void ApiServer::Impl::Setup() {
   server_.Put(object, [this](const Request& req, Response& res, const httplib::ContentReader& reader) {
     PutObject(req, res, reader);
     metrics_.Add("swapline_http_requests_total",
-                 {{"method", "PUT"}, {"route", "/v1/objects/{key}"}, {"status", std::to_string(res.status)}});
+                 {{"method", "PUT"}, {"route", "/v1/objects/{key}"}, {"status", StatusLabel(res)}});
   });
   Route("GET", object, "/v1/objects/{key}", false,
         [this](const Request& q, Response& r, const std::string&) { GetObject(q, r); });
   RegisterWebUi(server_, store_, options_.store_uri);  // the page at "/" (service/web), a client of the routes above
 }
 
-Status ApiServer::Impl::PrepareSpec(job::JobSpec& spec, const std::string& tenant) {
-  auto map = [&](std::string& reference, const std::string& field, bool must_exist) -> Status {
-    SWAPLINE_ASSIGN_OR_RETURN(std::string key, KeyInStore(options_.store_uri, reference, field));
-    const Status owned = CheckTenantKey(tenant, key);
-    if (!owned.ok()) return Status(owned.code(), field + ": " + owned.message());
-    if (must_exist) {
-      auto info = store_.Stat(key);
-      if (!info.ok()) {
-        if (info.status().code() == Code::kNotFound) {
-          return InvalidArgument(field + ": object '" + key + "' does not exist (upload it first: POST /v1/uploads)");
-        }
-        return info.status().WithContext(field);
+Result<AdmittedJob> ApiServer::Impl::AdmitSpec(const job::JobSpec& spec) {
+  SWAPLINE_ASSIGN_OR_RETURN(AdmittedJob admitted, admission_.Admit(spec));
+  auto check_input = [&](const std::string& key, const std::string& field) -> Status {
+    auto info = store_.Stat(key);
+    if (!info.ok()) {
+      if (info.status().code() == Code::kNotFound) {
+        return InvalidArgument(field + ": object '" + key + "' does not exist (upload it first: POST /v1/uploads)");
       }
+      return info.status().WithContext(field);
     }
-    reference = key;
-    return Status::Ok();
+    return admission_.CheckInputSize(field, info->size);
   };
-  for (std::size_t i = 0; i < spec.sources.size(); ++i) {
-    SWAPLINE_RETURN_IF_ERROR(map(spec.sources[i], "sources[" + std::to_string(i) + "]", true));
+  for (std::size_t i = 0; i < admitted.source_keys.size(); ++i) {
+    SWAPLINE_RETURN_IF_ERROR(check_input(admitted.source_keys[i], "sources[" + std::to_string(i) + "]"));
   }
-  SWAPLINE_RETURN_IF_ERROR(map(spec.target, "target", true));
-  if (spec.output) SWAPLINE_RETURN_IF_ERROR(map(*spec.output, "output", false));
-
-  // The options mean the same as on the command line: build the spec once with
-  // placeholder paths so bad values are refused now, not by a worker later.
-  SWAPLINE_ASSIGN_OR_RETURN(pipeline::SwapOptions swap, pipeline::SwapOptionsFromJson(spec.options));
-  if (!swap.face_recognizer_model.empty() &&
-      (swap.face_recognizer_model.find('/') != std::string::npos || swap.face_recognizer_model[0] == '.')) {
-    return InvalidArgument("options.face-recognizer-model: must be a model file name in the workers' models folder");
-  }
-  if (swap.face_selector_mode == "reference" && swap.face_recognizer_model.empty()) {
-    return InvalidArgument("options.face-selector-mode: 'reference' needs options.face-recognizer-model");
-  }
-  SWAPLINE_ASSIGN_OR_RETURN(const std::string kind, spec.MediaKind());
-  const bool video = kind == "video";
-  const std::string output = spec.output.value_or("output" + Extension(spec.target));
-  const std::vector<fs::path> sources(spec.sources.size(), fs::path("source.jpg"));
-  const fs::path target = "target" + Extension(spec.target);
-  const fs::path out = "output" + Extension(output);
-  const Status built = video ? pipeline::BuildVideoJobSpec(swap, sources, target, out).status()
-                             : pipeline::BuildImageJobSpec(swap, sources, target, out).status();
-  if (!built.ok()) return InvalidArgument("options: " + built.message());
-  SWAPLINE_RETURN_IF_ERROR(pipeline::DetectorSide(swap, video).status().WithContext("options"));
-  return Status::Ok();
+  SWAPLINE_RETURN_IF_ERROR(check_input(admitted.target_key, "target"));
+  return admitted;
 }
 
 void ApiServer::Impl::SubmitJob(const Request& req, Response& res, const std::string& tenant) {
   auto spec = job::JobSpec::Parse(req.body);
   if (!spec.ok()) return SendStatus(res, spec.status());
+  const bool chosen_id = !spec->id.empty();
   Status status = job::FinalizeJobSpec(*spec, tenant);
   if (!status.ok()) return SendStatus(res, status);
-  status = PrepareSpec(*spec, tenant);
-  if (!status.ok()) return SendStatus(res, status);
-  status = spec->Validate(true);
-  if (!status.ok()) return SendStatus(res, status);
-  auto record = queue_.Submit(*spec);
+  auto admitted = AdmitSpec(*spec);
+  if (!admitted.ok()) return SendStatus(res, admitted.status());
+  if (chosen_id) {
+    // A retried submission gets its job back; a different spec under the same id,
+    // or an id whose time is not now, is refused.
+    auto existing = queue_.Get(tenant, spec->id);
+    if (existing.ok()) {
+      if (existing->spec != admitted->spec) {
+        return SendError(res, 409, "failed_precondition", "id: job " + spec->id + " exists with a different spec");
+      }
+      return SendJson(res, 200, existing->ToJson());
+    }
+    if (existing.status().code() != Code::kNotFound) return SendStatus(res, existing.status());
+    status = Admission::CheckNewJobId(spec->id, std::chrono::system_clock::now());
+    if (!status.ok()) return SendStatus(res, status);
+  }
+  auto record = queue_.Submit(admitted->spec, options_.limits.max_active_jobs_per_tenant);
   if (!record.ok()) {
     // An id taken by another tenant must look like any other conflict.
     return SendStatus(res, record.status());
+  }
+  if (record->spec != admitted->spec) {
+    return SendError(res, 409, "failed_precondition", "id: job " + spec->id + " exists with a different spec");
   }
   metrics_.Add("swapline_api_jobs_submitted_total", {{"source", "api"}});
   res.set_header("Location", "/v1/jobs/" + record->id());
@@ -429,6 +457,12 @@ void ApiServer::Impl::GetJob(const Request& req, Response& res, const std::strin
 void ApiServer::Impl::CancelJob(const Request& req, Response& res, const std::string& tenant) {
   const std::string id = req.matches[1];
   if (!ValidIdOr404(id, res)) return;
+  auto current = queue_.Get(tenant, id);
+  if (!current.ok()) return SendStatus(res, current.status());
+  if (job::IsTerminal(current->state)) {
+    return SendError(res, 409, "failed_precondition",
+                     "job " + id + " has already ended (" + job::JobStateName(current->state) + ")");
+  }
   auto record = queue_.Cancel(tenant, id);
   if (!record.ok()) return SendStatus(res, record.status());
   SendJson(res, 200, record->ToJson());
@@ -585,12 +619,16 @@ void ApiServer::Impl::S3Event(const Request& req, Response& res, const std::stri
     spec.sources = sources;
     spec.target = object.key;
     Status status = job::FinalizeJobSpec(spec, tenant);
-    if (status.ok()) status = PrepareSpec(spec, tenant);
-    if (!status.ok()) {
-      skip(status.message());
+    Result<AdmittedJob> admitted = status.ok() ? AdmitSpec(spec) : Result<AdmittedJob>(status);
+    if (!admitted.ok()) {
+      skip(admitted.status().message());
       continue;
     }
-    auto record = queue_.Submit(spec);
+    auto record = queue_.Submit(admitted->spec, options_.limits.max_active_jobs_per_tenant);
+    if (!record.ok() && record.status().code() == Code::kThrottled) {
+      skip(record.status().message());
+      continue;
+    }
     if (!record.ok()) return SendStatus(res, record.status());
     metrics_.Add("swapline_api_jobs_submitted_total", {{"source", "s3_event"}});
     jobs.push_back({{"id", record->id()}, {"key", object.key}, {"state", job::JobStateName(record->state)}});
@@ -742,6 +780,7 @@ ApiServer::ApiServer(job::JobQueue& queue, storage::ObjectStore& store, MetricsR
 ApiServer::~ApiServer() { Stop(); }
 
 Result<int> ApiServer::Impl::Bind() {
+  SWAPLINE_RETURN_IF_ERROR(signer_.status());
   int port = options_.port;
   if (port == 0) {
     port = server_.bind_to_any_port(options_.host);

@@ -16,9 +16,16 @@
 //
 // Auth: with a TokenTable, every /v1 route except /v1/objects needs
 // "Authorization: Bearer <token>" (401 otherwise) and acts as the token's tenant.
-// Without one, only loopback clients are served (403 otherwise), as tenant "local".
+// Without one, only loopback clients are served (403 otherwise), as tenant "local",
+// and S3 events only with allow_local_events. The tenant "metrics" may only read
+// /metrics (required there with protect_metrics).
 // A tenant names only keys under its own prefixes (tenancy.h) and sees only its own
 // jobs: another tenant's job id answers 404, as a missing one.
+//
+// Jobs are admitted by admission.h before they are queued: over a limit is 413
+// "too_large" (message "limit <name>: …"), too many unfinished jobs of the tenant 429.
+// A tenant-chosen job id must carry the current time; submitting an existing id
+// again answers 200 with the job when the spec is the same, 409 otherwise.
 //
 // Errors: always {"error": {"code", "message"}} with the status of api_error.h; 400
 // messages start with the bad field. JSON bodies over max_body_bytes get 413 before
@@ -38,6 +45,7 @@
 
 #include "core/status.h"
 #include "job/job_queue.h"
+#include "service/admission.h"
 #include "service/auth.h"
 #include "service/metrics.h"
 #include "storage/object_store.h"
@@ -68,9 +76,15 @@ struct ApiOptions {
   std::chrono::seconds url_expiry{900};     // presigned and signed URLs
   std::string url_secret;                   // signed object URLs; "": random per process
   std::vector<WatchRule> watch;             // S3 event rules
+  // /metrics needs the token of tenant "metrics" (which may do nothing else);
+  // otherwise it is open, like /healthz.
+  bool protect_metrics = false;
+  // Without tokens, POST /v1/events/s3 from loopback acts for every tenant: only
+  // when the operator says so.
+  bool allow_local_events = false;
   // --- limits ---
   std::size_t max_body_bytes = 1 << 20;     // JSON bodies
-  std::uint64_t max_upload_bytes = 8ull << 30;  // PUT /v1/objects (file stores)
+  Limits limits;                            // job admission; max_upload_bytes: PUT /v1/objects
   // --- performance ---
   int threads = 16;                         // request threads
 };

@@ -56,7 +56,12 @@ Result<TokenTable> TokenTable::Parse(std::string_view text, std::string_view ori
       const Status valid = ValidateTenantName(tenant);
       if (!valid.ok()) return InvalidArgument(where + ": " + valid.message());
     }
-    table.entries_.push_back(Entry{Sha256(token), tenant});
+    const auto digest = Sha256(token);
+    for (const Entry& entry : table.entries_) {
+      // Last-wins would silently move a token to another tenant.
+      if (entry.digest == digest) return InvalidArgument(where + ": duplicate token (each token names one tenant)");
+    }
+    table.entries_.push_back(Entry{digest, tenant});
   }
   if (table.entries_.empty()) return InvalidArgument(std::string(origin) + ": no tokens");
   return table;

@@ -4,7 +4,8 @@
 // blank lines and lines starting with '#' are ignored. A tenant name is 1-64 of
 // [a-z0-9_-] (it becomes part of object keys). The tenant "*" is the event service
 // tenant: its token may post S3 bucket notifications for objects of any tenant, and
-// nothing else. Tokens shorter than 16 characters are refused (guessable).
+// nothing else. Tokens shorter than 16 characters are refused (guessable), and so is
+// a token listed twice (it would silently belong to the last tenant named).
 //
 // Lookup is constant-time in the token's content: the presented token and every
 // known token are hashed (SHA-256) and all digests are compared with CRYPTO_memcmp,
@@ -27,6 +28,7 @@ namespace swapline::service {
 
 inline constexpr std::string_view kLocalTenant = "local";  // loopback clients without --tokens
 inline constexpr std::string_view kEventTenant = "*";
+inline constexpr std::string_view kMetricsTenant = "metrics";  // may read /metrics, nothing else
 
 // Checks a tenant name: 1-64 of [a-z0-9_-].
 Status ValidateTenantName(std::string_view tenant);

@@ -11,7 +11,9 @@ namespace swapline::service {
 LocalUrlSigner::LocalUrlSigner(std::string secret) : secret_(std::move(secret)) {
   if (secret_.empty()) {
     secret_.resize(32);
-    RAND_bytes(reinterpret_cast<unsigned char*>(secret_.data()), static_cast<int>(secret_.size()));
+    if (RAND_bytes(reinterpret_cast<unsigned char*>(secret_.data()), static_cast<int>(secret_.size())) != 1) {
+      status_ = Internal("cannot generate the URL-signing secret: the system's random generator failed");
+    }
   }
 }
 
@@ -40,6 +42,7 @@ std::string LocalUrlSigner::Sign(std::string_view base, std::string_view method,
 
 Status LocalUrlSigner::Verify(std::string_view method, std::string_view key, std::string_view expires,
                               std::string_view signature, std::chrono::system_clock::time_point now) const {
+  SWAPLINE_RETURN_IF_ERROR(status_);
   long long expires_s = 0;
   try {
     expires_s = std::stoll(std::string(expires));

@@ -22,8 +22,10 @@ namespace swapline::service {
 
 class LocalUrlSigner {
  public:
-  // Empty `secret`: 32 random bytes.
+  // Empty `secret`: 32 random bytes. When the system's generator fails, status()
+  // says so and every Verify fails.
   explicit LocalUrlSigner(std::string secret);
+  Status status() const { return status_; }
 
   // The full URL (`base` like "http://127.0.0.1:8080", no trailing slash).
   std::string Sign(std::string_view base, std::string_view method, std::string_view key,
@@ -37,6 +39,7 @@ class LocalUrlSigner {
  private:
   std::string Mac(std::string_view method, std::string_view key, std::string_view expires) const;
   std::string secret_;
+  Status status_;
 };
 
 // Percent-encodes a key for a URL path (keeps '/' and unreserved characters).

@@ -2,6 +2,7 @@
 
 #include <csignal>
 #include <cstdlib>
+#include <filesystem>
 
 #include "storage/open_store.h"
 
@@ -13,6 +14,18 @@ std::string Env(const char* name, const std::string& fallback = "") {
   return value != nullptr && *value != '\0' ? value : fallback;
 }
 
+// "redis://:***@host:6379/0": a URI for messages, without its password.
+std::string WithoutPassword(const std::string& uri) {
+  const std::size_t scheme = uri.find("://");
+  if (scheme == std::string::npos) return uri;
+  const std::size_t authority_end = uri.find_first_of("/?#", scheme + 3);
+  const std::size_t at = uri.rfind('@', authority_end);
+  if (at == std::string::npos || at < scheme) return uri;
+  const std::size_t colon = uri.find(':', scheme + 3);
+  if (colon == std::string::npos || colon > at) return uri;
+  return uri.substr(0, colon + 1) + "***" + uri.substr(at);
+}
+
 volatile std::sig_atomic_t g_stop_signal = 0;
 
 extern "C" void OnStopSignal(int signal) { g_stop_signal = signal; }
@@ -20,20 +33,38 @@ extern "C" void OnStopSignal(int signal) { g_stop_signal = signal; }
 }  // namespace
 
 Result<Backends> OpenBackends(const std::string& store_uri, const std::string& queue_uri,
-                              const std::string& s3_endpoint, std::chrono::milliseconds lease) {
+                              const std::string& s3_endpoint, const job::JobQueueOptions& queue_options) {
   Backends backends;
   SWAPLINE_ASSIGN_OR_RETURN(backends.store_uri, storage::ParseStorageUri(store_uri));
+  if (!backends.store_uri.is_s3()) {
+    // Resolved once: a working directory that disappears later must not matter.
+    std::error_code ec;
+    backends.store_uri.local_path = std::filesystem::absolute(backends.store_uri.local_path, ec);
+    if (ec) return IOError("--store: cannot resolve '" + store_uri + "': " + ec.message());
+  }
   storage::S3Options s3;
   s3.endpoint_url = s3_endpoint.empty() ? Env("AWS_ENDPOINT_URL") : s3_endpoint;
   s3.region = Env("AWS_REGION", Env("AWS_DEFAULT_REGION", "us-east-1"));
   s3.credentials.region = s3.region;
   SWAPLINE_ASSIGN_OR_RETURN(backends.store, storage::OpenObjectStore(backends.store_uri, s3));
-  job::JobQueueOptions queue_options;
-  queue_options.lease = lease;
   auto queue = job::OpenJobQueue(queue_uri, queue_options);
-  if (!queue.ok()) return queue.status().WithContext("queue '" + queue_uri + "'");
+  if (!queue.ok()) return queue.status().WithContext("queue '" + WithoutPassword(queue_uri) + "'");
   backends.queue = std::move(queue).value();
   return backends;
+}
+
+Result<job::JobQueueOptions> QueueOptionsFromFlags(const std::string& lease, const std::string& retention,
+                                                   std::int64_t dead_letter_max) {
+  job::JobQueueOptions options;
+  auto lease_ms = ParseDuration(lease.empty() ? Env("SWAPLINE_LEASE", "30s") : lease);
+  if (!lease_ms.ok()) return lease_ms.status().WithContext("--lease");
+  options.lease = *lease_ms;
+  auto retention_ms = ParseDuration(retention);
+  if (!retention_ms.ok()) return retention_ms.status().WithContext("--job-retention");
+  options.retention = *retention_ms;
+  if (dead_letter_max < 1) return InvalidArgument("--dead-letter-max must be at least 1");
+  options.dead_letter_max = dead_letter_max;
+  return options;
 }
 
 Result<std::chrono::milliseconds> ParseDuration(const std::string& text) {
@@ -50,7 +81,8 @@ Result<std::chrono::milliseconds> ParseDuration(const std::string& text) {
   else if (unit == "ms") ms = number;
   else if (unit == "m") ms = number * 60'000;
   else if (unit == "h") ms = number * 3'600'000;
-  else return InvalidArgument("'" + text + "': unknown duration unit '" + unit + "' (ms, s, m, h)");
+  else if (unit == "d") ms = number * 86'400'000;
+  else return InvalidArgument("'" + text + "': unknown duration unit '" + unit + "' (ms, s, m, h, d)");
   if (ms < 0) return InvalidArgument("'" + text + "': negative duration");
   return std::chrono::milliseconds(static_cast<std::int64_t>(ms));
 }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -22,11 +23,17 @@ struct Backends {
 
 // S3 settings: endpoint `s3_endpoint` or $AWS_ENDPOINT_URL, region $AWS_REGION /
 // $AWS_DEFAULT_REGION, credentials from the usual chain (env, shared files, web
-// identity). `lease` goes into the queue's options.
+// identity). A relative file store path is resolved now. Messages never show a
+// queue URI's password.
 Result<Backends> OpenBackends(const std::string& store_uri, const std::string& queue_uri,
-                              const std::string& s3_endpoint, std::chrono::milliseconds lease);
+                              const std::string& s3_endpoint, const job::JobQueueOptions& queue_options);
 
-// "250ms", "30s", "2m", "1h"; a bare number is seconds.
+// The queue options of `serve` and `worker`: --lease (empty: $SWAPLINE_LEASE or
+// 30s), --job-retention (a duration; 0 keeps ended jobs forever), --dead-letter-max.
+Result<job::JobQueueOptions> QueueOptionsFromFlags(const std::string& lease, const std::string& retention,
+                                                   std::int64_t dead_letter_max);
+
+// "250ms", "30s", "2m", "1h", "7d"; a bare number is seconds.
 Result<std::chrono::milliseconds> ParseDuration(const std::string& text);
 
 // "127.0.0.1:8080", "[::1]:8080", ":8080" (all addresses), "8080" (loopback).

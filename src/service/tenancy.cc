@@ -102,8 +102,7 @@ Result<std::string> KeyInStore(const storage::StorageUri& store_uri, std::string
     const auto relative = path.lexically_relative(root);
     const std::string key = relative.generic_string();
     if (relative.empty() || key.substr(0, 2) == ".." || relative.is_absolute()) {
-      return InvalidArgument(where + ": '" + std::string(reference) + "' is outside the store's folder " +
-                             root.string());
+      return InvalidArgument(where + ": '" + std::string(reference) + "' is outside the store's folder");
     }
     return key;
   }
@@ -116,8 +115,7 @@ Result<std::string> KeyInStore(const storage::StorageUri& store_uri, std::string
 
 std::string UriOfKey(const storage::StorageUri& store_uri, std::string_view key) {
   if (store_uri.is_s3()) return "s3://" + store_uri.bucket + "/" + std::string(key);
-  const auto root = std::filesystem::weakly_canonical(std::filesystem::absolute(store_uri.local_path));
-  return "file://" + (root / std::string(key)).string();
+  return std::string(key);  // never the server's absolute path
 }
 
 }  // namespace swapline::service

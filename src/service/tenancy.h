@@ -36,7 +36,8 @@ Result<std::string> UploadKey(std::string_view tenant, std::string_view filename
 Result<std::string> KeyInStore(const storage::StorageUri& store_uri, std::string_view reference,
                                std::string_view field);
 
-// The canonical URI of `key` in the store: "s3://bucket/key" or "file:///abs/root/key".
+// The URI a result is reported as: "s3://bucket/key", or for file stores the bare key
+// (results and errors never show the server's absolute paths).
 std::string UriOfKey(const storage::StorageUri& store_uri, std::string_view key);
 
 }  // namespace swapline::service

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <cstdlib>
 #include <map>
 
@@ -15,7 +16,6 @@
 #include "pipeline/swap_options.h"
 #include "pipeline/video_job.h"
 #include "service/tenancy.h"
-#include "storage/http_client.h"
 
 namespace swapline::service {
 
@@ -110,7 +110,12 @@ struct Worker::JobContext {
 };
 
 Worker::Worker(job::JobQueue& queue, storage::ObjectStore& store, MetricsRegistry* metrics, WorkerOptions options)
-    : queue_(queue), store_(store), metrics_(metrics), options_(std::move(options)) {
+    : queue_(queue),
+      store_(store),
+      metrics_(metrics),
+      options_(std::move(options)),
+      admission_(options_.limits, options_.store_uri),
+      callbacks_({.allowed_hosts = options_.limits.allowed_callback_hosts}) {
   if (options_.name.empty()) options_.name = DefaultWorkerName();
   if (options_.scratch_dir.empty()) options_.scratch_dir = fs::temp_directory_path() / "swapline-scratch";
   if (options_.concurrency < 1) options_.concurrency = 1;
@@ -221,7 +226,15 @@ void Worker::RunJob(int slot, const job::Lease& lease) {
   LogEvent("job claimed", {{"event", "job_claimed"}, {"job_id", lease.job_id()}, {"tenant", lease.spec.tenant},
                            {"attempt", lease.attempt}, {"delivery", lease.delivery}});
   std::thread heartbeat([this, &ctx] { Heartbeat(ctx); });
-  Status status = Process(slot, ctx);
+  Status status;
+  try {
+    status = Process(slot, ctx);
+  } catch (const std::exception& e) {
+    // A library throwing (e.g. std::filesystem when the working directory is gone)
+    // fails this attempt; it must not take the process and its other jobs down.
+    spdlog::error("job {}: unexpected exception: {}", lease.job_id(), e.what());
+    status = Internal("unexpected error while running the job");
+  }
   {
     std::lock_guard lock(ctx.mutex);
     ctx.done = true;
@@ -241,22 +254,10 @@ void Worker::RunJob(int slot, const job::Lease& lease) {
 Status Worker::Process(int slot, JobContext& ctx) {
   const job::JobSpec& spec = ctx.lease.spec;
   const std::string& id = spec.id;
-  // Keys: checked again here (defence in depth: the queue may be shared).
-  std::vector<std::string> source_keys;
-  for (std::size_t i = 0; i < spec.sources.size(); ++i) {
-    const std::string field = "sources[" + std::to_string(i) + "]";
-    SWAPLINE_ASSIGN_OR_RETURN(std::string key, KeyInStore(options_.store_uri, spec.sources[i], field));
-    SWAPLINE_RETURN_IF_ERROR(CheckTenantKey(spec.tenant, key).WithContext(field));
-    source_keys.push_back(key);
-  }
-  SWAPLINE_ASSIGN_OR_RETURN(std::string target_key, KeyInStore(options_.store_uri, spec.target, "target"));
-  SWAPLINE_RETURN_IF_ERROR(CheckTenantKey(spec.tenant, target_key).WithContext("target"));
-  if (spec.output) {
-    SWAPLINE_ASSIGN_OR_RETURN(ctx.output_key, KeyInStore(options_.store_uri, *spec.output, "output"));
-  } else {
-    SWAPLINE_ASSIGN_OR_RETURN(ctx.output_key, job::DefaultOutputKey(spec));
-  }
-  SWAPLINE_RETURN_IF_ERROR(CheckTenantKey(spec.tenant, ctx.output_key).WithContext("output"));
+  // Admitted again here: the queue may be shared, and limits may have changed.
+  SWAPLINE_ASSIGN_OR_RETURN(const AdmittedJob admitted, admission_.Admit(spec));
+  ctx.output_key = admitted.output_key;
+  ctx.kind = admitted.video ? "video" : "image";
 
   // An earlier attempt may have uploaded the result and died before Complete.
   auto existing = store_.Stat(ctx.output_key);
@@ -276,7 +277,10 @@ Status Worker::Process(int slot, JobContext& ctx) {
   std::vector<char> buffer(pattern.begin(), pattern.end());
   buffer.push_back('\0');
   if (::mkdtemp(buffer.data()) == nullptr) {
-    return IOError("cannot create a scratch folder under '" + options_.scratch_dir.string() + "'");
+    // The folder is the operator's business; the job's error is the tenant's.
+    spdlog::error("job {}: cannot create a scratch folder under {}: {}", id, options_.scratch_dir.string(),
+                  std::strerror(errno));
+    return IOError("the worker cannot create a scratch folder");
   }
   ctx.scratch = buffer.data();
 
@@ -299,6 +303,12 @@ Status Worker::Process(int slot, JobContext& ctx) {
 
   // Download.
   auto download = [&](const std::string& key, const std::string& field, const std::string& stem) -> Result<fs::path> {
+    auto stat = store_.Stat(key);
+    if (!stat.ok()) {
+      if (stat.status().code() == Code::kNotFound) return NotFound(field + ": object '" + key + "' does not exist");
+      return stat.status().WithContext(field);
+    }
+    SWAPLINE_RETURN_IF_ERROR(admission_.CheckInputSize(field, stat->size));
     const fs::path local = ctx.scratch / (stem + Extension(key));
     auto info = store_.GetToFile(key, local, {});
     if (!info.ok()) {
@@ -309,33 +319,38 @@ Status Worker::Process(int slot, JobContext& ctx) {
     return local;
   };
   std::vector<fs::path> sources;
-  for (std::size_t i = 0; i < source_keys.size(); ++i) {
-    SWAPLINE_ASSIGN_OR_RETURN(fs::path local,
-                              download(source_keys[i], "sources[" + std::to_string(i) + "]", "source-" + std::to_string(i)));
+  for (std::size_t i = 0; i < admitted.source_keys.size(); ++i) {
+    SWAPLINE_ASSIGN_OR_RETURN(fs::path local, download(admitted.source_keys[i], "sources[" + std::to_string(i) + "]",
+                                                       "source-" + std::to_string(i)));
     sources.push_back(local);
     SWAPLINE_RETURN_IF_ERROR(stop_status());
   }
-  SWAPLINE_ASSIGN_OR_RETURN(fs::path target, download(target_key, "target", "target"));
+  SWAPLINE_ASSIGN_OR_RETURN(fs::path target, download(admitted.target_key, "target", "target"));
   report_progress(0.05);
   SWAPLINE_RETURN_IF_ERROR(stop_status());
 
-  // Options → spec, exactly as `swapline swap` would build it.
-  SWAPLINE_ASSIGN_OR_RETURN(pipeline::SwapOptions swap, pipeline::SwapOptionsFromJson(spec.options));
+  // The target's kind is pinned by its extension: a "video" must be one by its
+  // bytes and within the video limits before a frame is decoded; an "image" goes
+  // to the image decoder, which reads nothing else.
+  const bool video = admitted.video;
+  if (video) {
+    if (!media::LooksLikeVideo(target)) {
+      return UnsupportedInput("target: '" + admitted.target_key + "' is named as a video but is not one");
+    }
+    SWAPLINE_ASSIGN_OR_RETURN(const media::VideoInfo info, media::ProbeVideo(target));
+    SWAPLINE_RETURN_IF_ERROR(admission_.CheckVideoTarget(info));
+  }
+  pipeline::SwapOptions swap = admitted.options;
   std::optional<fs::path> recognizer;
   if (!swap.face_recognizer_model.empty()) {
     const std::string& name = swap.face_recognizer_model;
-    if (name.find('/') != std::string::npos || name[0] == '.') {
-      return InvalidArgument("options.face-recognizer-model: must be a model file name");
-    }
     recognizer = options_.models_dir / name;
     if (options_.models_dir.empty() || !fs::exists(*recognizer)) {
-      return FailedPrecondition("options.face-recognizer-model: '" + name + "' is not in this worker's models folder '" +
-                                options_.models_dir.string() + "'");
+      return FailedPrecondition("options.face-recognizer-model: '" + name +
+                                "' is not in this worker's models folder");
     }
   }
-  const bool video = media::LooksLikeVideo(target);
-  ctx.kind = video ? "video" : "image";
-  SWAPLINE_ASSIGN_OR_RETURN(int detect_side, pipeline::DetectorSide(swap, video));
+  const int detect_side = admitted.detect_side;
   const fs::path output = ctx.scratch / ("output" + Extension(ctx.output_key));
 
   EngineCache& cache = *engines_[static_cast<std::size_t>(slot)];
@@ -456,20 +471,8 @@ void Worker::NotifyCallback(const JobContext& ctx) {
   if (!record.ok()) return;
   // Only an ended job is news: a retried one is queued again and will be told later.
   if (!job::IsTerminal(record->state)) return;
-  const std::string body = record->ToJson().dump();
-  storage::HttpRequest request;
-  request.method = "POST";
-  request.url = *url;
-  request.headers = {{"Content-Type", "application/json"}};
-  request.body = {reinterpret_cast<const std::uint8_t*>(body.data()), body.size()};
   // Best effort: the job's outcome is already recorded; a callback that fails is logged.
-  storage::HttpClient client({.connect_timeout = std::chrono::milliseconds(5000), .read_timeout = std::chrono::seconds(10),
-                              .verify_tls = true, .ca_bundle = {}, .resolve = {}});
-  auto response = client.Send(request);
-  if (!response.ok() || response->status / 100 != 2) {
-    spdlog::warn("job {}: callback to {} failed: {}", ctx.lease.job_id(), *url,
-                 response.ok() ? "HTTP " + std::to_string(response->status) : response.status().ToString());
-  }
+  callbacks_.Post(*url, record->ToJson().dump(), ctx.lease.job_id());
 }
 
 }  // namespace swapline::service

@@ -13,8 +13,14 @@
 // (core/cancellation.h; videos stop at the next frame): a lost job is dropped without
 // an outcome, a cancelled one is failed (→ cancelled).
 //
-// Failures: bad input, no face, bad options, missing objects or models → Fail, not
-// retryable (the job turns failed). Network or storage unavailable, throttling,
+// Every claimed job is admitted again (admission.h) before anything is downloaded,
+// inputs over max_upload_bytes are not downloaded, and a video target is probed and
+// held to the video limits before it is decoded; a target whose bytes are not of
+// the kind its extension names is refused. Callbacks (callback.h) are posted by a
+// sender thread of their own, never on a slot.
+//
+// Failures: bad input, no face, bad options, over a limit, missing objects or
+// models → Fail, not retryable (the job turns failed). Network or storage unavailable, throttling,
 // local I/O and unexpected errors → Fail, retryable (queued again with backoff, dead
 // after max_attempts).
 //
@@ -38,6 +44,8 @@
 
 #include "core/status.h"
 #include "job/job_queue.h"
+#include "service/admission.h"
+#include "service/callback.h"
 #include "service/metrics.h"
 #include "storage/object_store.h"
 #include "storage/storage_uri.h"
@@ -53,6 +61,7 @@ struct WorkerOptions {
   std::filesystem::path scratch_dir;            // "": $TMPDIR/swapline-scratch
   std::filesystem::path models_dir;             // face-recognizer-model file names live here
   storage::StorageUri store_uri;                // keys ↔ result URIs
+  Limits limits;                                // admission.h: every job is admitted again here
   // --- performance ---
   std::chrono::milliseconds claim_wait{1'000};  // one Claim's wait; also how fast Drain is seen
   int execution_thread_count = 0;               // video frame workers per job; 0: cores / concurrency
@@ -85,13 +94,15 @@ class Worker {
   void Heartbeat(JobContext& ctx);
   Status Process(int slot, JobContext& ctx);
   void Finish(JobContext& ctx, const Status& status);
-  // POSTs the job record to the spec's callback_url once the job has ended.
+  // Queues a POST of the job record to the spec's callback_url once the job has ended.
   void NotifyCallback(const JobContext& ctx);
 
   job::JobQueue& queue_;
   storage::ObjectStore& store_;
   MetricsRegistry* metrics_;
   WorkerOptions options_;
+  const Admission admission_;
+  CallbackSender callbacks_;
   std::vector<std::thread> slots_;
   std::atomic<bool> draining_{false};
   std::atomic<std::int64_t> drain_deadline_ms_{0};  // steady clock, ms since epoch

@@ -158,6 +158,63 @@ TEST_P(QueueTest, SubmitIsIdempotentPerTenant) {
   EXPECT_FALSE(MustClaim(q, "w", milliseconds(0)).has_value());
 }
 
+TEST_P(QueueTest, SubmitHoldsEachTenantsActiveJobsToTheCap) {
+  JobQueue& q = Open();
+  const JobSpec a = Spec("u1"), b = Spec("u1"), c = Spec("u1");
+  ASSERT_TRUE(q.Submit(a, 2).ok());
+  ASSERT_TRUE(q.Submit(b, 2).ok());
+  const Result<JobRecord> over = q.Submit(c, 2);
+  EXPECT_EQ(over.status().code(), Code::kThrottled) << over.status().ToString();
+  EXPECT_EQ(over.status().message().rfind("limit max_active_jobs_per_tenant:", 0), 0u);
+  EXPECT_TRUE(q.Submit(a, 2).ok());         // resubmitting an existing job is not a new one
+  EXPECT_TRUE(q.Submit(Spec("u2"), 2).ok());  // another tenant has its own cap
+  // A running job still counts; a settled one does not.
+  std::optional<Lease> lease = MustClaim(q, "w", milliseconds(500));
+  ASSERT_TRUE(lease.has_value());
+  EXPECT_EQ(q.Submit(c, 2).status().code(), Code::kThrottled);
+  ASSERT_TRUE(q.Complete(*lease, "s3://b/out.png").ok());
+  ASSERT_TRUE(q.Submit(c, 2).ok());
+  ASSERT_TRUE(q.Cancel("u1", c.id).ok());
+  EXPECT_TRUE(q.Submit(Spec("u1"), 2).ok());
+}
+
+TEST_P(QueueTest, EndedJobsAreDeletedAfterTheRetentionPeriod) {
+  options_.retention = milliseconds(200);
+  options_.dead_letter_max = 2;
+  JobQueue& q = Open();
+  const JobSpec ended = Spec("u1"), running = Spec("u1");
+  ASSERT_TRUE(q.Submit(ended).ok());
+  ASSERT_TRUE(q.Submit(running).ok());
+  std::optional<Lease> first = MustClaim(q, "w1", milliseconds(500));
+  ASSERT_TRUE(first.has_value());
+  ASSERT_EQ(first->job_id(), ended.id);
+  ASSERT_TRUE(q.Complete(*first, "s3://b/out.png").ok());
+  ASSERT_TRUE(MustClaim(q, "w2", milliseconds(500)).has_value());
+  // Claims purge (SQLite); the record's TTL runs out (Redis).
+  const auto deadline = Steady::now() + std::chrono::seconds(20);
+  while (q.Get("u1", ended.id).ok() && Steady::now() < deadline) (void)q.Claim("w3", milliseconds(50));
+  EXPECT_EQ(q.Get("u1", ended.id).status().code(), Code::kNotFound);
+  EXPECT_TRUE(q.Get("u1", running.id).ok());  // unfinished jobs are never deleted
+  Result<ListPage> page = q.List("u1", {});
+  ASSERT_TRUE(page.ok()) << page.status().ToString();
+  ASSERT_EQ(page->jobs.size(), 1u);
+  EXPECT_EQ(page->jobs[0].id(), running.id);
+  if (GetParam() == "redis") {
+    // Dead letters beyond the cap are trimmed.
+    for (int i = 0; i < 3; ++i) {
+      const JobSpec doomed = Spec("u2", /*max_attempts=*/1);
+      ASSERT_TRUE(q.Submit(doomed).ok());
+      std::optional<Lease> lease;
+      for (int k = 0; k < 50 && (!lease || lease->job_id() != doomed.id); ++k) lease = MustClaim(q, "w4", milliseconds(100));
+      ASSERT_TRUE(lease && lease->job_id() == doomed.id);
+      ASSERT_TRUE(q.Fail(*lease, Unavailable("down"), /*retryable=*/true).ok());
+    }
+    Result<QueueStats> stats = q.Stats();
+    ASSERT_TRUE(stats.ok());
+    EXPECT_EQ(stats->dead_letter, 2);
+  }
+}
+
 TEST_P(QueueTest, JobsAreClaimedInSubmissionOrder) {
   JobQueue& q = Open();
   std::vector<std::string> ids;
@@ -605,6 +662,24 @@ TEST_P(QueueTest, ConcurrentWorkersCompleteEachJobOnce) {
 
 INSTANTIATE_TEST_SUITE_P(Backends, QueueTest, ::testing::Values("sqlite", "redis"),
                          [](const auto& info) { return info.param; });
+
+// SQLite claims the oldest job of the tenant with the fewest running jobs; Redis
+// claims in stream order (its fairness is the per-tenant cap).
+class SqliteQueueTest : public QueueTest {};
+
+TEST_P(SqliteQueueTest, ABurstOfOneTenantDoesNotStarveAnother) {
+  JobQueue& q = Open();
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(q.Submit(Spec("busy")).ok());
+  const JobSpec late = Spec("quiet");
+  ASSERT_TRUE(q.Submit(late).ok());
+  std::optional<Lease> first = MustClaim(q, "w1", milliseconds(500));
+  std::optional<Lease> second = MustClaim(q, "w2", milliseconds(500));
+  ASSERT_TRUE(first && second);
+  EXPECT_EQ(first->spec.tenant, "busy");
+  EXPECT_EQ(second->job_id(), late.id);  // not the busy tenant's second job
+}
+
+INSTANTIATE_TEST_SUITE_P(Sqlite, SqliteQueueTest, ::testing::Values("sqlite"));
 
 // ---------------------------------------------------------------------------------
 // Redis only: the server restarts under running clients.

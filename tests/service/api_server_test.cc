@@ -4,7 +4,12 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <functional>
 #include <set>
 
 #include "cli/cli_test_util.h"
@@ -21,6 +26,7 @@ using swapline::testing::TempDir;
 constexpr const char* kAcme = "acme-token-0123456789";
 constexpr const char* kGlobex = "globex-token-0123456789";
 constexpr const char* kEvents = "events-token-0123456789";
+constexpr const char* kMetrics = "metrics-token-0123456789";
 const std::string kPhotos = std::string(SWAPLINE_TESTDATA_DIR) + "/photos/";
 
 struct Reply {
@@ -34,7 +40,8 @@ class ApiServerTest : public ::testing::Test {
  protected:
   void SetUp() override { StartServer(true); }
 
-  void StartServer(bool with_tokens, std::size_t max_body = 64 * 1024) {
+  void StartServer(bool with_tokens, std::size_t max_body = 64 * 1024, Limits limits = {},
+                   const std::function<void(ApiOptions&)>& configure = {}) {
     server_.reset();
     dir_ = std::make_unique<TempDir>("swapline_api_test");
     auto store = storage::OpenFileStore(dir_->path() / "objects");
@@ -46,14 +53,19 @@ class ApiServerTest : public ::testing::Test {
     ApiOptions options;
     options.port = 0;
     if (with_tokens) {
-      auto tokens = TokenTable::Parse(std::string(kAcme) + " acme\n" + kGlobex + " globex\n" + kEvents + " *\n", "t");
+      auto tokens = TokenTable::Parse(std::string(kAcme) + " acme\n" + kGlobex + " globex\n" + kEvents + " *\n" +
+                                          kMetrics + " metrics\n",
+                                      "t");
       ASSERT_TRUE(tokens.ok());
       options.tokens = std::move(tokens).value();
     }
     options.store_uri = *storage::ParseStorageUri("file://" + (dir_->path() / "objects").string());
     options.max_body_bytes = max_body;
+    options.limits = limits;
     options.watch = {{"images/input/", "images/input/{tenant}/faces/face.jpg"}};
-    server_ = std::make_unique<ApiServer>(*queue_, *store_, metrics_, options);
+    if (configure) configure(options);
+    metrics_ = std::make_unique<MetricsRegistry>();  // its collectors die with the server
+    server_ = std::make_unique<ApiServer>(*queue_, *store_, *metrics_, options);
     const Status started = server_->Start();
     ASSERT_TRUE(started.ok()) << started.ToString();
     client_ = std::make_unique<httplib::Client>("127.0.0.1", server_->port());
@@ -109,7 +121,7 @@ class ApiServerTest : public ::testing::Test {
   std::unique_ptr<TempDir> dir_;
   std::unique_ptr<storage::ObjectStore> store_;
   std::unique_ptr<job::JobQueue> queue_;
-  MetricsRegistry metrics_;
+  std::unique_ptr<MetricsRegistry> metrics_;
   std::unique_ptr<ApiServer> server_;
   std::unique_ptr<httplib::Client> client_;
 };
@@ -147,6 +159,73 @@ TEST_F(ApiServerTest, SubmitGetListCancel) {
   const Reply cancelled = Call("POST", "/v1/jobs/" + id + "/cancel", "{}");
   ASSERT_EQ(cancelled.status, 200) << cancelled.text;
   EXPECT_EQ(cancelled.body["state"], "cancelled");
+}
+
+TEST_F(ApiServerTest, LimitsAreAdmissionErrorsNamingTheLimit) {
+  PutPhoto("images/input/acme/1/s.jpg");
+  PutPhoto("images/input/acme/1/t.jpg", "eileen_collins_nasa_portrait.png");
+  auto submit = [&](const json& options) {
+    return Call("POST", "/v1/jobs",
+                json{{"sources", {"images/input/acme/1/s.jpg"}}, {"target", "images/input/acme/1/t.jpg"},
+                     {"options", options}}.dump());
+  };
+  // Accepted before, then failed on the worker as retryable until dead.
+  ExpectError(submit({{"face-detector-size", "100000"}}), 413, "too_large", "limit max_face_detector_size:");
+  ExpectError(submit({{"max-pixels", 1'000'000'000'000}}), 413, "too_large", "limit max_image_pixels:");
+  ExpectError(Call("POST", "/v1/jobs",
+                   json{{"sources", {"images/input/acme/1/s.jpg"}}, {"target", "images/input/acme/1/t.jpg"},
+                        {"output", "images/output/acme/1/" + std::string(300, 'n') + ".png"}}.dump()),
+              400, "invalid_argument", "output");
+  ExpectError(Call("POST", "/v1/jobs",
+                   json{{"sources", {"images/input/acme/1/s.jpg"}}, {"target", "images/input/acme/1/t.jpg"},
+                        {"callback_url", "http://169.254.169.254/latest/meta-data/"}}.dump()),
+              403, "permission_denied", "callback_url");
+  EXPECT_EQ(Call("GET", "/v1/jobs").body["jobs"].size(), 0u);
+  // An input over the upload limit is refused at submission.
+  Limits small_uploads;
+  small_uploads.max_upload_bytes = 1000;
+  StartServer(true, 64 * 1024, small_uploads);
+  PutPhoto("images/input/acme/1/s.jpg");
+  PutPhoto("images/input/acme/1/t.jpg", "eileen_collins_nasa_portrait.png");
+  ExpectError(submit(json::object()), 413, "too_large", "limit max_upload_bytes:");
+}
+
+TEST_F(ApiServerTest, ChosenIdsMustBeCurrentAndMatchTheirSpec) {
+  PutPhoto("images/input/acme/1/s.jpg");
+  PutPhoto("images/input/acme/1/t.jpg", "eileen_collins_nasa_portrait.png");
+  PutPhoto("images/input/acme/1/u.jpg", "obama_official_portrait_2012.jpg");
+  const std::string id = job::NewJobId();
+  const json spec = {{"id", id}, {"sources", {"images/input/acme/1/s.jpg"}}, {"target", "images/input/acme/1/t.jpg"}};
+  EXPECT_EQ(Call("POST", "/v1/jobs", spec.dump()).status, 201);
+  const Reply again = Call("POST", "/v1/jobs", spec.dump());
+  EXPECT_EQ(again.status, 200) << again.text;  // a retried submission gets its job back
+  EXPECT_EQ(again.body["id"], id);
+  json different = spec;
+  different["target"] = "images/input/acme/1/u.jpg";
+  ExpectError(Call("POST", "/v1/jobs", different.dump()), 409, "failed_precondition", "id");
+  EXPECT_EQ(Call("GET", "/v1/jobs/" + id).body["spec"]["target"], "images/input/acme/1/t.jpg");
+  // A far-future id would list first forever.
+  json future = spec;
+  future["id"] = job::NewJobId(std::chrono::system_clock::now() + std::chrono::hours(24 * 365 * 1000));
+  ExpectError(Call("POST", "/v1/jobs", future.dump()), 400, "invalid_argument", "id");
+}
+
+TEST_F(ApiServerTest, EachTenantHasABoundedBacklog) {
+  Limits small_backlog;
+  small_backlog.max_active_jobs_per_tenant = 2;
+  StartServer(true, 64 * 1024, small_backlog);
+  const std::string first = SubmitSimple();
+  SubmitSimple();
+  PutPhoto("images/input/acme/1/s.jpg");
+  ExpectError(Call("POST", "/v1/jobs",
+                   json{{"sources", {"images/input/acme/1/s.jpg"}}, {"target", "images/input/acme/1/t.jpg"}}.dump()),
+              429, "throttled", "limit max_active_jobs_per_tenant:");
+  SubmitSimple(kGlobex, "globex");  // others are not held up
+  // A cancelled job no longer counts.
+  ASSERT_EQ(Call("POST", "/v1/jobs/" + first + "/cancel", "{}").status, 200);
+  SubmitSimple();
+  // Cancelling an ended job is a conflict, not a success.
+  ExpectError(Call("POST", "/v1/jobs/" + first + "/cancel", "{}"), 409, "failed_precondition");
 }
 
 TEST_F(ApiServerTest, AnotherTenantsJobIsNotFound) {
@@ -278,6 +357,46 @@ TEST_F(ApiServerTest, OversizedBodiesGet413) {
   EXPECT_EQ(Call("GET", "/v1/jobs").status, 200);
 }
 
+// Sends `request` on a new connection and returns the first response's status line.
+std::string FirstStatusLine(int port, const std::string& request) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  timeval timeout{10, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    ::close(fd);
+    return "connect failed";
+  }
+  (void)::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+  std::string reply;
+  char buffer[4096];
+  while (reply.find("\r\n") == std::string::npos) {
+    const ssize_t n = ::recv(fd, buffer, sizeof(buffer), 0);
+    if (n <= 0) break;
+    reply.append(buffer, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return reply.substr(0, reply.find("\r\n"));
+}
+
+TEST_F(ApiServerTest, BodiesWithoutADeclaredLengthAreRefusedBeforeReading) {
+  // No Content-Length: httplib would read until the connection ends, with no limit
+  // and before auth.
+  const std::string unframed = "POST /v1/jobs HTTP/1.1\r\nHost: x\r\n\r\n" + std::string(256 * 1024, 'a');
+  EXPECT_EQ(FirstStatusLine(server_->port(), unframed).substr(0, 12), "HTTP/1.1 411");
+  const std::string chunked =
+      "PUT /v1/objects/images/input/acme/1/a.jpg HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "10\r\n0123456789abcdef\r\n";
+  EXPECT_EQ(FirstStatusLine(server_->port(), chunked).substr(0, 12), "HTTP/1.1 411");
+  const std::string big_upload =
+      "PUT /v1/objects/images/input/acme/1/a.jpg HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999\r\n\r\n";
+  EXPECT_EQ(FirstStatusLine(server_->port(), big_upload).substr(0, 12), "HTTP/1.1 413");
+  EXPECT_EQ(Call("GET", "/v1/jobs").status, 200);
+}
+
 TEST_F(ApiServerTest, S3EventsBecomeJobsOnce) {
   PutPhoto("images/input/acme/faces/face.jpg");
   PutPhoto("images/input/acme/202504051423/new.jpg", "eileen_collins_nasa_portrait.png");
@@ -343,6 +462,42 @@ TEST_F(ApiServerTest, MetricsAreInPrometheusFormat) {
             std::string::npos) << metrics.text;
   EXPECT_NE(metrics.text.find("swapline_http_request_duration_seconds_bucket{route=\"/v1/jobs\",le=\"+Inf\"}"),
             std::string::npos);
+}
+
+TEST_F(ApiServerTest, MetricsCountTheStatusSent) {
+  EXPECT_EQ(Call("GET", "/healthz", "", nullptr).status, 200);
+  const Reply metrics = Call("GET", "/metrics", "", nullptr);
+  EXPECT_EQ(metrics.text.find("status=\"-1\""), std::string::npos) << metrics.text;
+  EXPECT_NE(metrics.text.find("route=\"/healthz\",status=\"200\"} 1"), std::string::npos) << metrics.text;
+}
+
+TEST_F(ApiServerTest, MetricsCanBeProtected) {
+  StartServer(true, 64 * 1024, {}, [](ApiOptions& o) { o.protect_metrics = true; });
+  ExpectError(Call("GET", "/metrics", "", nullptr), 401, "unauthenticated");
+  ExpectError(Call("GET", "/metrics", "", kAcme), 403, "permission_denied");
+  EXPECT_EQ(Call("GET", "/metrics", "", kMetrics).status, 200);
+  // The metrics token is good for nothing else.
+  ExpectError(Call("GET", "/v1/jobs", "", kMetrics), 403, "permission_denied");
+}
+
+TEST_F(ApiServerTest, WithoutTokensS3EventsNeedTheOperatorsConsent) {
+  const std::string event = R"({"Records": [{"eventName": "ObjectCreated:Put",
+     "s3": {"bucket": {"name": "x"}, "object": {"key": "images/input/acme/202504051423/new.jpg"}}}]})";
+  StartServer(false);
+  ExpectError(Call("POST", "/v1/events/s3", event, nullptr), 403, "permission_denied");
+  StartServer(false, 64 * 1024, {}, [](ApiOptions& o) { o.allow_local_events = true; });
+  EXPECT_EQ(Call("POST", "/v1/events/s3", event, nullptr).status, 200);
+}
+
+TEST_F(ApiServerTest, ASecondServerCannotShareThePort) {
+  ApiOptions options;
+  options.port = server_->port();
+  options.store_uri = *storage::ParseStorageUri("file://" + (dir_->path() / "objects").string());
+  MetricsRegistry metrics;
+  ApiServer second(*queue_, *store_, metrics, options);
+  const Status started = second.Start();
+  EXPECT_EQ(started.code(), Code::kUnavailable) << started.ToString();
+  EXPECT_EQ(Call("GET", "/healthz", "", nullptr).status, 200);
 }
 
 TEST_F(ApiServerTest, WithoutTokensLoopbackClientsAreTenantLocal) {

@@ -244,7 +244,8 @@ TEST_F(E2eTest, CallbackUrlIsToldTheOutcome) {
   });
   const int port = receiver.bind_to_any_port("127.0.0.1");
   std::thread serving([&] { receiver.listen_after_bind(); });
-  auto serve = Serve(1);
+  // Loopback is refused unless the operator allows it.
+  auto serve = Serve(1, {"--limit", "allowed_callback_hosts=127.0.0.1/32"});
   ApiClient client(server_, "");
   auto source = client.UploadFile(kFace);
   auto target = client.UploadFile(kTestdata + "/photos/obama_official_portrait_2012.jpg");
@@ -270,6 +271,18 @@ TEST_F(E2eTest, CallbackUrlIsToldTheOutcome) {
   EXPECT_EQ(told[0]["state"], "succeeded");
   serve->Signal(SIGTERM);
   EXPECT_EQ(serve->WaitExit(std::chrono::seconds(20)), 0) << serve->log();
+}
+
+TEST_F(E2eTest, QueuePasswordsNeverReachTheLogs) {
+  // Nothing listens on port 1: the worker fails to open the queue and says why.
+  for (const std::string queue : {"redis://:hunter2-s3cret@127.0.0.1:1/0", "redis://:hunter2-s3cret@127.0.0.1:x/0"}) {
+    Process worker({"worker", "--queue", queue, "--store", store_arg_, "--scratch-dir", scratch_.string()},
+                   dir_.path() / ("worker-log-" + std::to_string(++logs_)));
+    EXPECT_GT(worker.WaitExit(std::chrono::seconds(60)), 0);  // refused (1) or a usage error (2), not a hang
+    const std::string log = worker.log();
+    EXPECT_NE(log.find("redis://:***@127.0.0.1"), std::string::npos) << log;
+    EXPECT_EQ(log.find("hunter2-s3cret"), std::string::npos) << log;
+  }
 }
 
 TEST_F(E2eTest, CancelStopsARunningJob) {

@@ -37,6 +37,9 @@ TEST(TokenTable, RefusesBadLinesNamingThem) {
   EXPECT_FALSE(TokenTable::Parse("token-aaaaaaaaaaaa1\n", "t").ok());            // no tenant
   EXPECT_FALSE(TokenTable::Parse("# nothing\n", "t").ok());                      // empty
   EXPECT_TRUE(TokenTable::Parse("token-aaaaaaaaaaaa1 *\n", "t").ok());           // event tenant
+  auto duplicate = TokenTable::Parse("token-aaaaaaaaaaaa1 acme\ntoken-aaaaaaaaaaaa1 globex\n", "tokens.txt");
+  ASSERT_FALSE(duplicate.ok());
+  EXPECT_NE(duplicate.status().message().find("tokens.txt:2: duplicate token"), std::string::npos);
 }
 
 TEST(TokenTable, ParsesBearerHeader) {
@@ -123,7 +126,8 @@ TEST(Tenancy, MapsReferencesOntoTheStore) {
   EXPECT_FALSE(KeyInStore(*file, "file:///etc/passwd", "t").ok());
   EXPECT_FALSE(KeyInStore(*file, "file:///srv/objects/../x.jpg", "t").ok());
   EXPECT_EQ(UriOfKey(*s3, "a/b.jpg"), "s3://media/a/b.jpg");
-  EXPECT_EQ(UriOfKey(*file, "a/b.jpg"), "file:///srv/objects/a/b.jpg");
+  EXPECT_EQ(UriOfKey(*file, "a/b.jpg"), "a/b.jpg");  // no server paths in results
+  EXPECT_EQ(KeyInStore(*file, "file:///etc/passwd", "t").status().message().find("/srv"), std::string::npos);
 }
 
 TEST(S3Events, ParsesCreatedRecordsAndDecodesKeys) {
