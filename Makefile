@@ -21,7 +21,9 @@ DEPS_BUILD := build-essential cmake pkg-config libopencv-dev libdlib-dev libdlib
   libgtest-dev libgmock-dev libbenchmark-dev
 DEPS_RUNTIME := ffmpeg swift swift-proxy swift-account swift-container swift-object memcached curl awscli \
   radosgw ceph-mon ceph-osd redis-server apache2-utils
-DEPS := $(DEPS_BUILD) $(DEPS_RUNTIME)
+# The deployment checks (deploy/): manifests, schemas, alert rules.
+DEPS_DEPLOY := kubectl yamllint prometheus nodejs npm
+DEPS := $(DEPS_BUILD) $(DEPS_RUNTIME) $(DEPS_DEPLOY)
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -62,3 +64,17 @@ asan: deps
 
 clean:
 	rm -rf $(BUILD_DIR) build-asan
+
+# Container image (deploy/docker/, deploy/README.md): podman state under .podman/.
+#   make image         build localhost/swapline:latest (installs podman & co. when missing)
+#   make test-deploy   the image rehearsed with podman (swap in and out of it, serve, drain)
+DEPS_IMAGE := podman buildah debootstrap runc catatonit slirp4netns uidmap
+IMAGE ?= localhost/swapline:latest
+
+.PHONY: image test-deploy
+image:
+	@$(MAKE) --no-print-directory deps DEPS="$(DEPS_IMAGE)"
+	@nice -n 10 deploy/docker/build-image.sh $(IMAGE) "$(DEPS_BUILD)"
+
+test-deploy: deps build image
+	tests/deploy/rehearsal.sh $(IMAGE) $(BUILD_DIR)/swapline $(TESTDATA)
