@@ -136,7 +136,8 @@ std::set<std::string> AllowedActions(const std::string& policy_file) {
   EXPECT_TRUE(in) << policy_file;
   std::set<std::string> actions;
   if (!in) return actions;
-  for (const json& statement : json::parse(in)["Statement"]) {
+  const json policy = json::parse(in);
+  for (const json& statement : policy["Statement"]) {
     EXPECT_EQ(statement["Effect"], "Allow") << policy_file << ": role policies only allow";
     const json& action = statement["Action"];
     for (const json& a : action.is_array() ? action : json::array({action})) actions.insert(a.get<std::string>());
@@ -186,13 +187,24 @@ TEST(OpsTest, AlertMetricsExistAndPoliciesGrantExactlyTheActionsIssued) {
                   "--metrics-listen", "127.0.0.1:" + std::to_string(metrics_port)},
                  dir.path() / "worker");
 
-  // An image job, and a lossless video job (its result is several 8 MiB parts).
+  storage::HttpClient http({});
+  storage::HttpRequest ready;
+  ready.method = "GET";
+  ready.url = server + "/readyz";
+  for (int i = 0; i < 600; ++i) {
+    const Result<storage::HttpResponse> answer = http.Send(ready);
+    if (answer.ok() && answer->status == 200) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+
+  // An image job, and a lossless upscaled video job (its result is several 8 MiB parts).
   const std::string face = kTestdata + "/photos/grace_hopper_usn_portrait.jpg";
   const std::vector<std::vector<std::string>> jobs = {
       {"-t", kTestdata + "/photos/eileen_collins_nasa_portrait.png", "--download",
        (dir.path() / "image.png").string()},
       {"-t", kTestdata + "/videos/b_two_faces_side_by_side_1280x720_30fps_3s.mp4", "--output-video-quality", "100",
-       "--output-video-preset", "ultrafast", "--download", (dir.path() / "video.mp4").string()}};
+       "--output-video-preset", "ultrafast", "--output-video-resolution", "2560x1440", "--download",
+       (dir.path() / "video.mp4").string()}};
   for (const auto& job : jobs) {
     std::vector<std::string> args = {"jobs", "submit", "--server", server, "--token", kToken, "-s", face, "--wait",
                                      "--timeout", "500"};
