@@ -136,6 +136,15 @@ TEST(KedaManifests, TriggersReadTheStreamAndGroupTheWorkersUse) {
     EXPECT_EQ(EnvNames(container).count(address_env), 1u) << address_env;
     EXPECT_EQ(EnvNames(container).count(password_env), 1u) << password_env;
 
+    // An optional Secret that is missing leaves "$(VAR)" unexpanded in --queue.
+    for (const json& env : container.value("env", json::array())) {
+      if (env["name"] != address_env && env["name"] != password_env) continue;
+      for (const char* ref : {"secretKeyRef", "configMapKeyRef"}) {
+        if (!env.contains("valueFrom") || !env["valueFrom"].contains(ref)) continue;
+        EXPECT_FALSE(env["valueFrom"][ref].value("optional", false)) << env["name"] << " must not be optional";
+      }
+    }
+
     // Every process that touches the queue: the workers and the API that submits.
     const json* api = overlay.Find("Deployment", "swapline-api");
     ASSERT_NE(api, nullptr);
