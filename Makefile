@@ -26,7 +26,9 @@ DEPS_BUILD := build-essential cmake pkg-config libopencv-dev libdlib-dev libdlib
   libgtest-dev libgmock-dev
 DEPS_TEST := libbenchmark-dev ffmpeg swift swift-proxy swift-account swift-container swift-object memcached curl awscli \
   radosgw ceph-mon ceph-osd redis-server apache2-utils chromium
-DEPS := $(DEPS_BUILD) $(DEPS_TEST)
+# The deployment checks (deploy/): manifests, schemas, alert rules.
+DEPS_DEPLOY := kubectl yamllint prometheus nodejs npm
+DEPS := $(DEPS_BUILD) $(DEPS_TEST) $(DEPS_DEPLOY)
 # Only for `make fuzz`: clang and its libFuzzer runtime.
 DEPS_FUZZ := clang-14 libclang-rt-14-dev
 
@@ -97,3 +99,17 @@ fuzz:
 
 clean:
 	rm -rf $(BUILD_DIR) build-asan build-tsan build-fuzz
+
+# Container image (deploy/docker/, deploy/README.md): podman state under .podman/.
+#   make image         build localhost/swapline:latest (installs podman & co. when missing)
+#   make test-deploy   the image rehearsed with podman (swap in and out of it, serve, drain)
+DEPS_IMAGE := podman buildah debootstrap runc catatonit slirp4netns uidmap
+IMAGE ?= localhost/swapline:latest
+
+.PHONY: image test-deploy
+image:
+	@$(MAKE) --no-print-directory deps DEPS="$(DEPS_IMAGE)"
+	@nice -n 10 deploy/docker/build-image.sh $(IMAGE) "$(DEPS_BUILD)"
+
+test-deploy: deps build image
+	tests/deploy/rehearsal.sh $(IMAGE) $(BUILD_DIR)/swapline $(TESTDATA)

@@ -14,5 +14,6 @@ void RegisterStoreCommand(CLI::App& app, int& exit_code);
 void RegisterServeCommand(CLI::App& app, int& exit_code);
 void RegisterWorkerCommand(CLI::App& app, int& exit_code);
 void RegisterJobsCommand(CLI::App& app, int& exit_code);
+void RegisterHealthcheckCommand(CLI::App& app, int& exit_code);
 
 }  // namespace swapline::cli

@@ -36,6 +36,7 @@ int main(int argc, char** argv) {
   cli::RegisterServeCommand(app, exit_code);
   cli::RegisterWorkerCommand(app, exit_code);
   cli::RegisterJobsCommand(app, exit_code);
+  cli::RegisterHealthcheckCommand(app, exit_code);
 
   try {
     app.parse(argc, argv);

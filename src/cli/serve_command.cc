@@ -18,6 +18,7 @@
 #include "cli/exit_codes.h"
 #include "service/api_server.h"
 #include "service/runtime.h"
+#include "service/store_metrics.h"
 #include "service/worker.h"
 
 namespace swapline::cli {
@@ -92,6 +93,7 @@ int RunServe(const ServeArgs& args) {
   api.store_uri = backends->store_uri;
 
   MetricsRegistry metrics;
+  StoreMetrics store_metrics(metrics);
   ApiServer server(*backends->queue, *backends->store, metrics, api);
   if (Status s = server.Start(); !s.ok()) return Fail(s);
   spdlog::info("serving {} on {} (store {}, queue {}, {} embedded worker(s))", server.base_url(), args.listen,

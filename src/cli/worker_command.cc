@@ -14,6 +14,7 @@
 #include "cli/exit_codes.h"
 #include "service/metrics_server.h"
 #include "service/runtime.h"
+#include "service/store_metrics.h"
 #include "service/worker.h"
 
 namespace swapline::cli {
@@ -54,6 +55,7 @@ int RunWorker(const WorkerArgs& args) {
   if (!backends.ok()) return Fail(backends.status());
 
   MetricsRegistry metrics;
+  StoreMetrics store_metrics(metrics);
   WorkerOptions options;
   options.concurrency = args.concurrency;
   options.lease = queue_options->lease;

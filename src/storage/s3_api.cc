@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "storage/content_type.h"
+#include "storage/s3_observer.h"
 
 namespace swapline::storage {
 namespace {
@@ -139,8 +140,10 @@ std::chrono::milliseconds S3Api::Backoff(int attempt) const {
 
 Result<HttpResponse> S3Api::Execute(S3Request request) {
   const std::string what = request.method + " " + Describe(request.bucket, request.key);
+  const std::string operation = S3OperationName(request.method, request.key, request.query, request.headers);
+  const int max_attempts = std::max(1, options_.max_attempts);
   Status last_error;
-  for (int attempt = 0; attempt < std::max(1, options_.max_attempts); ++attempt) {
+  for (int attempt = 0; attempt < max_attempts; ++attempt) {
     if (attempt > 0) std::this_thread::sleep_for(Backoff(attempt - 1));
     if (request.before_attempt) request.before_attempt(request);
     SWAPLINE_ASSIGN_OR_RETURN(const Credentials credentials, credentials_->Get());
@@ -186,12 +189,16 @@ Result<HttpResponse> S3Api::Execute(S3Request request) {
       }
       if (error.code.empty() && (status < 300 || status == 304)) {
         spdlog::debug("s3 {} -> {} (attempt {})", what, status, attempt + 1);
+        ReportS3Attempt({.operation = operation, .key = request.key, .http_status = status,
+                         .body_bytes = request.body_fd >= 0 ? request.body_length : request.body.size()});
         return response;
       }
       last_error = ErrorStatus(what, status, error);
       retryable = IsRetryable(status, error.code);
     }
     spdlog::debug("s3 {} failed (attempt {}): {}", what, attempt + 1, last_error.message());
+    ReportS3Attempt({.operation = operation, .key = request.key, .http_status = response.ok() ? response->status : 0,
+                     .error = last_error.code(), .will_retry = retryable && attempt + 1 < max_attempts});
     if (!retryable) return last_error;
   }
   return last_error;
@@ -208,6 +215,8 @@ Result<std::string> S3Api::PresignUrl(const std::string& method, const std::stri
   signing.method = method;
   signing.encoded_path = target.encoded_path;
   signing.headers.emplace_back("host", target.host);
+  const std::string operation = S3OperationName(method, key, {}, {});
+  ReportS3Presign({.operation = operation, .key = key});
   return target.url + "?" +
          signer_.PresignQuery(signing, credentials, std::chrono::system_clock::now(), expires);
 }
