@@ -141,6 +141,9 @@ cv::Mat WarpTriangles(const cv::Mat& image, const std::vector<cv::Point2f>& src,
 cv::Mat MorphShift(const std::vector<cv::Point2f>& from, const std::vector<cv::Point2f>& to, cv::Size size) {
   cv::Mat map_x, map_y, coverage;
   TriangleMaps(from, to, Triangulate(from), size, map_x, map_y, coverage);
+  // No motion on the ring's last two pixels: scaled up to full resolution, the field
+  // must be zero at the ring already, not a pixel or two beyond it.
+  cv::erode(coverage, coverage, cv::getStructuringElement(cv::MORPH_RECT, cv::Size(5, 5)));
   cv::Mat shift(size, CV_32FC2);
   for (int y = 0; y < size.height; ++y) {
     const float* mx = map_x.ptr<float>(y);
