@@ -19,6 +19,7 @@ DEMO_OUT ?= demo-out
 # CMake's configure step needs GoogleTest too). DEPS_TEST: the test servers, tools
 # and browser the tests start.
 DEPS_BUILD := build-essential cmake pkg-config libopencv-dev libdlib-dev libdlib-data \
+  libblas-dev liblapack-dev libjpeg-dev libpng-dev libsqlite3-dev \
   libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev zlib1g-dev \
   libavformat-dev libavcodec-dev libswscale-dev libswresample-dev libavutil-dev \
   libcurl4-openssl-dev libssl-dev libpugixml-dev \

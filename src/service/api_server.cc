@@ -689,7 +689,7 @@ void ApiServer::Impl::PutObject(const Request& req, Response& res, const httplib
   bool too_large = false;
   const bool read = reader([&](const char* data, std::size_t length) {
     total += length;
-    if (total > options_.max_upload_bytes) {
+    if (total > options_.limits.max_upload_bytes) {
       too_large = true;
       return false;
     }
@@ -710,8 +710,8 @@ void ApiServer::Impl::PutObject(const Request& req, Response& res, const httplib
     fs::remove(temp, ec);
     if (too_large) {
       res.set_header("Connection", "close");  // the rest of the body is not read
-      return SendStatus(res, TooLarge("body: larger than the upload limit of " +
-                                      std::to_string(options_.max_upload_bytes) + " bytes"));
+      return SendStatus(res, TooLarge("limit max_upload_bytes: the body is larger than " +
+                                      std::to_string(options_.limits.max_upload_bytes) + " bytes"));
     }
     return SendStatus(res, write_failed ? IOError("cannot buffer the upload") : InvalidArgument("body: upload interrupted"));
   }

@@ -2,7 +2,9 @@
 
 #include <openssl/evp.h>
 
-#include <ctime>
+#include <string>
+
+#include "storage/s3_xml.h"
 
 namespace swapline::service {
 namespace {
@@ -14,27 +16,21 @@ int HexValue(char c) {
   return -1;
 }
 
-// "2025-04-05T14:23:01.123Z" (fraction optional).
+// "2025-04-05T14:23:01.123Z" (fraction optional). The date and its range check are
+// the storage layer's; only the milliseconds are read here.
 std::optional<std::chrono::system_clock::time_point> ParseIsoTime(const std::string& text) {
-  std::tm tm{};
+  const auto whole_seconds = storage::ParseIso8601(text);
+  if (!whole_seconds) return std::nullopt;
   int millis = 0;
-  const char* rest = ::strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
-  if (rest == nullptr) return std::nullopt;
-  if (*rest == '.') {
-    ++rest;
+  const std::size_t dot = text.find('.');
+  if (dot != std::string::npos) {
     int digits = 0;
-    while (*rest >= '0' && *rest <= '9') {
-      if (digits < 3) millis = millis * 10 + (*rest - '0');
-      ++digits;
-      ++rest;
+    for (std::size_t i = dot + 1; i < text.size() && digits < 3 && text[i] >= '0' && text[i] <= '9'; ++i, ++digits) {
+      millis = millis * 10 + (text[i] - '0');
     }
-    while (digits < 3) {
-      millis *= 10;
-      ++digits;
-    }
+    for (; digits < 3; ++digits) millis *= 10;
   }
-  const std::time_t seconds = ::timegm(&tm);
-  return std::chrono::system_clock::from_time_t(seconds) + std::chrono::milliseconds(millis);
+  return *whole_seconds + std::chrono::milliseconds(millis);
 }
 
 }  // namespace
