@@ -160,17 +160,8 @@ TEST(OpsTest, AlertMetricsExistAndPoliciesGrantExactlyTheActionsIssued) {
   ASSERT_TRUE(redis.ok()) << redis.status().ToString() << " (run make deps)";
   auto swift = storage::testing::SwiftServer::Start();
   ASSERT_TRUE(swift.ok()) << swift.status().ToString() << " (run make deps)";
-  ::setenv("AWS_ACCESS_KEY_ID", storage::testing::SwiftServer::kAccessKey, 1);
-  ::setenv("AWS_SECRET_ACCESS_KEY", storage::testing::SwiftServer::kSecretKey, 1);
-  ::setenv("AWS_ENDPOINT_URL", (*swift)->endpoint().c_str(), 1);
-  ::setenv("AWS_REGION", "us-east-1", 1);
-  storage::S3Options s3;
-  s3.endpoint_url = (*swift)->endpoint();
-  s3.credentials.access_key_id = storage::testing::SwiftServer::kAccessKey;
-  s3.credentials.secret_access_key = storage::testing::SwiftServer::kSecretKey;
-  auto store = storage::S3Store::Open(kBucket, s3);
+  auto store = (*swift)->OpenBucketForProcesses(kBucket);
   ASSERT_TRUE(store.ok()) << store.status().ToString();
-  ASSERT_TRUE((*store)->CreateBucket().ok());
 
   TempDir dir("swapline_ops_test");
   const fs::path tokens = dir.path() / "tokens.txt";

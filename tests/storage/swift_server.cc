@@ -66,4 +66,19 @@ SwiftServer::~SwiftServer() {
   (void)std::system(command.c_str());
 }
 
+Result<std::unique_ptr<S3Store>> SwiftServer::OpenBucketForProcesses(const std::string& bucket) const {
+  ::setenv("AWS_ACCESS_KEY_ID", kAccessKey, 1);
+  ::setenv("AWS_SECRET_ACCESS_KEY", kSecretKey, 1);
+  ::setenv("AWS_ENDPOINT_URL", endpoint().c_str(), 1);
+  ::setenv("AWS_REGION", "us-east-1", 1);
+  S3Options s3;
+  s3.endpoint_url = endpoint();
+  s3.credentials.access_key_id = kAccessKey;
+  s3.credentials.secret_access_key = kSecretKey;
+  auto store = S3Store::Open(bucket, s3);
+  if (!store.ok()) return store.status();
+  SWAPLINE_RETURN_IF_ERROR((*store)->CreateBucket());
+  return store;
+}
+
 }  // namespace swapline::storage::testing

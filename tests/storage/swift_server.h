@@ -7,6 +7,7 @@
 #include <string>
 
 #include "core/status.h"
+#include "storage/s3_store.h"
 
 namespace swapline::storage::testing {
 
@@ -18,6 +19,10 @@ class SwiftServer {
 
   int port() const { return port_; }
   std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  // Points the AWS_* environment at this server (swapline processes a test starts read
+  // it, as in a pod) and opens `bucket` on it, creating it.
+  Result<std::unique_ptr<S3Store>> OpenBucketForProcesses(const std::string& bucket) const;
+
   static constexpr const char* kAccessKey = "test:tester";
   static constexpr const char* kSecretKey = "testing";
   // In the same account but without .admin: denied every request on its buckets.
