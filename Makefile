@@ -27,8 +27,9 @@ DEPS_BUILD := build-essential cmake pkg-config libopencv-dev libdlib-dev libdlib
   libgtest-dev libgmock-dev
 DEPS_TEST := libbenchmark-dev ffmpeg swift swift-proxy swift-account swift-container swift-object memcached curl awscli \
   radosgw ceph-mon ceph-osd redis-server apache2-utils chromium
-# The deployment checks (deploy/): manifests, schemas, alert rules.
-DEPS_DEPLOY := kubectl yamllint prometheus nodejs npm
+# The deployment checks (deploy/): manifests, schemas, alert rules. Debian's npm only
+# where none is on the PATH: a Node.js installed on its own brings npm and conflicts with it.
+DEPS_DEPLOY := kubectl yamllint prometheus nodejs $(if $(shell command -v npm),,npm)
 DEPS := $(DEPS_BUILD) $(DEPS_TEST) $(DEPS_DEPLOY)
 # Only for `make fuzz`: clang and its libFuzzer runtime.
 DEPS_FUZZ := clang-14 libclang-rt-14-dev
