@@ -157,6 +157,8 @@ class SwapStage final : public FrameStage {
     times_.swap.warp_ms += swap_.warp_ms;
     times_.swap.colour_ms += swap_.colour_ms;
     times_.swap.blend_ms += swap_.blend_ms;
+    times_.swap.faces += swap_.faces;
+    times_.swap.reused_geometries += swap_.reused_geometries;
     return Status::Ok();
   }
 

@@ -157,28 +157,12 @@ cv::Mat MorphShift(const std::vector<cv::Point2f>& from, const std::vector<cv::P
   return shift;
 }
 
-// Bilinear sample of an 8-bit BGR image at (x, y), clamped to its border.
-cv::Vec3f Sample(const cv::Mat& image, float x, float y) {
-  x = std::clamp(x, 0.0f, static_cast<float>(image.cols - 1));
-  y = std::clamp(y, 0.0f, static_cast<float>(image.rows - 1));
-  const int x0 = std::min(static_cast<int>(x), image.cols - 2 < 0 ? 0 : image.cols - 2);
-  const int y0 = std::min(static_cast<int>(y), image.rows - 2 < 0 ? 0 : image.rows - 2);
-  const int x1 = std::min(x0 + 1, image.cols - 1), y1 = std::min(y0 + 1, image.rows - 1);
-  const float fx = x - static_cast<float>(x0), fy = y - static_cast<float>(y0);
-  const cv::Vec3b& a = image.at<cv::Vec3b>(y0, x0);
-  const cv::Vec3b& b = image.at<cv::Vec3b>(y0, x1);
-  const cv::Vec3b& c = image.at<cv::Vec3b>(y1, x0);
-  const cv::Vec3b& d = image.at<cv::Vec3b>(y1, x1);
-  cv::Vec3f out;
-  for (int k = 0; k < 3; ++k) {
-    out[k] = (a[k] * (1 - fx) + b[k] * fx) * (1 - fy) + (c[k] * (1 - fx) + d[k] * fx) * fy;
-  }
-  return out;
-}
-
 // The paste-back, the only full-resolution step: over the face's region, the
 // target's own pixels moved by `shift` (work pixels; may be empty) and, under
-// `mask`, `face`, both scaled up from the working frame.
+// `mask`, `face`, both scaled up from the working frame. Both steps are OpenCV's
+// vectorised remap and blend; where the mask is 0 and nothing moves, the remap reads
+// each pixel at its own integer position and the blend weighs it 1, so pixels
+// outside the swap ring come out unchanged.
 void PasteBack(cv::Mat& frame, const WorkFrame& work, const cv::Mat& face, const cv::Mat& mask, const cv::Mat& shift) {
   cv::Mat region = frame(work.roi);
   cv::Mat up_face = face, up_mask = mask, up_shift = shift;
@@ -187,24 +171,20 @@ void PasteBack(cv::Mat& frame, const WorkFrame& work, const cv::Mat& face, const
     cv::resize(mask, up_mask, work.roi.size(), 0, 0, cv::INTER_LINEAR);
     if (!shift.empty()) cv::resize(shift, up_shift, work.roi.size(), 0, 0, cv::INTER_LINEAR);
   }
-  const cv::Mat original = shift.empty() ? cv::Mat() : region.clone();
-  const auto to_frame = static_cast<float>(1.0 / work.scale);
-  for (int y = 0; y < region.rows; ++y) {
-    const float* m = up_mask.ptr<float>(y);
-    const cv::Vec3b* f = up_face.ptr<cv::Vec3b>(y);
-    const cv::Vec2f* s = original.empty() ? nullptr : up_shift.ptr<cv::Vec2f>(y);
-    cv::Vec3b* out = region.ptr<cv::Vec3b>(y);
-    for (int x = 0; x < region.cols; ++x) {
-      const float a = std::clamp(m[x], 0.0f, 1.0f);
-      const bool moves = s && (std::abs(s[x][0]) > 1e-3f || std::abs(s[x][1]) > 1e-3f);
-      if (a <= 0.0f && !moves) continue;
-      cv::Vec3f base = out[x];
-      if (moves && a < 1.0f) {
-        base = Sample(original, static_cast<float>(x) + s[x][0] * to_frame, static_cast<float>(y) + s[x][1] * to_frame);
-      }
-      for (int k = 0; k < 3; ++k) out[x][k] = cv::saturate_cast<uchar>(base[k] * (1.0f - a) + f[x][k] * a);
+  cv::Mat base = region;
+  if (!shift.empty()) {
+    const auto to_frame = static_cast<float>(1.0 / work.scale);
+    cv::Mat map(region.size(), CV_32FC2);
+    for (int y = 0; y < map.rows; ++y) {
+      const cv::Vec2f* s = up_shift.ptr<cv::Vec2f>(y);
+      cv::Vec2f* m = map.ptr<cv::Vec2f>(y);
+      const auto fy = static_cast<float>(y);
+      for (int x = 0; x < map.cols; ++x) m[x] = cv::Vec2f(static_cast<float>(x) + s[x][0] * to_frame, fy + s[x][1] * to_frame);
     }
+    cv::remap(region, base, map, cv::noArray(), cv::INTER_LINEAR, cv::BORDER_REPLICATE);
   }
+  // The mask is within 0..1 (CreateFaceMask), and so is its bilinear enlargement.
+  cv::blendLinear(base, up_face, 1.0 - up_mask, up_mask, region);
 }
 
 // Unsharp mask of `face`, as strong as the source was enlarged (`enlargement` = target
@@ -257,11 +237,47 @@ Result<SwapSource> CropSource(const SourceImage& source) {
   return out;
 }
 
+// Everything Swap() derives from the target's landmarks alone, in the working frame.
+// It is the same for every frame where the face holds still relative to its working
+// frame (which follows the face by whole pixels), so it is kept for recent faces.
+struct FaceGeometry {
+  cv::Size size;           // of the working frame
+  double scale = 1.0;      // working frame per frame pixel
+  Landmarks68 landmarks;   // the target's, working frame
+  Landmarks68 morphed;     // moved toward the source's proportions
+  cv::Mat shift;           // the morph's motion field (MorphShift), empty when off
+  cv::Mat warped;          // the source face on `morphed` (8-bit BGR)
+  cv::Mat mask;            // blend weight (CV_32F)
+  cv::Mat core_mask;       // mask > 0.5
+  cv::Mat source_skin;     // skin of the warped source under the core mask (tone)
+  cv::Mat target_skin;     // skin of the target (tone)
+};
+
+// A face's geometry is reused while none of its landmarks moved by more than this
+// (working pixels) against the frame the geometry was made for: a quarter pixel
+// of mask or texture offset is below what the feathered edge and bilinear
+// resampling show.
+constexpr float kReuseMaxShift = 0.25f;
+// Geometries kept per swapper: a few faces per frame.
+constexpr std::size_t kKeptGeometries = 4;
+
+bool SameGeometry(const FaceGeometry& geometry, const WorkFrame& work, const Landmarks68& landmarks) {
+  if (geometry.size != work.size || std::abs(geometry.scale - work.scale) > 1e-9) return false;
+  for (std::size_t i = 0; i < landmarks.size(); ++i) {
+    const cv::Point2f d = landmarks[i] - geometry.landmarks[i];
+    if (d.x * d.x + d.y * d.y > kReuseMaxShift * kReuseMaxShift) return false;
+  }
+  return true;
+}
+
 class ClassicFaceSwapper final : public FaceSwapper {
  public:
   explicit ClassicFaceSwapper(const ClassicSwapperOptions& options) : options_(options) {}
 
-  void SetSource(std::shared_ptr<const SwapSource> source) override { source_ = std::move(source); }
+  void SetSource(std::shared_ptr<const SwapSource> source) override {
+    source_ = std::move(source);
+    kept_.clear();
+  }
 
   Status Swap(cv::Mat& frame, const Face& target, SwapTimings* timings) override {
     if (!source_) return Internal("Swap() called before SetSource()");
@@ -274,72 +290,100 @@ class ClassicFaceSwapper final : public FaceSwapper {
     } else {
       region = frame(work.roi).clone();
     }
-    const Landmarks68 landmarks = work.ToWork(target.landmarks68);
-    const float face_width = FaceWidth(landmarks);
-    Face morphed;  // the target face with the source's proportions, in the working frame
-    morphed.landmarks68 = MorphTowardSource(landmarks, source_->landmarks, options_.morph);
-    for (std::size_t i = 0; i < landmarks.size(); ++i) {
-      const cv::Point2f move = morphed.landmarks68[i] - landmarks[i];
-      const float length = static_cast<float>(cv::norm(move));
-      if (length > kMaxMorphShift * face_width) morphed.landmarks68[i] = landmarks[i] + move * (kMaxMorphShift * face_width / length);
-    }
-    morphed.landmarks5 = Landmarks5From68(morphed.landmarks68);
-    const std::vector<cv::Point2f> points = SwapPoints(landmarks, work.size);
-    const std::vector<cv::Point2f> morphed_points = SwapPoints(morphed.landmarks68, work.size);
-
-    cv::Mat shift;  // empty: no morph
-    if (options_.morph > 0) {
-      std::vector<cv::Point2f> ring = SwapOutline(target.landmarks68, frame.size());
-      for (auto& p : ring) p = work.ToWork(p);
-      std::vector<cv::Point2f> from = points, to = morphed_points;
-      from.insert(from.end(), ring.begin(), ring.end());
-      to.insert(to.end(), ring.begin(), ring.end());
-      shift = MorphShift(from, to, work.size);
-    }
-    cv::Mat coverage;
-    cv::Mat warped = WarpTriangles(source_->image, source_->points, morphed_points, source_->triangles, work.size, coverage);
-    const cv::Rect whole(0, 0, work.size.width, work.size.height);
-    cv::Mat mask = CreateFaceMask(morphed, work.size, whole, options_.mask);
-    cv::min(mask, coverage, mask);
-    if (IsMouthOpen(morphed.landmarks68)) {
-      cv::Mat keep = 1.0 - CreateInnerMouthMask(morphed.landmarks68, whole);
-      cv::min(mask, keep, mask);
-    }
+    const FaceGeometry& geometry = Geometry(target, frame.size(), work, timings);
     if (timings) timings->warp_ms += MsSince(warp_start);
 
     const auto colour_start = Clock::now();
-    cv::Mat core_mask = mask > 0.5f;
-    if (cv::countNonZero(core_mask) < 16) return Status::Ok();  // nothing visible to swap
-    if (options_.color_transfer) {
-      TransferTone(warped, CreateSkinMask(morphed.landmarks68, work.size) & core_mask, region,
-                   CreateSkinMask(landmarks, work.size));
-    }
+    if (cv::countNonZero(geometry.core_mask) < 16) return Status::Ok();  // nothing visible to swap
+    cv::Mat warped = geometry.warped.clone();
+    if (options_.color_transfer) TransferTone(warped, geometry.source_skin, region, geometry.target_skin);
+    const float face_width = FaceWidth(geometry.landmarks);
     const float source_width = FaceWidth(source_->landmarks);
     Sharpen(warped, face_width / static_cast<float>(work.scale) / source_width, face_width / source_width);
     if (timings) timings->colour_ms += MsSince(colour_start);
 
     const auto blend_start = Clock::now();
+    cv::Mat mask = geometry.mask;
     if (options_.blend == BlendMode::kPoisson) {
       // The solve replaces everything under the core mask; paste that back hard-edged.
-      if (!shift.empty()) {
-        cv::Mat map(shift.size(), CV_32FC2);
+      if (!geometry.shift.empty()) {
+        cv::Mat map(geometry.shift.size(), CV_32FC2);
         for (int y = 0; y < map.rows; ++y) {
-          for (int x = 0; x < map.cols; ++x) map.at<cv::Vec2f>(y, x) = shift.at<cv::Vec2f>(y, x) + cv::Vec2f(x, y);
+          for (int x = 0; x < map.cols; ++x) map.at<cv::Vec2f>(y, x) = geometry.shift.at<cv::Vec2f>(y, x) + cv::Vec2f(x, y);
         }
         cv::remap(region.clone(), region, map, cv::noArray(), cv::INTER_LINEAR, cv::BORDER_REPLICATE);
       }
-      SWAPLINE_RETURN_IF_ERROR(PoissonBlend(region, warped, core_mask));
+      SWAPLINE_RETURN_IF_ERROR(PoissonBlend(region, warped, geometry.core_mask));
       warped = region;
-      core_mask.convertTo(mask, CV_32F, 1.0 / 255);
+      geometry.core_mask.convertTo(mask, CV_32F, 1.0 / 255);
     }
-    PasteBack(frame, work, warped, mask, shift);
+    PasteBack(frame, work, warped, mask, geometry.shift);
     if (timings) timings->blend_ms += MsSince(blend_start);
     return Status::Ok();
   }
 
  private:
+  // The geometry of `target` in `work`: a kept one when the face held still, else
+  // made anew (and kept, replacing the least recently used).
+  const FaceGeometry& Geometry(const Face& target, cv::Size image, const WorkFrame& work, SwapTimings* timings) {
+    const Landmarks68 landmarks = work.ToWork(target.landmarks68);
+    if (timings) ++timings->faces;
+    for (auto it = kept_.begin(); it != kept_.end(); ++it) {
+      if (!SameGeometry(*it, work, landmarks)) continue;
+      if (timings) ++timings->reused_geometries;
+      std::rotate(kept_.begin(), it, it + 1);  // most recent first
+      return kept_.front();
+    }
+    if (kept_.size() == kKeptGeometries) kept_.pop_back();
+    kept_.insert(kept_.begin(), MakeGeometry(target, image, work, landmarks));
+    return kept_.front();
+  }
+
+  FaceGeometry MakeGeometry(const Face& target, cv::Size image, const WorkFrame& work, const Landmarks68& landmarks) const {
+    FaceGeometry g;
+    g.size = work.size;
+    g.scale = work.scale;
+    g.landmarks = landmarks;
+    const float face_width = FaceWidth(landmarks);
+    g.morphed = MorphTowardSource(landmarks, source_->landmarks, options_.morph);
+    for (std::size_t i = 0; i < landmarks.size(); ++i) {
+      const cv::Point2f move = g.morphed[i] - landmarks[i];
+      const float length = static_cast<float>(cv::norm(move));
+      if (length > kMaxMorphShift * face_width) g.morphed[i] = landmarks[i] + move * (kMaxMorphShift * face_width / length);
+    }
+    Face morphed;  // the target face with the source's proportions
+    morphed.landmarks68 = g.morphed;
+    morphed.landmarks5 = Landmarks5From68(g.morphed);
+    const std::vector<cv::Point2f> points = SwapPoints(landmarks, work.size);
+    const std::vector<cv::Point2f> morphed_points = SwapPoints(g.morphed, work.size);
+    if (options_.morph > 0) {
+      std::vector<cv::Point2f> ring = SwapOutline(target.landmarks68, image);
+      for (auto& p : ring) p = work.ToWork(p);
+      std::vector<cv::Point2f> from = points, to = morphed_points;
+      from.insert(from.end(), ring.begin(), ring.end());
+      to.insert(to.end(), ring.begin(), ring.end());
+      g.shift = MorphShift(from, to, work.size);
+    }
+    cv::Mat coverage;
+    g.warped = WarpTriangles(source_->image, source_->points, morphed_points, source_->triangles, work.size, coverage);
+    const cv::Rect whole(0, 0, work.size.width, work.size.height);
+    g.mask = CreateFaceMask(morphed, work.size, whole, options_.mask);
+    cv::min(g.mask, coverage, g.mask);
+    if (IsMouthOpen(g.morphed)) {
+      cv::Mat keep = 1.0 - CreateInnerMouthMask(g.morphed, whole);
+      cv::min(g.mask, keep, g.mask);
+    }
+    g.core_mask = g.mask > 0.5f;
+    if (options_.color_transfer) {
+      g.source_skin = CreateSkinMask(g.morphed, work.size) & g.core_mask;
+      g.target_skin = CreateSkinMask(landmarks, work.size);
+    }
+    return g;
+  }
+
   ClassicSwapperOptions options_;
   std::shared_ptr<const SwapSource> source_;
+  std::vector<FaceGeometry> kept_;  // most recently used first
 };
 
 }  // namespace

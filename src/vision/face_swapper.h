@@ -30,9 +30,16 @@
 // Several sources are averaged: their shapes after similarity alignment, and their
 // textures after warping onto that mean shape, each toned like the first.
 //
+// Per-face geometry (the morph field, the warped source, the masks) depends only on
+// the target's landmarks in its working frame; a swapper keeps it for the last few
+// faces and reuses it while a face holds still (no landmark moved by more than a
+// quarter of a working pixel), so a still face in a video costs only its tone and
+// paste-back.
+//
 // Thread safety: a SwapSource is immutable; a FaceSwapper is used by one thread at a time.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string_view>
 #include <vector>
@@ -70,6 +77,8 @@ struct SwapTimings {
   double warp_ms = 0;    // working frame, morph, source warp, masks
   double colour_ms = 0;  // tone and detail
   double blend_ms = 0;   // blending and the full-resolution paste-back
+  std::int64_t faces = 0;              // Swap() calls with a face in the frame
+  std::int64_t reused_geometries = 0;  // of those, faces whose warps and masks were kept
 };
 
 // One face of one source image.

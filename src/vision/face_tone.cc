@@ -20,6 +20,10 @@ constexpr double kSkinTrim = 2.5;
 constexpr double kMinDetailRatio = 0.5, kMaxDetailRatio = 1.0;
 // Colour spread ratios are capped so a flat source region cannot blow up.
 constexpr double kMaxColourRatio = 3.0;
+// The target's statistics and shading come from a copy at most this many pixels on
+// its longest side: a few thousand skin pixels give the same means, spreads and
+// surface as the full working frame, at a fraction of its Lab conversion.
+constexpr int kTargetStatisticsSide = 160;
 
 std::vector<cv::Point> Rounded(const std::vector<cv::Point2f>& points) {
   std::vector<cv::Point> out;
@@ -40,9 +44,9 @@ struct Shading {
   float low = 0, high = 0;  // the surface's range over the fitted pixels
 
   static cv::Matx16d Basis(float x, float y) { return {1.0, x, y, double(x) * x, double(x) * y, double(y) * y}; }
-  float At(int px, int py) const {
-    px = std::clamp(px, bounds.x, bounds.x + bounds.width - 1);
-    py = std::clamp(py, bounds.y, bounds.y + bounds.height - 1);
+  float At(float px, float py) const {
+    px = std::clamp(px, static_cast<float>(bounds.x), static_cast<float>(bounds.x + bounds.width - 1));
+    py = std::clamp(py, static_cast<float>(bounds.y), static_cast<float>(bounds.y + bounds.height - 1));
     const double x = (px - centre.x) / scale, y = (py - centre.y) / scale;
     const cv::Matx61d& c = coefficients;
     const double v = c(0) + c(1) * x + c(2) * y + c(3) * x * x + c(4) * x * y + c(5) * y * y;
@@ -88,6 +92,29 @@ Shading FitShading(const cv::Mat& lightness, const cv::Mat& skin) {
     }
   }
   return shading;
+}
+
+// `shading` over an image of `size` whose pixel (x, y) is (x, y) * `to_fit` + offset
+// in the pixels the shading was fitted on. The surface is smooth: it is evaluated on
+// a grid every kSurfaceStep pixels and interpolated bilinearly.
+constexpr int kSurfaceStep = 8;
+cv::Mat Surface(const Shading& shading, cv::Size size, float to_fit_x, float to_fit_y) {
+  const cv::Size grid((size.width + kSurfaceStep - 1) / kSurfaceStep + 1, (size.height + kSurfaceStep - 1) / kSurfaceStep + 1);
+  cv::Mat coarse(grid, CV_32F);
+  for (int gy = 0; gy < grid.height; ++gy) {
+    float* c = coarse.ptr<float>(gy);
+    const float y = static_cast<float>(gy * kSurfaceStep);
+    for (int gx = 0; gx < grid.width; ++gx) {
+      const float x = static_cast<float>(gx * kSurfaceStep);
+      c[gx] = shading.At((x + 0.5f) * to_fit_x - 0.5f, (y + 0.5f) * to_fit_y - 0.5f);
+    }
+  }
+  // Grid point (gx, gy) is pixel (gx, gy) * kSurfaceStep.
+  constexpr double kInverse = 1.0 / kSurfaceStep;
+  cv::Mat surface;
+  cv::warpAffine(coarse, surface, cv::Matx23d(kInverse, 0, 0, 0, kInverse, 0), size,
+                 cv::INTER_LINEAR | cv::WARP_INVERSE_MAP, cv::BORDER_REPLICATE);
+  return surface;
 }
 
 // Float Lab (L 0..100) of an 8-bit BGR image.
@@ -136,29 +163,28 @@ cv::Mat CreateSkinMask(const Landmarks68& p, cv::Size size) {
 
 void TransferTone(cv::Mat& face, const cv::Mat& face_skin, const cv::Mat& target, const cv::Mat& target_skin) {
   if (cv::countNonZero(face_skin) < 16 || cv::countNonZero(target_skin) < 16) return;
-  cv::Mat face_lab = ToLab(face), target_lab = ToLab(target);
+  // The target is read only for statistics: a reduced copy, pixel centres kept.
+  const double reduce = std::max(1.0, static_cast<double>(std::max(target.cols, target.rows)) / kTargetStatisticsSide);
+  cv::Mat small = target, small_skin = target_skin;
+  if (reduce > 1.0) {
+    const cv::Size size(std::max(1, cvRound(target.cols / reduce)), std::max(1, cvRound(target.rows / reduce)));
+    cv::resize(target, small, size, 0, 0, cv::INTER_AREA);
+    cv::resize(target_skin, small_skin, size, 0, 0, cv::INTER_NEAREST);
+  }
+  const float to_small_x = static_cast<float>(small.cols) / static_cast<float>(target.cols);
+  const float to_small_y = static_cast<float>(small.rows) / static_cast<float>(target.rows);
+  cv::Mat face_lab = ToLab(face), target_lab = ToLab(small);
   std::vector<cv::Mat> fc, tc;
   cv::split(face_lab, fc);
   cv::split(target_lab, tc);
-  const cv::Mat fs = TrimSkin(fc[0], face_skin), ts = TrimSkin(tc[0], target_skin);
+  const cv::Mat fs = TrimSkin(fc[0], face_skin), ts = TrimSkin(tc[0], small_skin);
   if (cv::countNonZero(fs) < 16 || cv::countNonZero(ts) < 16) return;
 
   // Light: own detail, target's shading.
   const Shading face_shading = FitShading(fc[0], fs), target_shading = FitShading(tc[0], ts);
-  cv::Mat face_detail(fc[0].size(), CV_32F), target_detail;
-  cv::Mat face_surface(fc[0].size(), CV_32F), target_surface(fc[0].size(), CV_32F);
-  for (int y = 0; y < face.rows; ++y) {
-    const float* l = fc[0].ptr<float>(y);
-    float* d = face_detail.ptr<float>(y);
-    float* fsurf = face_surface.ptr<float>(y);
-    float* tsurf = target_surface.ptr<float>(y);
-    for (int x = 0; x < face.cols; ++x) {
-      fsurf[x] = face_shading.At(x, y);
-      tsurf[x] = target_shading.At(x, y);
-      d[x] = l[x] - fsurf[x];
-    }
-  }
-  target_detail = tc[0] - target_surface;
+  const cv::Mat target_detail = tc[0] - Surface(target_shading, tc[0].size(), 1.0f, 1.0f);
+  const cv::Mat face_detail = fc[0] - Surface(face_shading, fc[0].size(), 1.0f, 1.0f);
+  const cv::Mat target_surface = Surface(target_shading, fc[0].size(), to_small_x, to_small_y);
   cv::Scalar face_mean, face_spread, target_mean, target_spread;
   cv::meanStdDev(face_detail, face_mean, face_spread, fs);
   cv::meanStdDev(target_detail, target_mean, target_spread, ts);

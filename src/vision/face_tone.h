@@ -8,8 +8,8 @@
 // TransferTone() works in CIE Lab:
 //   light  L is split into shading (a quadratic surface fitted over the skin: side
 //          light, a darker chin) and detail (the rest). The face keeps its own detail,
-//          its spread matched to the target's within 0.5..2x so the source's features
-//          stay readable on a flat or a contrasty target, and takes the target's
+//          its spread matched to the target's within 0.5..1x so the source's features
+//          stay readable on a flat target and teeth and glasses never blow out, and takes the target's
 //          shading instead of its own.
 //   colour a and b take the target's skin mean and spread; a black-and-white target
 //          (no spread) gives a grey face.
@@ -27,7 +27,9 @@ namespace swapline::vision {
 cv::Mat CreateSkinMask(const Landmarks68& landmarks, cv::Size size);
 
 // Recolours `face` (8-bit BGR) in place. `target` is the same size, the same frame;
-// `face_skin` and `target_skin` (8-bit masks) mark the skin of each.
+// `face_skin` and `target_skin` (8-bit masks) mark the skin of each. The target is
+// only measured, on a copy reduced to at most 160 px (its statistics and shading
+// surface need no more), so the cost is that of converting `face`.
 void TransferTone(cv::Mat& face, const cv::Mat& face_skin, const cv::Mat& target, const cv::Mat& target_skin);
 
 }  // namespace swapline::vision
