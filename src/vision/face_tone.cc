@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <vector>
 
 #include <opencv2/imgproc.hpp>
@@ -20,10 +21,10 @@ constexpr double kSkinTrim = 2.5;
 constexpr double kMinDetailRatio = 0.5, kMaxDetailRatio = 1.0;
 // Colour spread ratios are capped so a flat source region cannot blow up.
 constexpr double kMaxColourRatio = 3.0;
-// The target's statistics and shading come from a copy at most this many pixels on
-// its longest side: a few thousand skin pixels give the same means, spreads and
-// surface as the full working frame, at a fraction of its Lab conversion.
-constexpr int kTargetStatisticsSide = 160;
+// Skin statistics and shading come from copies at most this many pixels on their
+// longest side: a few thousand skin pixels give the same means, spreads and surface
+// as the full working frame, at a fraction of its Lab conversion.
+constexpr int kStatisticsSide = 256;
 
 std::vector<cv::Point> Rounded(const std::vector<cv::Point2f>& points) {
   std::vector<cv::Point> out;
@@ -134,6 +135,38 @@ cv::Mat TrimSkin(const cv::Mat& lightness, const cv::Mat& skin) {
   return near & skin;
 }
 
+// The statistics of one side: its skin's lightness and colour, at the reduced size.
+struct SkinStatistics {
+  Shading shading;
+  cv::Scalar detail_mean, detail_spread;
+  cv::Scalar colour_mean[3], colour_spread[3];  // a and b at 1, 2
+};
+
+// Statistics of `bgr` over `skin` from a copy at most kStatisticsSide pixels on its
+// longest side (pixel centres kept); `to_small` receives the scale to that copy.
+// Both sides are measured at the same scale, so their detail spreads compare.
+std::optional<SkinStatistics> MeasureSkin(const cv::Mat& bgr, const cv::Mat& skin, cv::Point2f& to_small) {
+  const double reduce = std::max(1.0, static_cast<double>(std::max(bgr.cols, bgr.rows)) / kStatisticsSide);
+  cv::Mat small = bgr, small_skin = skin;
+  if (reduce > 1.0) {
+    const cv::Size size(std::max(1, cvRound(bgr.cols / reduce)), std::max(1, cvRound(bgr.rows / reduce)));
+    cv::resize(bgr, small, size, 0, 0, cv::INTER_AREA);
+    cv::resize(skin, small_skin, size, 0, 0, cv::INTER_NEAREST);
+  }
+  to_small = {static_cast<float>(small.cols) / static_cast<float>(bgr.cols),
+              static_cast<float>(small.rows) / static_cast<float>(bgr.rows)};
+  std::vector<cv::Mat> lab;
+  cv::split(ToLab(small), lab);
+  const cv::Mat trimmed = TrimSkin(lab[0], small_skin);
+  if (cv::countNonZero(trimmed) < 16) return std::nullopt;
+  SkinStatistics stats;
+  stats.shading = FitShading(lab[0], trimmed);
+  const cv::Mat detail = lab[0] - Surface(stats.shading, lab[0].size(), 1.0f, 1.0f);
+  cv::meanStdDev(detail, stats.detail_mean, stats.detail_spread, trimmed);
+  for (int c = 1; c < 3; ++c) cv::meanStdDev(lab[c], stats.colour_mean[c], stats.colour_spread[c], trimmed);
+  return stats;
+}
+
 }  // namespace
 
 cv::Mat CreateSkinMask(const Landmarks68& p, cv::Size size) {
@@ -163,45 +196,29 @@ cv::Mat CreateSkinMask(const Landmarks68& p, cv::Size size) {
 
 void TransferTone(cv::Mat& face, const cv::Mat& face_skin, const cv::Mat& target, const cv::Mat& target_skin) {
   if (cv::countNonZero(face_skin) < 16 || cv::countNonZero(target_skin) < 16) return;
-  // The target is read only for statistics: a reduced copy, pixel centres kept.
-  const double reduce = std::max(1.0, static_cast<double>(std::max(target.cols, target.rows)) / kTargetStatisticsSide);
-  cv::Mat small = target, small_skin = target_skin;
-  if (reduce > 1.0) {
-    const cv::Size size(std::max(1, cvRound(target.cols / reduce)), std::max(1, cvRound(target.rows / reduce)));
-    cv::resize(target, small, size, 0, 0, cv::INTER_AREA);
-    cv::resize(target_skin, small_skin, size, 0, 0, cv::INTER_NEAREST);
-  }
-  const float to_small_x = static_cast<float>(small.cols) / static_cast<float>(target.cols);
-  const float to_small_y = static_cast<float>(small.rows) / static_cast<float>(target.rows);
-  cv::Mat face_lab = ToLab(face), target_lab = ToLab(small);
-  std::vector<cv::Mat> fc, tc;
-  cv::split(face_lab, fc);
-  cv::split(target_lab, tc);
-  const cv::Mat fs = TrimSkin(fc[0], face_skin), ts = TrimSkin(tc[0], small_skin);
-  if (cv::countNonZero(fs) < 16 || cv::countNonZero(ts) < 16) return;
+  cv::Point2f face_to_small, target_to_small;
+  const std::optional<SkinStatistics> from = MeasureSkin(face, face_skin, face_to_small);
+  const std::optional<SkinStatistics> to = MeasureSkin(target, target_skin, target_to_small);
+  if (!from || !to) return;
 
   // Light: own detail, target's shading.
-  const Shading face_shading = FitShading(fc[0], fs), target_shading = FitShading(tc[0], ts);
-  const cv::Mat target_detail = tc[0] - Surface(target_shading, tc[0].size(), 1.0f, 1.0f);
-  const cv::Mat face_detail = fc[0] - Surface(face_shading, fc[0].size(), 1.0f, 1.0f);
-  const cv::Mat target_surface = Surface(target_shading, fc[0].size(), to_small_x, to_small_y);
-  cv::Scalar face_mean, face_spread, target_mean, target_spread;
-  cv::meanStdDev(face_detail, face_mean, face_spread, fs);
-  cv::meanStdDev(target_detail, target_mean, target_spread, ts);
-  const double detail_ratio =
-      std::clamp(target_spread[0] / std::max(face_spread[0], 1e-3), kMinDetailRatio, kMaxDetailRatio);
-  fc[0] = (face_detail - face_mean[0]) * detail_ratio + target_mean[0] + target_surface;
+  std::vector<cv::Mat> fc;
+  cv::split(ToLab(face), fc);
+  const double detail_ratio = std::clamp(to->detail_spread[0] / std::max(from->detail_spread[0], 1e-3),
+                                         kMinDetailRatio, kMaxDetailRatio);
+  const cv::Mat face_surface = Surface(from->shading, face.size(), face_to_small.x, face_to_small.y);
+  const cv::Mat target_surface = Surface(to->shading, face.size(), target_to_small.x, target_to_small.y);
+  fc[0] = (fc[0] - face_surface - from->detail_mean[0]) * detail_ratio + to->detail_mean[0] + target_surface;
 
   // Colour: the skin's mean and spread.
   for (int c = 1; c < 3; ++c) {
-    cv::meanStdDev(fc[c], face_mean, face_spread, fs);
-    cv::meanStdDev(tc[c], target_mean, target_spread, ts);
-    const double ratio = std::min(kMaxColourRatio, target_spread[0] / std::max(face_spread[0], 0.5));
-    fc[c].convertTo(fc[c], CV_32F, ratio, target_mean[0] - face_mean[0] * ratio);
+    const double ratio =
+        std::min(kMaxColourRatio, to->colour_spread[c][0] / std::max(from->colour_spread[c][0], 0.5));
+    fc[c].convertTo(fc[c], CV_32F, ratio, to->colour_mean[c][0] - from->colour_mean[c][0] * ratio);
   }
-  cv::merge(fc, face_lab);
-  cv::Mat bgr;
-  cv::cvtColor(face_lab, bgr, cv::COLOR_Lab2BGR);
+  cv::Mat lab, bgr;
+  cv::merge(fc, lab);
+  cv::cvtColor(lab, bgr, cv::COLOR_Lab2BGR);
   bgr.convertTo(face, CV_8UC3, 255.0);
 }
 
