@@ -6,12 +6,17 @@
 #  2. `swapline serve` in the container: time from `podman run` to /readyz 200,
 #     the image's HEALTHCHECK passes, and SIGTERM (`podman stop`) ends it with 0
 #     well before podman's kill timeout.
-# usage: rehearsal.sh IMAGE HOST_SWAPLINE TESTDATA_DIR
+#  3. The `local` overlay under `podman kube play` with Redis and the Swift S3
+#     server on the host: jobs through a killed and a drained worker, Redis loss
+#     (tests/deploy/kube_play_test.cc, on the manifests deploy_render renders).
+# usage: rehearsal.sh IMAGE BUILD_DIR TESTDATA_DIR
 set -euo pipefail
 
 image=$1
-host_swapline=$2
+build=$(cd "$2" && pwd)
 testdata=$3
+host_swapline=$build/swapline
+rehearsal_start=$(date +%s)
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 state=${STATE_DIR:-$repo/.podman}
 source "$repo/deploy/docker/podman-env.sh"
@@ -70,5 +75,10 @@ podman stop --time 20 "$container" >/dev/null
 echo "SIGTERM to exit: $(( ($(date +%s%N) - stop_start) / 1000000 )) ms"
 check "SIGTERM ends serve with exit code 0" test "$(podman inspect --format '{{.State.ExitCode}}' "$container")" = 0
 echo "image size: $(podman image inspect --format '{{.Size}}' "$image" | awk '{printf "%.0f MB", $1 / 1e6}')"
-echo "rehearsal: $passed passed, $failed failed"
+
+# 3. The local overlay under kube play, on freshly rendered manifests.
+check "the overlays render" ctest --test-dir "$build" -R '^deploy_render$' --output-on-failure
+check "the local overlay under podman kube play" \
+  env SWAPLINE_IMAGE="$image" "$build/tests/deploy/deploy_kube_play_test"
+echo "rehearsal: $passed passed, $failed failed in $(( $(date +%s) - rehearsal_start )) s"
 [ "$failed" = 0 ]
