@@ -65,7 +65,9 @@ std::string Base64(const std::string& text) {
 
 // The overlay's objects as `podman kube play` input: the ConfigMap with `settings`,
 // every container on `image`, $(VAR) in args expanded from the container's env
-// (literal values, the ConfigMap); one JSON document per object.
+// (literal values, the ConfigMap), and Kubernetes' default `optional: false`
+// written out on Secret volumes (podman 4.3 crashes where it is left out); one
+// JSON document per object.
 Result<std::string> KubePlayInput(std::vector<json> objects, const std::map<std::string, std::string>& settings,
                                   const std::string& image) {
   json* config = nullptr;
@@ -78,6 +80,9 @@ Result<std::string> KubePlayInput(std::vector<json> objects, const std::map<std:
   std::string out;
   for (json& o : objects) {
     if (o["kind"] == "Deployment") {
+      for (json& volume : o["spec"]["template"]["spec"]["volumes"]) {
+        if (volume.contains("secret") && !volume["secret"].contains("optional")) volume["secret"]["optional"] = false;
+      }
       for (json& container : o["spec"]["template"]["spec"]["containers"]) {
         container["image"] = image;
         std::map<std::string, std::string> values;
@@ -200,15 +205,20 @@ TEST(KubePlayRehearsal, LocalOverlayRunsJobsThroughKillsDrainsAndRedisLoss) {
   const fs::path play_file = dir.path() / "kube-play.yaml";
   swapline::testing::WriteFileBytes(play_file, *play);
 
-  // The Secrets the manifests reference, as `podman secret`s in the format podman
-  // 4.3 reads: base64 values for env (secretKeyRef), plain ones for volumes.
+  // The Secrets the manifests reference, as `podman secret`s in the formats podman
+  // 4.3 reads: for env (secretKeyRef) a JSON object of base64 values, for volumes a
+  // Secret object whose `data` it writes out as it is (not base64-decoded).
   const std::string s3_keys = json{{"AWS_ACCESS_KEY_ID", Base64(storage::testing::SwiftServer::kAccessKey)},
                                    {"AWS_SECRET_ACCESS_KEY", Base64(storage::testing::SwiftServer::kSecretKey)}}
                                   .dump();
   const std::map<std::string, std::string> secrets = {
       {"swapline-s3-api", s3_keys},
       {"swapline-s3-worker", s3_keys},
-      {"swapline-api-tokens", json{{"tokens", std::string(kToken) + " " + kTenant + "\n"}}.dump()}};
+      {"swapline-api-tokens", json{{"apiVersion", "v1"},
+                                   {"kind", "Secret"},
+                                   {"metadata", {{"name", "swapline-api-tokens"}}},
+                                   {"data", {{"tokens", std::string(kToken) + " " + kTenant + "\n"}}}}
+                                  .dump()}};
   const std::set<std::string> volumes_before = [&] {
     std::istringstream lines(podman.Output({"volume", "ls", "-q"}));
     return std::set<std::string>(std::istream_iterator<std::string>(lines), {});
@@ -295,6 +305,8 @@ TEST(KubePlayRehearsal, LocalOverlayRunsJobsThroughKillsDrainsAndRedisLoss) {
   const std::string killed_holder = holder_mid_job(killed_video);
   ASSERT_FALSE(killed_holder.empty()) << "never saw the video running";
   podman.Run({"kill", "--signal", "KILL", killed_holder});
+  std::cout << "SIGKILL to " << killed_holder << " at " << job_state(killed_video).value("progress", 0.0) * 100
+            << " % of the video\n";
   expected_attempts[killed_video] = 2;
   restart(killed_holder);
 
@@ -312,6 +324,11 @@ TEST(KubePlayRehearsal, LocalOverlayRunsJobsThroughKillsDrainsAndRedisLoss) {
   EXPECT_LT(Clock::now() - stop_start, std::chrono::seconds(worker_grace)) << "it was killed at the grace's end";
   const std::string drained_log = podman.Logs(drained_holder);
   EXPECT_NE(drained_log.find("draining"), std::string::npos) << drained_log;
+  std::cout << "SIGTERM to " << drained_holder << ": exit 0 after "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - stop_start).count() << " ms, "
+            << (drained_log.find("grace period over") != std::string::npos ? "the video released to the queue"
+                                                                           : "the video finished")
+            << "\n";
   restart(drained_holder);
 
   // 3. Every job succeeds exactly once.
@@ -334,11 +351,17 @@ TEST(KubePlayRehearsal, LocalOverlayRunsJobsThroughKillsDrainsAndRedisLoss) {
 
   // 4. Redis away: the API is not ready; back: ready again, and jobs run.
   ASSERT_TRUE((*redis)->Stop(/*keep_data=*/true).ok());
+  auto since = Clock::now();
   EXPECT_TRUE(WaitFor(std::chrono::seconds(60), [&] { return HttpStatus(readyz) == 503; }))
       << "/readyz does not answer 503 with Redis stopped";
+  std::cout << "Redis stopped: /readyz 503 after "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - since).count() << " ms\n";
   ASSERT_TRUE((*redis)->Restart().ok());
+  since = Clock::now();
   EXPECT_TRUE(WaitFor(std::chrono::seconds(60), [&] { return HttpStatus(readyz) == 200; }))
       << "/readyz did not recover after Redis came back";
+  std::cout << "Redis back: /readyz 200 after "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - since).count() << " ms\n";
   expected_attempts[submit(kTestdata + "/photos/eileen_collins_nasa_portrait.png")] = 1;
   EXPECT_TRUE(all_settled());
 
@@ -347,6 +370,8 @@ TEST(KubePlayRehearsal, LocalOverlayRunsJobsThroughKillsDrainsAndRedisLoss) {
     EXPECT_EQ(job.value("state", ""), "succeeded") << job.dump();
     if (expected_attempts.count(id) != 0) {
       EXPECT_EQ(job.value("attempts", 0), expected_attempts[id]) << job.dump();
+    } else {
+      std::cout << "drained video: " << job.value("attempts", 0) << " attempt(s)\n";
     }
   }
   std::size_t outputs = 0;

@@ -28,8 +28,16 @@ created=()
 for d in "${host_dirs[@]}"; do [ -e "$d" ] || created+=("$d"); done
 work=$(mktemp -d "$state/tmp/rehearsal.XXXXXX")
 container=""
+# Pods, secrets and volumes in the project's podman state are the rehearsal's own:
+# none is left between runs (an interrupted run's would be reused by name).
+clear_state() {
+  podman pod rm -af -t 0 >/dev/null 2>&1 || true
+  podman secret rm -a >/dev/null 2>&1 || true
+  podman volume rm -af >/dev/null 2>&1 || true
+}
 cleanup() {
   [ -n "$container" ] && podman rm -f "$container" >/dev/null 2>&1 || true
+  clear_state
   rm -rf "$work"
   for d in "${created[@]}"; do rm -rf "$d"; done
 }
@@ -77,6 +85,7 @@ check "SIGTERM ends serve with exit code 0" test "$(podman inspect --format '{{.
 echo "image size: $(podman image inspect --format '{{.Size}}' "$image" | awk '{printf "%.0f MB", $1 / 1e6}')"
 
 # 3. The local overlay under kube play, on freshly rendered manifests.
+clear_state
 check "the overlays render" ctest --test-dir "$build" -R '^deploy_render$' --output-on-failure
 check "the local overlay under podman kube play" \
   env SWAPLINE_IMAGE="$image" "$build/tests/deploy/deploy_kube_play_test"
