@@ -22,10 +22,7 @@ state=${STATE_DIR:-$repo/.podman}
 source "$repo/deploy/docker/podman-env.sh"
 podman_env "$state"
 
-# podman leaves a few files in these host folders; remove the ones it creates.
-host_dirs=(/run/containers /run/netns /run/runc /var/lib/containers)
-created=()
-for d in "${host_dirs[@]}"; do [ -e "$d" ] || created+=("$d"); done
+podman_host_dirs_note
 work=$(mktemp -d "$state/tmp/rehearsal.XXXXXX")
 container=""
 # Pods, secrets and volumes in the project's podman state are the rehearsal's own:
@@ -39,7 +36,7 @@ cleanup() {
   [ -n "$container" ] && podman rm -f "$container" >/dev/null 2>&1 || true
   clear_state
   rm -rf "$work"
-  for d in "${created[@]}"; do rm -rf "$d"; done
+  podman_host_dirs_remove
 }
 trap cleanup EXIT
 
