@@ -114,4 +114,4 @@ image:
 	@nice -n 10 deploy/docker/build-image.sh $(IMAGE) "$(DEPS_BUILD)"
 
 test-deploy: deps build image
-	tests/deploy/rehearsal.sh $(IMAGE) $(BUILD_DIR)/swapline $(TESTDATA)
+	tests/deploy/rehearsal.sh $(IMAGE) $(BUILD_DIR) $(TESTDATA)

@@ -17,10 +17,8 @@ base=localhost/bookworm-base:latest
 
 source "$repo/deploy/docker/podman-env.sh"
 podman_env "$state"
-# podman leaves a few files in these host folders; remove the ones it creates.
-created=()
-for d in /run/containers /run/netns /run/runc /var/lib/containers; do [ -e "$d" ] || created+=("$d"); done
-trap 'for d in "${created[@]}"; do rm -rf "$d"; done' EXIT
+podman_host_dirs_note
+trap podman_host_dirs_remove EXIT
 
 # The first deb mirror of this machine's apt sources (deb822 or one-line format).
 apt_mirror() {

@@ -33,3 +33,22 @@ CONF
   export CONTAINERS_STORAGE_CONF="$state/storage.conf"
   export TMPDIR="$state/tmp"
 }
+
+# podman also creates a few host folders outside STATE_DIR (/run/netns a bind mount
+# of itself). `podman_host_dirs_note` notes which of them are missing now;
+# `podman_host_dirs_remove` (for an EXIT trap) unmounts and removes those.
+podman_host_dirs_missing=()
+podman_host_dirs_note() {
+  local d
+  podman_host_dirs_missing=()
+  for d in /run/containers /run/netns /run/runc /var/lib/containers; do
+    [ -e "$d" ] || podman_host_dirs_missing+=("$d")
+  done
+}
+podman_host_dirs_remove() {
+  local d
+  for d in "${podman_host_dirs_missing[@]}"; do
+    while mountpoint -q "$d"; do umount "$d" || break; done
+    rm -rf "$d" || true
+  done
+}

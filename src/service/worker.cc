@@ -1,7 +1,9 @@
 #include "service/worker.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -41,19 +43,23 @@ std::string Extension(const std::string& key) {
   return ext.empty() ? ".bin" : ext;
 }
 
-// Removes scratch folders "job-<pid>-…" of processes that no longer exist (a worker
-// killed with SIGKILL cannot clean up after itself).
+// Removes scratch folders "job-…" no running job holds (see Process): those of a
+// worker killed with SIGKILL. The lock, not the name's PID, tells: a worker restarted
+// in its container has the dead one's PID, and containers sharing a volume see each
+// other's PIDs as their own.
 void SweepStaleScratch(const fs::path& dir) {
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
     const std::string name = entry.path().filename().string();
     if (name.rfind("job-", 0) != 0) continue;
-    const long pid = std::strtol(name.c_str() + 4, nullptr, 10);
-    if (pid <= 0 || pid == ::getpid()) continue;
-    if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;
-    std::error_code remove_ec;
-    fs::remove_all(entry.path(), remove_ec);
-    if (!remove_ec) spdlog::info("removed stale scratch folder {} of a dead worker", entry.path().string());
+    const int fd = ::open(entry.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) continue;
+    if (::flock(fd, LOCK_EX | LOCK_NB) == 0) {
+      std::error_code remove_ec;
+      fs::remove_all(entry.path(), remove_ec);
+      if (!remove_ec) spdlog::info("removed stale scratch folder {} of a dead worker", entry.path().string());
+    }
+    ::close(fd);
   }
 }
 
@@ -102,6 +108,7 @@ struct Worker::JobContext {
   std::condition_variable done_cv;
   bool done = false;  // guarded by mutex
   fs::path scratch;
+  int scratch_lock = -1;  // the scratch folder, flock'ed while the job runs
   std::string output_key;
   std::string kind = "image";
   bool reused_result = false;
@@ -246,6 +253,7 @@ void Worker::RunJob(int slot, const job::Lease& lease) {
     fs::remove_all(ctx.scratch, ec);
     if (ec) spdlog::warn("job {}: cannot remove scratch {}: {}", lease.job_id(), ctx.scratch.string(), ec.message());
   }
+  if (ctx.scratch_lock >= 0) ::close(ctx.scratch_lock);
   Finish(ctx, status);
   --busy_;
   if (metrics_ != nullptr) metrics_->Set("swapline_worker_busy_slots", {{"worker", options_.name}}, busy_);
@@ -272,8 +280,10 @@ Status Worker::Process(int slot, JobContext& ctx) {
     return existing.status().WithContext("checking the output object");
   }
 
-  // Scratch: unique per job and process; removed by RunJob whatever happens.
-  const std::string pattern = (options_.scratch_dir / ("job-" + std::to_string(::getpid()) + "-" + id + "-XXXXXX")).string();
+  // Scratch: unique per job; removed by RunJob whatever happens. Made under a
+  // "new-" name and renamed once locked, so a starting worker's sweep never sees it
+  // unlocked.
+  const std::string pattern = (options_.scratch_dir / ("new-" + id + "-XXXXXX")).string();
   std::vector<char> buffer(pattern.begin(), pattern.end());
   buffer.push_back('\0');
   if (::mkdtemp(buffer.data()) == nullptr) {
@@ -283,6 +293,14 @@ Status Worker::Process(int slot, JobContext& ctx) {
     return IOError("the worker cannot create a scratch folder");
   }
   ctx.scratch = buffer.data();
+  const fs::path locked = options_.scratch_dir / ("job-" + ctx.scratch.filename().string().substr(4));
+  ctx.scratch_lock = ::open(ctx.scratch.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (ctx.scratch_lock < 0 || ::flock(ctx.scratch_lock, LOCK_EX) != 0 ||
+      ::rename(ctx.scratch.c_str(), locked.c_str()) != 0) {
+    spdlog::error("job {}: cannot lock scratch folder {}: {}", id, ctx.scratch.string(), std::strerror(errno));
+    return IOError("the worker cannot create a scratch folder");
+  }
+  ctx.scratch = locked;
 
   auto report_progress = [&](double fraction) {
     const std::int64_t now = NowMs();

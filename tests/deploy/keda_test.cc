@@ -9,7 +9,6 @@
 // deploy_render fixture).
 #include <gtest/gtest.h>
 
-#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -18,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "deploy/manifests.h"
 #include "job/job_queue.h"
 #include "job/queue_backends.h"
 #include "job/redis_client.h"
@@ -26,68 +26,20 @@
 namespace swapline::job {
 namespace {
 
+using deploy::testing::Flag;
 using nlohmann::json;
 using std::chrono::milliseconds;
 
-struct Overlay {
-  std::string file;
-  std::vector<json> objects;
-
-  const json* Find(const std::string& kind, const std::string& name) const {
-    for (const json& o : objects) {
-      if (o.value("kind", "") == kind && o["metadata"].value("name", "") == name) return &o;
-    }
-    return nullptr;
-  }
-  const json* FindKind(const std::string& kind) const {
-    for (const json& o : objects) {
-      if (o.value("kind", "") == kind) return &o;
-    }
-    return nullptr;
-  }
-};
-
-std::map<std::string, Overlay> LoadOverlays() {
-  std::ifstream in(SWAPLINE_DEPLOY_JSON);
-  EXPECT_TRUE(in) << "cannot read " << SWAPLINE_DEPLOY_JSON << " (the deploy_render fixture writes it)";
-  std::map<std::string, Overlay> overlays;
-  if (!in) return overlays;
-  for (const json& doc : json::parse(in)) {
-    const std::string file = doc["file"];
-    overlays[file].file = file;
-    overlays[file].objects.push_back(doc["object"]);
-  }
-  return overlays;
-}
-
-// The value of `--name=VALUE` among a container's args.
-std::optional<std::string> Flag(const json& container, const std::string& name) {
-  for (const json& arg : container.value("args", json::array())) {
-    const std::string text = arg;
-    if (text.starts_with(name + "=")) return text.substr(name.size() + 1);
-  }
-  return std::nullopt;
+std::map<std::string, deploy::testing::Overlay> LoadOverlays() {
+  auto overlays = deploy::testing::LoadOverlays(SWAPLINE_DEPLOY_JSON);
+  EXPECT_TRUE(overlays.ok()) << overlays.status().ToString();
+  return overlays.ok() ? *overlays : std::map<std::string, deploy::testing::Overlay>{};
 }
 
 std::set<std::string> EnvNames(const json& container) {
   std::set<std::string> names;
   for (const json& env : container.value("env", json::array())) names.insert(env["name"].get<std::string>());
   return names;
-}
-
-// Expands $(VAR) as the kubelet does, from `values`; an unknown variable fails.
-std::string Expand(const std::string& text, const std::map<std::string, std::string>& values) {
-  std::string out;
-  std::size_t at = 0;
-  while (true) {
-    const std::size_t open = text.find("$(", at);
-    if (open == std::string::npos) return out + text.substr(at);
-    const std::size_t close = text.find(')', open);
-    const std::string name = text.substr(open + 2, close - open - 2);
-    EXPECT_EQ(values.count(name), 1u) << "'" << text << "' uses $(" << name << "), which the triggers do not name";
-    out += text.substr(at, open - at) + (values.count(name) ? values.at(name) : "");
-    at = close + 1;
-  }
 }
 
 std::int64_t DurationSeconds(const std::string& text) {
@@ -151,8 +103,11 @@ TEST(KedaManifests, TriggersReadTheStreamAndGroupTheWorkersUse) {
     for (const json* c : {&container, &(*api)["spec"]["template"]["spec"]["containers"][0]}) {
       const std::optional<std::string> queue = Flag(*c, "--queue");
       ASSERT_TRUE(queue.has_value()) << (*c)["name"] << " has no --queue";
-      const std::string uri = Expand(*queue, {{address_env, "10.1.2.3:6380"}, {password_env, "pw"}});
-      Result<internal::RedisEndpoint> endpoint = internal::ParseRedisUri(uri);
+      const Result<std::string> uri =
+          deploy::testing::ExpandVars(*queue, {{address_env, "10.1.2.3:6380"}, {password_env, "pw"}});
+      ASSERT_TRUE(uri.ok()) << uri.status().ToString() << " (the triggers name " << address_env << " and "
+                            << password_env << ")";
+      Result<internal::RedisEndpoint> endpoint = internal::ParseRedisUri(*uri);
       ASSERT_TRUE(endpoint.ok()) << endpoint.status().ToString();
       EXPECT_EQ(endpoint->host, "10.1.2.3");
       EXPECT_EQ(endpoint->port, 6380);

@@ -6,27 +6,37 @@
 #  2. `swapline serve` in the container: time from `podman run` to /readyz 200,
 #     the image's HEALTHCHECK passes, and SIGTERM (`podman stop`) ends it with 0
 #     well before podman's kill timeout.
-# usage: rehearsal.sh IMAGE HOST_SWAPLINE TESTDATA_DIR
+#  3. The `local` overlay under `podman kube play` with Redis and the Swift S3
+#     server on the host: jobs through a killed and a drained worker, Redis loss
+#     (tests/deploy/kube_play_test.cc, on the manifests deploy_render renders).
+# usage: rehearsal.sh IMAGE BUILD_DIR TESTDATA_DIR
 set -euo pipefail
 
 image=$1
-host_swapline=$2
+build=$(cd "$2" && pwd)
 testdata=$3
+host_swapline=$build/swapline
+rehearsal_start=$(date +%s)
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 state=${STATE_DIR:-$repo/.podman}
 source "$repo/deploy/docker/podman-env.sh"
 podman_env "$state"
 
-# podman leaves a few files in these host folders; remove the ones it creates.
-host_dirs=(/run/containers /run/netns /run/runc /var/lib/containers)
-created=()
-for d in "${host_dirs[@]}"; do [ -e "$d" ] || created+=("$d"); done
+podman_host_dirs_note
 work=$(mktemp -d "$state/tmp/rehearsal.XXXXXX")
 container=""
+# Pods, secrets and volumes in the project's podman state are the rehearsal's own:
+# none is left between runs (an interrupted run's would be reused by name).
+clear_state() {
+  podman pod rm -af -t 0 >/dev/null 2>&1 || true
+  podman secret rm -a >/dev/null 2>&1 || true
+  podman volume rm -af >/dev/null 2>&1 || true
+}
 cleanup() {
   [ -n "$container" ] && podman rm -f "$container" >/dev/null 2>&1 || true
+  clear_state
   rm -rf "$work"
-  for d in "${created[@]}"; do rm -rf "$d"; done
+  podman_host_dirs_remove
 }
 trap cleanup EXIT
 
@@ -70,5 +80,11 @@ podman stop --time 20 "$container" >/dev/null
 echo "SIGTERM to exit: $(( ($(date +%s%N) - stop_start) / 1000000 )) ms"
 check "SIGTERM ends serve with exit code 0" test "$(podman inspect --format '{{.State.ExitCode}}' "$container")" = 0
 echo "image size: $(podman image inspect --format '{{.Size}}' "$image" | awk '{printf "%.0f MB", $1 / 1e6}')"
-echo "rehearsal: $passed passed, $failed failed"
+
+# 3. The local overlay under kube play, on freshly rendered manifests.
+clear_state
+check "the overlays render" ctest --test-dir "$build" -R '^deploy_render$' --output-on-failure
+check "the local overlay under podman kube play" \
+  env SWAPLINE_IMAGE="$image" "$build/tests/deploy/deploy_kube_play_test"
+echo "rehearsal: $passed passed, $failed failed in $(( $(date +%s) - rehearsal_start )) s"
 [ "$failed" = 0 ]
