@@ -68,9 +68,9 @@ demo: deps-demo
 bench: build
 	$(BUILD_DIR)/swapline bench image --testdata $(TESTDATA)
 	$(BUILD_DIR)/swapline bench video --testdata $(TESTDATA)
-	$(BUILD_DIR)/swapline bench store
-	$(BUILD_DIR)/swapline bench queue
-	$(BUILD_DIR)/swapline bench api
+	$(BUILD_DIR)/swapline-bench store
+	$(BUILD_DIR)/swapline-bench queue
+	$(BUILD_DIR)/swapline-bench api
 
 asan: deps
 	$(MAKE) build BUILD_DIR=build-asan BUILD_TYPE=Debug CMAKE_EXTRA=-DSWAPLINE_SANITIZE=ON

@@ -1,12 +1,5 @@
 #include "bench/queue_bench.h"
 
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -32,6 +25,8 @@
 #include "job/job_queue.h"
 #include "storage/http_client.h"
 #include "storage/open_store.h"
+#include "support/process.h"
+#include "support/redis_server.h"
 
 namespace swapline::bench {
 namespace {
@@ -39,139 +34,6 @@ namespace {
 namespace fs = std::filesystem;
 using Steady = std::chrono::steady_clock;
 using std::chrono::milliseconds;
-
-std::string FindExecutable(const std::string& name) {
-  const char* path = std::getenv("PATH");
-  std::string paths = "/usr/bin:/usr/sbin:";
-  paths += path != nullptr ? path : "";
-  std::size_t start = 0;
-  while (start <= paths.size()) {
-    const std::size_t colon = paths.find(':', start);
-    const std::string dir = paths.substr(start, colon - start);
-    if (!dir.empty()) {
-      const std::string candidate = dir + "/" + name;
-      if (::access(candidate.c_str(), X_OK) == 0) return candidate;
-    }
-    if (colon == std::string::npos) break;
-    start = colon + 1;
-  }
-  return "";
-}
-
-int FreePort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  int port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
-    socklen_t len = sizeof(addr);
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-    port = ntohs(addr.sin_port);
-  }
-  ::close(fd);
-  return port;
-}
-
-// A fresh folder in the temp dir, removed when this goes away.
-class TempDir {
- public:
-  explicit TempDir(const std::string& prefix) {
-    std::string tmpl = (fs::temp_directory_path() / (prefix + "-XXXXXX")).string();
-    if (::mkdtemp(tmpl.data()) != nullptr) path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    if (!path_.empty()) fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
-// A child process (stdout/stderr to `log`), killed with us, stopped by PID.
-class Child {
- public:
-  Child() = default;
-  Child(const Child&) = delete;
-  Child& operator=(const Child&) = delete;
-  ~Child() { Stop(); }
-
-  bool Start(const std::vector<std::string>& args, const fs::path& log) {
-    const pid_t parent = ::getpid();
-    const pid_t pid = ::fork();
-    if (pid < 0) return false;
-    if (pid == 0) {
-      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-      if (::getppid() != parent) ::_exit(1);
-      const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      if (fd >= 0) {
-        ::dup2(fd, 1);
-        ::dup2(fd, 2);
-        ::close(fd);
-      }
-      std::vector<char*> argv;
-      for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-      argv.push_back(nullptr);
-      ::execv(argv[0], argv.data());
-      ::_exit(127);
-    }
-    pid_ = pid;
-    return true;
-  }
-
-  bool Running() {
-    if (pid_ <= 0) return false;
-    int wstatus = 0;
-    if (::waitpid(pid_, &wstatus, WNOHANG) == pid_) {
-      pid_ = -1;
-      return false;
-    }
-    return true;
-  }
-
-  // SIGTERM, then SIGKILL after 5 s.
-  void Stop() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGTERM);
-    int wstatus = 0;
-    const auto deadline = Steady::now() + std::chrono::seconds(5);
-    while (::waitpid(pid_, &wstatus, WNOHANG) == 0) {
-      if (Steady::now() > deadline) {
-        ::kill(pid_, SIGKILL);
-        ::waitpid(pid_, &wstatus, 0);
-        break;
-      }
-      std::this_thread::sleep_for(milliseconds(5));
-    }
-    pid_ = -1;
-  }
-
- private:
-  pid_t pid_ = -1;
-};
-
-// One inline command to a loopback redis; the first reply line.
-std::string RedisCommand(int port, const std::string& command) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<std::uint16_t>(port));
-  std::string reply;
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
-    const std::string line = command + "\r\n";
-    if (::send(fd, line.data(), line.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(line.size())) {
-      char c;
-      while (::recv(fd, &c, 1, 0) == 1 && c != '\n') {
-        if (c != '\r') reply.push_back(c);
-      }
-    }
-  }
-  ::close(fd);
-  return reply;
-}
 
 // Runs a shell command; its stdout.
 std::string Capture(const std::string& command) {
@@ -337,52 +199,24 @@ double ParseRedisBenchmark(const std::string& output) {
 }  // namespace
 
 int RunQueueBench(const QueueBenchOptions& options) {
-  const std::string redis_server = FindExecutable("redis-server");
-  if (redis_server.empty()) {
-    std::fprintf(stderr, "bench queue: redis-server is not installed (run make deps)\n");
+  Result<std::unique_ptr<testing::RedisServer>> redis = testing::RedisServer::Start();
+  if (!redis.ok()) {
+    std::fprintf(stderr, "bench queue: %s\n", redis.status().ToString().c_str());
     return 1;
   }
-  TempDir dir("swapline-bench-queue");
-  if (dir.path().empty()) {
-    std::fprintf(stderr, "bench queue: cannot create a temporary folder\n");
-    return 1;
-  }
-  Child redis;
-  int port = 0;
-  for (int attempt = 0; attempt < 5 && port == 0; ++attempt) {
-    const int candidate = FreePort();
-    const fs::path data = dir.path() / "redis";
-    fs::create_directories(data);
-    if (!redis.Start({redis_server, "--port", std::to_string(candidate), "--bind", "127.0.0.1", "--dir",
-                      data.string(), "--save", "", "--appendonly", "no", "--daemonize", "no"},
-                     dir.path() / "redis.log")) {
-      break;
-    }
-    const auto deadline = Steady::now() + std::chrono::seconds(10);
-    while (Steady::now() < deadline && redis.Running()) {
-      if (RedisCommand(candidate, "PING") == "+PONG") {
-        port = candidate;
-        break;
-      }
-      std::this_thread::sleep_for(milliseconds(10));
-    }
-    if (port == 0) redis.Stop();
-  }
-  if (port == 0) {
-    std::fprintf(stderr, "bench queue: redis-server did not start\n");
-    return 1;
-  }
+  const int port = (*redis)->port();
+  testing::TempDir dir("swapline-bench-queue");
   std::printf("redis-server on 127.0.0.1:%d; %d no-op jobs, %d workers, %d latency probes\n", port,
               options.jobs, options.workers, options.probes);
 
   double xadd = 0;
-  const std::string redis_benchmark = FindExecutable("redis-benchmark");
+  const std::string redis_benchmark = testing::FindExecutable("redis-benchmark");
   if (redis_benchmark.empty()) {
     std::printf("redis-benchmark is not installed: no XADD baseline\n");
   } else {
     xadd = ParseRedisBenchmark(Capture(redis_benchmark + " -p " + std::to_string(port) +
                                        " -n 20000 -q XADD bench '*' f v 2>&1"));
-    (void)RedisCommand(port, "DEL bench");
+    (void)(*redis)->RawCommand("DEL bench");
   }
 
   struct Row {
@@ -390,9 +224,9 @@ int RunQueueBench(const QueueBenchOptions& options) {
     QueueResult r;
   };
   std::vector<Row> rows;
-  rows.push_back({"redis", MeasureQueue("redis://127.0.0.1:" + std::to_string(port) + "/0?stream=bench:jobs", options)});
+  rows.push_back({"redis", MeasureQueue((*redis)->Uri("bench:jobs"), options)});
   if (options.sqlite) rows.push_back({"sqlite", MeasureQueue("sqlite://" + (dir.path() / "queue.db").string(), options)});
-  redis.Stop();
+  redis->reset();
 
   auto ratio = [&](double v) {
     char buf[32];
@@ -493,11 +327,7 @@ LoadResult RunCurlLoop(const std::string& url, const ApiBenchOptions& options) {
 }  // namespace
 
 int RunApiBench(const ApiBenchOptions& options) {
-  TempDir dir("swapline-bench-api");
-  if (dir.path().empty()) {
-    std::fprintf(stderr, "bench api: cannot create a temporary folder\n");
-    return 1;
-  }
+  testing::TempDir dir("swapline-bench-api");
   const std::string store_uri = "file://" + (dir.path() / "objects").string();
   {  // the job's inputs must exist
     Result<std::unique_ptr<storage::ObjectStore>> store = storage::OpenObjectStore(store_uri, storage::S3Options{});
@@ -513,19 +343,13 @@ int RunApiBench(const ApiBenchOptions& options) {
       }
     }
   }
-  std::error_code ec;
-  const fs::path self = fs::read_symlink("/proc/self/exe", ec);
-  if (ec) {
-    std::fprintf(stderr, "bench api: cannot find this executable\n");
-    return 1;
-  }
   storage::HttpClient http(storage::HttpOptions{});
-  Child server;
+  testing::ChildProcess server;
   std::string base;
   for (int attempt = 0; attempt < 5 && base.empty(); ++attempt) {
-    const int port = FreePort();
+    const int port = testing::FreePort();
     const std::string candidate = "http://127.0.0.1:" + std::to_string(port);
-    if (!server.Start({self.string(), "serve", "--listen", "127.0.0.1:" + std::to_string(port), "--store", store_uri,
+    if (!server.Start({options.swapline, "serve", "--listen", "127.0.0.1:" + std::to_string(port), "--store", store_uri,
                        "--queue", "sqlite://" + (dir.path() / "queue.db").string(), "--workers", "0"},
                       dir.path() / "serve.log")) {
       break;
@@ -569,7 +393,7 @@ int RunApiBench(const ApiBenchOptions& options) {
   const std::string job_url = base + "/v1/jobs/" + record["id"].get<std::string>();
 
   std::string ab = options.ab;
-  if (ab.empty()) ab = FindExecutable("ab");
+  if (ab.empty()) ab = testing::FindExecutable("ab");
   if (ab == "none") ab.clear();
   const std::string tool = ab.empty() ? "libcurl loop (ab not installed: apache2-utils)" : "ab -k";
   std::printf("swapline serve on %s (--workers 0, SQLite queue); %s, %d connections, %d requests each\n",

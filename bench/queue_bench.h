@@ -1,8 +1,8 @@
-// `swapline bench queue` and `swapline bench api`: the job service's dispatch
+// `swapline-bench queue` and `swapline-bench api`: the job service's dispatch
 // overhead, each against a baseline measured in the same run.
 //
-// queue: starts its own redis-server (free loopback port, own temporary folder,
-// stopped by PID — and killed with this process through PR_SET_PDEATHSIG). The
+// queue: starts its own redis-server (tests/support/redis_server.h: free loopback
+// port, own temporary folder, stopped by PID, killed with this process). The
 // baseline is `redis-benchmark -n 20000 -q XADD bench * f v` (one stream append per
 // request, the floor of a Redis Streams submit). Then, for the Redis queue and for an
 // SQLite queue in a temporary folder: `jobs` no-op jobs are submitted from one
@@ -11,7 +11,7 @@
 // 2 ms to 4 waiting workers, and the dispatch latency (before Submit → Claim
 // returned) is reported as p50/p99. The table shows each rate's ratio to XADD.
 //
-// api: starts `swapline serve` (this executable) on a free loopback port with a file
+// api: starts `swapline serve` (the swapline executable) on a free loopback port with a file
 // store and an SQLite queue in a temporary folder and --workers 0, submits one job
 // through POST /v1/jobs, then loads `GET /v1/jobs/{id}` and, as the baseline,
 // `GET /healthz` with keep-alive connections: `ab -k -c 8 -n 50000` (Debian
@@ -37,6 +37,7 @@ struct ApiBenchOptions {
   int requests = 50000;  // per endpoint
   int concurrency = 8;   // keep-alive connections
   std::string ab;        // ab executable; empty: /usr/bin/ab, then PATH; "none": libcurl loop
+  std::string swapline;  // the swapline executable to run `serve` of
 };
 
 int RunApiBench(const ApiBenchOptions& options);

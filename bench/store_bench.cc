@@ -1,9 +1,7 @@
 #include "bench/store_bench.h"
 
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -25,6 +23,8 @@
 #include <spdlog/spdlog.h>
 
 #include "storage/s3_store.h"
+#include "support/process.h"
+#include "support/s3_servers.h"
 
 namespace swapline::bench {
 namespace {
@@ -32,8 +32,8 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 constexpr double kMiB = 1 << 20;
-constexpr const char* kAccessKey = "test:tester";  // scripts/swift-s3.sh tempauth user
-constexpr const char* kSecretKey = "testing";
+using testing::ShellQuote;
+using testing::SwiftServer;
 constexpr const char* kBucket = "swapline-bench";
 
 // ---- child processes ----
@@ -110,71 +110,6 @@ std::optional<std::string> FirstLine(const std::string& command) {
   return line;
 }
 
-std::string ShellQuote(const std::string& text) {
-  std::string quoted = "'";
-  for (const char c : text) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return quoted + "'";
-}
-
-// ---- the Swift server (scripts/swift-s3.sh) ----
-
-bool PortFree(int port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return false;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<std::uint16_t>(port));
-  const bool free = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
-  ::close(fd);
-  return free;
-}
-
-class SwiftServer {
- public:
-  SwiftServer(fs::path script, fs::path dir) : script_(std::move(script)), dir_(std::move(dir)) {}
-  ~SwiftServer() {
-    if (port_ != 0) (void)std::system((Environment() + "bash " + ShellQuote(script_.string()) + " stop").c_str());
-  }
-  SwiftServer(const SwiftServer&) = delete;
-  SwiftServer& operator=(const SwiftServer&) = delete;
-
-  bool Start() {
-    std::mt19937 random{std::random_device{}()};
-    for (int attempt = 0; attempt < 5; ++attempt) {
-      // The script uses PORT..PORT+4; stay below the ephemeral range.
-      const int port = std::uniform_int_distribution<int>(20000, 32000)(random);
-      bool free = true;
-      for (int i = 0; i <= 4; ++i) free = free && PortFree(port + i);
-      if (!free) continue;
-      port_ = port;
-      // SWIFT_S3_WATCH_PID: the servers stop when this process dies, however.
-      const std::string command = Environment() + "SWIFT_S3_WATCH_PID=" + std::to_string(::getpid()) +
-                                  " bash " + ShellQuote(script_.string()) + " start";
-      if (std::system(command.c_str()) == 0) return true;
-      port_ = 0;
-    }
-    return false;
-  }
-  std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }
-
- private:
-  std::string Environment() const {
-    return "SWIFT_S3_PORT=" + std::to_string(port_) + " SWIFT_S3_DIR=" + ShellQuote(dir_.string()) + " ";
-  }
-  const fs::path script_;
-  const fs::path dir_;
-  int port_ = 0;
-};
-
-fs::path DefaultSwiftScript() {
-#ifdef SWAPLINE_SOURCE_DIR
-  const fs::path in_tree = fs::path(SWAPLINE_SOURCE_DIR) / "scripts/swift-s3.sh";
-  if (fs::exists(in_tree)) return in_tree;
-#endif
-  return "scripts/swift-s3.sh";
-}
-
 // ---- data ----
 
 bool WriteRandomFile(const fs::path& path, std::uint64_t size, std::uint64_t seed) {
@@ -233,12 +168,6 @@ struct Client {
   bool failed = false;
 };
 
-std::string SelfExe() {
-  std::error_code ec;
-  const fs::path self = fs::read_symlink("/proc/self/exe", ec);
-  return ec ? "swapline" : self.string();
-}
-
 }  // namespace
 
 int RunStoreBench(const StoreBenchOptions& options) {
@@ -247,13 +176,7 @@ int RunStoreBench(const StoreBenchOptions& options) {
   const std::string part = std::to_string(options.part_mib);
   const std::string concurrency = std::to_string(options.concurrency);
 
-  if (std::system("command -v swift-proxy-server >/dev/null 2>&1") != 0) {
-    spdlog::error("OpenStack Swift is not installed, so there is no S3 server to measure against: "
-                  "run `make deps` (Debian packages swift swift-proxy swift-account swift-container "
-                  "swift-object memcached)");
-    return 1;
-  }
-  const fs::path script = options.swift_script.empty() ? DefaultSwiftScript() : options.swift_script;
+  const fs::path script = options.swift_script.empty() ? SwiftServer::DefaultScript() : options.swift_script;
   if (!fs::exists(script)) {
     spdlog::error("cannot find the Swift start script '{}' (use --swift-script)", script.string());
     return 1;
@@ -287,7 +210,7 @@ int RunStoreBench(const StoreBenchOptions& options) {
     }
   } cleanup{work};
 
-  std::printf("swapline bench store: preparing %llu MiB and %d x %llu KiB of random data in %s\n",
+  std::printf("swapline-bench store: preparing %llu MiB and %d x %llu KiB of random data in %s\n",
               static_cast<unsigned long long>(options.big_mib), options.small_files,
               static_cast<unsigned long long>(options.small_kib), work.c_str());
   std::fflush(stdout);
@@ -303,19 +226,19 @@ int RunStoreBench(const StoreBenchOptions& options) {
     return 1;
   }
 
-  SwiftServer server(script, work / "swift");
   const auto server_start = Clock::now();
-  if (!server.Start()) {
-    spdlog::error("the Swift S3 server did not start (see its messages above)");
+  Result<std::unique_ptr<SwiftServer>> server = SwiftServer::Start(script);
+  if (!server.ok()) {
+    spdlog::error("{}", server.status().message());
     return 1;
   }
   const double server_start_s = std::chrono::duration<double>(Clock::now() - server_start).count();
-  const std::string endpoint = server.endpoint();
+  const std::string endpoint = (*server)->endpoint();
 
   storage::S3Options s3;
   s3.endpoint_url = endpoint;
-  s3.credentials.access_key_id = kAccessKey;
-  s3.credentials.secret_access_key = kSecretKey;
+  s3.credentials.access_key_id = SwiftServer::kAccessKey;
+  s3.credentials.secret_access_key = SwiftServer::kSecretKey;
   Result<std::unique_ptr<storage::S3Store>> store = storage::S3Store::Open(kBucket, s3);
   if (!store.ok() || !(*store)->CreateBucket().ok()) {
     spdlog::error("cannot create the bucket {} on {}", kBucket, endpoint);
@@ -332,7 +255,7 @@ int RunStoreBench(const StoreBenchOptions& options) {
                             << "  addressing_style = path\n";
 
   std::vector<Client> clients;
-  const std::string self = SelfExe();
+  const std::string self = options.swapline;
   clients.push_back(Client{
       .name = "swapline",
       .command = [=](const std::string& from, const std::string& to, bool recursive) {
@@ -343,7 +266,7 @@ int RunStoreBench(const StoreBenchOptions& options) {
         if (recursive) argv.push_back("--recursive");
         return argv;
       },
-      .env = {{"AWS_ACCESS_KEY_ID", kAccessKey}, {"AWS_SECRET_ACCESS_KEY", kSecretKey},
+      .env = {{"AWS_ACCESS_KEY_ID", SwiftServer::kAccessKey}, {"AWS_SECRET_ACCESS_KEY", SwiftServer::kSecretKey},
               {"AWS_CONFIG_FILE", (work / "none").string()},
               {"AWS_SHARED_CREDENTIALS_FILE", (work / "none").string()}},
       .tag = "swapline",
@@ -357,7 +280,7 @@ int RunStoreBench(const StoreBenchOptions& options) {
           if (recursive) argv.push_back("--recursive");
           return argv;
         },
-        .env = {{"AWS_ACCESS_KEY_ID", kAccessKey}, {"AWS_SECRET_ACCESS_KEY", kSecretKey},
+        .env = {{"AWS_ACCESS_KEY_ID", SwiftServer::kAccessKey}, {"AWS_SECRET_ACCESS_KEY", SwiftServer::kSecretKey},
                 {"AWS_DEFAULT_REGION", "us-east-1"}, {"AWS_CONFIG_FILE", aws_config.string()},
                 {"AWS_SHARED_CREDENTIALS_FILE", (work / "none").string()},
                 {"AWS_EC2_METADATA_DISABLED", "true"}, {"AWS_PAGER", ""}},

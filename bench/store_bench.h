@@ -1,9 +1,9 @@
-// `swapline bench store`: object-storage throughput of swapline's S3 client against
+// `swapline-bench store`: object-storage throughput of swapline's S3 client against
 // the AWS CLI, on the same loopback S3 server in one run.
 //
-// Starts its own OpenStack Swift + s3api server (scripts/swift-s3.sh, free loopback
-// ports, own data folder, stopped by PID at the end — or by the script's watcher if
-// this process dies). Then, `runs` times with the order of the two clients
+// Starts its own OpenStack Swift + s3api server (tests/support/s3_servers.h: free
+// loopback ports, own data folder, stopped at the end — or by the script's watcher
+// if this process dies). Then, `runs` times with the order of the two clients
 // alternating, each client as a separate process (`swapline store cp` and
 // `aws s3 cp`, the same part size, multipart threshold and concurrency):
 //  * uploads and downloads one big file (default 256 MiB)   → MiB/s,
@@ -35,6 +35,7 @@ struct StoreBenchOptions {
   std::string aws;             // AWS CLI executable; empty: /usr/bin/aws, then PATH
   std::filesystem::path swift_script;  // empty: scripts/swift-s3.sh of the source tree
   std::filesystem::path work_dir;      // empty: a fresh folder in the temp dir
+  std::string swapline;                // the swapline executable (`store cp`)
 };
 
 // Prints the table to stdout; returns a process exit code.

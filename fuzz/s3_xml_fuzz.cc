@@ -2,6 +2,7 @@
 // the parsers answer, they must not crash.
 #include <string>
 
+#include "core/time_text.h"
 #include "fuzz/fuzz_target.h"
 #include "storage/credentials.h"
 #include "storage/s3_xml.h"
@@ -10,7 +11,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   namespace s = swapline::storage;
   const std::string body(swapline::fuzz::AsText(data, size));
   s::ParseS3Error(body);
-  s::ParseIso8601(body);
+  swapline::ParseIso8601(body);
   if (const auto page = s::ParseListObjectsV2(body); page.ok()) {
     for (const auto& object : page->objects) FUZZ_CHECK(!object.key.empty());
   }

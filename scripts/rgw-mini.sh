@@ -22,8 +22,12 @@
 # Credentials: access key "rgwtest", secret "rgwtestsecret" (user "test").
 set -euo pipefail
 
+NAME=rgw-mini
+# shellcheck source=scripts/test-server-lib.sh
+. "$(dirname "$(readlink -f "$0")")/test-server-lib.sh"
 DIR=${RGW_MINI_DIR:-/tmp/rgw-mini}
-case "$DIR" in /|"") echo "rgw-mini: refusing RGW_MINI_DIR=$DIR" >&2; exit 2;; esac
+refuse_bad_dir
+REGION=us-east-1
 PORT=${RGW_MINI_PORT:-17480}
 MON_PORT=$((PORT + 1)); OSD_PORT_MIN=$((PORT + 2)); OSD_PORT_MAX=$((PORT + 9))
 TIMEOUT=${RGW_MINI_TIMEOUT:-90}
@@ -32,19 +36,6 @@ ACCESS_KEY=rgwtest; SECRET_KEY=rgwtestsecret
 DAEMONS="rgw osd mon"   # stop order
 PKGS="radosgw ceph-mon ceph-osd curl"
 
-log() { echo "rgw-mini: $*" >&2; }
-
-do_install() {
-  local need=0 p
-  for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || need=1; done
-  [ "$need" = 0 ] && { log "packages already installed"; return 0; }
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends $PKGS >/dev/null
-}
-
-alive() { [ -f "$DIR/run/$1.pid" ] && kill -0 "$(cat "$DIR/run/$1.pid")" 2>/dev/null; }
-
 rgw_answers() {
   [ "$(curl -s -m 2 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/" || true)" = 200 ]
 }
@@ -52,23 +43,11 @@ rgw_answers() {
 do_stop() {
   # The data lives in RAM (memstore) and is thrown away: no need to wait for a
   # clean shutdown (each daemon takes ~2 s on TERM). TERM, 1 s of grace, KILL.
-  local d pids="" pid i
-  for d in $DAEMONS; do
-    [ -f "$DIR/run/$d.pid" ] || continue
-    pid=$(cat "$DIR/run/$d.pid")
-    kill -TERM "$pid" 2>/dev/null && pids="$pids $pid"
-  done
-  for i in $(seq 10); do
-    local left=""
-    for pid in $pids; do kill -0 "$pid" 2>/dev/null && left="$left $pid"; done
-    pids=$left
-    [ -z "$pids" ] && break
-    sleep 0.1
-  done
-  for pid in $pids; do kill -KILL "$pid" 2>/dev/null || true; done
-  rm -f "$DIR"/run/{mon,osd,rgw}.pid
+  stop_daemons 10 $DAEMONS
   if [ "${RGW_MINI_KEEP:-0}" != 1 ]; then rm -rf "$DIR"; fi
 }
+
+server_status() { alive mon && alive osd && alive rgw && rgw_answers; }
 
 fail() {
   log "$*"
@@ -98,10 +77,8 @@ do_start() {
   for p in ceph-mon ceph-osd radosgw radosgw-admin ceph ceph-authtool monmaptool; do
     command -v $p >/dev/null || { log "Ceph not installed (no $p): run '$0 install' (root)"; exit 1; }
   done
-  if ls "$DIR"/run/*.pid >/dev/null 2>&1; then log "already started in $DIR (run '$0 stop' first)"; exit 1; fi
-  for p in $PORT $MON_PORT; do
-    if (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then log "port $p already in use"; exit 1; fi
-  done
+  refuse_running
+  require_free_ports $PORT $MON_PORT
   t0=$(date +%s.%N)
   rm -rf "$DIR"
   mkdir -p "$DIR"/{run,log,mon-a,osd-0,rgw,tmp}
@@ -149,11 +126,7 @@ EOF
   # -f: stay in the foreground, so $! is the daemon's PID (stop by PID)
   nohup ceph-mon -f -i a >"$DIR/log/mon.stderr.log" 2>&1 </dev/null &
   echo $! > "$DIR/run/mon.pid"
-  if [ -n "$WATCH_PID" ]; then
-    # a detached watcher: when the test process dies (even by SIGKILL), stop.
-    nohup setsid bash -c 'while kill -0 "$1" 2>/dev/null; do sleep 1; done; "$2" stop' _ \
-      "$WATCH_PID" "$(readlink -f "$0")" >/dev/null 2>&1 </dev/null &
-  fi
+  start_watcher
   # The first ceph command waits for the monitor to answer.
   osd_uuid=$(cat /proc/sys/kernel/random/uuid)
   osd_id=$(timeout 30 ceph --connect-timeout 25 osd create "$osd_uuid" 2>"$DIR/log/osd-create.log") \
@@ -181,24 +154,7 @@ EOF
     --access-key "$ACCESS_KEY" --secret "$SECRET_KEY" >"$DIR/log/user-create.log" 2>&1 \
     || fail "radosgw-admin user create failed"
   wait_for "$TIMEOUT" "radosgw to answer on port $PORT" rgw_answers
-  log "ready on http://127.0.0.1:$PORT in $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}')s (dir $DIR)"
+  log_ready "$t0"
 }
 
-do_env() {
-  cat <<EOF
-export AWS_ACCESS_KEY_ID='$ACCESS_KEY'
-export AWS_SECRET_ACCESS_KEY='$SECRET_KEY'
-export AWS_DEFAULT_REGION='us-east-1'
-export AWS_REGION='us-east-1'
-export AWS_ENDPOINT_URL='http://127.0.0.1:$PORT'
-EOF
-}
-
-case "${1:-}" in
-  install) do_install ;;
-  start)   do_start ;;
-  stop)    do_stop ;;
-  status)  { alive mon && alive osd && alive rgw && rgw_answers; } && echo running || { echo "not running"; exit 1; } ;;
-  env)     do_env ;;
-  *) echo "usage: $0 install|start|stop|status|env" >&2; exit 2 ;;
-esac
+run_command "$@"

@@ -31,8 +31,11 @@
 # (403 AccessDenied), for permission tests beyond a wrong secret.
 set -euo pipefail
 
+NAME=swift-s3
+# shellcheck source=scripts/test-server-lib.sh
+. "$(dirname "$(readlink -f "$0")")/test-server-lib.sh"
 DIR=${SWIFT_S3_DIR:-/tmp/swift-s3}
-case "$DIR" in /|"") echo "swift-s3: refusing SWIFT_S3_DIR=$DIR" >&2; exit 2;; esac
+refuse_bad_dir
 PORT=${SWIFT_S3_PORT:-8080}
 OBJ_PORT=$((PORT + 1)); CONT_PORT=$((PORT + 2)); ACCT_PORT=$((PORT + 3)); MC_PORT=$((PORT + 4))
 REGION=${SWIFT_S3_REGION:-us-east-1}
@@ -46,20 +49,6 @@ if [ "$MEMCACHED" = auto ]; then command -v memcached >/dev/null && MEMCACHED=1 
 ACCESS_KEY="test:tester"; SECRET_KEY="testing"
 SERVERS="account container object proxy"
 PKGS="swift swift-proxy swift-account swift-container swift-object memcached curl"
-
-log() { echo "swift-s3: $*" >&2; }
-
-do_install() {
-  local need=0 p
-  for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || need=1; done
-  [ "$need" = 0 ] && { log "packages already installed"; return 0; }
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  # --no-install-recommends: keeps keystone/barbican clients out (~70 pkgs, ~20 s)
-  apt-get install -y -qq --no-install-recommends $PKGS >/dev/null
-  # the memcached package starts a system-wide daemon on :11211 where an init
-  # system runs; it is not needed (this script runs its own on PORT+4)
-}
 
 write_confs() {
   local user etc=$DIR/etc node=$DIR/node
@@ -189,9 +178,7 @@ for name, port in ports.items():
 PY
 }
 
-alive() { [ -f "$DIR/run/$1.pid" ] && kill -0 "$(cat "$DIR/run/$1.pid")" 2>/dev/null; }
-
-ready() {
+server_status() {
   local s port
   for s in $SERVERS; do alive $s || return 1; done
   for port in $OBJ_PORT $CONT_PORT $ACCT_PORT $PORT; do
@@ -206,31 +193,15 @@ ready() {
 }
 
 do_stop() {
-  local s pid i
-  for s in $SERVERS memcached; do
-    [ -f "$DIR/run/$s.pid" ] || continue
-    pid=$(cat "$DIR/run/$s.pid")
-    kill -TERM "$pid" 2>/dev/null || true
-  done
-  for s in $SERVERS memcached; do
-    [ -f "$DIR/run/$s.pid" ] || continue
-    pid=$(cat "$DIR/run/$s.pid")
-    for i in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-    rm -f "$DIR/run/$s.pid"
-  done
+  stop_daemons 50 $SERVERS memcached
   if [ "${SWIFT_S3_KEEP:-0}" != 1 ]; then rm -rf "$DIR"; fi
 }
 
 do_start() {
   local s t0 cmd
   command -v swift-proxy-server >/dev/null || { log "Swift not installed: run '$0 install' (root)"; exit 1; }
-  if [ -d "$DIR/run" ] && ls "$DIR"/run/*.pid >/dev/null 2>&1; then
-    log "already started in $DIR (run '$0 stop' first)"; exit 1
-  fi
-  for p in $PORT $OBJ_PORT $CONT_PORT $ACCT_PORT $MC_PORT; do
-    if (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then log "port $p already in use"; exit 1; fi
-  done
+  refuse_running
+  require_free_ports $PORT $OBJ_PORT $CONT_PORT $ACCT_PORT $MC_PORT
   t0=$(date +%s.%N)
   rm -rf "$DIR"
   write_confs
@@ -247,37 +218,15 @@ do_start() {
     echo $! > "$DIR/run/$s.pid"
   done
   local deadline=$(( $(date +%s) + TIMEOUT ))
-  until ready; do
+  until server_status; do
     for s in $SERVERS; do
       alive $s || { log "$s-server died; log:"; tail -20 "$DIR/log/$s.log" >&2; do_stop; exit 1; }
     done
     if [ "$(date +%s)" -ge "$deadline" ]; then log "not ready after ${TIMEOUT}s"; SWIFT_S3_KEEP=1 do_stop; exit 1; fi
     sleep 0.2
   done
-  if [ -n "$WATCH_PID" ]; then
-    # a detached watcher: when the test process dies (even by SIGKILL), stop.
-    nohup setsid bash -c 'while kill -0 "$1" 2>/dev/null; do sleep 1; done; "$2" stop' _ \
-      "$WATCH_PID" "$(readlink -f "$0")" >/dev/null 2>&1 </dev/null &
-  fi
-  log "ready on http://127.0.0.1:$PORT in $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}')s (dir $DIR)"
+  start_watcher
+  log_ready "$t0"
 }
 
-do_env() {
-  cat <<EOF
-export AWS_ACCESS_KEY_ID='$ACCESS_KEY'
-export AWS_SECRET_ACCESS_KEY='$SECRET_KEY'
-export AWS_DEFAULT_REGION='$REGION'
-export AWS_REGION='$REGION'
-export AWS_ENDPOINT_URL='http://127.0.0.1:$PORT'
-export S3_ENDPOINT='http://127.0.0.1:$PORT'
-EOF
-}
-
-case "${1:-}" in
-  install) do_install ;;
-  start)   do_start ;;
-  stop)    do_stop ;;
-  status)  ready && echo running || { echo "not running"; exit 1; } ;;
-  env)     do_env ;;
-  *) echo "usage: $0 install|start|stop|status|env" >&2; exit 2 ;;
-esac
+run_command "$@"

@@ -1,10 +1,10 @@
-// `swapline bench`: throughput benchmarks with a baseline measured in the same run.
+// `swapline bench image|video`: throughput benchmarks with a baseline measured in the
+// same run, on the test files alone. The ones that start servers (store, queue,
+// api) are in the separate swapline-bench executable (bench/bench_main.cc).
 #include <memory>
 #include <string>
 
 #include "bench/image_bench.h"
-#include "bench/queue_bench.h"
-#include "bench/store_bench.h"
 #include "bench/video_bench.h"
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
@@ -44,33 +44,6 @@ void RegisterBenchCommand(CLI::App& app, int& exit_code) {
     if (resolved.video.empty()) resolved.video = dir / "videos/a_one_face_zoom_rotate_1920x1080_30fps_5s.mp4";
     exit_code = bench::RunVideoBench(resolved);
   });
-
-  auto store_options = std::make_shared<bench::StoreBenchOptions>();
-  CLI::App* store = bench->add_subcommand("store", "S3 upload/download MiB/s and files/s against the aws CLI, on a Swift server it starts");
-  store->add_option("--big-mib", store_options->big_mib, "size of the big file in MiB")->check(CLI::Range(1, 65536))->capture_default_str();
-  store->add_option("--small-files", store_options->small_files, "number of small files")->check(CLI::Range(1, 100000))->capture_default_str();
-  store->add_option("--small-kib", store_options->small_kib, "size of each small file in KiB")->check(CLI::Range(1, 65536))->capture_default_str();
-  store->add_option("--runs", store_options->runs, "measured runs (medians are printed)")->check(CLI::Range(1, 100))->capture_default_str();
-  store->add_option("--part-mib", store_options->part_mib, "part size and multipart threshold, both clients")->check(CLI::Range(5, 5120))->capture_default_str();
-  store->add_option("--concurrency", store_options->concurrency, "requests in flight, both clients")->check(CLI::Range(1, 256))->capture_default_str();
-  store->add_option("--aws", store_options->aws, "AWS CLI executable (default: /usr/bin/aws, then PATH)");
-  store->add_option("--swift-script", store_options->swift_script, "scripts/swift-s3.sh (default: the source tree's)");
-  store->add_option("--work-dir", store_options->work_dir, "scratch folder, deleted afterwards (default: in the temp dir)");
-  store->callback([store_options, &exit_code] { exit_code = bench::RunStoreBench(*store_options); });
-  auto queue_options = std::make_shared<bench::QueueBenchOptions>();
-  CLI::App* queue = bench->add_subcommand("queue", "no-op jobs/s and dispatch latency of the Redis and SQLite queues against redis-benchmark XADD, on a redis-server it starts");
-  queue->add_option("--jobs", queue_options->jobs, "no-op jobs in the throughput phase")->check(CLI::Range(100, 1000000))->capture_default_str();
-  queue->add_option("--probes", queue_options->probes, "paced jobs for the dispatch latency")->check(CLI::Range(10, 100000))->capture_default_str();
-  queue->add_option("--workers", queue_options->workers, "worker threads")->check(CLI::Range(1, 64))->capture_default_str();
-  queue->add_flag("!--no-sqlite", queue_options->sqlite, "skip the SQLite queue");
-  queue->callback([queue_options, &exit_code] { exit_code = bench::RunQueueBench(*queue_options); });
-
-  auto api_options = std::make_shared<bench::ApiBenchOptions>();
-  CLI::App* api = bench->add_subcommand("api", "GET /v1/jobs/{id} req/s and p99 with keep-alive against GET /healthz, on a swapline serve it starts");
-  api->add_option("--requests", api_options->requests, "requests per endpoint")->check(CLI::Range(100, 10000000))->capture_default_str();
-  api->add_option("--concurrency", api_options->concurrency, "keep-alive connections")->check(CLI::Range(1, 256))->capture_default_str();
-  api->add_option("--ab", api_options->ab, "ab executable (default: /usr/bin/ab, then PATH); 'none': a libcurl loop");
-  api->callback([api_options, &exit_code] { exit_code = bench::RunApiBench(*api_options); });
 }
 
 }  // namespace swapline::cli

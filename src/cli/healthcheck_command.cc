@@ -11,7 +11,7 @@
 
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
-#include "service/runtime.h"
+#include "core/duration.h"
 #include "storage/http_client.h"
 
 namespace swapline::cli {
@@ -26,7 +26,7 @@ int RunHealthcheck(const HealthcheckArgs& args) {
   if (!args.url.starts_with("http://") && !args.url.starts_with("https://")) {
     return Fail(InvalidArgument("--url must be http://HOST:PORT/PATH"));
   }
-  auto timeout = service::ParseDuration(args.timeout);
+  auto timeout = ParseDuration(args.timeout);
   if (!timeout.ok()) return Fail(timeout.status().WithContext("--timeout"));
   storage::HttpOptions options;
   options.connect_timeout = *timeout;

@@ -22,6 +22,8 @@
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
 #include "cli/swap_flags.h"
+#include "core/env.h"
+#include "job/job_spec.h"
 #include "service/api_client.h"
 
 namespace swapline::cli {
@@ -50,11 +52,6 @@ struct JobsArgs {
   double timeout_s = 0;
   std::string result_file;
 };
-
-std::string EnvOr(const char* name, const std::string& fallback) {
-  const char* value = std::getenv(name);
-  return value != nullptr && *value != '\0' ? value : fallback;
-}
 
 service::ApiClient MakeClient(const JobsArgs& args) {
   return service::ApiClient(args.server.empty() ? EnvOr("SWAPLINE_SERVER", "http://127.0.0.1:8080") : args.server,
@@ -103,7 +100,8 @@ int JobExitCode(const json& job) {
 }
 
 bool IsTerminalState(const std::string& state) {
-  return state == "succeeded" || state == "failed" || state == "cancelled" || state == "dead";
+  const Result<job::JobState> parsed = job::ParseJobState(state);
+  return parsed.ok() && job::IsTerminal(*parsed);
 }
 
 // Polls until the job ends; progress on stderr (a bar on a TTY, lines otherwise).

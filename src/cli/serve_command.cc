@@ -16,6 +16,9 @@
 
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
+#include "cli/worker_flags.h"
+#include "core/duration.h"
+#include "core/env.h"
 #include "service/api_server.h"
 #include "service/runtime.h"
 #include "service/store_metrics.h"
@@ -28,38 +31,24 @@ struct ServeArgs {
   std::string listen = "127.0.0.1:8080";
   std::string store = "file://./var/objects";
   std::string queue = "sqlite://./var/queue.db";
+  WorkerFlags worker;
   int workers = 1;
   std::string tokens;
   std::string public_url;
   std::vector<std::string> watch;
   std::string max_body = "1048576";
   int threads = 16;
-  std::string lease;
-  std::string job_retention = "7d";
-  std::int64_t dead_letter_max = 10'000;
-  std::string grace = "30s";
-  std::string scratch_dir;
-  std::string models_dir;
-  std::string s3_endpoint;
-  int execution_thread_count = 0;
-  std::string limits_file;
   bool protect_metrics = false;
   bool allow_local_events = false;
-  std::vector<std::string> limits;
 };
-
-std::string EnvOr(const char* name, const std::string& fallback) {
-  const char* value = std::getenv(name);
-  return value != nullptr && *value != '\0' ? value : fallback;
-}
 
 int RunServe(const ServeArgs& args) {
   using namespace service;
   ApiOptions api;
   if (Status s = ParseListen(args.listen, api.host, api.port); !s.ok()) return Fail(s);
-  auto queue_options = QueueOptionsFromFlags(args.lease, args.job_retention, args.dead_letter_max);
+  auto queue_options = QueueOptionsFromFlags(args.worker.lease, args.worker.job_retention, args.worker.dead_letter_max);
   if (!queue_options.ok()) return Fail(queue_options.status());
-  auto grace = ParseDuration(args.grace);
+  auto grace = ParseDuration(args.worker.grace);
   if (!grace.ok()) return Fail(grace.status().WithContext("--grace"));
   try {
     api.max_body_bytes = std::stoull(args.max_body);
@@ -79,7 +68,7 @@ int RunServe(const ServeArgs& args) {
     if (!rule.ok()) return Fail(rule.status());
     api.watch.push_back(*rule);
   }
-  auto limits = LimitsFromFlags(args.limits_file, args.limits);
+  auto limits = LimitsFromFlags(args.worker.limits_file, args.worker.limits);
   if (!limits.ok()) return Fail(limits.status());
   api.limits = *limits;
   api.protect_metrics = args.protect_metrics;
@@ -88,7 +77,7 @@ int RunServe(const ServeArgs& args) {
   api.url_secret = EnvOr("SWAPLINE_URL_SECRET", "");
   api.threads = args.threads;
 
-  auto backends = OpenBackends(args.store, args.queue, args.s3_endpoint, *queue_options);
+  auto backends = OpenBackends(args.store, args.queue, args.worker.s3, *queue_options);
   if (!backends.ok()) return Fail(backends.status());
   api.store_uri = backends->store_uri;
 
@@ -106,10 +95,10 @@ int RunServe(const ServeArgs& args) {
     options.concurrency = args.workers;
     options.lease = queue_options->lease;
     options.grace = *grace;
-    options.scratch_dir = args.scratch_dir;
-    options.models_dir = args.models_dir.empty() ? EnvOr("SWAPLINE_MODELS_DIR", "") : args.models_dir;
+    options.scratch_dir = args.worker.scratch_dir;
+    options.models_dir = args.worker.models_dir.empty() ? EnvOr("SWAPLINE_MODELS_DIR", "") : args.worker.models_dir;
     options.store_uri = backends->store_uri;
-    options.execution_thread_count = args.execution_thread_count;
+    options.execution_thread_count = args.worker.execution_thread_count;
     options.limits = *limits;
     worker = std::make_unique<Worker>(*backends->queue, *backends->store, &metrics, options);
     if (Status s = worker->Start(); !s.ok()) return Fail(s);
@@ -146,24 +135,11 @@ void RegisterServeCommand(CLI::App& app, int& exit_code) {
                   "('{tenant}' is replaced)");
   cmd->add_option("--max-body-bytes", args->max_body, "largest JSON request body")->capture_default_str();
   cmd->add_option("--threads", args->threads, "HTTP request threads")->capture_default_str();
-  cmd->add_option("--lease", args->lease, "job lease, renewed every lease/3 (default $SWAPLINE_LEASE or 30s)");
-  cmd->add_option("--job-retention", args->job_retention, "ended jobs are deleted this long after they ended (0: never)")
-      ->capture_default_str();
-  cmd->add_option("--dead-letter-max", args->dead_letter_max, "Redis: entries kept in the dead-letter stream")
-      ->capture_default_str();
-  cmd->add_option("--grace", args->grace, "SIGTERM: time running jobs get to finish before release")
-      ->capture_default_str();
-  cmd->add_option("--scratch-dir", args->scratch_dir, "workers' scratch folder (default $TMPDIR/swapline-scratch)");
-  cmd->add_option("--models-dir", args->models_dir, "folder of models jobs may name (default $SWAPLINE_MODELS_DIR)");
-  cmd->add_option("--s3-endpoint-url", args->s3_endpoint, "S3 endpoint (default $AWS_ENDPOINT_URL)");
-  cmd->add_option("--execution-thread-count", args->execution_thread_count,
-                  "video frame workers per job (default: one per core)");
   cmd->add_flag("--protect-metrics", args->protect_metrics,
                "/metrics needs the token of tenant 'metrics' from --tokens (default: open, like /healthz)");
   cmd->add_flag("--allow-local-events", args->allow_local_events,
                 "without --tokens, let loopback clients post S3 events for every tenant");
-  cmd->add_option("--limits", args->limits_file, "operator limits on jobs: a TOML or JSON file (README: Security)");
-  cmd->add_option("--limit", args->limits, "one limit, NAME=VALUE (over --limits), e.g. max_video_seconds=120");
+  AddWorkerFlags(cmd, args->worker);
   cmd->callback([args, &exit_code] { exit_code = RunServe(*args); });
 }
 

@@ -29,8 +29,13 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/exit_codes.h"
+#include "cli/s3_flags.h"
+#include "core/duration.h"
+#include "core/time_text.h"
 #include "storage/lifecycle.h"
+#include "storage/object_copy.h"
 #include "storage/open_store.h"
+#include "storage/s3_settings.h"
 
 namespace swapline::cli {
 namespace {
@@ -50,78 +55,9 @@ int StoreExitCode(const Status& status) {
 }
 
 struct StoreArgs {
-  std::string endpoint_url;
-  std::string region;
-  std::string profile;
-  std::string addressing = "auto";
-  bool no_verify_ssl = false;
-  std::string ca_bundle;
-  double connect_timeout_s = 10;
-  double read_timeout_s = 60;
-  std::string part_size = "8MiB";
-  std::string multipart_threshold = "8MiB";
-  int concurrency = 10;
-  int max_attempts = 5;
-  std::vector<std::string> resolve;
+  storage::S3Settings s3;
   bool no_progress = false;
 };
-
-std::string EnvOr(const char* name, const std::string& fallback) {
-  const char* value = std::getenv(name);
-  return value != nullptr && *value != '\0' ? value : fallback;
-}
-
-// "8MiB", "5M", "1048576" → bytes.
-Result<std::uint64_t> ParseSize(const std::string& text) {
-  std::size_t used = 0;
-  double number = 0;
-  try {
-    number = std::stod(text, &used);
-  } catch (const std::exception&) {
-    return InvalidArgument("'" + text + "' is not a size (e.g. 8MiB)");
-  }
-  std::string unit = text.substr(used);
-  if (!unit.empty() && unit.back() == 'B') unit.pop_back();
-  if (!unit.empty() && unit.back() == 'i') unit.pop_back();
-  const std::uint64_t scale = unit.empty() ? 1 : unit == "K" || unit == "k" ? 1ull << 10
-                              : unit == "M" ? 1ull << 20 : unit == "G" ? 1ull << 30 : 0;
-  if (scale == 0 || number < 0) return InvalidArgument("'" + text + "' is not a size (e.g. 8MiB)");
-  return static_cast<std::uint64_t>(number * static_cast<double>(scale));
-}
-
-// "90s", "30m", "24h", "7d" → seconds.
-Result<std::chrono::seconds> ParseDuration(const std::string& text) {
-  if (text.empty()) return InvalidArgument("empty duration");
-  const char unit = text.back();
-  const std::int64_t scale = unit == 's' ? 1 : unit == 'm' ? 60 : unit == 'h' ? 3600 : unit == 'd' ? 86400 : 0;
-  try {
-    if (scale == 0) return std::chrono::seconds(std::stoll(text));
-    return std::chrono::seconds(std::stoll(text.substr(0, text.size() - 1)) * scale);
-  } catch (const std::exception&) {
-    return InvalidArgument("'" + text + "' is not a duration (e.g. 24h, 7d)");
-  }
-}
-
-Result<storage::S3Options> MakeS3Options(const StoreArgs& args) {
-  storage::S3Options options;
-  options.endpoint_url = args.endpoint_url.empty() ? EnvOr("AWS_ENDPOINT_URL", "") : args.endpoint_url;
-  options.region = !args.region.empty() ? args.region
-                                        : EnvOr("AWS_REGION", EnvOr("AWS_DEFAULT_REGION", "us-east-1"));
-  options.credentials.profile = args.profile;
-  options.addressing = args.addressing == "path"      ? storage::S3Options::Addressing::kPath
-                       : args.addressing == "virtual" ? storage::S3Options::Addressing::kVirtualHosted
-                                                      : storage::S3Options::Addressing::kAuto;
-  options.http.verify_tls = !args.no_verify_ssl;
-  options.http.ca_bundle = args.ca_bundle;
-  options.http.connect_timeout = std::chrono::milliseconds(static_cast<std::int64_t>(args.connect_timeout_s * 1000));
-  options.http.read_timeout = std::chrono::seconds(std::max<std::int64_t>(1, static_cast<std::int64_t>(args.read_timeout_s)));
-  options.http.resolve = args.resolve;
-  SWAPLINE_ASSIGN_OR_RETURN(options.part_size, ParseSize(args.part_size));
-  SWAPLINE_ASSIGN_OR_RETURN(options.multipart_threshold, ParseSize(args.multipart_threshold));
-  options.concurrency = args.concurrency;
-  options.max_attempts = args.max_attempts;
-  return options;
-}
 
 // Prints "\r<done> / <total>  <rate>/s  ETA <s>" on stderr when it is a terminal.
 class ProgressBar {
@@ -167,12 +103,12 @@ class StoreTool {
   explicit StoreTool(const StoreArgs& args) : args_(args) {}
 
   Result<std::unique_ptr<ObjectStore>> Open(const StorageUri& uri) {
-    SWAPLINE_ASSIGN_OR_RETURN(storage::S3Options options, MakeS3Options(args_));
+    SWAPLINE_ASSIGN_OR_RETURN(storage::S3Options options, storage::MakeS3Options(args_.s3));
     return storage::OpenObjectStore(uri, options);
   }
 
   Result<std::unique_ptr<storage::S3Store>> OpenS3(const std::string& bucket) {
-    SWAPLINE_ASSIGN_OR_RETURN(storage::S3Options options, MakeS3Options(args_));
+    SWAPLINE_ASSIGN_OR_RETURN(storage::S3Options options, storage::MakeS3Options(args_.s3));
     return storage::S3Store::Open(bucket, options);
   }
 
@@ -186,12 +122,8 @@ class StoreTool {
       SWAPLINE_ASSIGN_OR_RETURN(storage::ListPage page, store->List(options));
       for (const std::string& prefix : page.common_prefixes) std::printf("%30s PRE %s\n", "", prefix.c_str());
       for (const ObjectInfo& info : page.objects) {
-        const std::time_t t = std::chrono::system_clock::to_time_t(info.last_modified);
-        std::tm tm{};
-        gmtime_r(&t, &tm);
-        char when[32];
-        std::strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
-        std::printf("%s %14llu %s\n", when, static_cast<unsigned long long>(info.size), info.key.c_str());
+        const std::string when = FormatUtc(info.last_modified, "%Y-%m-%d %H:%M:%S");
+        std::printf("%s %14llu %s\n", when.c_str(), static_cast<unsigned long long>(info.size), info.key.c_str());
       }
       options.continuation_token = page.next_continuation_token;
     } while (!options.continuation_token.empty());
@@ -205,8 +137,18 @@ class StoreTool {
     if (!source.is_s3() && !dest.is_s3()) {
       return InvalidArgument("one side of 'store cp' must be an s3:// URI");
     }
-    if (recursive) return CpRecursive(source, dest, put);
-    return CpOne(source, dest, put);
+    SWAPLINE_ASSIGN_OR_RETURN(storage::S3Options s3, storage::MakeS3Options(args_.s3));
+    ProgressBar bar(!args_.no_progress);
+    storage::CopyOptions options;
+    options.put = put;
+    options.recursive = recursive;
+    options.concurrency = args_.s3.concurrency;
+    options.progress = bar.Callback();
+    options.on_copied = [](const storage::CopyReport& copied) {
+      std::printf("%.*s: %s to %s\n", static_cast<int>(copied.action.size()), copied.action.data(),
+                  copied.source.c_str(), copied.dest.c_str());
+    };
+    return storage::CopyObjects(source, std::move(dest), s3, options);
   }
 
   Status Rm(const std::string& target, bool recursive) {
@@ -271,9 +213,10 @@ class StoreTool {
 
   Status AbortIncomplete(const std::string& target, const std::string& older_than) {
     SWAPLINE_ASSIGN_OR_RETURN(StorageUri uri, S3Uri(target));
-    SWAPLINE_ASSIGN_OR_RETURN(std::chrono::seconds age, ParseDuration(older_than));
+    SWAPLINE_ASSIGN_OR_RETURN(std::chrono::milliseconds age, ParseDuration(older_than));
     SWAPLINE_ASSIGN_OR_RETURN(auto store, OpenS3(uri.bucket));
-    SWAPLINE_ASSIGN_OR_RETURN(int aborted, store->AbortIncompleteUploads(uri.key, age));
+    SWAPLINE_ASSIGN_OR_RETURN(
+        int aborted, store->AbortIncompleteUploads(uri.key, std::chrono::duration_cast<std::chrono::seconds>(age)));
     std::printf("aborted %d incomplete upload(s) older than %s\n", aborted, older_than.c_str());
     return Status::Ok();
   }
@@ -283,149 +226,6 @@ class StoreTool {
     SWAPLINE_ASSIGN_OR_RETURN(StorageUri uri, storage::ParseStorageUri(text));
     if (!uri.is_s3()) return InvalidArgument("expected an s3://bucket/key URI, got '" + text + "'");
     return uri;
-  }
-
-  static std::string BaseName(const std::string& key) {
-    const std::size_t slash = key.rfind('/');
-    return slash == std::string::npos ? key : key.substr(slash + 1);
-  }
-
-  // Fills in the name a copy ends up with: "s3://b/dir/" or an existing folder
-  // keeps the source's file name.
-  static void ResolveDest(const StorageUri& source, StorageUri& dest) {
-    if (!source.is_s3()) {
-      if (dest.key.empty() || dest.key.ends_with('/')) dest.key += source.local_path.filename().string();
-    } else if (!dest.is_s3()) {
-      std::error_code ec;
-      if (fs::is_directory(dest.local_path, ec) || NamesFolder(dest.local_path)) {
-        dest.local_path /= BaseName(source.key);
-      }
-    } else if (dest.key.empty() || dest.key.ends_with('/')) {
-      dest.key += BaseName(source.key);
-    }
-  }
-
-  // The store a copy runs on: the S3 side (the destination bucket for s3→s3).
-  Result<std::unique_ptr<ObjectStore>> OpenFor(const StorageUri& source, const StorageUri& dest) {
-    return Open(dest.is_s3() ? dest : source);
-  }
-
-  // One copy on `store` (from OpenFor); prints what it did.
-  // `known`: the source object's size and ETag from a listing (saves a HEAD).
-  static Status CpOn(ObjectStore& store, const StorageUri& source, const StorageUri& dest,
-                     const storage::PutOptions& put_options, const storage::ProgressCallback& progress,
-                     const std::optional<ObjectInfo>& known = std::nullopt) {
-    if (!source.is_s3()) {
-      storage::PutOptions put = put_options;
-      put.progress = progress;
-      SWAPLINE_RETURN_IF_ERROR(store.PutFile(dest.key, source.local_path, put).status());
-      std::printf("upload: %s to %s\n", source.local_path.c_str(), dest.ToString().c_str());
-    } else if (!dest.is_s3()) {
-      storage::GetOptions get;
-      get.progress = progress;
-      get.known = known;
-      SWAPLINE_RETURN_IF_ERROR(store.GetToFile(source.key, dest.local_path, get).status());
-      std::printf("download: %s to %s\n", source.ToString().c_str(), dest.local_path.c_str());
-    } else {
-      auto* s3 = dynamic_cast<storage::S3Store*>(&store);
-      if (s3 == nullptr) return InvalidArgument("server-side copy needs an s3:// destination");
-      SWAPLINE_RETURN_IF_ERROR(s3->CopyFrom(source.bucket, source.key, dest.key));
-      std::printf("copy: %s to %s\n", source.ToString().c_str(), dest.ToString().c_str());
-    }
-    return Status::Ok();
-  }
-
-  Status CpOne(const StorageUri& source, StorageUri dest, const storage::PutOptions& put_options) {
-    ProgressBar bar(!args_.no_progress);
-    ResolveDest(source, dest);
-    SWAPLINE_ASSIGN_OR_RETURN(auto store, OpenFor(source, dest));
-    return CpOn(*store, source, dest, put_options, bar.Callback());
-  }
-
-  static bool NamesFolder(const fs::path& path) { return !path.has_filename(); }
-
-  // Every file under a folder, or every object under a prefix, on one store (one
-  // connection pool), with up to --concurrency files in flight (as the AWS CLI).
-  // After the first failure no new file starts; that failure is returned.
-  Status CpRecursive(const StorageUri& source, const StorageUri& dest, const storage::PutOptions& put) {
-    const auto join = [](const std::string& prefix, const std::string& rest) {
-      return prefix.empty() || prefix.ends_with('/') ? prefix + rest : prefix + "/" + rest;
-    };
-    struct Job {
-      StorageUri source, dest;
-      std::uint64_t size = 0;
-      std::optional<ObjectInfo> listed;  // S3 sources: from the listing
-    };
-    std::vector<Job> jobs;
-    SWAPLINE_ASSIGN_OR_RETURN(auto store, OpenFor(source, dest));
-    if (!source.is_s3()) {
-      std::error_code ec;
-      for (auto it = fs::recursive_directory_iterator(source.local_path, ec);
-           !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-        if (!it->is_regular_file()) continue;
-        Job job{.source = {}, .dest = dest, .size = 0, .listed = std::nullopt};
-        job.source.local_path = it->path();
-        job.dest.key = join(dest.key, it->path().lexically_relative(source.local_path).generic_string());
-        job.size = it->file_size(ec);
-        jobs.push_back(std::move(job));
-      }
-      if (ec) return ErrnoStatus(ec.value(), "cannot walk", source.local_path.string());
-    } else {
-      std::unique_ptr<ObjectStore> listing;
-      if (dest.is_s3()) {
-        SWAPLINE_ASSIGN_OR_RETURN(listing, Open(source));  // the source bucket
-      }
-      SWAPLINE_ASSIGN_OR_RETURN(std::vector<ObjectInfo> objects,
-                                storage::ListAll(listing ? *listing : *store, source.key));
-      for (const ObjectInfo& info : objects) {
-        const std::string relative = info.key.substr(source.key.size());
-        if (relative.empty() || relative.ends_with('/')) continue;  // "folder" markers
-        Job job{.source = source, .dest = dest, .size = info.size, .listed = info};
-        job.source.key = info.key;
-        if (dest.is_s3()) {
-          job.dest.key = join(dest.key, relative);
-        } else {
-          job.dest.local_path = dest.local_path / relative;
-          std::error_code ec;
-          fs::create_directories(job.dest.local_path.parent_path(), ec);
-        }
-        jobs.push_back(std::move(job));
-      }
-    }
-
-    ProgressBar bar(!args_.no_progress);
-    const storage::ProgressCallback overall = bar.Callback();
-    std::uint64_t total = 0;
-    for (const Job& job : jobs) total += job.size;
-    std::atomic<std::uint64_t> done_bytes{0};
-    std::atomic<std::size_t> next{0};
-    std::atomic<bool> failed{false};
-    std::mutex mutex;
-    Status first_error;
-    auto work = [&] {
-      for (std::size_t i = next++; i < jobs.size() && !failed; i = next++) {
-        storage::ProgressCallback progress;
-        std::uint64_t reported = 0;  // this file's bytes already added to done_bytes
-        if (overall) {
-          progress = [&](std::uint64_t done, std::uint64_t) {
-            const std::uint64_t now = done_bytes += done - std::min(done, reported);
-            reported = std::max(reported, done);
-            overall(now, total);
-          };
-        }
-        const Status status = CpOn(*store, jobs[i].source, jobs[i].dest, put, progress, jobs[i].listed);
-        if (!status.ok()) {
-          std::lock_guard lock(mutex);
-          if (!failed.exchange(true)) first_error = status;
-        }
-      }
-    };
-    const std::size_t workers = std::min<std::size_t>(static_cast<std::size_t>(std::max(1, args_.concurrency)), jobs.size());
-    std::vector<std::thread> threads;
-    for (std::size_t w = 1; w < workers; ++w) threads.emplace_back(work);
-    if (workers > 0) work();
-    for (std::thread& thread : threads) thread.join();
-    return first_error;
   }
 
   const StoreArgs& args_;
@@ -438,20 +238,10 @@ void RegisterStoreCommand(CLI::App& app, int& exit_code) {
   CLI::App* store = app.add_subcommand("store", "object storage: ls, cp, rm, stat, presign, lifecycle, abort-incomplete");
   store->require_subcommand(1);
   store->fallthrough();
-  store->add_option("--endpoint-url", args->endpoint_url, "S3 endpoint for non-AWS servers (default: AWS_ENDPOINT_URL)");
-  store->add_option("--region", args->region, "S3 region (default: AWS_REGION, AWS_DEFAULT_REGION, us-east-1)");
-  store->add_option("--profile", args->profile, "profile in ~/.aws/credentials and ~/.aws/config");
-  store->add_option("--addressing-style", args->addressing, "auto, path or virtual")
-      ->check(CLI::IsMember({"auto", "path", "virtual"}))->capture_default_str();
-  store->add_flag("--no-verify-ssl", args->no_verify_ssl, "do not verify TLS certificates");
-  store->add_option("--ca-bundle", args->ca_bundle, "PEM file of CA certificates to trust");
-  store->add_option("--connect-timeout", args->connect_timeout_s, "seconds to establish a connection")->capture_default_str();
-  store->add_option("--read-timeout", args->read_timeout_s, "seconds without a byte moving before a request fails")->capture_default_str();
-  store->add_option("--part-size", args->part_size, "multipart part size (min 5MiB)")->capture_default_str();
-  store->add_option("--multipart-threshold", args->multipart_threshold, "multipart above this size")->capture_default_str();
-  store->add_option("--concurrency", args->concurrency, "parallel requests per transfer")->check(CLI::Range(1, 256))->capture_default_str();
-  store->add_option("--max-attempts", args->max_attempts, "attempts per request, with backoff")->check(CLI::Range(1, 20))->capture_default_str();
-  store->add_option("--resolve", args->resolve, "HOST:PORT:ADDRESS, pin a name to an address (as curl --resolve)");
+  AddS3Flags(store, args->s3, "");
+  store->add_option("--part-size", args->s3.part_size, "multipart part size (min 5MiB)")->capture_default_str();
+  store->add_option("--multipart-threshold", args->s3.multipart_threshold, "multipart above this size")->capture_default_str();
+  store->add_option("--concurrency", args->s3.concurrency, "parallel requests per transfer")->check(CLI::Range(1, 256))->capture_default_str();
   store->add_flag("--no-progress", args->no_progress, "no progress bar");
 
   auto run = [args, &exit_code](const std::function<Status(StoreTool&)>& action) {

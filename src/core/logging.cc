@@ -1,5 +1,7 @@
 #include "core/logging.h"
 
+#include "core/time_text.h"
+
 #include <unistd.h>
 
 #include <chrono>
@@ -18,24 +20,12 @@ LogFormat g_format = LogFormat::kText;
 // The message of a structured event is "<text>\x1f<json fields>", split again here.
 constexpr char kFieldSeparator = '\x1f';
 
-std::string IsoTime(spdlog::log_clock::time_point tp) {
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(tp.time_since_epoch());
-  const std::time_t secs = static_cast<std::time_t>(ms.count() / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<int>(ms.count() % 1000));
-  return buf;
-}
-
 class JsonLinesSink final : public spdlog::sinks::base_sink<std::mutex> {
  protected:
   void sink_it_(const spdlog::details::log_msg& msg) override {
     std::string_view text(msg.payload.data(), msg.payload.size());
     nlohmann::json line;
-    line["ts"] = IsoTime(msg.time);
+    line["ts"] = FormatIso8601Millis(msg.time);
     line["level"] = std::string(spdlog::level::to_string_view(msg.level).data(),
                                 spdlog::level::to_string_view(msg.level).size());
     const std::size_t sep = text.find(kFieldSeparator);

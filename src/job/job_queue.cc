@@ -4,6 +4,7 @@
 #include <charconv>
 
 #include "job/queue_backends.h"
+#include "storage/url.h"
 
 namespace swapline::job {
 namespace internal {
@@ -17,7 +18,7 @@ TimePoint FromMillis(std::int64_t ms) { return TimePoint(std::chrono::millisecon
 std::string RedisEndpoint::Describe() const {
   std::string s = "redis://";
   if (!user.empty()) s += user + "@";
-  s += host + ":" + std::to_string(port) + "/" + std::to_string(db);
+  s += (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port) + "/" + std::to_string(db);
   s += "?stream=" + stream;
   if (group != "workers") s += "&group=" + group;
   return s;
@@ -43,70 +44,39 @@ bool ValidName(std::string_view s) {
 }  // namespace
 
 Result<RedisEndpoint> ParseRedisUri(const std::string& uri) {
+  if (!uri.starts_with("redis://")) return InvalidArgument("queue URI must start with redis://");
+  // An empty host means the default one: curl's parser wants a host.
+  const std::string text = uri.size() == 8 || uri[8] == '/' || uri[8] == '?' ? "redis://127.0.0.1" + uri.substr(8) : uri;
+  Result<storage::Url> url = storage::ParseUrl(text);
+  if (!url.ok()) return InvalidArgument("queue URI: " + url.status().message());
   RedisEndpoint ep;
-  std::string_view rest(uri);
-  if (!rest.starts_with("redis://")) return InvalidArgument("queue URI must start with redis://");
-  rest.remove_prefix(8);
-  std::string_view query;
-  if (const std::size_t q = rest.find('?'); q != std::string_view::npos) {
-    query = rest.substr(q + 1);
-    rest = rest.substr(0, q);
-  }
-  std::string_view path;
-  if (const std::size_t s = rest.find('/'); s != std::string_view::npos) {
-    path = rest.substr(s + 1);
-    rest = rest.substr(0, s);
-  }
-  if (const std::size_t at = rest.rfind('@'); at != std::string_view::npos) {
-    const std::string_view userinfo = rest.substr(0, at);
-    rest = rest.substr(at + 1);
-    if (const std::size_t colon = userinfo.find(':'); colon != std::string_view::npos) {
-      ep.user = std::string(userinfo.substr(0, colon));
-      ep.password = std::string(userinfo.substr(colon + 1));
-    } else {
-      ep.user = std::string(userinfo);
-    }
-  }
-  std::string_view host = rest;
-  if (!rest.empty() && rest.front() == '[') {  // [::1]:6379
-    const std::size_t close = rest.find(']');
-    if (close == std::string_view::npos) return InvalidArgument("queue URI: unclosed '[' in host");
-    host = rest.substr(1, close - 1);
-    rest = rest.substr(close + 1);
-    if (!rest.empty()) {
-      if (rest.front() != ':' || !ParseInt(rest.substr(1), ep.port)) {
-        return InvalidArgument("queue URI: bad port");
-      }
-    }
-  } else if (const std::size_t colon = rest.rfind(':'); colon != std::string_view::npos) {
-    host = rest.substr(0, colon);
-    if (!ParseInt(rest.substr(colon + 1), ep.port)) {
-      return InvalidArgument("queue URI: bad port");
-    }
-  }
-  if (ep.port <= 0 || ep.port > 65535) return InvalidArgument("queue URI: port out of range");
-  if (!host.empty()) ep.host = std::string(host);
+  ep.user = url->user.value_or("");
+  ep.password = url->password.value_or("");
+  ep.host = url->host;
+  ep.port = url->port.value_or(ep.port);
+  if (ep.port <= 0) return InvalidArgument("queue URI: port out of range");
+  const std::string_view path = std::string_view(url->path).substr(1);
   if (!path.empty() && !ParseInt(path, ep.db)) {
     return InvalidArgument("queue URI: database '" + std::string(path) + "' is not a number");
   }
   if (ep.db < 0) return InvalidArgument("queue URI: database must be >= 0");
+  std::string_view query = url->query;
   while (!query.empty()) {
     const std::size_t amp = query.find('&');
     const std::string_view kv = query.substr(0, amp);
     query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
     if (kv.empty()) continue;
     const std::size_t eq = kv.find('=');
-    const std::string_view key = kv.substr(0, eq);
-    const std::string_view value = eq == std::string_view::npos ? "" : kv.substr(eq + 1);
+    const std::string key = storage::PercentDecode(kv.substr(0, eq));
+    const std::string value = eq == std::string_view::npos ? "" : storage::PercentDecode(kv.substr(eq + 1));
     if (key == "stream") {
       if (!ValidName(value)) return InvalidArgument("queue URI: bad stream name");
-      ep.stream = std::string(value);
+      ep.stream = value;
     } else if (key == "group") {
       if (!ValidName(value)) return InvalidArgument("queue URI: bad group name");
-      ep.group = std::string(value);
+      ep.group = value;
     } else {
-      return InvalidArgument("queue URI: unknown parameter '" + std::string(key) +
-                             "' (known: stream, group)");
+      return InvalidArgument("queue URI: unknown parameter '" + key + "' (known: stream, group)");
     }
   }
   return ep;

@@ -209,7 +209,8 @@ inline bool IsLeaseLost(const Status& status) {
 //   "sqlite:///abs/path/queue.db", "sqlite://./var/queue.db" or "sqlite://var/q.db"
 //     (relative to the working directory; parent folders are created);
 //   "redis://[[user]:password@]host[:port][/db][?stream=NAME&group=NAME]"
-//     (defaults: port 6379, db 0, stream "swapline:jobs", group "workers"); the stream
+//     (defaults: port 6379, db 0, stream "swapline:jobs", group "workers"; user and
+//     password percent-encoded: '/' as %2F, '?' as %3F, '@' as %40); the stream
 //     and group are created when missing. Job hashes live at "<ns>job:<id>" where
 //     <ns> is the stream name up to and including its last ':' ("swapline:"),
 //     or the stream name plus ':' when it has none.

@@ -6,7 +6,10 @@
 #include <mutex>
 #include <random>
 
+#include "core/random_text.h"
+#include "core/time_text.h"
 #include "storage/object_key.h"
+#include "storage/url.h"
 
 namespace swapline::job {
 namespace {
@@ -14,8 +17,7 @@ namespace {
 constexpr std::string_view kStateNames[kJobStateCount] = {
     "queued", "running", "succeeded", "failed", "cancelled", "dead"};
 
-// Crockford base32, lowercase: no i, l, o, u.
-constexpr char kAlphabet[] = "0123456789abcdefghjkmnpqrstvwxyz";
+constexpr std::string_view kAlphabet = kCrockfordBase32;
 constexpr std::size_t kIdLength = 26;
 
 int AlphabetIndex(char c) {
@@ -328,24 +330,27 @@ Status JobSpec::Validate(bool require_identity) const {
   }
   if (callback_url) {
     const std::string& u = *callback_url;
-    if (!(u.starts_with("http://") || u.starts_with("https://")) || u.size() > 2048 ||
-        HasControl(u) || u.find("://") + 3 >= u.size()) {
+    const bool http = u.starts_with("http://") || u.starts_with("https://");
+    if (!http || u.size() > 2048 || HasControl(u) || !storage::ParseUrl(u).ok()) {
       return FieldError("callback_url", "must be an http:// or https:// URL");
     }
   }
   return Status::Ok();
 }
 
+std::string_view MediaKindOfName(std::string_view name) {
+  static constexpr std::string_view kImage[] = {"jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff"};
+  static constexpr std::string_view kVideo[] = {"mp4", "mov", "mkv", "webm", "avi", "m4v"};
+  const std::string ext = Extension(name);
+  if (std::find(std::begin(kImage), std::end(kImage), ext) != std::end(kImage)) return "image";
+  if (std::find(std::begin(kVideo), std::end(kVideo), ext) != std::end(kVideo)) return "video";
+  return "";
+}
+
 Result<std::string> JobSpec::MediaKind() const {
-  static const char* const kImage[] = {"jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff"};
-  static const char* const kVideo[] = {"mp4", "mov", "mkv", "webm", "avi", "m4v"};
+  const std::string_view kind = MediaKindOfName(target);
+  if (!kind.empty()) return std::string(kind);
   const std::string ext = Extension(target);
-  for (const char* e : kImage) {
-    if (ext == e) return std::string("image");
-  }
-  for (const char* e : kVideo) {
-    if (ext == e) return std::string("video");
-  }
   if (ext.empty()) return FieldError("target", "has no file extension to tell image from video");
   return FieldError("target", "'." + ext + "' is neither a supported image nor video type");
 }
@@ -379,25 +384,6 @@ JobError JobError::FromStatus(const Status& status) {
   return JobError{CodeName(status.code()), status.message()};
 }
 
-std::string FormatTime(TimePoint t) {
-  const auto ms_total =
-      std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-  std::int64_t secs = ms_total / 1000;
-  std::int64_t ms = ms_total % 1000;
-  if (ms < 0) {
-    ms += 1000;
-    secs -= 1;
-  }
-  const std::time_t tt = static_cast<std::time_t>(secs);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[40];
-  const std::size_t n = std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-  char out[48];
-  std::snprintf(out, sizeof(out), "%.*s.%03dZ", static_cast<int>(n), buf, static_cast<int>(ms));
-  return out;
-}
-
 nlohmann::json JobRecord::ToJson() const {
   nlohmann::json j;
   j["id"] = spec.id;
@@ -407,8 +393,8 @@ nlohmann::json JobRecord::ToJson() const {
   j["attempts"] = attempts;
   j["max_attempts"] = spec.max_attempts;
   j["cancel_requested"] = cancel_requested;
-  j["created"] = FormatTime(created);
-  j["updated"] = FormatTime(updated);
+  j["created"] = FormatIso8601Millis(created);
+  j["updated"] = FormatIso8601Millis(updated);
   if (result_uri) j["result"] = {{"uri", *result_uri}};
   if (error) j["error"] = {{"code", error->code}, {"message", error->message}};
   j["spec"] = spec.ToJson();

@@ -56,6 +56,10 @@ Result<JobState> ParseJobState(std::string_view name);
 // succeeded, failed, cancelled and dead never change again.
 bool IsTerminal(JobState state);
 
+// "image", "video", or "" for neither, by a file name's (or URI's) extension,
+// case-insensitive. Videos are also written in these containers.
+std::string_view MediaKindOfName(std::string_view name);
+
 // ---------------------------------------------------------------------------------
 // Job ids: 26 characters of lowercase Crockford base32 (ULID layout): 48 bits of
 // milliseconds since the Unix epoch, then 80 random bits. Unique, URL-safe, safe as
@@ -151,7 +155,5 @@ struct JobRecord {
   nlohmann::json ToJson() const;
 };
 
-// "2025-04-05T14:23:01.123Z".
-std::string FormatTime(TimePoint t);
 
 }  // namespace swapline::job

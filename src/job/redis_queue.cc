@@ -26,9 +26,9 @@
 #include <algorithm>
 #include <atomic>
 #include <map>
-#include <random>
 #include <thread>
 
+#include "core/random_text.h"
 #include "job/job_queue.h"
 #include "job/queue_backends.h"
 #include "job/redis_client.h"
@@ -271,18 +271,6 @@ struct Script {
   std::mutex mu;
   std::string sha;  // GUARDED_BY(mu); from SCRIPT LOAD
 };
-
-std::string NewToken() {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string token(32, '0');
-  const std::uint64_t a = rng(), b = rng();
-  for (int i = 0; i < 16; ++i) {
-    token[static_cast<std::size_t>(i)] = kHex[(a >> (i * 4)) & 15];
-    token[static_cast<std::size_t>(16 + i)] = kHex[(b >> (i * 4)) & 15];
-  }
-  return token;
-}
 
 std::string Namespace(const std::string& stream) {
   const std::size_t colon = stream.rfind(':');
@@ -595,7 +583,7 @@ class RedisQueue final : public JobQueue {
   // Interprets TAKE's reply for entry `entry` of job `id`.
   Result<Step> Take(RedisConnection& c, const std::string& worker_id, const std::string& id,
                     const std::string& entry) {
-    const std::string token = NewToken();
+    const std::string token = RandomText(kHexDigits, 32);
     SWAPLINE_ASSIGN_OR_RETURN(
         Reply r, Eval(c, take_, id,
                       {entry, worker_id, token, std::to_string(options_.lease.count()),

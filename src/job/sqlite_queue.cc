@@ -14,8 +14,8 @@
 #include <memory>
 #include <mutex>
 #include <variant>
-#include <random>
 
+#include "core/random_text.h"
 #include "job/job_queue.h"
 #include "job/queue_backends.h"
 
@@ -93,18 +93,6 @@ std::shared_ptr<Wakeup> WakeupFor(const std::filesystem::path& path) {
     registry[key] = w;
   }
   return w;
-}
-
-std::string NewToken() {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string token(32, '0');
-  std::uint64_t a = rng(), b = rng();
-  for (int i = 0; i < 16; ++i) {
-    token[static_cast<std::size_t>(i)] = kHex[(a >> (i * 4)) & 15];
-    token[static_cast<std::size_t>(16 + i)] = kHex[(b >> (i * 4)) & 15];
-  }
-  return token;
 }
 
 Status LeaseLost(const std::string& id, const std::string& why) {
@@ -559,7 +547,7 @@ class SqliteQueue final : public JobQueue {
 
   Result<Lease> TakeLocked(const std::string& id, const std::string& worker_id, std::int64_t now) {
     Lease lease;
-    lease.token = NewToken();
+    lease.token = RandomText(kHexDigits, 32);
     lease.worker_id = worker_id;
     const std::int64_t until = now + options_.lease.count();
     SQLite::Statement up(db_,

@@ -335,7 +335,7 @@ Result<AdmittedJob> Admission::Admit(const job::JobSpec& spec) const {
   SWAPLINE_ASSIGN_OR_RETURN(const std::string kind, job.spec.MediaKind());
   job.video = kind == "video";
   const std::string out_ext = Extension(job.output_key);
-  const bool out_ok = job.video ? IsOneOf(out_ext, {"mp4", "m4v", "mov", "mkv", "webm", "avi"})
+  const bool out_ok = job.video ? job::MediaKindOfName(job.output_key) == "video"
                                 : IsOneOf(out_ext, {"jpg", "jpeg", "png", "webp", "bmp"});
   if (!out_ok) {
     return InvalidArgument("output: '." + out_ext + "' is not an " + (job.video ? "video" : "image") +

@@ -1,24 +1,14 @@
 #include "service/auth.h"
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 
 #include <cctype>
 #include <fstream>
 #include <sstream>
 
+#include "storage/hashing.h"
+
 namespace swapline::service {
-namespace {
-
-std::array<unsigned char, 32> Sha256(std::string_view text) {
-  std::array<unsigned char, 32> digest{};
-  unsigned int length = 0;
-  EVP_Digest(text.data(), text.size(), digest.data(), &length, EVP_sha256(), nullptr);
-  return digest;
-}
-
-}  // namespace
-
 Status ValidateTenantName(std::string_view tenant) {
   if (tenant.empty() || tenant.size() > 64) return InvalidArgument("tenant name must be 1-64 characters");
   for (char c : tenant) {
@@ -56,7 +46,7 @@ Result<TokenTable> TokenTable::Parse(std::string_view text, std::string_view ori
       const Status valid = ValidateTenantName(tenant);
       if (!valid.ok()) return InvalidArgument(where + ": " + valid.message());
     }
-    const auto digest = Sha256(token);
+    const auto digest = storage::Sha256(storage::AsBytes(token));
     for (const Entry& entry : table.entries_) {
       // Last-wins would silently move a token to another tenant.
       if (entry.digest == digest) return InvalidArgument(where + ": duplicate token (each token names one tenant)");
@@ -69,7 +59,7 @@ Result<TokenTable> TokenTable::Parse(std::string_view text, std::string_view ori
 
 std::optional<std::string> TokenTable::Authenticate(std::string_view token) const {
   if (token.empty()) return std::nullopt;
-  const auto digest = Sha256(token);
+  const auto digest = storage::Sha256(storage::AsBytes(token));
   const Entry* match = nullptr;
   for (const Entry& entry : entries_) {  // no early exit: every entry is compared
     if (CRYPTO_memcmp(entry.digest.data(), digest.data(), digest.size()) == 0) match = &entry;

@@ -11,6 +11,8 @@
 #include <memory>
 #include <optional>
 
+#include "storage/url.h"
+
 namespace swapline::service {
 namespace {
 
@@ -112,39 +114,16 @@ bool AddressAllowed(const Address& a, const std::vector<std::string>& allowed) {
   return false;
 }
 
-struct UrlParts {
-  std::string scheme;
-  std::string host;  // lowercase, without IPv6 brackets
-  std::string port;  // "" when absent
-};
-
-Result<UrlParts> ParseUrl(std::string_view url) {
-  std::unique_ptr<CURLU, decltype(&curl_url_cleanup)> handle(curl_url(), curl_url_cleanup);
-  if (!handle) return Internal("out of memory");
-  const std::string text(url);
-  if (curl_url_set(handle.get(), CURLUPART_URL, text.c_str(), 0) != CURLUE_OK) {
-    return InvalidArgument("callback_url: not a valid URL");
-  }
-  auto part = [&](CURLUPart which) -> std::optional<std::string> {
-    char* value = nullptr;
-    if (curl_url_get(handle.get(), which, &value, 0) != CURLUE_OK || value == nullptr) return std::nullopt;
-    std::string out(value);
-    curl_free(value);
-    return out;
-  };
-  UrlParts parts;
-  parts.scheme = Lower(part(CURLUPART_SCHEME).value_or(""));
-  parts.host = Lower(part(CURLUPART_HOST).value_or(""));
-  parts.port = part(CURLUPART_PORT).value_or("");
-  if (parts.host.size() > 2 && parts.host.front() == '[' && parts.host.back() == ']') {
-    parts.host = parts.host.substr(1, parts.host.size() - 2);
-  }
-  if (parts.scheme != "http" && parts.scheme != "https") return InvalidArgument("callback_url: must be http or https");
-  if (parts.host.empty()) return InvalidArgument("callback_url: names no host");
-  if (part(CURLUPART_USER) || part(CURLUPART_PASSWORD)) {
+// A callback URL: http(s) with a host and without userinfo.
+Result<storage::Url> ParseCallbackUrl(std::string_view text) {
+  Result<storage::Url> url = storage::ParseUrl(text);
+  if (!url.ok()) return InvalidArgument("callback_url: " + url.status().message());
+  if (url->scheme != "http" && url->scheme != "https") return InvalidArgument("callback_url: must be http or https");
+  if (url->host.empty()) return InvalidArgument("callback_url: names no host");
+  if (url->user || url->password) {
     return InvalidArgument("callback_url: must not carry user:password@ (put a token in the path or query)");
   }
-  return parts;
+  return url;
 }
 
 // State of one POST: the allow-list and whether a refused address was met.
@@ -203,7 +182,7 @@ Status CheckAllowedHostEntry(std::string_view entry) {
 }
 
 Status CheckCallbackUrl(std::string_view url, const std::vector<std::string>& allowed_hosts) {
-  SWAPLINE_ASSIGN_OR_RETURN(const UrlParts parts, ParseUrl(url));
+  SWAPLINE_ASSIGN_OR_RETURN(const storage::Url parts, ParseCallbackUrl(url));
   if (HostAllowedByName(parts.host, allowed_hosts)) return Status::Ok();
   if (const auto address = ParseAddress(parts.host); address && !AddressAllowed(*address, allowed_hosts)) {
     return PermissionDenied("callback_url: " + parts.host +
@@ -213,11 +192,9 @@ Status CheckCallbackUrl(std::string_view url, const std::vector<std::string>& al
 }
 
 std::string RedactUrl(std::string_view url) {
-  auto parts = ParseUrl(url);
+  auto parts = ParseCallbackUrl(url);
   if (!parts.ok()) return "(invalid URL)";
-  const bool v6 = parts->host.find(':') != std::string::npos;
-  return parts->scheme + "://" + (v6 ? "[" + parts->host + "]" : parts->host) +
-         (parts->port.empty() ? "" : ":" + parts->port) + "/…";
+  return parts->scheme + "://" + parts->HostPort() + "/…";
 }
 
 CallbackSender::CallbackSender(CallbackOptions options) : options_(std::move(options)) {
@@ -271,7 +248,7 @@ void CallbackSender::Run() {
 }
 
 Status CallbackSender::Send(const std::string& url, const std::string& json_body) const {
-  SWAPLINE_ASSIGN_OR_RETURN(const UrlParts parts, ParseUrl(url));
+  SWAPLINE_ASSIGN_OR_RETURN(const storage::Url parts, ParseCallbackUrl(url));
   Connection connection;
   connection.allowed = &options_.allowed_hosts;
   connection.host_allowed = HostAllowedByName(parts.host, options_.allowed_hosts);

@@ -1,10 +1,9 @@
 #include "service/local_urls.h"
 
 #include <openssl/crypto.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
-#include <cstdio>
+#include "storage/hashing.h"
 
 namespace swapline::service {
 
@@ -19,17 +18,7 @@ LocalUrlSigner::LocalUrlSigner(std::string secret) : secret_(std::move(secret)) 
 
 std::string LocalUrlSigner::Mac(std::string_view method, std::string_view key, std::string_view expires) const {
   const std::string message = std::string(method) + "\n" + std::string(key) + "\n" + std::string(expires);
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  HMAC(EVP_sha256(), secret_.data(), static_cast<int>(secret_.size()),
-       reinterpret_cast<const unsigned char*>(message.data()), message.size(), digest, &length);
-  std::string hex;
-  char byte[3];
-  for (unsigned int i = 0; i < length; ++i) {
-    std::snprintf(byte, sizeof(byte), "%02x", digest[i]);
-    hex += byte;
-  }
-  return hex;
+  return storage::HexEncode(storage::HmacSha256(storage::AsBytes(secret_), message));
 }
 
 std::string LocalUrlSigner::Sign(std::string_view base, std::string_view method, std::string_view key,

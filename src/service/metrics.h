@@ -1,5 +1,7 @@
 // A small Prometheus metrics registry that renders the text exposition format
-// (version 0.0.4) itself: prometheus-cpp is not packaged in Debian 12.
+// (version 0.0.4) itself. Debian 12 does package prometheus-cpp
+// (prometheus-cpp-dev 1.0.1), whose core registry and text serializer could stand
+// behind this same interface.
 //
 // Families are declared once (name, type, help, histogram buckets) and then
 // updated by label set. Label values are escaped as the format requires; names are

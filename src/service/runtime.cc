@@ -1,30 +1,15 @@
 #include "service/runtime.h"
 
 #include <csignal>
-#include <cstdlib>
 #include <filesystem>
 
+#include "core/duration.h"
+#include "core/env.h"
 #include "storage/open_store.h"
+#include "storage/url.h"
 
 namespace swapline::service {
 namespace {
-
-std::string Env(const char* name, const std::string& fallback = "") {
-  const char* value = std::getenv(name);
-  return value != nullptr && *value != '\0' ? value : fallback;
-}
-
-// "redis://:***@host:6379/0": a URI for messages, without its password.
-std::string WithoutPassword(const std::string& uri) {
-  const std::size_t scheme = uri.find("://");
-  if (scheme == std::string::npos) return uri;
-  const std::size_t authority_end = uri.find_first_of("/?#", scheme + 3);
-  const std::size_t at = uri.rfind('@', authority_end);
-  if (at == std::string::npos || at < scheme) return uri;
-  const std::size_t colon = uri.find(':', scheme + 3);
-  if (colon == std::string::npos || colon > at) return uri;
-  return uri.substr(0, colon + 1) + "***" + uri.substr(at);
-}
 
 volatile std::sig_atomic_t g_stop_signal = 0;
 
@@ -33,7 +18,7 @@ extern "C" void OnStopSignal(int signal) { g_stop_signal = signal; }
 }  // namespace
 
 Result<Backends> OpenBackends(const std::string& store_uri, const std::string& queue_uri,
-                              const std::string& s3_endpoint, const job::JobQueueOptions& queue_options) {
+                              const storage::S3Settings& s3_settings, const job::JobQueueOptions& queue_options) {
   Backends backends;
   SWAPLINE_ASSIGN_OR_RETURN(backends.store_uri, storage::ParseStorageUri(store_uri));
   if (!backends.store_uri.is_s3()) {
@@ -42,13 +27,10 @@ Result<Backends> OpenBackends(const std::string& store_uri, const std::string& q
     backends.store_uri.local_path = std::filesystem::absolute(backends.store_uri.local_path, ec);
     if (ec) return IOError("--store: cannot resolve '" + store_uri + "': " + ec.message());
   }
-  storage::S3Options s3;
-  s3.endpoint_url = s3_endpoint.empty() ? Env("AWS_ENDPOINT_URL") : s3_endpoint;
-  s3.region = Env("AWS_REGION", Env("AWS_DEFAULT_REGION", "us-east-1"));
-  s3.credentials.region = s3.region;
+  SWAPLINE_ASSIGN_OR_RETURN(storage::S3Options s3, storage::MakeS3Options(s3_settings));
   SWAPLINE_ASSIGN_OR_RETURN(backends.store, storage::OpenObjectStore(backends.store_uri, s3));
   auto queue = job::OpenJobQueue(queue_uri, queue_options);
-  if (!queue.ok()) return queue.status().WithContext("queue '" + WithoutPassword(queue_uri) + "'");
+  if (!queue.ok()) return queue.status().WithContext("queue '" + storage::RedactPassword(queue_uri) + "'");
   backends.queue = std::move(queue).value();
   return backends;
 }
@@ -56,7 +38,7 @@ Result<Backends> OpenBackends(const std::string& store_uri, const std::string& q
 Result<job::JobQueueOptions> QueueOptionsFromFlags(const std::string& lease, const std::string& retention,
                                                    std::int64_t dead_letter_max) {
   job::JobQueueOptions options;
-  auto lease_ms = ParseDuration(lease.empty() ? Env("SWAPLINE_LEASE", "30s") : lease);
+  auto lease_ms = ParseDuration(lease.empty() ? EnvOr("SWAPLINE_LEASE", "30s") : lease);
   if (!lease_ms.ok()) return lease_ms.status().WithContext("--lease");
   options.lease = *lease_ms;
   auto retention_ms = ParseDuration(retention);
@@ -65,26 +47,6 @@ Result<job::JobQueueOptions> QueueOptionsFromFlags(const std::string& lease, con
   if (dead_letter_max < 1) return InvalidArgument("--dead-letter-max must be at least 1");
   options.dead_letter_max = dead_letter_max;
   return options;
-}
-
-Result<std::chrono::milliseconds> ParseDuration(const std::string& text) {
-  std::size_t used = 0;
-  double number = 0;
-  try {
-    number = std::stod(text, &used);
-  } catch (const std::exception&) {
-    return InvalidArgument("'" + text + "' is not a duration (e.g. 500ms, 30s, 2m)");
-  }
-  const std::string unit = text.substr(used);
-  double ms = 0;
-  if (unit.empty() || unit == "s") ms = number * 1000;
-  else if (unit == "ms") ms = number;
-  else if (unit == "m") ms = number * 60'000;
-  else if (unit == "h") ms = number * 3'600'000;
-  else if (unit == "d") ms = number * 86'400'000;
-  else return InvalidArgument("'" + text + "': unknown duration unit '" + unit + "' (ms, s, m, h, d)");
-  if (ms < 0) return InvalidArgument("'" + text + "': negative duration");
-  return std::chrono::milliseconds(static_cast<std::int64_t>(ms));
 }
 
 Status ParseListen(const std::string& text, std::string& host, int& port) {

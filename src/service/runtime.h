@@ -1,6 +1,5 @@
 // Pieces `swapline serve` and `swapline worker` share: opening the store and queue
-// from URIs (S3 settings from the environment, as the AWS CLI reads them), parsing
-// durations and listen addresses, and a SIGTERM/SIGINT flag.
+// from URIs, parsing listen addresses, and a SIGTERM/SIGINT flag.
 #pragma once
 
 #include <chrono>
@@ -11,6 +10,7 @@
 #include "core/status.h"
 #include "job/job_queue.h"
 #include "storage/object_store.h"
+#include "storage/s3_settings.h"
 #include "storage/storage_uri.h"
 
 namespace swapline::service {
@@ -21,20 +21,17 @@ struct Backends {
   std::unique_ptr<job::JobQueue> queue;
 };
 
-// S3 settings: endpoint `s3_endpoint` or $AWS_ENDPOINT_URL, region $AWS_REGION /
-// $AWS_DEFAULT_REGION, credentials from the usual chain (env, shared files, web
-// identity). A relative file store path is resolved now. Messages never show a
+// S3 settings as `store` takes them (storage/s3_settings.h: endpoint, region, CA
+// bundle, addressing style, … with the AWS CLI's environment defaults), credentials
+// from the usual chain (env, shared files, web identity). A relative file store path is resolved now. Messages never show a
 // queue URI's password.
 Result<Backends> OpenBackends(const std::string& store_uri, const std::string& queue_uri,
-                              const std::string& s3_endpoint, const job::JobQueueOptions& queue_options);
+                              const storage::S3Settings& s3_settings, const job::JobQueueOptions& queue_options);
 
 // The queue options of `serve` and `worker`: --lease (empty: $SWAPLINE_LEASE or
 // 30s), --job-retention (a duration; 0 keeps ended jobs forever), --dead-letter-max.
 Result<job::JobQueueOptions> QueueOptionsFromFlags(const std::string& lease, const std::string& retention,
                                                    std::int64_t dead_letter_max);
-
-// "250ms", "30s", "2m", "1h", "7d"; a bare number is seconds.
-Result<std::chrono::milliseconds> ParseDuration(const std::string& text);
 
 // "127.0.0.1:8080", "[::1]:8080", ":8080" (all addresses), "8080" (loopback).
 Status ParseListen(const std::string& text, std::string& host, int& port);

@@ -1,9 +1,10 @@
 #include "service/s3_events.h"
 
-#include <openssl/evp.h>
-
 #include <string>
 
+#include "core/random_text.h"
+#include "core/time_text.h"
+#include "storage/hashing.h"
 #include "storage/s3_xml.h"
 
 namespace swapline::service {
@@ -19,7 +20,7 @@ int HexValue(char c) {
 // "2025-04-05T14:23:01.123Z" (fraction optional). The date and its range check are
 // the storage layer's; only the milliseconds are read here.
 std::optional<std::chrono::system_clock::time_point> ParseIsoTime(const std::string& text) {
-  const auto whole_seconds = storage::ParseIso8601(text);
+  const auto whole_seconds = ParseIso8601(text);
   if (!whole_seconds) return std::nullopt;
   int millis = 0;
   const std::size_t dot = text.find('.');
@@ -92,9 +93,7 @@ Result<BucketNotification> ParseBucketNotification(const nlohmann::json& body) {
 
 std::string EventJobId(const CreatedObject& object, std::chrono::system_clock::time_point now) {
   const std::string identity = object.bucket + "\n" + object.key + "\n" + object.etag + "\n" + object.sequencer;
-  unsigned char digest[32];
-  unsigned int length = 0;
-  EVP_Digest(identity.data(), identity.size(), digest, &length, EVP_sha256(), nullptr);
+  const storage::Sha256Digest digest = storage::Sha256(storage::AsBytes(identity));
   const auto when = object.event_time.value_or(now);
   const std::uint64_t ms =
       static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(when.time_since_epoch()).count()) &
@@ -109,12 +108,11 @@ std::string EventJobId(const CreatedObject& object, std::chrono::system_clock::t
     if (index < 0) return 0;
     return (bytes[index / 8] >> (7 - index % 8)) & 1;
   };
-  static constexpr char kAlphabet[] = "0123456789abcdefghjkmnpqrstvwxyz";
   std::string id(26, '0');
   for (int c = 0; c < 26; ++c) {
     int digit = 0;
     for (int b = 0; b < 5; ++b) digit = (digit << 1) | bit(c * 5 + b);
-    id[static_cast<std::size_t>(c)] = kAlphabet[digit];
+    id[static_cast<std::size_t>(c)] = kCrockfordBase32[static_cast<std::size_t>(digit)];
   }
   return id;
 }

@@ -3,8 +3,9 @@
 #include <array>
 #include <cctype>
 #include <filesystem>
-#include <random>
 
+#include "core/random_text.h"
+#include "job/job_spec.h"
 #include "storage/object_key.h"
 
 namespace swapline::service {
@@ -13,26 +14,6 @@ namespace {
 bool IsHex2(std::string_view part) {
   auto hex = [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); };
   return part.size() == 2 && hex(part[0]) && hex(part[1]);
-}
-
-// Video by extension (as job::JobSpec::MediaKind); the file does not exist yet.
-bool IsVideoName(std::string_view filename) {
-  const std::size_t dot = filename.rfind('.');
-  if (dot == std::string_view::npos) return false;
-  std::string ext(filename.substr(dot + 1));
-  for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  for (const char* video : {"mp4", "mov", "mkv", "webm", "avi", "m4v"}) {
-    if (ext == video) return true;
-  }
-  return false;
-}
-
-std::string RandomTag() {
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
-  static constexpr char kAlphabet[] = "0123456789abcdefghjkmnpqrstvwxyz";
-  std::string tag;
-  for (int i = 0; i < 8; ++i) tag += kAlphabet[rng() % 32];
-  return tag;
 }
 
 }  // namespace
@@ -69,10 +50,10 @@ Result<std::string> UploadKey(std::string_view tenant, std::string_view filename
     if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return InvalidArgument("filename: control character");
   }
   storage::ObjectKeyParts parts;
-  parts.type = IsVideoName(filename) ? "videos/input" : "images/input";
+  parts.type = job::MediaKindOfName(filename) == "video" ? "videos/input" : "images/input";
   parts.tenant = std::string(tenant);
   parts.time = now;
-  parts.filename = RandomTag() + "-" + std::string(filename);
+  parts.filename = RandomText(kCrockfordBase32, 8) + "-" + std::string(filename);
   auto key = storage::BuildObjectKey(parts);
   if (!key.ok()) return InvalidArgument("filename: " + key.status().message());
   return key;

@@ -8,6 +8,7 @@
 
 #include <pugixml.hpp>
 
+#include "core/time_text.h"
 #include "storage/http_client.h"
 #include "storage/s3_xml.h"
 

@@ -3,15 +3,16 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "core/random_text.h"
+
 namespace swapline::storage {
 
 std::string HexEncode(std::span<const std::uint8_t> bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
   std::string out;
   out.reserve(bytes.size() * 2);
   for (std::uint8_t b : bytes) {
-    out.push_back(kDigits[b >> 4]);
-    out.push_back(kDigits[b & 0xf]);
+    out.push_back(kHexDigits[b >> 4]);
+    out.push_back(kHexDigits[b & 0xf]);
   }
   return out;
 }

@@ -2,6 +2,7 @@
 
 #include <ctime>
 
+#include "core/time_text.h"
 #include "storage/hashing.h"
 
 namespace swapline::storage {
@@ -49,12 +50,7 @@ Result<std::string> BuildObjectKey(const ObjectKeyParts& parts) {
   if (parts.filename.find('/') != std::string::npos) {
     return InvalidArgument("file name must not contain '/'");
   }
-  const std::time_t t = std::chrono::system_clock::to_time_t(parts.time);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char stamp[16];
-  std::strftime(stamp, sizeof(stamp), "%Y%m%d%H%M", &tm);
-  std::string key = parts.type + "/" + parts.tenant + "/" + stamp + "/" + parts.filename;
+  std::string key = parts.type + "/" + parts.tenant + "/" + FormatUtc(parts.time, "%Y%m%d%H%M") + "/" + parts.filename;
   if (parts.hash_prefix) {
     // Stable for a key, so a retried job writes to the same place.
     const Sha256Digest digest = Sha256(AsBytes(key));

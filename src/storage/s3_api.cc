@@ -9,8 +9,10 @@
 #include <sstream>
 #include <thread>
 
+#include "core/time_text.h"
 #include "storage/content_type.h"
 #include "storage/s3_observer.h"
+#include "storage/url.h"
 
 namespace swapline::storage {
 namespace {
@@ -45,16 +47,6 @@ Status ErrorStatus(const std::string& what, long status, const S3Error& error) {
   if (status == 412 || status == 501) return FailedPrecondition(message);
   if (status >= 500 || code == "RequestTimeout") return Unavailable(message);
   return InvalidArgument(message);
-}
-
-// "Fri, 24 May 2013 00:00:00 GMT"
-std::chrono::system_clock::time_point ParseHttpDate(const std::string& text) {
-  std::tm tm{};
-  std::istringstream in(text);
-  in.imbue(std::locale::classic());
-  in >> std::get_time(&tm, "%a, %d %b %Y %H:%M:%S");
-  if (in.fail()) return {};
-  return std::chrono::system_clock::from_time_t(timegm(&tm));
 }
 
 }  // namespace
@@ -102,10 +94,9 @@ S3Api::S3Api(S3Options options)
   }
   std::string endpoint = options_.endpoint_url;
   if (endpoint.empty()) endpoint = "https://s3." + options_.region + ".amazonaws.com";
-  const std::size_t scheme_end = endpoint.find("://");
-  scheme_ = scheme_end == std::string::npos ? "https" : endpoint.substr(0, scheme_end);
-  endpoint_host_ = scheme_end == std::string::npos ? endpoint : endpoint.substr(scheme_end + 3);
-  while (endpoint_host_.ends_with('/')) endpoint_host_.pop_back();
+  const Result<Url> url = ParseUrl(endpoint, "https");  // checked by S3Store::Open
+  scheme_ = url.ok() ? url->scheme : "https";
+  endpoint_host_ = url.ok() ? url->HostPort() : endpoint;
   switch (options_.addressing) {
     case S3Options::Addressing::kPath: path_style_ = true; break;
     case S3Options::Addressing::kVirtualHosted: path_style_ = false; break;
@@ -229,7 +220,7 @@ Result<ObjectInfo> S3Api::HeadObject(const std::string& bucket, const std::strin
   info.size = std::strtoull(response.Header("content-length").c_str(), nullptr, 10);
   info.etag = Unquote(response.Header("etag"));
   info.content_type = response.Header("content-type");
-  info.last_modified = ParseHttpDate(response.Header("last-modified"));
+  info.last_modified = ParseHttpDate(response.Header("last-modified")).value_or(std::chrono::system_clock::time_point{});
   for (const auto& [name, value] : response.headers) {
     if (name.starts_with("x-amz-meta-")) info.metadata[name.substr(11)] = value;
   }

@@ -2,6 +2,7 @@
 
 #include "storage/s3_api.h"
 #include "storage/s3_transfer.h"
+#include "storage/url.h"
 
 namespace swapline::storage {
 
@@ -14,6 +15,20 @@ Result<std::unique_ptr<S3Store>> S3Store::Open(const std::string& bucket, S3Opti
     return InvalidArgument("the multipart part size must be at most 5 GiB (S3's maximum)");
   }
   if (options.concurrency < 1) return InvalidArgument("concurrency must be at least 1");
+  if (!options.endpoint_url.empty()) {
+    const std::string shown = "S3 endpoint '" + RedactPassword(options.endpoint_url) + "'";
+    Result<Url> endpoint = ParseUrl(options.endpoint_url, "https");
+    if (!endpoint.ok()) return InvalidArgument(shown + ": " + endpoint.status().message());
+    if (endpoint->scheme != "http" && endpoint->scheme != "https") {
+      return InvalidArgument(shown + ": must be http:// or https://");
+    }
+    if (endpoint->user || endpoint->password) {
+      return InvalidArgument(shown + ": must not carry user:password@ (credentials come from the AWS chain)");
+    }
+    if (endpoint->path != "/" || !endpoint->query.empty()) {
+      return InvalidArgument(shown + ": must name a server only, without a path or query");
+    }
+  }
   return std::unique_ptr<S3Store>(new S3Store(bucket, std::make_unique<S3Api>(std::move(options))));
 }
 

@@ -6,6 +6,8 @@
 
 #include <pugixml.hpp>
 
+#include "core/time_text.h"
+
 namespace swapline::storage {
 namespace {
 
@@ -63,20 +65,6 @@ S3Error ParseS3Error(const std::string& body) {
   error.message = root.child_value("Message");
   error.request_id = root.child_value("RequestId");
   return error;
-}
-
-std::optional<std::chrono::system_clock::time_point> ParseIso8601(const std::string& text) {
-  std::tm tm{};
-  std::istringstream in(text);
-  in >> std::get_time(&tm, "%Y-%m-%dT%H:%M:%S");
-  if (in.fail()) return std::nullopt;
-  const std::time_t t = timegm(&tm);
-  // system_clock counts nanoseconds in 64 bits (years 1678..2262): a time beyond
-  // that (a server's year 1012) is no time at all, not an overflow.
-  constexpr auto kLimit =
-      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::duration::max()).count();
-  if (t >= kLimit || t <= -kLimit) return std::nullopt;
-  return std::chrono::system_clock::from_time_t(t);
 }
 
 Result<ListPage> ParseListObjectsV2(const std::string& body) {

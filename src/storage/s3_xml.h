@@ -22,8 +22,6 @@ struct S3Error {
 // Parses an <Error> document; an empty S3Error for anything else.
 S3Error ParseS3Error(const std::string& body);
 
-// "2013-05-24T00:00:00.000Z" (also without fractions).
-std::optional<std::chrono::system_clock::time_point> ParseIso8601(const std::string& text);
 
 Result<ListPage> ParseListObjectsV2(const std::string& body);
 

@@ -1,5 +1,7 @@
 #include "storage/sigv4.h"
 
+#include "core/time_text.h"
+
 #include <algorithm>
 #include <ctime>
 
@@ -42,15 +44,6 @@ std::pair<std::string, std::string> CanonicalHeaders(const HeaderList& headers) 
     lines += name + ":" + value + "\n";
   }
   return {names, lines};
-}
-
-std::string FormatUtc(std::chrono::system_clock::time_point when, const char* format) {
-  const std::time_t t = std::chrono::system_clock::to_time_t(when);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buffer[32];
-  const std::size_t n = std::strftime(buffer, sizeof(buffer), format, &tm);
-  return std::string(buffer, n);
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
-// Helpers for tests that run the swapline executable: temporary folders, running a
-// command with a timeout and captured output, and small file builders.
+// Helpers for tests that run the swapline executable: running a command with a
+// timeout and captured output, and small file builders (temporary folders:
+// support/process.h).
 #pragma once
 
 #include <fcntl.h>
@@ -22,38 +23,11 @@
 #include <thread>
 #include <vector>
 
+#include "support/process.h"
+
 namespace swapline::testing {
 
 namespace fs = std::filesystem;
-
-// A fresh folder under the system temp dir, removed with everything in it.
-class TempDir {
- public:
-  explicit TempDir(const std::string& prefix = "swapline_cli_test") {
-    std::string pattern = (fs::temp_directory_path() / (prefix + "_XXXXXX")).string();
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed for " + pattern);
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  const fs::path& path() const { return path_; }
-  fs::path operator/(const std::string& name) const { return path_ / name; }
-
-  // A new empty subfolder.
-  fs::path Sub(const std::string& name) const {
-    const fs::path sub = path_ / name;
-    fs::create_directories(sub);
-    return sub;
-  }
-
- private:
-  fs::path path_;
-};
 
 inline std::string ReadFileBytes(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);

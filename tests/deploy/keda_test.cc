@@ -21,7 +21,7 @@
 #include "job/job_queue.h"
 #include "job/queue_backends.h"
 #include "job/redis_client.h"
-#include "job/redis_server.h"
+#include "support/redis_server.h"
 
 namespace swapline::job {
 namespace {

@@ -25,13 +25,13 @@
 
 #include "cli/cli_test_util.h"
 #include "deploy/manifests.h"
-#include "job/redis_server.h"
 #include "service/api_client.h"
 #include "service/service_test_util.h"
 #include "storage/hashing.h"
 #include "storage/http_client.h"
 #include "storage/s3_store.h"
-#include "storage/swift_server.h"
+#include "support/redis_server.h"
+#include "support/s3_servers.h"
 
 namespace swapline::service {
 namespace {
@@ -185,9 +185,9 @@ TEST(KubePlayRehearsal, LocalOverlayRunsJobsThroughKillsDrainsAndRedisLoss) {
   const int worker_grace = (*worker_deployment)["spec"]["template"]["spec"]["terminationGracePeriodSeconds"];
   ASSERT_EQ((*worker_deployment)["spec"]["replicas"], 2);
 
-  auto redis = job::testing::RedisServer::Start();
+  auto redis = swapline::testing::RedisServer::Start();
   ASSERT_TRUE(redis.ok()) << redis.status().ToString();
-  auto swift = storage::testing::SwiftServer::Start();
+  auto swift = swapline::testing::SwiftServer::Start();
   ASSERT_TRUE(swift.ok()) << swift.status().ToString();
   auto store = (*swift)->OpenBucketForProcesses(bucket);
   ASSERT_TRUE(store.ok()) << store.status().ToString();
@@ -208,8 +208,8 @@ TEST(KubePlayRehearsal, LocalOverlayRunsJobsThroughKillsDrainsAndRedisLoss) {
   // The Secrets the manifests reference, as `podman secret`s in the formats podman
   // 4.3 reads: for env (secretKeyRef) a JSON object of base64 values, for volumes a
   // Secret object whose `data` it writes out as it is (not base64-decoded).
-  const std::string s3_keys = json{{"AWS_ACCESS_KEY_ID", Base64(storage::testing::SwiftServer::kAccessKey)},
-                                   {"AWS_SECRET_ACCESS_KEY", Base64(storage::testing::SwiftServer::kSecretKey)}}
+  const std::string s3_keys = json{{"AWS_ACCESS_KEY_ID", Base64(swapline::testing::SwiftServer::kAccessKey)},
+                                   {"AWS_SECRET_ACCESS_KEY", Base64(swapline::testing::SwiftServer::kSecretKey)}}
                                   .dump();
   const std::map<std::string, std::string> secrets = {
       {"swapline-s3-api", s3_keys},

@@ -20,11 +20,11 @@
 #include <string>
 
 #include "cli/cli_test_util.h"
-#include "job/redis_server.h"
+#include "support/redis_server.h"
 #include "service/service_test_util.h"
 #include "storage/http_client.h"
 #include "storage/s3_store.h"
-#include "storage/swift_server.h"
+#include "support/s3_servers.h"
 
 namespace swapline::service {
 namespace {
@@ -156,9 +156,9 @@ std::string Join(const std::set<std::string>& items) {
 }
 
 TEST(OpsTest, AlertMetricsExistAndPoliciesGrantExactlyTheActionsIssued) {
-  auto redis = job::testing::RedisServer::Start();
+  auto redis = testing::RedisServer::Start();
   ASSERT_TRUE(redis.ok()) << redis.status().ToString() << " (run make deps)";
-  auto swift = storage::testing::SwiftServer::Start();
+  auto swift = testing::SwiftServer::Start();
   ASSERT_TRUE(swift.ok()) << swift.status().ToString() << " (run make deps)";
   auto store = (*swift)->OpenBucketForProcesses(kBucket);
   ASSERT_TRUE(store.ok()) << store.status().ToString();

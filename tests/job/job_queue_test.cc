@@ -12,7 +12,7 @@
 #include <set>
 #include <thread>
 
-#include "job/redis_server.h"
+#include "support/redis_server.h"
 
 namespace swapline::job {
 namespace {

@@ -261,6 +261,27 @@ TEST(OpenJobQueueTest, ParsesRedisUris) {
   EXPECT_EQ(ep->stream, "swapline:jobs");
 }
 
+TEST(OpenJobQueueTest, RedisPasswordsArePercentDecoded) {
+  // '/', '?' and '@' in a password are written %2F, %3F, %40.
+  Result<internal::RedisEndpoint> ep =
+      internal::ParseRedisUri("redis://app:s%2Fe%3Fc%40r%3Aet@[::1]:6380/3?stream=app%3Ajobs");
+  ASSERT_TRUE(ep.ok()) << ep.status().ToString();
+  EXPECT_EQ(ep->user, "app");
+  EXPECT_EQ(ep->password, "s/e?c@r:et");
+  EXPECT_EQ(ep->host, "::1");
+  EXPECT_EQ(ep->port, 6380);
+  EXPECT_EQ(ep->db, 3);
+  EXPECT_EQ(ep->stream, "app:jobs");
+  EXPECT_EQ(ep->Describe(), "redis://app@[::1]:6380/3?stream=app:jobs");
+  ep = internal::ParseRedisUri("redis:///1");
+  ASSERT_TRUE(ep.ok()) << ep.status().ToString();
+  EXPECT_EQ(ep->host, "127.0.0.1");
+  EXPECT_EQ(ep->db, 1);
+  // Unencoded, a '/' ends the authority: the rest is no port.
+  EXPECT_EQ(internal::ParseRedisUri("redis://:pa/ss@h:6379/0").status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(internal::ParseRedisUri("redis://h:0").status().code(), Code::kInvalidArgument);
+}
+
 TEST(RetryBackoffTest, DoublesUpToTheCap) {
   JobQueueOptions o;
   o.retry_backoff_initial = std::chrono::milliseconds(100);

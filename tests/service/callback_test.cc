@@ -83,6 +83,10 @@ TEST(CallbackUrl, LiteralInternalAddressesAreRefused) {
   EXPECT_EQ(CheckCallbackUrl("ftp://hooks.example.com/", {}).code(), Code::kInvalidArgument);
   EXPECT_EQ(CheckCallbackUrl("http://user:pw@hooks.example.com/", {}).code(), Code::kInvalidArgument);
   EXPECT_EQ(CheckCallbackUrl("http://", {}).code(), Code::kInvalidArgument);
+  EXPECT_EQ(CheckCallbackUrl("hooks.example.com/hook", {}).code(), Code::kInvalidArgument);
+  EXPECT_EQ(CheckCallbackUrl("https://hooks.example.com:99999/", {}).code(), Code::kInvalidArgument);
+  // Percent-encoded paths and queries are the receiver's business.
+  EXPECT_TRUE(CheckCallbackUrl("https://hooks.example.com/a%2Fb?t=x%3Fy", {}).ok());
 }
 
 TEST(CallbackUrl, RedactedForLogs) {

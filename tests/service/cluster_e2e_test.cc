@@ -12,11 +12,11 @@
 #include <set>
 
 #include "cli/cli_test_util.h"
-#include "job/redis_server.h"
+#include "support/redis_server.h"
 #include "service/api_client.h"
 #include "service/service_test_util.h"
 #include "storage/s3_store.h"
-#include "storage/swift_server.h"
+#include "support/s3_servers.h"
 
 namespace swapline::service {
 namespace {
@@ -39,9 +39,9 @@ std::string LastLine(std::string text) {
 }
 
 TEST(ClusterE2eTest, ThreeWorkersRedisAndS3SurviveKilledWorkers) {
-  auto redis = job::testing::RedisServer::Start();
+  auto redis = testing::RedisServer::Start();
   ASSERT_TRUE(redis.ok()) << redis.status().ToString();
-  auto swift = storage::testing::SwiftServer::Start();
+  auto swift = testing::SwiftServer::Start();
   ASSERT_TRUE(swift.ok()) << swift.status().ToString();
 
   auto store = (*swift)->OpenBucketForProcesses(kBucket);

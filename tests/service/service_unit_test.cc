@@ -4,6 +4,7 @@
 
 #include <chrono>
 
+#include "core/time_text.h"
 #include "job/job_spec.h"
 #include "pipeline/swap_options.h"
 #include "service/api_error.h"
@@ -148,7 +149,7 @@ TEST(S3Events, ParsesCreatedRecordsAndDecodesKeys) {
   EXPECT_EQ(id, EventJobId(parsed->created[0], now + std::chrono::hours(1)));  // redelivery: same id
   auto time = job::JobIdTime(id);
   ASSERT_TRUE(time.ok());
-  EXPECT_EQ(job::FormatTime(*time), "2025-04-05T14:23:01.123Z");
+  EXPECT_EQ(FormatIso8601Millis(*time), "2025-04-05T14:23:01.123Z");
   CreatedObject other = parsed->created[0];
   other.etag = "def";
   EXPECT_NE(EventJobId(other, now), id);

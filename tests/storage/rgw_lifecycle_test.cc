@@ -3,12 +3,10 @@
 // ports with its own data folder, stopped by PID). Swift's s3api has no lifecycle
 // API, so this is the only server-side check of `swapline store lifecycle`.
 //
-// Skipped, with a message saying what to install, when the Ceph packages are not
+// Fails, with a message saying what to install, when the Ceph packages are not
 // there (`make deps` installs them: radosgw ceph-mon ceph-osd, ~54 packages, ~30 s;
 // the server is ready ~13 s after start).
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -24,70 +22,19 @@
 #include <string>
 
 #include "storage/s3_store.h"
-#include "swift_server.h"  // FreePort
+#include "support/s3_servers.h"
 
 namespace swapline::storage {
 namespace {
 
-constexpr const char* kAccessKey = "rgwtest";  // scripts/rgw-mini.sh
-constexpr const char* kSecretKey = "rgwtestsecret";
 constexpr const char* kBucket = "swapline-lifecycle";
-
-std::string Script() { return std::string(SWAPLINE_SCRIPTS_DIR) + "/rgw-mini.sh"; }
-
-bool PortsFree(int first, int count) {
-  for (int port = first; port < first + count; ++port) {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = htons(static_cast<std::uint16_t>(port));
-    const bool free = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
-    ::close(fd);
-    if (!free) return false;
-  }
-  return true;
-}
-
-// radosgw on PORT; its monitor and OSD use PORT+1..PORT+9.
-class RgwServer {
- public:
-  ~RgwServer() {
-    if (port_ != 0) (void)std::system((Environment() + "bash " + Script() + " stop").c_str());
-  }
-  bool Start() {
-    dir_ = "/tmp/swapline-rgw-" + std::to_string(::getpid());
-    for (int attempt = 0; attempt < 5; ++attempt) {
-      const int port = testing::FreePort();
-      if (!PortsFree(port, 10)) continue;
-      port_ = port;
-      const std::string command = Environment() + "RGW_MINI_WATCH_PID=" + std::to_string(::getpid()) +
-                                  " bash " + Script() + " start";
-      if (std::system(command.c_str()) == 0) return true;
-      port_ = 0;
-    }
-    return false;
-  }
-  std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }
-
- private:
-  std::string Environment() const {
-    return "RGW_MINI_PORT=" + std::to_string(port_) + " RGW_MINI_DIR=" + dir_ + " ";
-  }
-  int port_ = 0;
-  std::string dir_;
-};
-
-bool CephInstalled() {
-  return std::system("command -v ceph-mon >/dev/null 2>&1 && command -v ceph-osd >/dev/null 2>&1 && "
-                     "command -v radosgw >/dev/null 2>&1 && command -v radosgw-admin >/dev/null 2>&1") == 0;
-}
+using testing::RgwServer;
 
 // Runs `swapline --log-level warn store --endpoint-url URL ARGS` with the rgw
 // credentials; returns (exit code, stdout).
 std::pair<int, std::string> RunStore(const std::string& endpoint, const std::string& args) {
-  const std::string command = std::string("AWS_ACCESS_KEY_ID=") + kAccessKey +
-                              " AWS_SECRET_ACCESS_KEY=" + kSecretKey + " '" + SWAPLINE_STORE_CLI +
+  const std::string command = std::string("AWS_ACCESS_KEY_ID=") + RgwServer::kAccessKey +
+                              " AWS_SECRET_ACCESS_KEY=" + RgwServer::kSecretKey + " '" + SWAPLINE_STORE_CLI +
                               "' --log-level warn store --endpoint-url " + endpoint + " " + args;
   FILE* pipe = ::popen(command.c_str(), "r");
   std::string out;
@@ -153,15 +100,14 @@ RuleSummary FromXml(const std::string& xml) {
 }
 
 TEST(RgwLifecycleTest, DeployedRulesRoundTripThroughTheStoreCommand) {
-  ASSERT_TRUE(CephInstalled()) << "Ceph radosgw is not installed, so the lifecycle rules cannot be checked "
-                                   "against a server (`make deps` installs radosgw ceph-mon ceph-osd)";
-  RgwServer server;
-  ASSERT_TRUE(server.Start()) << "radosgw did not start (see the log above)";
+  Result<std::unique_ptr<RgwServer>> started = RgwServer::Start();
+  ASSERT_TRUE(started.ok()) << started.status().ToString();
+  const RgwServer& server = **started;
 
   S3Options options;
   options.endpoint_url = server.endpoint();
-  options.credentials.access_key_id = kAccessKey;
-  options.credentials.secret_access_key = kSecretKey;
+  options.credentials.access_key_id = RgwServer::kAccessKey;
+  options.credentials.secret_access_key = RgwServer::kSecretKey;
   Result<std::unique_ptr<S3Store>> store = S3Store::Open(kBucket, options);
   ASSERT_TRUE(store.ok());
   ASSERT_TRUE((*store)->CreateBucket().ok());

@@ -21,7 +21,8 @@
 #include "storage/file_store.h"
 #include "storage/hashing.h"
 #include "storage/s3_store.h"
-#include "swift_server.h"
+#include "support/process.h"
+#include "support/s3_servers.h"
 
 namespace swapline::storage {
 namespace {
@@ -29,7 +30,7 @@ namespace {
 namespace fs = std::filesystem;
 using testing::FaultProxy;
 using testing::Fault;
-using testing::SwiftServer;
+using swapline::testing::SwiftServer;
 constexpr std::uint64_t kMiB = 1 << 20;
 constexpr const char* kBucket = "swapline-test";
 constexpr const char* kOtherBucket = "swapline-other";
@@ -123,7 +124,7 @@ class ScratchDir {
   fs::path path_;
 };
 
-int FreePortForTest() { return testing::FreePort(); }
+int FreePortForTest() { return swapline::testing::FreePort(); }
 
 void CreateBuckets() {
   static bool created = false;

@@ -7,13 +7,16 @@
 #include <map>
 #include <sstream>
 
+#include "core/time_text.h"
 #include "storage/content_type.h"
 #include "storage/credentials.h"
 #include "storage/file_store.h"
 #include "storage/lifecycle.h"
 #include "storage/object_key.h"
 #include "storage/s3_xml.h"
+#include "storage/s3_store.h"
 #include "storage/storage_uri.h"
+#include "storage/url.h"
 
 namespace swapline::storage {
 namespace {
@@ -235,6 +238,56 @@ TEST(StsTest, ParsesAssumeRoleWithWebIdentityResponse) {
   EXPECT_EQ(credentials->session_token, "AQoDYXdzEE0a8ANXXXXXXXXNO1ewxE5TijQyp+IEXAMPLE");
   EXPECT_EQ(system_clock::to_time_t(*credentials->expiration), 1414191623);
   EXPECT_FALSE(ParseStsCredentials("<x/>").ok());
+}
+
+TEST(UrlTest, SplitsAndPercentDecodesThroughLibcurl) {
+  Result<Url> redis = ParseUrl("redis://:p%2Fw%3Fd%40x@Host:6380/2?stream=a%3Ab");
+  ASSERT_TRUE(redis.ok()) << redis.status().ToString();
+  EXPECT_EQ(redis->scheme, "redis");
+  EXPECT_EQ(redis->user, "");
+  EXPECT_EQ(redis->password, "p/w?d@x");
+  EXPECT_EQ(redis->host, "host");
+  EXPECT_EQ(redis->port, 6380);
+  EXPECT_EQ(redis->path, "/2");
+  EXPECT_EQ(redis->query, "stream=a%3Ab");  // split on '&' first, then decoded
+  Result<Url> v6 = ParseUrl("http://[::1]:9000");
+  ASSERT_TRUE(v6.ok());
+  EXPECT_EQ(v6->host, "::1");
+  EXPECT_EQ(v6->HostPort(), "[::1]:9000");
+  EXPECT_FALSE(v6->user.has_value());
+  Result<Url> bare = ParseUrl("minio.local:9000", "https");
+  ASSERT_TRUE(bare.ok());
+  EXPECT_EQ(bare->scheme, "https");
+  EXPECT_EQ(bare->HostPort(), "minio.local:9000");
+  EXPECT_EQ(ParseUrl("http://h:99999/").status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(ParseUrl("redis://").status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(ParseUrl("hooks.example.com/x").status().code(), Code::kInvalidArgument);  // no scheme
+  EXPECT_EQ(PercentDecode("a%2Fb+c%3f"), "a/b+c?");
+}
+
+TEST(UrlTest, RedactsPasswordsEvenFromMalformedUrls) {
+  EXPECT_EQ(RedactPassword("redis://:s%2Fcret@127.0.0.1:6379/0"), "redis://:***@127.0.0.1:6379/0");
+  EXPECT_EQ(RedactPassword("redis://127.0.0.1:6379/0"), "redis://127.0.0.1:6379/0");
+  const std::string malformed = RedactPassword("redis://app:pa/ss?w@127.0.0.1:x/0");
+  EXPECT_EQ(malformed.find("pa/ss"), std::string::npos) << malformed;
+  EXPECT_EQ(malformed, "redis://app:***@127.0.0.1:x/0");
+}
+
+TEST(UrlTest, S3EndpointsNameAServerOnly) {
+  auto open = [](const std::string& endpoint) {
+    S3Options options;
+    options.endpoint_url = endpoint;
+    return S3Store::Open("bucket", options).status();
+  };
+  EXPECT_TRUE(open("http://127.0.0.1:9000").ok());
+  EXPECT_TRUE(open("https://[::1]:9000/").ok());
+  EXPECT_EQ(open("http://key:secret@127.0.0.1:9000").code(), Code::kInvalidArgument);
+  EXPECT_EQ(open("http://127.0.0.1:9000").message().find("secret"), std::string::npos);
+  EXPECT_EQ(open("ftp://127.0.0.1:9000").code(), Code::kInvalidArgument);
+  EXPECT_EQ(open("http://127.0.0.1:9000/prefix").code(), Code::kInvalidArgument);
+  EXPECT_EQ(open("http://127.0.0.1:port").code(), Code::kInvalidArgument);
+  const Status with_password = open("http://key:s3cret@127.0.0.1:9000/x");
+  EXPECT_EQ(with_password.message().find("s3cret"), std::string::npos) << with_password.message();
 }
 
 }  // namespace

@@ -1,16 +1,15 @@
-// A throwaway redis-server for tests: a free loopback port, its own temporary data
-// folder, no persistence unless asked, stopped by PID (and killed with the test
-// process through PR_SET_PDEATHSIG).
+// A throwaway redis-server for tests and benchmarks: a free loopback port, its own
+// temporary data folder, no persistence unless asked, stopped by PID (and killed
+// with the process that started it).
 #pragma once
-
-#include <sys/types.h>
 
 #include <memory>
 #include <string>
 
 #include "core/status.h"
+#include "support/process.h"
 
-namespace swapline::job::testing {
+namespace swapline::testing {
 
 class RedisServer {
  public:
@@ -33,12 +32,14 @@ class RedisServer {
   Result<std::string> RawCommand(const std::string& command) const;
 
  private:
-  RedisServer(int port, std::string dir) : port_(port), dir_(std::move(dir)) {}
+  RedisServer(std::string binary, int port, std::string dir)
+      : binary_(std::move(binary)), port_(port), dir_(std::move(dir)) {}
   Status Launch();
 
+  std::string binary_;
   int port_;
   std::string dir_;
-  pid_t pid_ = -1;
+  ChildProcess process_;
 };
 
-}  // namespace swapline::job::testing
+}  // namespace swapline::testing

@@ -1,0 +1,121 @@
+// ApiServer::Impl (internal to service/): the state of one API server and its
+// handlers, defined across api_server.cc (routing, auth, the HTTP server's set-up),
+// api_jobs.cc (job submission and admission, uploads), api_s3_events.cc (S3 bucket
+// notifications), api_objects.cc (signed object URLs for file stores) and
+// api_health.cc (readiness, queue metrics); plus the response helpers they share.
+#pragma once
+
+#include <httplib.h>
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <regex>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/time_text.h"
+#include "service/admission.h"
+#include "service/api_error.h"
+#include "service/api_server.h"
+#include "service/local_urls.h"
+
+namespace swapline::service {
+
+using httplib::Request;
+using httplib::Response;
+using nlohmann::json;
+
+inline bool IsLoopback(const std::string& address) {
+  return address.rfind("127.", 0) == 0 || address == "::1" || address.rfind("::ffff:127.", 0) == 0;
+}
+
+// The status a response goes out with: httplib leaves -1 for "200 once sent".
+inline std::string StatusLabel(const Response& res) { return std::to_string(res.status == -1 ? 200 : res.status); }
+
+inline void SendJson(Response& res, int status, const json& body) {
+  res.status = status;
+  res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
+}
+
+inline void SendError(Response& res, int status, std::string_view code, std::string_view message) {
+  res.status = status;
+  res.set_content(ErrorBody(code, message), "application/json");
+}
+
+inline void SendStatus(Response& res, const Status& status) {
+  SendError(res, HttpStatusFor(status.code()), CodeName(status.code()), status.message());
+}
+
+inline std::string FormatExpiry(std::chrono::system_clock::time_point t) { return FormatIso8601Millis(t); }
+
+// Is `path` one of the JSON routes (not the object routes, whose bodies are media)?
+inline bool IsObjectPath(const std::string& path) { return path.rfind("/v1/objects/", 0) == 0; }
+
+class ApiServer::Impl {
+ public:
+  Impl(job::JobQueue& queue, storage::ObjectStore& store, MetricsRegistry& metrics, ApiOptions options,
+       const std::atomic<bool>& draining)
+      : queue_(queue), store_(store), metrics_(metrics), options_(std::move(options)), draining_(draining),
+        admission_(options_.limits, options_.store_uri), signer_(options_.url_secret) {}
+
+  void Setup();
+  // Binds the listening socket; returns the port.
+  Result<int> Bind();
+  httplib::Server& server() { return server_; }
+  std::vector<std::pair<std::string, std::string>> routes() const { return routes_; }
+  void set_base_url(std::string url) { base_url_ = std::move(url); }
+  const std::string& base_url() const { return base_url_; }
+
+ private:
+  using TenantHandler = std::function<void(const Request&, Response&, const std::string& tenant)>;
+
+  // Registers an operation; `pattern` is the regex httplib matches, `path` the
+  // OpenAPI template. With `auth`, the handler gets the caller's tenant.
+  void Route(const std::string& method, const std::string& pattern, const std::string& path, bool auth,
+             TenantHandler handler);
+  std::optional<std::string> Authenticate(const Request& req, Response& res, bool events_route);
+  // /metrics with protect_metrics: the "metrics" tenant's token only.
+  std::optional<std::string> AuthenticateMetrics(const Request& req, Response& res);
+
+  void SubmitJob(const Request& req, Response& res, const std::string& tenant);
+  void ListJobs(const Request& req, Response& res, const std::string& tenant);
+  void GetJob(const Request& req, Response& res, const std::string& tenant);
+  void CancelJob(const Request& req, Response& res, const std::string& tenant);
+  void JobResult(const Request& req, Response& res, const std::string& tenant);
+  void CreateUpload(const Request& req, Response& res, const std::string& tenant);
+  void S3Event(const Request& req, Response& res, const std::string& tenant);
+  void Ready(Response& res);
+  void PutObject(const Request& req, Response& res, const httplib::ContentReader& reader);
+  void GetObject(const Request& req, Response& res);
+
+  // Admits `spec` (admission.h); its sources and target must exist within the
+  // upload size limit.
+  Result<AdmittedJob> AdmitSpec(const job::JobSpec& spec);
+  Status CheckObjectUrl(const Request& req, const std::string& method, std::string& key);
+  void CollectQueueStats(MetricsRegistry& m);
+
+  job::JobQueue& queue_;
+  storage::ObjectStore& store_;
+  MetricsRegistry& metrics_;
+  const ApiOptions options_;
+  const std::atomic<bool>& draining_;
+  const Admission admission_;
+  LocalUrlSigner signer_;
+  httplib::Server server_;
+  std::string base_url_;
+  std::vector<std::pair<std::string, std::string>> routes_;
+  std::vector<std::pair<std::regex, std::string>> route_patterns_;  // for 405 answers
+
+  std::mutex ready_mutex_;
+  std::chrono::steady_clock::time_point ready_checked_{};
+  Status ready_status_;  // guarded by ready_mutex_
+};
+
+}  // namespace swapline::service

@@ -1,0 +1,69 @@
+// Helpers for tests and benchmarks that start servers and processes on this
+// machine: free loopback ports, executables on the PATH, temporary folders, and a
+// child process killed with its parent.
+#pragma once
+
+#include <sys/types.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace swapline::testing {
+
+// A loopback TCP port nobody listens on, from 20000..32000 (below the ephemeral
+// range, so an outgoing connection does not take it meanwhile).
+int FreePort();
+// Whether `count` ports from `first` on are all free on loopback.
+bool PortsFree(int first, int count);
+
+// `text` quoted for the shell, single quotes and all.
+std::string ShellQuote(const std::string& text);
+
+// The path of executable `name` on $PATH, /usr/bin or /usr/sbin; "" when none.
+std::string FindExecutable(const std::string& name);
+
+// A fresh folder under the system temp dir, removed with everything in it.
+// Throws std::runtime_error when it cannot be created.
+class TempDir {
+ public:
+  explicit TempDir(const std::string& prefix = "swapline_test");
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
+  // A new empty subfolder.
+  std::filesystem::path Sub(const std::string& name) const;
+
+ private:
+  std::filesystem::path path_;
+};
+
+// A child process with stdout and stderr in `log`, killed with its parent
+// (PR_SET_PDEATHSIG), stopped by PID.
+class ChildProcess {
+ public:
+  ChildProcess() = default;
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+  ~ChildProcess() { Stop(); }
+
+  // argv[0] is a path (no PATH lookup). False when fork fails.
+  bool Start(const std::vector<std::string>& argv, const std::filesystem::path& log);
+  // False once it has exited (reaped).
+  bool Running();
+  // SIGTERM, then SIGKILL after 5 s.
+  void Stop();
+  // SIGKILL, now.
+  void Kill();
+  // Waits for it to exit by itself.
+  void Wait();
+  pid_t pid() const { return pid_; }
+
+ private:
+  pid_t pid_ = -1;
+};
+
+}  // namespace swapline::testing
