@@ -286,7 +286,11 @@ class ClassicFaceSwapper final : public FaceSwapper {
     if (work.roi.width < 4 || work.roi.height < 4) return Status::Ok();  // face outside the frame
     cv::Mat region;  // the target's face region at the working resolution
     if (work.scale < 1.0) {
-      cv::resize(frame(work.roi), region, work.size, 0, 0, cv::INTER_AREA);
+      // Feathered blending reads it only for tone statistics, which a bilinear
+      // reduction serves as well as an area average at a fraction of the cost; the
+      // Poisson solve blends into it, so it gets the area average.
+      cv::resize(frame(work.roi), region, work.size, 0, 0,
+                 options_.blend == BlendMode::kPoisson ? cv::INTER_AREA : cv::INTER_LINEAR);
     } else {
       region = frame(work.roi).clone();
     }
