@@ -157,6 +157,21 @@ cv::Mat MorphShift(const std::vector<cv::Point2f>& from, const std::vector<cv::P
   return shift;
 }
 
+// Absolute sampling positions for cv::remap from a motion field (`shift`, CV_32FC2,
+// relative, in working pixels) on an image `per_shift_pixel` times finer.
+cv::Mat MotionMap(const cv::Mat& shift, float per_shift_pixel) {
+  cv::Mat map(shift.size(), CV_32FC2);
+  for (int y = 0; y < map.rows; ++y) {
+    const cv::Vec2f* s = shift.ptr<cv::Vec2f>(y);
+    cv::Vec2f* m = map.ptr<cv::Vec2f>(y);
+    const auto fy = static_cast<float>(y);
+    for (int x = 0; x < map.cols; ++x) {
+      m[x] = cv::Vec2f(static_cast<float>(x) + s[x][0] * per_shift_pixel, fy + s[x][1] * per_shift_pixel);
+    }
+  }
+  return map;
+}
+
 // The paste-back, the only full-resolution step: over the face's region, the
 // target's own pixels moved by `shift` (work pixels; may be empty) and, under
 // `mask`, `face`, both scaled up from the working frame. Both steps are OpenCV's
@@ -173,15 +188,10 @@ void PasteBack(cv::Mat& frame, const WorkFrame& work, const cv::Mat& face, const
   }
   cv::Mat base = region;
   if (!shift.empty()) {
-    const auto to_frame = static_cast<float>(1.0 / work.scale);
-    cv::Mat map(region.size(), CV_32FC2);
-    for (int y = 0; y < map.rows; ++y) {
-      const cv::Vec2f* s = up_shift.ptr<cv::Vec2f>(y);
-      cv::Vec2f* m = map.ptr<cv::Vec2f>(y);
-      const auto fy = static_cast<float>(y);
-      for (int x = 0; x < map.cols; ++x) m[x] = cv::Vec2f(static_cast<float>(x) + s[x][0] * to_frame, fy + s[x][1] * to_frame);
-    }
-    cv::remap(region, base, map, cv::noArray(), cv::INTER_LINEAR, cv::BORDER_REPLICATE);
+    // Into a matrix of its own: the remap reads `region` while it writes.
+    base = cv::Mat();
+    cv::remap(region, base, MotionMap(up_shift, static_cast<float>(1.0 / work.scale)), cv::noArray(),
+              cv::INTER_LINEAR, cv::BORDER_REPLICATE);
   }
   // The mask is within 0..1 (CreateFaceMask), and so is its bilinear enlargement.
   cv::blendLinear(base, up_face, 1.0 - up_mask, up_mask, region);
@@ -311,14 +321,13 @@ class ClassicFaceSwapper final : public FaceSwapper {
     if (options_.blend == BlendMode::kPoisson) {
       // The solve replaces everything under the core mask; paste that back hard-edged.
       if (!geometry.shift.empty()) {
-        cv::Mat map(geometry.shift.size(), CV_32FC2);
-        for (int y = 0; y < map.rows; ++y) {
-          for (int x = 0; x < map.cols; ++x) map.at<cv::Vec2f>(y, x) = geometry.shift.at<cv::Vec2f>(y, x) + cv::Vec2f(x, y);
-        }
-        cv::remap(region.clone(), region, map, cv::noArray(), cv::INTER_LINEAR, cv::BORDER_REPLICATE);
+        cv::remap(region.clone(), region, MotionMap(geometry.shift, 1.0f), cv::noArray(), cv::INTER_LINEAR,
+                  cv::BORDER_REPLICATE);
       }
       SWAPLINE_RETURN_IF_ERROR(PoissonBlend(region, warped, geometry.core_mask));
       warped = region;
+      // A new matrix: `mask` still shares the kept geometry's pixels.
+      mask = cv::Mat();
       geometry.core_mask.convertTo(mask, CV_32F, 1.0 / 255);
     }
     PasteBack(frame, work, warped, mask, geometry.shift);
