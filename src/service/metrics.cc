@@ -1,152 +1,132 @@
 #include "service/metrics.h"
 
-#include <cmath>
-#include <cstdint>
-#include <cstdio>
-#include <sstream>
+#include <map>
+#include <mutex>
+#include <shared_mutex>
+#include <variant>
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/metric_family.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
 
 namespace swapline::service {
 namespace {
 
-std::string EscapeLabelValue(const std::string& value) {
-  std::string out;
-  for (char c : value) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '"') out += "\\\"";
-    else if (c == '\n') out += "\\n";
-    else out += c;
-  }
-  return out;
-}
-
-std::string EscapeHelp(const std::string& help) {
-  std::string out;
-  for (char c : help) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '\n') out += "\\n";
-    else out += c;
-  }
-  return out;
-}
-
-// "a=\"x\",b=\"y\"" (no braces).
-std::string RenderLabels(const Labels& labels) {
-  std::string out;
-  for (const auto& [name, value] : labels) {
-    if (!out.empty()) out += ',';
-    out += name + "=\"" + EscapeLabelValue(value) + "\"";
-  }
-  return out;
-}
-
-std::string FormatNumber(double value) {
-  if (std::isinf(value)) return value > 0 ? "+Inf" : "-Inf";
-  if (std::isnan(value)) return "NaN";
-  if (value == std::floor(value) && std::fabs(value) < 1e15) {
-    return std::to_string(static_cast<std::int64_t>(value));
-  }
-  char buffer[64];
-  std::snprintf(buffer, sizeof(buffer), "%.17g", value);
-  return buffer;
-}
-
-std::string WithLabel(const std::string& labels, const std::string& extra) {
-  if (labels.empty()) return "{" + extra + "}";
-  return "{" + labels + "," + extra + "}";
-}
+prometheus::Labels ToPrometheus(const Labels& labels) { return {labels.begin(), labels.end()}; }
 
 }  // namespace
 
+struct MetricsRegistry::Impl {
+  struct Histogram {
+    prometheus::Family<prometheus::Histogram>* family;
+    prometheus::Histogram::BucketBoundaries bounds;
+  };
+  using Family = std::variant<prometheus::Family<prometheus::Counter>*, prometheus::Family<prometheus::Gauge>*,
+                              Histogram>;
+  struct Entry {
+    Family family;
+    prometheus::MetricFamily header;  // name, help and type, no samples
+  };
+
+  // The family of `name` if it has type F; null otherwise.
+  template <typename F>
+  F* Find(const std::string& name) {
+    std::shared_lock lock(families_mutex);
+    auto it = families.find(name);
+    return it == families.end() ? nullptr : std::get_if<F>(&it->second.family);
+  }
+
+  prometheus::Registry registry;
+  std::shared_mutex families_mutex;
+  std::map<std::string, Entry> families;  // guarded by families_mutex; the registry owns the families
+  std::mutex collectors_mutex;
+  std::vector<std::function<void(MetricsRegistry&)>> collectors;  // guarded by collectors_mutex
+};
+
+MetricsRegistry::MetricsRegistry() : impl_(std::make_unique<Impl>()) {}
+MetricsRegistry::~MetricsRegistry() = default;
+
 void MetricsRegistry::Declare(const std::string& name, Type type, const std::string& help,
                               std::vector<double> buckets) {
-  std::lock_guard lock(mutex_);
-  if (families_.count(name) != 0) return;
-  Family& family = families_[name];
-  family.type = type;
-  family.help = help;
-  family.bounds = std::move(buckets);
-}
-
-MetricsRegistry::Series& MetricsRegistry::SeriesFor(const std::string& name, const Labels& labels) {
-  Family& family = families_[name];
-  Series& series = family.series[RenderLabels(labels)];
-  if (family.type == Type::kHistogram && series.buckets.size() != family.bounds.size()) {
-    series.buckets.assign(family.bounds.size(), 0);
+  std::unique_lock lock(impl_->families_mutex);
+  if (impl_->families.count(name) != 0) return;
+  Impl::Entry entry;
+  entry.header.name = name;
+  entry.header.help = help;
+  switch (type) {
+    case Type::kCounter:
+      entry.family = &prometheus::BuildCounter().Name(name).Help(help).Register(impl_->registry);
+      entry.header.type = prometheus::MetricType::Counter;
+      break;
+    case Type::kGauge:
+      entry.family = &prometheus::BuildGauge().Name(name).Help(help).Register(impl_->registry);
+      entry.header.type = prometheus::MetricType::Gauge;
+      break;
+    case Type::kHistogram:
+      entry.family = Impl::Histogram{&prometheus::BuildHistogram().Name(name).Help(help).Register(impl_->registry),
+                                     std::move(buckets)};
+      entry.header.type = prometheus::MetricType::Histogram;
+      break;
   }
-  return series;
+  impl_->families.emplace(name, std::move(entry));
 }
 
 void MetricsRegistry::Add(const std::string& name, const Labels& labels, double value) {
-  std::lock_guard lock(mutex_);
-  SeriesFor(name, labels).value += value;
-}
-
-void MetricsRegistry::Set(const std::string& name, const Labels& labels, double value) {
-  std::lock_guard lock(mutex_);
-  SeriesFor(name, labels).value = value;
-}
-
-void MetricsRegistry::Observe(const std::string& name, const Labels& labels, double value) {
-  std::lock_guard lock(mutex_);
-  const std::vector<double>& bounds = families_[name].bounds;
-  Series& series = SeriesFor(name, labels);
-  series.value += value;
-  series.count += 1;
-  for (std::size_t i = 0; i < bounds.size(); ++i) {
-    if (value <= bounds[i]) {
-      series.buckets[i] += 1;
-      break;
-    }
+  if (auto* family = impl_->Find<prometheus::Family<prometheus::Counter>*>(name)) {
+    (*family)->Add(ToPrometheus(labels)).Increment(value);
   }
 }
 
-void MetricsRegistry::Clear(const std::string& name) {
-  std::lock_guard lock(mutex_);
-  auto it = families_.find(name);
-  if (it != families_.end()) it->second.series.clear();
+void MetricsRegistry::Set(const std::string& name, const Labels& labels, double value) {
+  if (auto* family = impl_->Find<prometheus::Family<prometheus::Gauge>*>(name)) {
+    (*family)->Add(ToPrometheus(labels)).Set(value);
+  }
+}
+
+void MetricsRegistry::Observe(const std::string& name, const Labels& labels, double value) {
+  if (auto* histogram = impl_->Find<Impl::Histogram>(name)) {
+    histogram->family->Add(ToPrometheus(labels), histogram->bounds).Observe(value);
+  }
 }
 
 void MetricsRegistry::AddCollector(std::function<void(MetricsRegistry&)> collector) {
-  std::lock_guard lock(collectors_mutex_);
-  collectors_.push_back(std::move(collector));
+  std::lock_guard lock(impl_->collectors_mutex);
+  impl_->collectors.push_back(std::move(collector));
 }
 
 double MetricsRegistry::Value(const std::string& name, const Labels& labels) {
-  std::lock_guard lock(mutex_);
-  auto family = families_.find(name);
-  if (family == families_.end()) return 0;
-  auto series = family->second.series.find(RenderLabels(labels));
-  return series == family->second.series.end() ? 0 : series->second.value;
+  const prometheus::Labels key = ToPrometheus(labels);
+  if (auto* counter = impl_->Find<prometheus::Family<prometheus::Counter>*>(name)) {
+    return (*counter)->Has(key) ? (*counter)->Add(key).Value() : 0;
+  }
+  if (auto* gauge = impl_->Find<prometheus::Family<prometheus::Gauge>*>(name)) {
+    return (*gauge)->Has(key) ? (*gauge)->Add(key).Value() : 0;
+  }
+  return 0;
 }
 
 std::string MetricsRegistry::Render() {
   {
-    std::lock_guard lock(collectors_mutex_);
-    for (auto& collector : collectors_) collector(*this);
+    std::lock_guard lock(impl_->collectors_mutex);
+    for (auto& collector : impl_->collectors) collector(*this);
   }
-  std::lock_guard lock(mutex_);
-  std::ostringstream out;
-  for (const auto& [name, family] : families_) {
-    const char* type = family.type == Type::kCounter ? "counter" : family.type == Type::kGauge ? "gauge" : "histogram";
-    out << "# HELP " << name << ' ' << EscapeHelp(family.help) << '\n';
-    out << "# TYPE " << name << ' ' << type << '\n';
-    for (const auto& [labels, series] : family.series) {
-      if (family.type != Type::kHistogram) {
-        out << name << (labels.empty() ? "" : "{" + labels + "}") << ' ' << FormatNumber(series.value) << '\n';
-        continue;
-      }
-      std::uint64_t cumulative = 0;
-      for (std::size_t i = 0; i < family.bounds.size(); ++i) {
-        cumulative += series.buckets[i];
-        out << name << "_bucket" << WithLabel(labels, "le=\"" + FormatNumber(family.bounds[i]) + "\"") << ' '
-            << cumulative << '\n';
-      }
-      out << name << "_bucket" << WithLabel(labels, "le=\"+Inf\"") << ' ' << series.count << '\n';
-      out << name << "_sum" << (labels.empty() ? "" : "{" + labels + "}") << ' ' << FormatNumber(series.value) << '\n';
-      out << name << "_count" << (labels.empty() ? "" : "{" + labels + "}") << ' ' << series.count << '\n';
-    }
+  // prometheus-cpp leaves out families without samples; a declared family is still
+  // announced (HELP and TYPE) so that dashboards and alert rules that name it find it
+  // before its first event, e.g. S3 retries on a healthy store.
+  std::vector<prometheus::MetricFamily> collected = impl_->registry.Collect();
+  {
+    std::shared_lock lock(impl_->families_mutex);
+    std::map<std::string, prometheus::MetricFamily> by_name;
+    for (auto& family : collected) by_name.emplace(family.name, std::move(family));
+    for (const auto& [name, entry] : impl_->families) by_name.emplace(name, entry.header);
+    collected.clear();
+    for (auto& [name, family] : by_name) collected.push_back(std::move(family));
   }
-  return out.str();
+  return prometheus::TextSerializer().Serialize(collected);
 }
 
 std::vector<double> JobDurationBuckets() { return {0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800}; }

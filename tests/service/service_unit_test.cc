@@ -64,6 +64,7 @@ TEST(Metrics, RendersPrometheusTextFormat) {
   m.Declare("t_requests_total", MetricsRegistry::Type::kCounter, "requests");
   m.Declare("t_depth", MetricsRegistry::Type::kGauge, "depth");
   m.Declare("t_seconds", MetricsRegistry::Type::kHistogram, "latency", {0.1, 1});
+  m.Declare("t_retries_total", MetricsRegistry::Type::kCounter, "never incremented");
   m.Add("t_requests_total", {{"route", "/v1/jobs"}, {"status", "200"}});
   m.Add("t_requests_total", {{"route", "/v1/jobs"}, {"status", "200"}}, 2);
   m.Set("t_depth", {}, 7);
@@ -76,11 +77,16 @@ TEST(Metrics, RendersPrometheusTextFormat) {
   EXPECT_NE(text.find("t_requests_total{route=\"/v1/jobs\",status=\"200\"} 3\n"), std::string::npos) << text;
   EXPECT_NE(text.find("t_depth 7\n"), std::string::npos);
   EXPECT_NE(text.find("t_depth{q=\"a\\\"b\\\\c\\n\"} 1.5\n"), std::string::npos) << text;
-  EXPECT_NE(text.find("t_seconds_bucket{le=\"0.10000000000000001\"} 1\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("t_seconds_bucket{le=\"0.1\"} 1\n"), std::string::npos) << text;
   EXPECT_NE(text.find("t_seconds_bucket{le=\"1\"} 2\n"), std::string::npos);
   EXPECT_NE(text.find("t_seconds_bucket{le=\"+Inf\"} 3\n"), std::string::npos);
   EXPECT_NE(text.find("t_seconds_count 3\n"), std::string::npos);
-  EXPECT_NE(text.find("t_seconds_sum 5.5499999999999998\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("t_seconds_sum 5.55\n"), std::string::npos) << text;
+  EXPECT_EQ(m.Value("t_requests_total", {{"route", "/v1/jobs"}, {"status", "200"}}), 3);
+  // A family without samples is still announced, so rules naming it find its type.
+  EXPECT_NE(text.find("# TYPE t_retries_total counter\n"), std::string::npos) << text;
+  // Updates through the wrong type are ignored, not applied to another family.
+  m.Set("t_requests_total", {{"route", "/v1/jobs"}, {"status", "200"}}, 0);
   EXPECT_EQ(m.Value("t_requests_total", {{"route", "/v1/jobs"}, {"status", "200"}}), 3);
 }
 
