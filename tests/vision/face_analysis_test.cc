@@ -80,6 +80,22 @@ class FaceAnalysisTest : public ::testing::Test {
   }
 
   // The largest face of a photo (fails the test if there is none).
+  // The largest face of a photo, the whole photo as mask region, and the map from the
+  // face's 256 px ArcFace-aligned square (where box masks are drawn) back to the photo;
+  // an empty map when the alignment fails.
+  struct AlignedFace {
+    Face face;
+    cv::Rect roi;
+    cv::Mat to_image;
+  };
+  static AlignedFace AlignLargest(const std::string& path) {
+    AlignedFace aligned{Largest(path), cv::Rect({0, 0}, Image(path).size()), {}};
+    auto alignment = EstimateAlignment(aligned.face.landmarks5, WarpTemplate::kArcface128, {256, 256});
+    EXPECT_TRUE(alignment.ok()) << path;
+    if (alignment.ok()) aligned.to_image = InvertAlignment(*alignment);
+    return aligned;
+  }
+
   static Face Largest(const std::string& path) {
     std::vector<Face> faces = Analyse(path);
     EXPECT_FALSE(faces.empty()) << path;
@@ -262,12 +278,8 @@ TEST_F(FaceAnalysisTest, RealFacesAlignCloseToTheTemplate) {
 
 TEST_F(FaceAnalysisTest, BoxMaskRespectsTopPadding) {
   const std::string path = kPhotos + "eileen_collins_nasa_portrait.png";
-  const Face face = Largest(path);
-  const cv::Size image = Image(path).size();
-  const cv::Rect roi(0, 0, image.width, image.height);
-  auto alignment = EstimateAlignment(face.landmarks5, WarpTemplate::kArcface128, {256, 256});
-  ASSERT_TRUE(alignment.ok());
-  const cv::Mat to_image = InvertAlignment(*alignment);
+  const auto [face, roi, to_image] = AlignLargest(path);
+  ASSERT_FALSE(to_image.empty());
   // Samples in the aligned 256 px square, mapped to the image.
   auto at = [&](const cv::Mat& mask, float cx, float cy) {
     const cv::Point2f p = TransformPoints({{cx, cy}}, to_image).front();
@@ -318,12 +330,8 @@ TEST_F(FaceAnalysisTest, BoxMaskRespectsTopPadding) {
 
 TEST_F(FaceAnalysisTest, BoxMaskBlurFeathersTheEdge) {
   const std::string path = kPhotos + "grace_hopper_usn_portrait.jpg";
-  const Face face = Largest(path);
-  const cv::Size image = Image(path).size();
-  const cv::Rect roi(0, 0, image.width, image.height);
-  auto alignment = EstimateAlignment(face.landmarks5, WarpTemplate::kArcface128, {256, 256});
-  ASSERT_TRUE(alignment.ok());
-  const cv::Mat to_image = InvertAlignment(*alignment);
+  const auto [face, roi, to_image] = AlignLargest(path);
+  ASSERT_FALSE(to_image.empty());
   // Partial values along the square's horizontal centre line.
   auto partial_along_centre = [&](const cv::Mat& mask) {
     int partial = 0;
