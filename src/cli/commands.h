@@ -15,5 +15,6 @@ void RegisterServeCommand(CLI::App& app, int& exit_code);
 void RegisterWorkerCommand(CLI::App& app, int& exit_code);
 void RegisterJobsCommand(CLI::App& app, int& exit_code);
 void RegisterHealthcheckCommand(CLI::App& app, int& exit_code);
+void RegisterModelsCommand(CLI::App& app, int& exit_code);
 
 }  // namespace swapline::cli

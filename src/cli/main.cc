@@ -37,6 +37,7 @@ int main(int argc, char** argv) {
   cli::RegisterWorkerCommand(app, exit_code);
   cli::RegisterJobsCommand(app, exit_code);
   cli::RegisterHealthcheckCommand(app, exit_code);
+  cli::RegisterModelsCommand(app, exit_code);
 
   try {
     app.parse(argc, argv);

@@ -42,27 +42,36 @@ Sha256Digest HmacSha256(std::span<const std::uint8_t> key, std::string_view mess
   return digest;
 }
 
-struct Md5::Context {
+template <std::size_t kSize>
+struct IncrementalDigest<kSize>::Context {
+  static const EVP_MD* Algorithm() { return kSize == 16 ? EVP_md5() : EVP_sha256(); }
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
   ~Context() { EVP_MD_CTX_free(ctx); }
 };
 
-Md5::Md5() : context_(std::make_unique<Context>()) {
-  EVP_DigestInit_ex(context_->ctx, EVP_md5(), nullptr);
+template <std::size_t kSize>
+IncrementalDigest<kSize>::IncrementalDigest() : context_(std::make_unique<Context>()) {
+  EVP_DigestInit_ex(context_->ctx, Context::Algorithm(), nullptr);
 }
 
-Md5::~Md5() = default;
+template <std::size_t kSize>
+IncrementalDigest<kSize>::~IncrementalDigest() = default;
 
-void Md5::Update(std::span<const std::uint8_t> bytes) {
+template <std::size_t kSize>
+void IncrementalDigest<kSize>::Update(std::span<const std::uint8_t> bytes) {
   EVP_DigestUpdate(context_->ctx, bytes.data(), bytes.size());
 }
 
-Md5Digest Md5::Finish() {
-  Md5Digest digest{};
+template <std::size_t kSize>
+std::array<std::uint8_t, kSize> IncrementalDigest<kSize>::Finish() {
+  std::array<std::uint8_t, kSize> digest{};
   EVP_DigestFinal_ex(context_->ctx, digest.data(), nullptr);
-  EVP_DigestInit_ex(context_->ctx, EVP_md5(), nullptr);
+  EVP_DigestInit_ex(context_->ctx, Context::Algorithm(), nullptr);
   return digest;
 }
+
+template class IncrementalDigest<16>;
+template class IncrementalDigest<32>;
 
 Md5Digest Md5Of(std::span<const std::uint8_t> bytes) {
   Md5Digest digest{};

@@ -1,8 +1,8 @@
 // Digests and encodings used by the storage layer: SHA-256 and HMAC for SigV4,
 // MD5 for Content-MD5 and S3 ETags, hex and base64 for headers.
 //
-// Thread safety: free functions are thread-safe; one Md5 object is used by one
-// thread at a time.
+// Thread safety: free functions are thread-safe; one IncrementalDigest is used by
+// one thread at a time.
 #pragma once
 
 #include <array>
@@ -28,22 +28,26 @@ Sha256Digest Sha256(std::span<const std::uint8_t> bytes);
 std::string Sha256Hex(std::span<const std::uint8_t> bytes);
 Sha256Digest HmacSha256(std::span<const std::uint8_t> key, std::string_view message);
 
-// Incremental MD5 (S3 ETags and Content-MD5 are MD5 whatever else we would prefer).
-class Md5 {
+// Incremental digests: MD5 (S3 ETags and Content-MD5 are MD5 whatever else we would
+// prefer) and SHA-256 (files checked against a published checksum).
+template <std::size_t kSize>
+class IncrementalDigest {
  public:
-  Md5();
-  ~Md5();
-  Md5(const Md5&) = delete;
-  Md5& operator=(const Md5&) = delete;
+  IncrementalDigest();
+  ~IncrementalDigest();
+  IncrementalDigest(const IncrementalDigest&) = delete;
+  IncrementalDigest& operator=(const IncrementalDigest&) = delete;
 
   void Update(std::span<const std::uint8_t> bytes);
   // Returns the digest and starts over.
-  Md5Digest Finish();
+  std::array<std::uint8_t, kSize> Finish();
 
  private:
   struct Context;
   std::unique_ptr<Context> context_;
 };
+using Md5 = IncrementalDigest<16>;
+using Sha256Hasher = IncrementalDigest<32>;
 
 Md5Digest Md5Of(std::span<const std::uint8_t> bytes);
 
