@@ -24,6 +24,20 @@ int ExitCodeFor(const Status& status) {
   return kExitInternal;
 }
 
+int RemoteExitCodeFor(const Status& status) {
+  switch (status.code()) {
+    case Code::kPermissionDenied: return kExitAccessDenied;
+    case Code::kUnavailable:
+    case Code::kThrottled: return kExitUnavailable;
+    default: return ExitCodeFor(status);
+  }
+}
+
+int RemoteFail(const Status& status) {
+  spdlog::error("{}", status.message());
+  return RemoteExitCodeFor(status);
+}
+
 int Fail(const Status& status) {
   spdlog::error("{}", status.message());
   return ExitCodeFor(status);

@@ -20,6 +20,11 @@ enum ExitCode : int {
 };
 
 int ExitCodeFor(const Status& status);
+// For commands whose errors come from a server (store, jobs, models pull): refused
+// credentials or operations are 7, an unreachable or throttling server 8.
+int RemoteExitCodeFor(const Status& status);
+// Logs the error and returns its RemoteExitCodeFor.
+int RemoteFail(const Status& status);
 
 // Logs the error and returns its exit code.
 int Fail(const Status& status);

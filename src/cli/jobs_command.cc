@@ -58,16 +58,6 @@ service::ApiClient MakeClient(const JobsArgs& args) {
                             args.token.empty() ? EnvOr("SWAPLINE_TOKEN", "") : args.token);
 }
 
-// An API error's exit code: auth problems 7, server unreachable 8, as `store`.
-int ClientFail(const Status& status) {
-  spdlog::error("{}", status.message());
-  switch (status.code()) {
-    case Code::kPermissionDenied: return kExitAccessDenied;
-    case Code::kUnavailable:
-    case Code::kThrottled: return kExitUnavailable;
-    default: return ExitCodeFor(status);
-  }
-}
 
 // A reference for the job: local files are uploaded first.
 Result<std::string> Reference(service::ApiClient& client, const std::string& text) {
@@ -157,29 +147,29 @@ int Submit(const JobsArgs& args) {
   body["sources"] = json::array();
   for (const std::string& source : args.sources) {
     auto reference = Reference(client, source);
-    if (!reference.ok()) return ClientFail(reference.status().WithContext("-s " + source));
+    if (!reference.ok()) return RemoteFail(reference.status().WithContext("-s " + source));
     body["sources"].push_back(*reference);
   }
   auto target = Reference(client, args.target);
-  if (!target.ok()) return ClientFail(target.status().WithContext("-t " + args.target));
+  if (!target.ok()) return RemoteFail(target.status().WithContext("-t " + args.target));
   body["target"] = *target;
   if (!args.output.empty()) body["output"] = args.output;
   if (args.max_attempts > 0) body["max_attempts"] = args.max_attempts;
   body["options"] = pipeline::SwapOptionsToJson(args.options, args.given_options);
   auto job = client.Call("POST", "/v1/jobs", body);
-  if (!job.ok()) return ClientFail(job.status());
+  if (!job.ok()) return RemoteFail(job.status());
   const std::string id = job->value("id", "");
   spdlog::info("submitted job {}", id);
   int code = kExitOk;
   if (args.wait) {
     auto done = WaitForJob(client, id, args.timeout_s);
     if (!done.ok()) {
-      code = ClientFail(done.status());
+      code = RemoteFail(done.status());
     } else {
       code = JobExitCode(*done);
       if (code == kExitOk && !args.download.empty()) {
         const Status downloaded = DownloadResult(client, id, args.download);
-        if (!downloaded.ok()) code = ClientFail(downloaded);
+        if (!downloaded.ok()) code = RemoteFail(downloaded);
       }
     }
   }
@@ -191,7 +181,7 @@ int Submit(const JobsArgs& args) {
 int Status_(const JobsArgs& args) {
   service::ApiClient client = MakeClient(args);
   auto job = client.Call("GET", "/v1/jobs/" + args.id);
-  if (!job.ok()) return ClientFail(job.status());
+  if (!job.ok()) return RemoteFail(job.status());
   std::printf("%s\n", job->dump(2).c_str());
   return kExitOk;
 }
@@ -199,7 +189,7 @@ int Status_(const JobsArgs& args) {
 int Cancel(const JobsArgs& args) {
   service::ApiClient client = MakeClient(args);
   auto job = client.Call("POST", "/v1/jobs/" + args.id + "/cancel", json::object());
-  if (!job.ok()) return ClientFail(job.status());
+  if (!job.ok()) return RemoteFail(job.status());
   std::printf("%s %s%s\n", job->value("id", "").c_str(), job->value("state", "").c_str(),
               job->value("cancel_requested", false) && job->value("state", "") == "running" ? " (cancel requested)"
                                                                                                : "");
@@ -215,7 +205,7 @@ int List(const JobsArgs& args) {
     if (!args.state.empty()) path += "&state=" + args.state;
     if (!cursor.empty()) path += "&cursor=" + cursor;
     auto page = client.Call("GET", path);
-    if (!page.ok()) return ClientFail(page.status());
+    if (!page.ok()) return RemoteFail(page.status());
     for (const json& job : (*page)["jobs"]) {
       std::printf("%s  %-9s  %3.0f%%  attempts %d  %s\n", job.value("id", "").c_str(),
                   job.value("state", "").c_str(), job.value("progress", 0.0) * 100, job.value("attempts", 0),
@@ -231,14 +221,14 @@ int List(const JobsArgs& args) {
 int Wait(const JobsArgs& args) {
   service::ApiClient client = MakeClient(args);
   auto job = WaitForJob(client, args.id, args.timeout_s);
-  if (!job.ok()) return ClientFail(job.status());
+  if (!job.ok()) return RemoteFail(job.status());
   return JobExitCode(*job);
 }
 
 int ResultCommand(const JobsArgs& args) {
   service::ApiClient client = MakeClient(args);
   const Status status = DownloadResult(client, args.id, args.result_file);
-  if (!status.ok()) return ClientFail(status);
+  if (!status.ok()) return RemoteFail(status);
   std::printf("%s\n", args.result_file.c_str());
   return kExitOk;
 }

@@ -83,7 +83,7 @@ int RunPull(const ModelsArgs& args) {
       }
       auto path = dir.Pull(name, options);
       if (last_percent >= 0) std::fputc('\n', stderr);
-      if (!path.ok()) return Fail(path.status());
+      if (!path.ok()) return RemoteFail(path.status());
       std::printf("%s %s\n", name.c_str(), path->c_str());
     }
     return static_cast<int>(kExitOk);

@@ -45,15 +45,6 @@ using storage::ObjectInfo;
 using storage::ObjectStore;
 using storage::StorageUri;
 
-int StoreExitCode(const Status& status) {
-  switch (status.code()) {
-    case Code::kPermissionDenied: return kExitAccessDenied;
-    case Code::kUnavailable:
-    case Code::kThrottled: return kExitUnavailable;
-    default: return ExitCodeFor(status);
-  }
-}
-
 struct StoreArgs {
   storage::S3Settings s3;
   bool no_progress = false;
@@ -247,10 +238,7 @@ void RegisterStoreCommand(CLI::App& app, int& exit_code) {
   auto run = [args, &exit_code](const std::function<Status(StoreTool&)>& action) {
     StoreTool tool(*args);
     const Status status = action(tool);
-    if (!status.ok()) {
-      spdlog::error("{}", status.message());
-      exit_code = StoreExitCode(status);
-    }
+    if (!status.ok()) exit_code = RemoteFail(status);
   };
 
   auto ls = std::make_shared<std::pair<std::string, bool>>();
