@@ -12,9 +12,12 @@
 // score = 1 / (1 + exp(-2(m - 0.25))), so FaceFusion's default --face-detector-score
 // 0.5 sits a little above dlib's own threshold (m = 0), which admits face-like patterns.
 //
+// Neural detectors run through infer::InferenceSession (see yunet_detector.cc).
+//
 // Thread safety: an instance is used by one thread at a time; make one per worker.
 #pragma once
 
+#include <filesystem>
 #include <memory>
 #include <vector>
 
@@ -36,5 +39,11 @@ struct HogFaceDetectorOptions {
 };
 
 std::unique_ptr<FaceDetector> NewHogFaceDetector(const HogFaceDetectorOptions& options = {});
+
+// YuNet (the 2023 ONNX layout: models yunet_{n,s}_{320,640}), `side` its fixed input
+// (320 or 640). The image is fitted into the input keeping its aspect, so faces
+// smaller than ~10 px at that scale are not found: 640 for small faces in big frames.
+// FailedPrecondition when the file is not a YuNet model of that size.
+Result<std::unique_ptr<FaceDetector>> NewYuNetFaceDetector(const std::filesystem::path& onnx, int side);
 
 }  // namespace swapline::vision

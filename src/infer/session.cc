@@ -1,0 +1,92 @@
+#include "infer/session.h"
+
+#include <opencv2/dnn.hpp>
+
+namespace swapline::infer {
+
+struct InferenceSession::Net {
+  cv::dnn::Net net;
+  std::vector<std::string> output_names;
+};
+
+namespace {
+
+std::vector<int> ShapeOf(const cv::Mat& mat) { return std::vector<int>(mat.size.p, mat.size.p + mat.dims); }
+
+}  // namespace
+
+std::string ShapeText(const std::vector<int>& shape) {
+  std::string text;
+  for (int d : shape) text += (text.empty() ? "" : "x") + std::to_string(d);
+  return text;
+}
+
+Result<std::unique_ptr<InferenceSession::Net>> InferenceSession::LoadNet(const std::filesystem::path& path) {
+  std::error_code error;
+  if (!std::filesystem::is_regular_file(path, error)) return NotFound("model file " + path.string() + " not found");
+  auto loaded = std::make_unique<InferenceSession::Net>();
+  try {
+    loaded->net = cv::dnn::readNetFromONNX(path.string());
+  } catch (const cv::Exception& e) {
+    return FailedPrecondition("model " + path.filename().string() + " is not an ONNX network OpenCV can load: " +
+                              e.err);
+  }
+  if (loaded->net.empty()) return FailedPrecondition("model " + path.filename().string() + " holds no network");
+  loaded->net.setPreferableBackend(cv::dnn::DNN_BACKEND_OPENCV);
+  loaded->net.setPreferableTarget(cv::dnn::DNN_TARGET_CPU);
+  return loaded;
+}
+
+InferenceSession::InferenceSession(std::filesystem::path path, ModelSignature signature, std::unique_ptr<Net> net)
+    : path_(std::move(path)), signature_(std::move(signature)), net_(std::move(net)) {}
+
+InferenceSession::~InferenceSession() = default;
+
+Result<std::unique_ptr<InferenceSession>> InferenceSession::Load(const std::filesystem::path& onnx,
+                                                                 const ModelSignature& signature) {
+  SWAPLINE_ASSIGN_OR_RETURN(std::unique_ptr<Net> net, LoadNet(onnx));
+  for (const TensorSpec& output : signature.outputs) net->output_names.push_back(output.name);
+  std::unique_ptr<InferenceSession> session(new InferenceSession(onnx, signature, std::move(net)));
+  // The dry run: names and shapes as declared, or a clear error now.
+  const cv::Mat zeros(static_cast<int>(signature.input.shape.size()), signature.input.shape.data(), CV_32F,
+                      cv::Scalar(0));
+  auto outputs = session->Run(zeros);
+  if (!outputs.ok()) return outputs.status();
+  for (std::size_t i = 0; i < outputs->size(); ++i) {
+    const std::vector<int> shape = ShapeOf((*outputs)[i]);
+    if (shape != signature.outputs[i].shape) {
+      return FailedPrecondition("model " + onnx.filename().string() + ": output " + signature.outputs[i].name +
+                                " is " + ShapeText(shape) + ", expected " + ShapeText(signature.outputs[i].shape));
+    }
+  }
+  return session;
+}
+
+Result<std::vector<cv::Mat>> InferenceSession::Run(const cv::Mat& input) {
+  if (ShapeOf(input) != signature_.input.shape) {
+    return InvalidArgument("model " + path_.filename().string() + ": input " + signature_.input.name + " must be " +
+                           ShapeText(signature_.input.shape) + ", got " + ShapeText(ShapeOf(input)));
+  }
+  std::vector<cv::Mat> outputs;
+  try {
+    net_->net.setInput(input, signature_.input.name);
+    net_->net.forward(outputs, net_->output_names);
+  } catch (const cv::Exception& e) {
+    // OpenCV names the missing layer or the failing node; the model name makes it actionable.
+    return FailedPrecondition("model " + path_.filename().string() + " does not run with input " +
+                              signature_.input.name + " " + ShapeText(signature_.input.shape) + ": " + e.err);
+  }
+  if (outputs.size() != net_->output_names.size()) {
+    return FailedPrecondition("model " + path_.filename().string() + " gave " + std::to_string(outputs.size()) +
+                              " outputs, expected " + std::to_string(net_->output_names.size()));
+  }
+  return outputs;
+}
+
+Result<std::unique_ptr<InferenceSession>> InferenceSession::Clone() const {
+  SWAPLINE_ASSIGN_OR_RETURN(std::unique_ptr<Net> net, LoadNet(path_));
+  net->output_names = net_->output_names;
+  return std::unique_ptr<InferenceSession>(new InferenceSession(path_, signature_, std::move(net)));
+}
+
+}  // namespace swapline::infer

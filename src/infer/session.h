@@ -1,0 +1,69 @@
+// InferenceSession: one loaded neural network and its declared input/output contract.
+//
+// A model's signature (input name and shape, output names and shapes) is checked when
+// it loads: a dry run on a zero tensor of the input's shape must produce every named
+// output with its declared shape. A wrong, truncated or foreign file therefore fails
+// at load with a message naming the file and what differs (FailedPrecondition), never
+// later in a frame.
+//
+// The backend is OpenCV DNN (Debian's OpenCV 4.6, CPU). Callers see only NCHW/NHWC
+// float tensors as cv::Mat, so another backend (ONNX Runtime, CUDA) can stand behind
+// this interface without touching vision code.
+//
+// Thread safety: one session is used by one thread at a time (OpenCV DNN nets keep
+// per-forward state). Clone() loads another session of the same model for another
+// thread; never load a model per frame. OpenCV's worker-thread count is process-wide
+// (cv::setNumThreads), so SessionOptions does not carry one.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <opencv2/core.hpp>
+
+#include "core/status.h"
+
+namespace swapline::infer {
+
+struct TensorSpec {
+  std::string name;
+  std::vector<int> shape;  // e.g. {1, 3, 320, 320}
+};
+
+struct ModelSignature {
+  TensorSpec input;
+  std::vector<TensorSpec> outputs;
+};
+
+class InferenceSession {
+ public:
+  // Loads an ONNX file and checks it against `signature`.
+  static Result<std::unique_ptr<InferenceSession>> Load(const std::filesystem::path& onnx,
+                                                        const ModelSignature& signature);
+  ~InferenceSession();
+
+  // Runs the network on `input` (a float blob of the signature's input shape) and
+  // returns the outputs in the signature's order.
+  Result<std::vector<cv::Mat>> Run(const cv::Mat& input);
+
+  // Another session of the same model, for another thread.
+  Result<std::unique_ptr<InferenceSession>> Clone() const;
+
+  const ModelSignature& signature() const { return signature_; }
+
+ private:
+  struct Net;
+  static Result<std::unique_ptr<Net>> LoadNet(const std::filesystem::path& path);
+  InferenceSession(std::filesystem::path path, ModelSignature signature, std::unique_ptr<Net> net);
+
+  std::filesystem::path path_;
+  ModelSignature signature_;
+  std::unique_ptr<Net> net_;
+};
+
+// "1x3x320x320".
+std::string ShapeText(const std::vector<int>& shape);
+
+}  // namespace swapline::infer
