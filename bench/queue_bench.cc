@@ -1,4 +1,5 @@
 #include "bench/queue_bench.h"
+#include "bench/stats.h"
 
 #include <unistd.h>
 
@@ -45,12 +46,6 @@ std::string Capture(const std::string& command) {
   while ((n = std::fread(buf, 1, sizeof(buf), pipe)) > 0) out.append(buf, n);
   ::pclose(pipe);
   return out;
-}
-
-double Percentile(std::vector<double> values, double p) {
-  if (values.empty()) return 0;
-  std::sort(values.begin(), values.end());
-  return values[static_cast<std::size_t>(p * static_cast<double>(values.size() - 1))];
 }
 
 job::JobSpec NoOpSpec() {

@@ -1,13 +1,15 @@
-// `swapline bench image|video`: throughput benchmarks with a baseline measured in the
+// `swapline bench image|video|detectors`: throughput benchmarks with a baseline measured in the
 // same run, on the test files alone. The ones that start servers (store, queue,
 // api) are in the separate swapline-bench executable (bench/bench_main.cc).
 #include <memory>
 #include <string>
 
+#include "bench/detector_bench.h"
 #include "bench/image_bench.h"
 #include "bench/video_bench.h"
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
+#include "models/model_dir.h"
 
 namespace swapline::cli {
 
@@ -43,6 +45,26 @@ void RegisterBenchCommand(CLI::App& app, int& exit_code) {
     if (resolved.source.empty()) resolved.source = dir / "photos/grace_hopper_usn_portrait.jpg";
     if (resolved.video.empty()) resolved.video = dir / "videos/a_one_face_zoom_rotate_1920x1080_30fps_5s.mp4";
     exit_code = bench::RunVideoBench(resolved);
+  });
+
+  auto detector_options = std::make_shared<bench::DetectorBenchOptions>();
+  auto models_dir = std::make_shared<std::string>();
+  CLI::App* detectors = bench->add_subcommand("detectors", "faces found per test photo and ms per 1080p frame, per detector");
+  detectors->add_option("--testdata", *testdata, "folder of the test photos")->capture_default_str();
+  detectors->add_option("--models-dir", *models_dir, "models folder; the YuNet models installed there are included")
+      ->envname("SWAPLINE_MODELS_DIR");
+  detectors->add_option("--runs", detector_options->runs, "timed runs per detector")
+      ->check(CLI::Range(1, 10000))
+      ->capture_default_str();
+  detectors->callback([testdata, detector_options, models_dir, &exit_code] {
+    bench::DetectorBenchOptions resolved = *detector_options;
+    resolved.testdata = *testdata;
+    models::ModelDir models(models::ModelsDirOr(*models_dir), models::ModelManifest::Embedded());
+    for (const models::ModelEntry& entry : models.manifest().entries()) {
+      if (!entry.name.starts_with("yunet")) continue;
+      if (auto path = models.Resolve(entry.name, {}); path.ok()) resolved.yunet_models.emplace_back(entry.name, *path);
+    }
+    exit_code = bench::RunDetectorBench(resolved);
   });
 }
 

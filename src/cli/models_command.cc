@@ -41,8 +41,7 @@ int WithModelDir(const ModelsArgs& args, Body body) {
     if (!loaded.ok()) return Fail(loaded.status().WithContext("--manifest"));
     custom = std::move(loaded).value();
   }
-  models::ModelDir dir(args.models_dir.empty() ? models::DefaultModelsDir() : std::filesystem::path(args.models_dir),
-                       custom ? *custom : models::ModelManifest::Embedded());
+  models::ModelDir dir(models::ModelsDirOr(args.models_dir), custom ? *custom : models::ModelManifest::Embedded());
   return body(dir);
 }
 

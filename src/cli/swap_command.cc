@@ -17,6 +17,7 @@
 #include "core/logging.h"
 #include "media/video.h"
 #include "pipeline/image_job.h"
+#include "models/model_dir.h"
 #include "pipeline/swap_options.h"
 #include "pipeline/video_job.h"
 
@@ -28,6 +29,7 @@ struct SwapArgs {
   std::string target;
   std::string output;
   pipeline::SwapOptions options;  // the swap options, shared with `swapline jobs submit`
+  std::string models_dir;         // where named models are resolved
 };
 
 std::vector<std::filesystem::path> SourcePaths(const SwapArgs& args) {
@@ -85,10 +87,17 @@ int RunSwap(const SwapArgs& args) {
   }
   auto detect_side = pipeline::DetectorSide(args.options, video);
   if (!detect_side.ok()) return Fail(detect_side.status());
+  std::optional<std::filesystem::path> yunet;
+  if (const std::string name = pipeline::DetectorModelName(args.options, *detect_side); !name.empty()) {
+    models::ModelDir models(models::ModelsDirOr(args.models_dir), models::ModelManifest::Embedded());
+    auto path = models.Resolve(name, {});
+    if (!path.ok()) return Fail(path.status().WithContext("--face-detector-model"));
+    yunet = *path;
+  }
   if (video) {
     auto spec = pipeline::BuildVideoJobSpec(args.options, SourcePaths(args), args.target, args.output);
     if (!spec.ok()) return Fail(spec.status());
-    auto engine = pipeline::ImageSwapEngine::Create(recognizer, *detect_side);
+    auto engine = pipeline::ImageSwapEngine::Create(recognizer, *detect_side, yunet);
     if (!engine.ok()) return Fail(engine.status());
     auto report = pipeline::RunVideoJob(*engine, *spec, ReportProgress, &g_interrupted);
     if (!report.ok()) return Fail(report.status());
@@ -101,7 +110,7 @@ int RunSwap(const SwapArgs& args) {
   }
   auto spec = pipeline::BuildImageJobSpec(args.options, SourcePaths(args), args.target, args.output);
   if (!spec.ok()) return Fail(spec.status());
-  auto engine = pipeline::ImageSwapEngine::Create(recognizer, *detect_side);
+  auto engine = pipeline::ImageSwapEngine::Create(recognizer, *detect_side, yunet);
   if (!engine.ok()) return Fail(engine.status());
   auto report = engine->Run(*spec);
   if (!report.ok()) return Fail(report.status());
@@ -123,6 +132,9 @@ void RegisterSwapCommand(CLI::App& app, int& exit_code) {
                   "output file; its extension picks the format (.jpg .png .webp .bmp; .mp4 .mov .mkv .webm)")
       ->required();
   AddSwapOptionFlags(cmd, args->options);
+  cmd->add_option("--models-dir", args->models_dir,
+                  "models folder for named models (default: $SWAPLINE_MODELS_DIR, else ~/.cache/swapline/models)")
+      ->envname("SWAPLINE_MODELS_DIR");
   cmd->callback([args, &exit_code] { exit_code = RunSwap(*args); });
 }
 

@@ -85,6 +85,10 @@ fs::path DefaultModelsDir() {
   return fs::path(EnvOr("HOME", "/tmp")) / ".cache" / "swapline" / "models";
 }
 
+fs::path ModelsDirOr(const std::string& configured) {
+  return configured.empty() ? DefaultModelsDir() : fs::path(configured);
+}
+
 const char* ModelStateName(ModelState state) {
   switch (state) {
     case ModelState::kMissing: return "missing";

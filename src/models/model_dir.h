@@ -37,6 +37,8 @@ namespace swapline::models {
 // SWAPLINE_MODELS_DIR, else $XDG_CACHE_HOME/swapline/models, else
 // ~/.cache/swapline/models (containers set SWAPLINE_MODELS_DIR=/var/lib/swapline/models).
 std::filesystem::path DefaultModelsDir();
+// `configured` (a --models-dir flag) unless empty, else DefaultModelsDir().
+std::filesystem::path ModelsDirOr(const std::string& configured);
 
 enum class ModelState { kMissing, kPartial, kInstalled, kCorrupt };
 const char* ModelStateName(ModelState state);

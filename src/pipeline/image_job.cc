@@ -37,11 +37,15 @@ float SourceFaceQuality(const vision::Face& face) {
 }
 
 Result<ImageSwapEngine> ImageSwapEngine::Create(const std::optional<std::filesystem::path>& recognizer_model,
-                                                int detect_side) {
+                                                int detect_side, const std::optional<std::filesystem::path>& yunet_model) {
   if (detect_side < 160 || detect_side > 8192) {
     return InvalidArgument("--face-detector-size must be between 160 and 8192");
   }
-  SWAPLINE_ASSIGN_OR_RETURN(vision::FaceAnalyser analyser, vision::FaceAnalyser::CreateDefault(detect_side));
+  std::unique_ptr<vision::FaceDetector> detector = vision::NewHogFaceDetector({.detect_side = detect_side});
+  if (yunet_model) {
+    SWAPLINE_ASSIGN_OR_RETURN(detector, vision::NewYuNetFaceDetector(*yunet_model, detect_side));
+  }
+  SWAPLINE_ASSIGN_OR_RETURN(vision::FaceAnalyser analyser, vision::FaceAnalyser::CreateWithDetector(std::move(detector)));
   if (recognizer_model) {
     SWAPLINE_ASSIGN_OR_RETURN(auto recognizer, vision::LoadFaceRecognizer(*recognizer_model));
     analyser.set_recognizer(std::move(recognizer));

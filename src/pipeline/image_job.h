@@ -80,8 +80,10 @@ class ImageSwapEngine {
  public:
   // Loads the embedded default models, plus a recognizer when a model is given.
   // `detect_side`: the longest side faces are detected at (--face-detector-size).
+  // `yunet_model`: detect with this YuNet model (input `detect_side`) instead of HOG.
   static Result<ImageSwapEngine> Create(const std::optional<std::filesystem::path>& recognizer_model,
-                                        int detect_side = kImageDetectSide);
+                                        int detect_side = kImageDetectSide,
+                                        const std::optional<std::filesystem::path>& yunet_model = std::nullopt);
 
   // The best face of each source image that has one, best first.
   Result<std::vector<SourceFace>> ChooseSourceFaces(const std::vector<std::filesystem::path>& sources,

@@ -11,6 +11,10 @@ using Field = SwapOptionField;
 using O = SwapOptions;
 
 constexpr Field kFields[] = {
+    {"face-detector-model",
+     "hog (built in) or yunet (the yunet_s_320 or yunet_s_640 model by --face-detector-size, from the models "
+     "folder: `swapline models pull yunet_s_640`)",
+     &O::face_detector_model},
     {"face-detector-score", "minimum detection score, 0..1", &O::face_detector_score},
     {"face-detector-size",
      "longest side faces are detected at, e.g. 960 or 960x960 (default: 640 images, 960 videos); "
@@ -187,14 +191,30 @@ nlohmann::json SwapOptionsToJson(const SwapOptions& options, const std::vector<s
 }
 
 Result<int> DetectorSide(const SwapOptions& options, bool video) {
+  const bool yunet = options.face_detector_model == "yunet";
+  if (!yunet && options.face_detector_model != "hog") {
+    return InvalidArgument("--face-detector-model must be hog or yunet, got '" + options.face_detector_model + "'");
+  }
   const std::string& text = options.face_detector_size;
-  if (text.empty()) return video ? kVideoDetectSide : kImageDetectSide;
+  if (text.empty()) return yunet ? 640 : video ? kVideoDetectSide : kImageDetectSide;
   int width = 0, height = 0;
   char x = 0, extra = 0;
   const int n = std::sscanf(text.c_str(), "%d%c%d%c", &width, &x, &height, &extra);
-  if (n == 1 && width > 0) return width;
-  if (n == 3 && (x == 'x' || x == 'X') && width > 0 && height > 0) return std::max(width, height);
-  return InvalidArgument("--face-detector-size must look like 960 or 960x960, got '" + text + "'");
+  int side = 0;
+  if (n == 1 && width > 0) {
+    side = width;
+  } else if (n == 3 && (x == 'x' || x == 'X') && width > 0 && height > 0) {
+    side = yunet && width != height ? -1 : std::max(width, height);  // YuNet's input is square
+  }
+  if (side == 0) return InvalidArgument("--face-detector-size must look like 960 or 960x960, got '" + text + "'");
+  if (yunet && side != 320 && side != 640) {
+    return InvalidArgument("--face-detector-model yunet takes --face-detector-size 320 or 640 (square), got '" + text + "'");
+  }
+  return side;
+}
+
+std::string DetectorModelName(const SwapOptions& options, int detect_side) {
+  return options.face_detector_model == "yunet" ? "yunet_s_" + std::to_string(detect_side) : "";
 }
 
 Result<ImageJobSpec> BuildImageJobSpec(const SwapOptions& args, const std::vector<std::filesystem::path>& sources,

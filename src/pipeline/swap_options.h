@@ -27,6 +27,7 @@
 namespace swapline::pipeline {
 
 struct SwapOptions {
+  std::string face_detector_model = "hog";  // hog (built in) or yunet (a model of the models folder)
   float face_detector_score = 0.5f;
   std::string face_detector_size;  // "960" or "960x960"; empty: 640 images, 960 videos
   std::string face_selector_mode = "many";
@@ -82,8 +83,14 @@ Result<SwapOptions> SwapOptionsFromJson(const nlohmann::json& options);
 // not in SwapOptionFields() are skipped.
 nlohmann::json SwapOptionsToJson(const SwapOptions& options, const std::vector<std::string>& names);
 
-// Longest side faces are detected at: --face-detector-size, or `fallback`.
+// Longest side faces are detected at: --face-detector-size, or 640 (images) / 960
+// (videos); YuNet takes 320 or 640 (default 640). kInvalidArgument for an unknown
+// --face-detector-model or a size the model cannot take.
 Result<int> DetectorSide(const SwapOptions& options, bool video);
+
+// The models-folder name of the detector model (models/models.json), "" for the
+// built-in HOG detector. REQUIRES: `detect_side` from DetectorSide(options, …).
+std::string DetectorModelName(const SwapOptions& options, int detect_side);
 
 // The specs of one swap, validated (ValidateImageJobSpec / ValidateVideoJobSpec).
 Result<ImageJobSpec> BuildImageJobSpec(const SwapOptions& options,

@@ -122,6 +122,7 @@ Worker::Worker(job::JobQueue& queue, storage::ObjectStore& store, MetricsRegistr
       metrics_(metrics),
       options_(std::move(options)),
       admission_(options_.limits, options_.store_uri),
+      models_(options_.models_dir, models::ModelManifest::Embedded()),
       callbacks_({.allowed_hosts = options_.limits.allowed_callback_hosts}) {
   if (options_.name.empty()) options_.name = DefaultWorkerName();
   if (options_.scratch_dir.empty()) options_.scratch_dir = fs::temp_directory_path() / "swapline-scratch";
@@ -369,15 +370,25 @@ Status Worker::Process(int slot, JobContext& ctx) {
     }
   }
   const int detect_side = admitted.detect_side;
+  std::optional<fs::path> yunet;
+  if (const std::string name = pipeline::DetectorModelName(swap, detect_side); !name.empty()) {
+    if (options_.models_dir.empty()) {
+      return FailedPrecondition("options.face-detector-model: this worker has no models folder (--models-dir)");
+    }
+    auto path = models_.Resolve(name, {});
+    if (!path.ok()) return path.status().WithContext("options.face-detector-model");
+    yunet = *path;
+  }
   const fs::path output = ctx.scratch / ("output" + Extension(ctx.output_key));
 
   EngineCache& cache = *engines_[static_cast<std::size_t>(slot)];
-  const std::string engine_key = (recognizer ? recognizer->string() : "") + "|" + std::to_string(detect_side);
+  const std::string engine_key = (recognizer ? recognizer->string() : "") + "|" + std::to_string(detect_side) + "|" +
+                                 (yunet ? yunet->string() : "hog");
   if (!cache.engine || cache.key != engine_key) {
     cache.engine.reset();
-    auto engine = pipeline::ImageSwapEngine::Create(recognizer, detect_side);
+    auto engine = pipeline::ImageSwapEngine::Create(recognizer, detect_side, yunet);
     if (!engine.ok()) {
-      if (recognizer) return engine.status();
+      if (recognizer || yunet) return engine.status();
       return Unavailable("this worker cannot load its face models: " + engine.status().message());
     }
     cache.engine.emplace(std::move(engine).value());

@@ -44,6 +44,7 @@
 
 #include "core/status.h"
 #include "job/job_queue.h"
+#include "models/model_dir.h"
 #include "service/admission.h"
 #include "service/callback.h"
 #include "service/metrics.h"
@@ -59,7 +60,9 @@ struct WorkerOptions {
   std::chrono::milliseconds grace{30'000};      // SIGTERM: time to finish before Release
   std::string name;                             // worker id prefix; "": "<host>-<pid>"
   std::filesystem::path scratch_dir;            // "": $TMPDIR/swapline-scratch
-  std::filesystem::path models_dir;             // face-recognizer-model file names live here
+  // Named models (face-detector-model) resolve here through the manifest, as
+  // `swapline models` fills it; face-recognizer-model file names live here too.
+  std::filesystem::path models_dir;
   storage::StorageUri store_uri;                // keys ↔ result URIs
   Limits limits;                                // admission.h: every job is admitted again here
   // --- performance ---
@@ -102,6 +105,7 @@ class Worker {
   MetricsRegistry* metrics_;
   WorkerOptions options_;
   const Admission admission_;
+  models::ModelDir models_;  // resolves and verifies each named model once per process
   CallbackSender callbacks_;
   std::vector<std::thread> slots_;
   std::atomic<bool> draining_{false};

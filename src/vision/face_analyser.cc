@@ -7,8 +7,12 @@ FaceAnalyser::FaceAnalyser(std::unique_ptr<FaceDetector> detector, std::unique_p
     : detector_(std::move(detector)), landmarker_(std::move(landmarker)), recognizer_(std::move(recognizer)) {}
 
 Result<FaceAnalyser> FaceAnalyser::CreateDefault(int detect_side) {
+  return CreateWithDetector(NewHogFaceDetector({.detect_side = detect_side}));
+}
+
+Result<FaceAnalyser> FaceAnalyser::CreateWithDetector(std::unique_ptr<FaceDetector> detector) {
   SWAPLINE_ASSIGN_OR_RETURN(std::unique_ptr<FaceLandmarker> landmarker, LoadDlibLandmarker());
-  return FaceAnalyser(NewHogFaceDetector({.detect_side = detect_side}), std::move(landmarker), nullptr);
+  return FaceAnalyser(std::move(detector), std::move(landmarker), nullptr);
 }
 
 Result<std::vector<Face>> FaceAnalyser::Analyse(const cv::Mat& bgr, float min_score, bool with_embeddings) {

@@ -29,6 +29,8 @@ class FaceAnalyser {
   // The embedded defaults: dlib HOG detector (scanning at `detect_side`, see
   // HogFaceDetectorOptions) and 68-point shape predictor.
   static Result<FaceAnalyser> CreateDefault(int detect_side = HogFaceDetectorOptions{}.detect_side);
+  // `detector` with the default 68-point landmarker.
+  static Result<FaceAnalyser> CreateWithDetector(std::unique_ptr<FaceDetector> detector);
 
   Result<std::vector<Face>> Analyse(const cv::Mat& bgr, float min_score, bool with_embeddings);
 

@@ -268,3 +268,41 @@ TEST(ModelsCommand, ExitCodesSayWhatIsWrong) {
 
 }  // namespace
 }  // namespace swapline::models
+
+namespace swapline::models {
+namespace {
+
+TEST(ModelsCommand, SwapDetectsWithANamedModelFromTheFolder) {
+  TempDir dir("swapline_models");
+  const std::string folder = (dir / "models").string();
+  const std::string photos = SWAPLINE_TESTDATA_DIR "/photos/";
+  const std::vector<std::string> swap = {"swap", "-s", photos + "grace_hopper_usn_portrait.jpg", "-t",
+                                         photos + "obama_biden_blue_room_2010_two_faces.jpg", "-o",
+                                         (dir / "out.jpg").string(), "--models-dir", folder,
+                                         "--face-detector-model", "yunet"};
+  auto with = [](std::vector<std::string> args, std::initializer_list<std::string> more) {
+    args.insert(args.end(), more);
+    return args;
+  };
+  const auto missing = RunProcess(SWAPLINE_BINARY, swap, dir / "missing", 120);
+  EXPECT_EQ(missing.exit_code, cli::kExitMissingModel) << missing.err;
+  EXPECT_NE(missing.err.find("swapline models pull yunet_s_640"), std::string::npos) << missing.err;
+  EXPECT_FALSE(fs::exists(dir / "out.jpg"));
+  EXPECT_EQ(RunProcess(SWAPLINE_BINARY, with(swap, {"--face-detector-size", "480"}), dir / "size", 120).exit_code,
+            cli::kExitUsage);
+  ASSERT_EQ(RunProcess(SWAPLINE_BINARY,
+                       {"models", "pull", "--models-dir", folder, "--quiet", "--from", FileUri(kModels), "yunet_s_640",
+                        "yunet_s_320"},
+                       dir / "pull", 120)
+                .exit_code,
+            0);
+  for (const char* size : {"640", "320x320"}) {
+    const auto swapped = RunProcess(SWAPLINE_BINARY, with(swap, {"--face-detector-size", size}), dir / size, 300);
+    ASSERT_EQ(swapped.exit_code, 0) << swapped.err;
+    EXPECT_NE(swapped.err.find("swapped 2 of 2 target face(s)"), std::string::npos) << size << ": " << swapped.err;
+    EXPECT_TRUE(fs::exists(dir / "out.jpg"));
+  }
+}
+
+}  // namespace
+}  // namespace swapline::models

@@ -1,0 +1,28 @@
+// `swapline bench detectors`: which face detector finds which test face, and what
+// one detection costs on a 1920x1080 frame.
+//
+// Runs every detector (HOG at 640 and 960, and each YuNet model given) on every photo
+// of the test data (photos/ and derived/: portraits, tilted, small, partial, two
+// faces, no face, letterboxed stills) and prints the faces found at score 0.5. Then
+// times one detection on the 1080p still, median of `runs` after a warm-up, with the
+// ratio to the default detector (HOG at 640) measured in the same run.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace swapline::bench {
+
+struct DetectorBenchOptions {
+  std::filesystem::path testdata;
+  // YuNet models by manifest name ("yunet_s_640"), resolved by the caller.
+  std::vector<std::pair<std::string, std::filesystem::path>> yunet_models;
+  int runs = 20;
+};
+
+// Prints the tables to stdout; returns a process exit code.
+int RunDetectorBench(const DetectorBenchOptions& options);
+
+}  // namespace swapline::bench

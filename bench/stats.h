@@ -1,0 +1,24 @@
+// Small helpers the benchmarks share: timing and percentiles.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <vector>
+
+namespace swapline::bench {
+
+using Clock = std::chrono::steady_clock;
+
+inline double MsSince(Clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
+// The nearest-rank `q` quantile (0..1) of `values`; 0 for none.
+inline double Percentile(std::vector<double> values, double q) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  const std::size_t i = static_cast<std::size_t>(q * static_cast<double>(values.size() - 1) + 0.5);
+  return values[std::min(i, values.size() - 1)];
+}
+
+}  // namespace swapline::bench
