@@ -178,6 +178,37 @@ TEST_F(E2eTest, ServeWithEmbeddedWorkersRunsEveryJobExactlyOnce) {
   EXPECT_EQ(serve->WaitExit(std::chrono::seconds(20)), 0) << serve->log();
 }
 
+TEST_F(E2eTest, JobsNameDetectorModelsTheWorkerResolvesInItsFolder) {
+  const fs::path models = dir_.path() / "models";
+  auto serve = Serve(1, {"--models-dir", models.string()});
+  const std::vector<std::string> submit = {"submit", "-s", kFace, "-t",
+                                           kTestdata + "/photos/obama_biden_blue_room_2010_two_faces.jpg",
+                                           "--face-detector-model", "yunet", "--wait"};
+  // An unknown model is refused at admission.
+  std::vector<std::string> unknown = submit;
+  unknown[6] = "retinaface";
+  EXPECT_EQ(Jobs(unknown).exit_code, 2);
+  // Not installed: the job fails once, saying how to install it.
+  const auto missing = Jobs(submit);
+  EXPECT_NE(missing.exit_code, 0);
+  const json failed = GetJob(LastLine(missing.out));
+  EXPECT_EQ(failed["state"], "failed") << failed.dump();
+  EXPECT_EQ(failed["attempts"], 1) << failed.dump();
+  EXPECT_NE(failed["error"]["message"].get<std::string>().find("swapline models pull yunet_s_640"), std::string::npos)
+      << failed.dump();
+  // Installed with `swapline models pull`, the same job succeeds.
+  const auto pulled = RunProcess(SWAPLINE_BINARY,
+                                 {"models", "pull", "--models-dir", models.string(), "--quiet", "--from",
+                                  "file://" SWAPLINE_MODELS_DIR, "yunet_s_640"},
+                                 dir_.path() / "pull-log", 120);
+  ASSERT_EQ(pulled.exit_code, 0) << pulled.err;
+  const auto swapped = Jobs(submit);
+  ASSERT_EQ(swapped.exit_code, 0) << swapped.err;
+  EXPECT_EQ(GetJob(LastLine(swapped.out))["state"], "succeeded");
+  serve->Signal(SIGTERM);
+  EXPECT_EQ(serve->WaitExit(std::chrono::seconds(20)), 0) << serve->log();
+}
+
 TEST_F(E2eTest, KilledWorkersJobIsTakenOverAndFinishedOnceAcrossAnApiRestart) {
   auto serve = Serve(0);
   const std::vector<std::string> worker_args = {"--lease", "1500ms", "--execution-thread-count", "1"};
