@@ -12,6 +12,8 @@
 #include <set>
 #include <thread>
 
+#include "job/queue_backends.h"
+#include "job/redis_client.h"
 #include "support/redis_server.h"
 
 namespace swapline::job {
@@ -72,6 +74,7 @@ class QueueTest : public ::testing::TestWithParam<std::string> {
     return *queues_.back();
   }
 
+ public:  // the helpers are shared with the Redis-only tests below
   static JobSpec Spec(const std::string& tenant, int max_attempts = 3) {
     JobSpec s;
     s.sources = {"images/input/" + tenant + "/202504051423/src.jpg"};
@@ -94,6 +97,7 @@ class QueueTest : public ::testing::TestWithParam<std::string> {
     return l.ok() ? *l : std::nullopt;
   }
 
+ protected:
   std::string uri_;
   std::filesystem::path dir_;
   testing::RedisServer* redis_ = nullptr;
@@ -828,6 +832,48 @@ TEST_P(QueueTest, RateTokensAreSharedPerTenantAndComeBack) {
 
 INSTANTIATE_TEST_SUITE_P(Backends, QueueTest, ::testing::Values("sqlite", "redis"),
                          [](const auto& info) { return info.param; });
+
+// Redis only: an entry of the earlier layout ({job: <id>}, bound to its job when
+// written) left in the stream by the previous version still runs its job, once.
+TEST(RedisQueueUpgradeTest, JobsQueuedInTheEarlierLayoutStillRun) {
+  testing::RedisServer* redis = SharedRedis();
+  ASSERT_NE(redis, nullptr);
+  const std::string stream = "up" + std::to_string(::getpid()) + ":jobs";
+  JobQueueOptions options;
+  options.lease = milliseconds(300);
+  options.poll_interval = milliseconds(20);
+  Result<std::unique_ptr<JobQueue>> q = OpenJobQueue(redis->Uri(stream), options);
+  ASSERT_TRUE(q.ok()) << q.status().ToString();
+  JobSpec old = QueueTest::Spec("u1");
+  ASSERT_TRUE((*q)->Submit(old).ok());
+  const JobSpec other = QueueTest::Spec("u2");
+  ASSERT_TRUE((*q)->Submit(other).ok());
+  // Rewrite `old` as the previous version queued it: off the ready list, named by an
+  // entry of its own (its ticket stays: a spare ticket finds no job and is dropped).
+  Result<internal::RedisEndpoint> ep = internal::ParseRedisUri(redis->Uri(stream));
+  ASSERT_TRUE(ep.ok());
+  Result<std::unique_ptr<internal::RedisConnection>> c = internal::RedisConnection::Connect(*ep, milliseconds(2000));
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  ASSERT_TRUE((*c)->Command({"LREM", stream + ":ready:u1", "0", old.id}).ok());
+  ASSERT_TRUE((*c)->Command({"LREM", stream + ":ready-tenants", "0", "u1"}).ok());
+  Result<internal::Reply> entry = (*c)->Command({"XADD", stream, "*", "job", old.id});
+  ASSERT_TRUE(entry.ok() && !entry->is_error());
+  ASSERT_TRUE((*c)->Command({"HSET", "up" + std::to_string(::getpid()) + ":job:" + old.id, "entry",
+                              std::string(entry->view().str())})
+                  .ok());
+
+  std::map<std::string, int> claimed;
+  while (std::optional<Lease> l = QueueTest::MustClaim(**q, "w", milliseconds(300))) {
+    ++claimed[l->job_id()];
+    ASSERT_TRUE((*q)->Complete(*l, "s3://b/x").ok());
+  }
+  EXPECT_EQ(claimed, (std::map<std::string, int>{{old.id, 1}, {other.id, 1}}));
+  Result<QueueStats> st = (*q)->Stats();
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->count(JobState::kSucceeded), 2);
+  EXPECT_EQ(st->lag, 0);
+  EXPECT_EQ(st->in_flight, 0);
+}
 
 // ---------------------------------------------------------------------------------
 // Redis only: the server restarts under running clients.
