@@ -91,6 +91,18 @@ class QueueTest : public ::testing::TestWithParam<std::string> {
     return r.ok() ? *r : JobRecord{};
   }
 
+  // Submits `n` jobs of `tenant`; their ids in order.
+  static std::vector<std::string> SubmitJobs(JobQueue& q, const std::string& tenant, int n) {
+    std::vector<std::string> ids;
+    for (int i = 0; i < n; ++i) {
+      const JobSpec s = Spec(tenant);
+      ids.push_back(s.id);
+      const Result<JobRecord> r = q.Submit(s);
+      EXPECT_TRUE(r.ok()) << r.status().ToString();
+    }
+    return ids;
+  }
+
   static std::optional<Lease> MustClaim(JobQueue& q, const std::string& worker, milliseconds wait) {
     Result<std::optional<Lease>> l = q.Claim(worker, wait);
     EXPECT_TRUE(l.ok()) << l.status().ToString();
@@ -670,12 +682,7 @@ TEST_P(QueueTest, ConcurrentWorkersCompleteEachJobOnce) {
 TEST_P(QueueTest, ALateTenantsJobIsNotHeldUpByAnotherTenantsBurst) {
   JobQueue& api = Open();
   JobQueue& worker = Open();
-  std::vector<std::string> burst;
-  for (int i = 0; i < 200; ++i) {
-    const JobSpec s = Spec("busy");
-    burst.push_back(s.id);
-    ASSERT_TRUE(api.Submit(s).ok());
-  }
+  const std::vector<std::string> burst = SubmitJobs(api, "busy", 200);
   const JobSpec late = Spec("quiet");
   ASSERT_TRUE(api.Submit(late).ok());
   int late_claim = 0;
@@ -702,12 +709,7 @@ TEST_P(QueueTest, ALateTenantsJobIsNotHeldUpByAnotherTenantsBurst) {
 TEST_P(QueueTest, AKilledWorkersJobIsFinishedOnceAndTheTenantsNextJobsFollow) {
   JobQueue& api = Open();
   JobQueue& survivor = Open();
-  std::vector<std::string> busy;
-  for (int i = 0; i < 4; ++i) {
-    const JobSpec s = Spec("busy");
-    busy.push_back(s.id);
-    ASSERT_TRUE(api.Submit(s).ok());
-  }
+  const std::vector<std::string> busy = SubmitJobs(api, "busy", 4);
   const JobSpec late = Spec("quiet");
   ASSERT_TRUE(api.Submit(late).ok());
   {
