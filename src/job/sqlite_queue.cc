@@ -576,6 +576,7 @@ class SqliteQueue final : public JobQueue {
       const std::string id = q.getColumn(0).getString();
       const std::string tenant = q.getColumn(1).getString();
       q.reset();
+      // (An upsert from a SELECT needs its WHERE: SQLite's parser would take ON for a join.)
       SQLite::Statement turn(db_,
                              "INSERT INTO tenant_turns (tenant, turn) "
                              "SELECT ?, COALESCE(MAX(turn), 0) + 1 FROM tenant_turns WHERE true "
