@@ -27,8 +27,9 @@
 //  * Cancel. A queued job becomes cancelled at once. A running job gets a flag that
 //    Renew() reports; the worker stops and calls Fail() (any error; the job becomes
 //    cancelled) or Release(). If the worker completes anyway, the result stands
-//    (succeeded). A cancelled job is never handed out again. Nothing is ever deleted
-//    from the queue's history by Cancel (Redis: never XDEL).
+//    (succeeded). A cancelled job is never handed out again, and a cancelled queued
+//    job leaves the backlog figures of Stats() (ready, lag) at once. Nothing is ever
+//    deleted from the queue's history by Cancel (Redis: never XDEL).
 //  * Tenants. Get/List/Cancel take the caller's tenant; a job of another tenant is
 //    answered exactly as a missing one (kNotFound).
 //  * Errors: kInvalidArgument (bad spec or argument), kNotFound (no such job for this
@@ -119,8 +120,8 @@ struct QueueStats {
   std::int64_t ready = 0;        // queued and due now (backlog workers could start)
   std::int64_t delayed = 0;      // queued, waiting out a retry backoff
   std::int64_t in_flight = 0;    // leased to workers (Redis: pending entries)
-  // Redis: consumer group lag (stream entries not yet read by any worker, including
-  // cancelled ones not yet skipped; what KEDA reads), -1 when Redis cannot tell.
+  // Redis: consumer group lag (dispatch tickets not yet read by any worker: one per
+  // ready job, so it follows `ready`; what KEDA reads), -1 when Redis cannot tell.
   // SQLite: equal to `ready`.
   std::int64_t lag = 0;
   std::int64_t dead_letter = 0;  // Redis: length of the dead-letter stream; SQLite: dead
@@ -128,6 +129,20 @@ struct QueueStats {
   std::chrono::milliseconds oldest_ready_age{0};
 
   std::int64_t count(JobState s) const { return by_state[static_cast<int>(s)]; }
+};
+
+// A per-tenant rate limit: a token bucket of `max` tokens that refills one token
+// every window/max (the generic cell rate algorithm: one stored time per tenant), so
+// a tenant may spend `max` at once and then `max` per `window`.
+struct RateLimit {
+  std::string name;  // the operator's name for it; also its key in the store
+  std::int64_t max = 0;
+  std::chrono::milliseconds window{60'000};
+};
+
+struct RateDecision {
+  bool allowed = false;
+  std::chrono::milliseconds retry_after{0};  // when refused: until a token is back
 };
 
 class JobQueue {
@@ -151,8 +166,10 @@ class JobQueue {
   virtual Result<JobRecord> Submit(const JobSpec& spec, int max_active_jobs = 0) = 0;
 
   // Hands the next job to `worker_id` (a name unique per worker thread/process, e.g.
-  // "host-1234-0"). Jobs whose lease expired are taken over first, then queued jobs
-  // in submission order (retries when their backoff is over). Waits up to `wait` for
+  // "host-1234-0"). Jobs whose lease expired are taken over first, then queued jobs:
+  // tenants take turns (one tenant's burst does not hold up another's job for more
+  // than about one claim per waiting tenant), and each tenant's jobs go in
+  // submission order (retries when their backoff is over). Waits up to `wait` for
   // one to appear (0: do not wait); nullopt when none came. Cancelled queued jobs
   // and jobs past the delivery limit are settled here and never returned.
   virtual Result<std::optional<Lease>> Claim(const std::string& worker_id,
@@ -195,6 +212,11 @@ class JobQueue {
 
   // Counts for /metrics and autoscaling (all tenants).
   virtual Result<QueueStats> Stats() = 0;
+
+  // Takes one of `tenant`'s tokens under `limit` (a rate limit kept in the queue's
+  // store, so every process sharing the queue shares it). OK when one was there;
+  // otherwise the decision says how long until the next one.
+  virtual Result<RateDecision> TakeRateToken(const std::string& tenant, const RateLimit& limit) = 0;
 };
 
 // The kThrottled error of a Submit over `max_active_jobs`.

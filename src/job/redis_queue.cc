@@ -1,8 +1,12 @@
 // JobQueue over Redis Streams (Redis ≥ 7.0, hiredis 0.14).
 //
 // Layout (ns = the stream name up to its last ':', e.g. "swapline:"):
-//   <stream>            stream, one entry {job: <id>} per time a job becomes ready;
-//                       consumer group <group> (created with MKSTREAM, from id 0)
+//   <stream>            stream, one dispatch ticket {ticket: 1} per time a job becomes
+//                       ready; consumer group <group> (created with MKSTREAM, from id 0)
+//   <stream>:ready:<t>  list: tenant t's ready jobs, oldest first
+//   <stream>:ready-tenants  list: the tenants whose ready list is not empty, in turn
+//   <stream>:bound      hash entry id → job id: the job a read ticket was given to,
+//                       until the entry is acknowledged
 //   <ns>job:<id>        hash (expires JobQueueOptions::retention after the job ended): tenant, state, spec (JSON), progress, attempts,
 //                       max_attempts, result_uri, error_code, error_message, cancel,
 //                       lease (token), worker, lease_until (ms, Redis clock), entry
@@ -13,6 +17,7 @@
 //                       JobQueueOptions::dead_letter_max entries (XADD MAXLEN)
 //   <stream>:counts     hash state → number of jobs, for Stats
 //   <stream>:counts:active  hash tenant → queued + running jobs (Submit's cap)
+//   <stream>:rate:<name>:<t>  tenant t's bucket of rate limit <name> (TakeRateToken)
 //
 // Every state move is one Lua script, so it is atomic and checks the lease token:
 // two workers racing to Complete produce one success. Claims read new entries with
@@ -21,6 +26,23 @@
 // from XPENDING decides when a poison job is dead-lettered. Entries are never
 // XDELed (that breaks the group's lag, which KEDA reads); acked history is trimmed
 // with XTRIM MINID.
+//
+// Fairness. A stream entry does not name a job: it is a ticket that says "one job is
+// ready". The worker that reads a ticket binds it (in the same script) to the next
+// job of the next tenant in turn (the ready-tenants list rotates), and from then on
+// the entry is that job's lease: takeover, renewal and the delivery count work on it
+// as on any entry. So a tenant that queued 2,000 jobs holds up another tenant's job
+// by one claim, not 2,000, and the stream still holds exactly one unread entry per
+// ready job: the group's lag (KEDA's lagCount) is the whole dispatchable backlog, a
+// lone tenant's burst scales the workers as before, and no job is ever deleted from
+// the stream. A per-tenant window of entries in the stream was the alternative; it
+// caps a lone tenant at the window's size however many workers are idle, and hides
+// the held jobs from KEDA. Cancelling a ready job takes it off its tenant's list and
+// reads and acknowledges one unread ticket (tickets are interchangeable), so lag
+// drops at once; when every ticket is already with a worker, that worker finds no
+// job and acknowledges its ticket. Entries of the earlier layout ({job: <id>}) are
+// still honoured: a queued job named by one joins its tenant's list, a running one
+// keeps its entry.
 #include <signal.h>
 
 #include <algorithm>
@@ -36,20 +58,32 @@
 namespace swapline::job::internal {
 namespace {
 
-// The job id a stream entry carries in its "job" field; empty for foreign entries.
-std::string JobIdOfEntry(const ReplyView& fields) {
+// What a stream entry carries: "" for a ticket, the job id for an entry of the
+// earlier layout, nullopt for an entry that is not ours.
+std::optional<std::string> JobOfEntry(const ReplyView& fields) {
   for (std::size_t f = 0; f + 1 < fields.size(); f += 2) {
+    if (fields[f].str() == "ticket") return std::string();
     if (fields[f].str() == "job") return std::string(fields[f + 1].str());
   }
-  return "";
+  return std::nullopt;
 }
 
 // Shared by every script. KEYS: 1 job hash, 2 stream, 3 counts, 4 delayed, 5 dead.
-// The last two ARGV of every call (appended by Eval): retention ms (0: keep ended
-// jobs forever) and the dead-letter stream's MAXLEN.
+// ARGV[2] is the group. The last three ARGV of every call (appended by Eval): the
+// key namespace, retention ms (0: keep ended jobs forever) and the dead-letter
+// stream's MAXLEN.
 constexpr const char* kPrelude = R"lua(
+local ns = ARGV[#ARGV - 2]
 local retention_ms = tonumber(ARGV[#ARGV - 1])
 local dead_max = ARGV[#ARGV]
+local ring = KEYS[2] .. ':ready-tenants'
+local bound = KEYS[2] .. ':bound'
+local function job_key(id)
+  return ns .. 'job:' .. id
+end
+local function ready_list(tenant)
+  return KEYS[2] .. ':ready:' .. tenant
+end
 local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -57,22 +91,69 @@ end
 local function unfinished(state)
   return state == 'queued' or state == 'running'
 end
-local function count(from, to)
+-- Moves the counts of job hash h (default KEYS[1]) from state `from` to `to`.
+local function count(from, to, h)
+  h = h or KEYS[1]
   if from then redis.call('HINCRBY', KEYS[3], from, -1) end
   if to then redis.call('HINCRBY', KEYS[3], to, 1) end
   local d = (unfinished(to) and 1 or 0) - (unfinished(from) and 1 or 0)
   if d ~= 0 then
-    redis.call('HINCRBY', KEYS[3] .. ':active', redis.call('HGET', KEYS[1], 'tenant'), d)
+    redis.call('HINCRBY', KEYS[3] .. ':active', redis.call('HGET', h, 'tenant'), d)
   end
   if to and not unfinished(to) and retention_ms > 0 then
-    redis.call('PEXPIRE', KEYS[1], retention_ms)  -- ended: kept for the retention period
+    redis.call('PEXPIRE', h, retention_ms)  -- ended: kept for the retention period
   end
 end
-local function settle(from, to, code, msg, now)
-  redis.call('HSET', KEYS[1], 'state', to, 'error_code', code, 'error_message', msg,
+local function settle(from, to, code, msg, now, h)
+  h = h or KEYS[1]
+  redis.call('HSET', h, 'state', to, 'error_code', code, 'error_message', msg,
              'updated_ms', now)
-  redis.call('HDEL', KEYS[1], 'lease')
-  count(from, to)
+  redis.call('HDEL', h, 'lease')
+  count(from, to, h)
+end
+local function ack(entry)
+  redis.call('XACK', KEYS[2], ARGV[2], entry)
+  redis.call('HDEL', bound, entry)
+end
+-- Puts queued job `id` on its tenant's ready list (at the front for a job given back).
+local function hold(id, tenant, front)
+  local n = redis.call(front and 'LPUSH' or 'RPUSH', ready_list(tenant), id)
+  if n == 1 then redis.call('RPUSH', ring, tenant) end
+  redis.call('HSET', job_key(id), 'entry', '')
+end
+-- Makes queued job `id` ready: on its tenant's list, with a ticket in the stream.
+local function make_ready(id, tenant, front)
+  hold(id, tenant, front)
+  redis.call('XADD', KEYS[2], '*', 'ticket', 1)
+end
+-- Takes a ready job off its tenant's list; true when it was there.
+local function unready(id, tenant)
+  local list = ready_list(tenant)
+  if redis.call('LREM', list, 1, id) == 0 then return false end
+  if redis.call('LLEN', list) == 0 then redis.call('LREM', ring, 0, tenant) end
+  return true
+end
+-- The next ready job: the first of the tenant whose turn it is (tenants rotate).
+local function next_ready()
+  while true do
+    local tenant = redis.call('LMOVE', ring, ring, 'LEFT', 'RIGHT')
+    if not tenant then return nil end
+    local list = ready_list(tenant)
+    local id = redis.call('LPOP', list)
+    if redis.call('LLEN', list) == 0 then redis.call('LREM', ring, 0, tenant) end
+    if id then return id end
+  end
+end
+-- An entry of the earlier layout names its job (legacy_id; '' for a ticket). A queued
+-- job bound to it joins its tenant's list and the entry serves as its ticket; a
+-- running one keeps the entry: its id is returned.
+local function adopt(entry, legacy_id)
+  if legacy_id == '' then return nil end
+  local st = redis.call('HMGET', job_key(legacy_id), 'state', 'entry', 'tenant')
+  if st[2] ~= entry then return nil end
+  if st[1] == 'running' then return legacy_id end
+  if st[1] == 'queued' then hold(legacy_id, st[3], true) end
+  return nil
 end
 )lua";
 
@@ -88,53 +169,71 @@ if max_active > 0 and tonumber(redis.call('HGET', KEYS[3] .. ':active', ARGV[3])
   return 'full'
 end
 local now = now_ms()
-local eid = redis.call('XADD', KEYS[2], '*', 'job', ARGV[1])
 redis.call('HSET', KEYS[1], 'tenant', ARGV[3], 'state', 'queued', 'spec', ARGV[4],
            'max_attempts', ARGV[5], 'attempts', 0, 'progress', 0, 'cancel', 0,
-           'entry', eid, 'deliveries', 0, 'created_ms', now, 'updated_ms', now,
+           'entry', '', 'deliveries', 0, 'created_ms', now, 'updated_ms', now,
            'ready_ms', now)
+make_ready(ARGV[1], ARGV[3], false)
 redis.call('ZADD', ARGV[6], 0, ARGV[1])
 count(nil, 'queued')
 return 'ok'
 )lua";
 
-// ARGV: id, group, entry id, worker, token, lease ms, max deliveries
+// Hands out the job of entry ARGV[3] (read or taken over by the worker): the job
+// bound to it, or for a fresh ticket the next ready job, which it binds.
+// ARGV: the job an entry of the earlier layout names ('' for a ticket), group, entry
+// id, worker, token, lease ms, max deliveries
 constexpr const char* kTake = R"lua(
-local st = redis.call('HMGET', KEYS[1], 'state', 'entry', 'lease_until', 'cancel')
+local entry = ARGV[3]
+local p = redis.call('XPENDING', KEYS[2], ARGV[2], entry, entry, 1)
+if #p == 0 then return {'skip'} end
+local id = redis.call('HGET', bound, entry)
+if not id then
+  id = adopt(entry, ARGV[1])
+  if not id then
+    id = next_ready()
+    if not id then  -- its job was cancelled: the ticket is spent
+      redis.call('XACK', KEYS[2], ARGV[2], entry)
+      return {'skip'}
+    end
+    redis.call('HSET', job_key(id), 'entry', entry)
+  end
+  redis.call('HSET', bound, entry, id)
+end
+local h = job_key(id)
+local st = redis.call('HMGET', h, 'state', 'entry', 'lease_until', 'cancel')
 local state = st[1]
-if (not state) or st[2] ~= ARGV[3] then
-  redis.call('XACK', KEYS[2], ARGV[2], ARGV[3])
+if (not state) or st[2] ~= entry then
+  ack(entry)
   return {'skip'}
 end
 local now = now_ms()
 if state == 'running' then
   if tonumber(st[3] or '0') > now then return {'busy'} end
 elseif state ~= 'queued' then
-  redis.call('XACK', KEYS[2], ARGV[2], ARGV[3])
+  ack(entry)
   return {'skip'}
 end
-local p = redis.call('XPENDING', KEYS[2], ARGV[2], ARGV[3], ARGV[3], 1)
-if #p == 0 then return {'skip'} end
 local deliveries = tonumber(p[1][4])
 if state == 'running' and st[4] == '1' then
-  redis.call('XACK', KEYS[2], ARGV[2], ARGV[3])
-  settle('running', 'cancelled', 'cancelled', 'cancelled by request', now)
+  ack(entry)
+  settle('running', 'cancelled', 'cancelled', 'cancelled by request', now, h)
   return {'settled'}
 end
 if deliveries > tonumber(ARGV[7]) then
-  redis.call('XADD', KEYS[5], 'MAXLEN', dead_max, '*', 'job', ARGV[1], 'entry', ARGV[3],
+  redis.call('XADD', KEYS[5], 'MAXLEN', dead_max, '*', 'job', id, 'entry', entry,
              'deliveries', deliveries - 1, 'reason', 'delivery_limit')
-  redis.call('XACK', KEYS[2], ARGV[2], ARGV[3])
+  ack(entry)
   settle(state, 'dead', 'delivery_limit', 'handed to a worker ' .. (deliveries - 1) ..
-         ' times without an outcome (workers crashed or hung); dead-lettered', now)
+         ' times without an outcome (workers crashed or hung); dead-lettered', now, h)
   return {'dead'}
 end
 local until_ms = now + tonumber(ARGV[6])
-local attempts = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
-redis.call('HSET', KEYS[1], 'state', 'running', 'lease', ARGV[5], 'worker', ARGV[4],
+local attempts = redis.call('HINCRBY', h, 'attempts', 1)
+redis.call('HSET', h, 'state', 'running', 'lease', ARGV[5], 'worker', ARGV[4],
            'lease_until', until_ms, 'updated_ms', now, 'deliveries', deliveries)
-if state == 'queued' then count('queued', 'running') end
-return {'ok', redis.call('HGET', KEYS[1], 'spec'), attempts, deliveries, until_ms}
+if state == 'queued' then count('queued', 'running', h) end
+return {'ok', redis.call('HGET', h, 'spec'), attempts, deliveries, until_ms}
 )lua";
 
 // ARGV: id, group, token, worker, lease ms
@@ -164,7 +263,7 @@ local now = now_ms()
 redis.call('HSET', KEYS[1], 'state', 'succeeded', 'progress', 1, 'result_uri', ARGV[4],
            'cancel', 0, 'updated_ms', now, 'deliveries', 0)
 redis.call('HDEL', KEYS[1], 'lease', 'error_code', 'error_message')
-redis.call('XACK', KEYS[2], ARGV[2], st[3])
+ack(st[3])
 count('running', 'succeeded')
 return {'ok'}
 )lua";
@@ -172,10 +271,10 @@ return {'ok'}
 // ARGV: id, group, token, code, message, retryable (1/0), backoff initial ms, max ms
 constexpr const char* kFail = R"lua(
 local st = redis.call('HMGET', KEYS[1], 'state', 'lease', 'entry', 'cancel', 'attempts',
-                      'max_attempts')
+                      'max_attempts', 'tenant')
 if st[1] ~= 'running' or st[2] ~= ARGV[3] then return {'lost', st[1] or 'missing'} end
 local now = now_ms()
-redis.call('XACK', KEYS[2], ARGV[2], st[3])
+ack(st[3])
 redis.call('HSET', KEYS[1], 'deliveries', 0)
 local attempts = tonumber(st[5])
 if st[4] == '1' then
@@ -205,8 +304,8 @@ redis.call('HSET', KEYS[1], 'state', 'queued', 'error_code', ARGV[4], 'error_mes
 redis.call('HDEL', KEYS[1], 'lease')
 count('running', 'queued')
 if delay <= 0 then
-  local e = redis.call('XADD', KEYS[2], '*', 'job', ARGV[1])
-  redis.call('HSET', KEYS[1], 'entry', e, 'ready_ms', now)
+  make_ready(ARGV[1], st[7], false)
+  redis.call('HSET', KEYS[1], 'ready_ms', now)
 else
   redis.call('ZADD', KEYS[4], now + delay, ARGV[1])
   redis.call('HSET', KEYS[1], 'entry', '', 'ready_ms', now + delay)
@@ -216,10 +315,11 @@ return {'queued'}
 
 // ARGV: id, group, token
 constexpr const char* kRelease = R"lua(
-local st = redis.call('HMGET', KEYS[1], 'state', 'lease', 'entry', 'cancel', 'attempts')
+local st = redis.call('HMGET', KEYS[1], 'state', 'lease', 'entry', 'cancel', 'attempts',
+                      'tenant')
 if st[1] ~= 'running' or st[2] ~= ARGV[3] then return {'lost', st[1] or 'missing'} end
 local now = now_ms()
-redis.call('XACK', KEYS[2], ARGV[2], st[3])
+ack(st[3])
 redis.call('HSET', KEYS[1], 'deliveries', 0)
 if st[4] == '1' then
   settle('running', 'cancelled', 'cancelled', 'cancelled by request', now)
@@ -227,10 +327,10 @@ if st[4] == '1' then
 end
 local attempts = tonumber(st[5]) - 1
 if attempts < 0 then attempts = 0 end
-local e = redis.call('XADD', KEYS[2], '*', 'job', ARGV[1])
 redis.call('HSET', KEYS[1], 'state', 'queued', 'attempts', attempts, 'progress', 0,
-           'entry', e, 'ready_ms', now, 'updated_ms', now)
+           'ready_ms', now, 'updated_ms', now)
 redis.call('HDEL', KEYS[1], 'lease')
+make_ready(ARGV[1], st[6], true)  -- given back without penalty: first of its tenant's
 count('running', 'queued')
 return {'queued'}
 )lua";
@@ -242,27 +342,51 @@ if st[1] ~= ARGV[3] then return 'notfound' end
 local now = now_ms()
 if st[2] == 'queued' then
   settle('queued', 'cancelled', 'cancelled', 'cancelled by request', now)
-  redis.call('ZREM', KEYS[4], ARGV[1])
+  if redis.call('ZREM', KEYS[4], ARGV[1]) == 0 and unready(ARGV[1], ARGV[3]) then
+    -- Its ticket leaves the backlog with it: any unread one will do.
+    local r = redis.call('XREADGROUP', 'GROUP', ARGV[2], 'swapline-cancel', 'COUNT', 1,
+                         'STREAMS', KEYS[2], '>')
+    if r then
+      local e = r[1][2][1]
+      if e[2][1] == 'job' then adopt(e[1], e[2][2]) end
+      redis.call('XACK', KEYS[2], ARGV[2], e[1])
+    end
+  end
 elseif st[2] == 'running' then
   redis.call('HSET', KEYS[1], 'cancel', 1, 'updated_ms', now)
 end
 return 'ok'
 )lua";
 
-// Moves retries whose backoff is over from the delayed set into the stream.
-// ARGV: id (unused), group, namespace, limit
+// Makes retries whose backoff is over ready again.
+// ARGV: id (unused), group, limit
 constexpr const char* kPromote = R"lua(
 local now = now_ms()
-local due = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', now, 'LIMIT', 0, tonumber(ARGV[4]))
+local due = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', now, 'LIMIT', 0, tonumber(ARGV[3]))
 for _, id in ipairs(due) do
   redis.call('ZREM', KEYS[4], id)
-  local h = ARGV[3] .. 'job:' .. id
-  if redis.call('HGET', h, 'state') == 'queued' then
-    local e = redis.call('XADD', KEYS[2], '*', 'job', id)
-    redis.call('HSET', h, 'entry', e)
-  end
+  local st = redis.call('HMGET', job_key(id), 'state', 'tenant')
+  if st[1] == 'queued' then make_ready(id, st[2], false) end
 end
 return #due
+)lua";
+
+// A token of a per-tenant rate limit (GCRA: the bucket stores the time, in µs, at
+// which it will be full again; each token pushes that time one interval on).
+// ARGV: id (unused), group, bucket key, max tokens, window ms
+constexpr const char* kRateToken = R"lua(
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local window = tonumber(ARGV[5]) * 1000
+local interval = window / tonumber(ARGV[4])
+local full_at = tonumber(redis.call('GET', ARGV[3]) or '0')
+if full_at < now then full_at = now end
+local next_full = full_at + interval
+local allowed_at = next_full - window
+if allowed_at > now then return {0, math.ceil((allowed_at - now) / 1000)} end
+redis.call('SET', ARGV[3], string.format('%d', math.ceil(next_full)), 'PX',
+           math.ceil((next_full - now) / 1000))
+return {1, 0}
 )lua";
 
 struct Script {
@@ -468,6 +592,18 @@ class RedisQueue final : public JobQueue {
     }
   }
 
+  Result<RateDecision> TakeRateToken(const std::string& tenant, const RateLimit& limit) override {
+    if (limit.max < 1 || limit.window.count() < 1) return InvalidArgument("rate limit " + limit.name + ": max and window must be positive");
+    SWAPLINE_ASSIGN_OR_RETURN(
+        Reply r, RunScript(rate_token_, "",
+                           {stream_ + ":rate:" + limit.name + ":" + tenant, std::to_string(limit.max),
+                            std::to_string(limit.window.count())}));
+    RateDecision d;
+    d.allowed = r.view()[0].integer() == 1;
+    d.retry_after = std::chrono::milliseconds(r.view()[1].integer());
+    return d;
+  }
+
   Result<QueueStats> Stats() override {
     SWAPLINE_ASSIGN_OR_RETURN(std::vector<Reply> r,
                               WithConn<Result<std::vector<Reply>>>([&](RedisConnection& c) {
@@ -564,6 +700,7 @@ class RedisQueue final : public JobQueue {
     std::vector<std::string> cmd = {"EVALSHA", sha, "5", JobKey(id), stream_, counts_key_,
                                     delayed_key_, dead_key_, id, group_};
     cmd.insert(cmd.end(), args.begin(), args.end());
+    cmd.push_back(ns_);
     cmd.push_back(std::to_string(std::max<std::int64_t>(0, options_.retention.count())));
     cmd.push_back(std::to_string(std::max<std::int64_t>(1, options_.dead_letter_max)));
     SWAPLINE_ASSIGN_OR_RETURN(Reply r, c.Command(cmd));
@@ -580,7 +717,7 @@ class RedisQueue final : public JobQueue {
     return WithConn<Result<Reply>>([&](RedisConnection& c) { return Eval(c, script, id, args); });
   }
 
-  // Interprets TAKE's reply for entry `entry` of job `id`.
+  // Interprets TAKE's reply for entry `entry` (`id`: as JobOfEntry).
   Result<Step> Take(RedisConnection& c, const std::string& worker_id, const std::string& id,
                     const std::string& entry) {
     const std::string token = RandomText(kHexDigits, 32);
@@ -596,7 +733,7 @@ class RedisQueue final : public JobQueue {
     }
     auto spec_json = nlohmann::json::parse(v[1].str(), nullptr, false);
     Result<JobSpec> spec = JobSpec::FromJson(spec_json);
-    if (!spec.ok()) return Internal("job " + id + ": stored spec is invalid: " + spec.status().message());
+    if (!spec.ok()) return Internal("entry " + entry + ": stored spec is invalid: " + spec.status().message());
     Lease lease;
     lease.spec = std::move(spec).value();
     lease.attempt = static_cast<int>(v[2].integer());
@@ -615,7 +752,7 @@ class RedisQueue final : public JobQueue {
     const auto now = std::chrono::steady_clock::now();
     if (now >= next_promote_.load()) {
       next_promote_.store(now + options_.poll_interval);
-      SWAPLINE_RETURN_IF_ERROR(Eval(c, promote_, "", {ns_, "100"}).status());
+      SWAPLINE_RETURN_IF_ERROR(Eval(c, promote_, "", {"100"}).status());
       MaybeMaintain(c);
     }
     bool scan = false;
@@ -646,12 +783,12 @@ class RedisQueue final : public JobQueue {
       for (std::size_t i = 0; i < entries.size(); ++i) {
         const ReplyView e = entries[i];
         const std::string entry(e[0].str());
-        const std::string id = JobIdOfEntry(e[1]);
-        if (id.empty()) {  // not one of ours: acknowledge so it stops circulating
+        const std::optional<std::string> id = JobOfEntry(e[1]);
+        if (!id) {  // not one of ours: acknowledge so it stops circulating
           SWAPLINE_RETURN_IF_ERROR(c.Command({"XACK", stream_, group_, entry}).status());
           continue;
         }
-        SWAPLINE_ASSIGN_OR_RETURN(Step step, Take(c, worker_id, id, entry));
+        SWAPLINE_ASSIGN_OR_RETURN(Step step, Take(c, worker_id, *id, entry));
         if (step.lease) return step;
       }
     }
@@ -674,13 +811,13 @@ class RedisQueue final : public JobQueue {
     for (std::size_t i = 0; i < entries.size(); ++i) {
       const ReplyView e = entries[i];
       const std::string entry(e[0].str());
-      const std::string id = JobIdOfEntry(e[1]);
-      if (id.empty()) {
+      const std::optional<std::string> id = JobOfEntry(e[1]);
+      if (!id) {
         SWAPLINE_RETURN_IF_ERROR(c.Command({"XACK", stream_, group_, entry}).status());
         out.again = true;
         continue;
       }
-      SWAPLINE_ASSIGN_OR_RETURN(Step step, Take(c, worker_id, id, entry));
+      SWAPLINE_ASSIGN_OR_RETURN(Step step, Take(c, worker_id, *id, entry));
       if (step.lease) return step;
       out.again = true;
     }
@@ -770,7 +907,7 @@ class RedisQueue final : public JobQueue {
 
   Script submit_{kSubmit}, take_{kTake}, renew_{kRenew}, progress_{kProgress},
       complete_{kComplete}, fail_{kFail}, release_{kRelease}, cancel_{kCancel},
-      promote_{kPromote};
+      promote_{kPromote}, rate_token_{kRateToken};
 
   std::atomic<std::chrono::steady_clock::time_point> next_promote_{};
   std::mutex scan_mu_;

@@ -47,6 +47,19 @@ CREATE INDEX IF NOT EXISTS jobs_ready ON jobs(state, not_before, id);
 CREATE INDEX IF NOT EXISTS jobs_lease ON jobs(state, lease_until);
 CREATE INDEX IF NOT EXISTS jobs_tenant ON jobs(tenant, id);
 CREATE INDEX IF NOT EXISTS jobs_tenant_state ON jobs(tenant, state, id);
+-- Whose turn it is: a tenant's turn number is set past everyone's when one of its
+-- queued jobs is claimed, so the tenant served longest ago goes next.
+CREATE TABLE IF NOT EXISTS tenant_turns (
+  tenant TEXT PRIMARY KEY,
+  turn   INTEGER NOT NULL
+) WITHOUT ROWID;
+-- Rate limits (TakeRateToken): when tenant's bucket of limit `name` is full again.
+CREATE TABLE IF NOT EXISTS rate_buckets (
+  name       TEXT NOT NULL,
+  tenant     TEXT NOT NULL,
+  full_at_us INTEGER NOT NULL,  -- µs since epoch
+  PRIMARY KEY (name, tenant)
+) WITHOUT ROWID;
 )sql";
 
 constexpr const char* kRecordColumns =
@@ -386,6 +399,43 @@ class SqliteQueue final : public JobQueue {
     });
   }
 
+  Result<RateDecision> TakeRateToken(const std::string& tenant, const RateLimit& limit) override {
+    if (limit.max < 1 || limit.window.count() < 1) {
+      return InvalidArgument("rate limit " + limit.name + ": max and window must be positive");
+    }
+    return Guard<RateDecision>("rate limit", [&]() -> Result<RateDecision> {
+      // GCRA, as the Redis queue: the bucket is full again at full_at; each token
+      // pushes that one interval on, and a token is there while it stays within a
+      // window of now.
+      SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
+      const std::int64_t now =
+          std::chrono::duration_cast<std::chrono::microseconds>(Clock::now().time_since_epoch()).count();
+      const std::int64_t window = limit.window.count() * 1000;
+      const std::int64_t interval = std::max<std::int64_t>(1, window / limit.max);
+      SQLite::Statement q(db_, "SELECT full_at_us FROM rate_buckets WHERE name = ? AND tenant = ?");
+      q.bind(1, limit.name);
+      q.bind(2, tenant);
+      const std::int64_t full_at = std::max(now, q.executeStep() ? q.getColumn(0).getInt64() : now);
+      q.reset();
+      RateDecision d;
+      const std::int64_t allowed_at = full_at + interval - window;
+      if (allowed_at > now) {
+        d.retry_after = std::chrono::milliseconds((allowed_at - now + 999) / 1000);
+        return d;
+      }
+      SQLite::Statement up(db_,
+                           "INSERT INTO rate_buckets (name, tenant, full_at_us) VALUES (?, ?, ?) "
+                           "ON CONFLICT (name, tenant) DO UPDATE SET full_at_us = excluded.full_at_us");
+      up.bind(1, limit.name);
+      up.bind(2, tenant);
+      up.bind(3, full_at + interval);
+      up.exec();
+      tx.commit();
+      d.allowed = true;
+      return d;
+    });
+  }
+
   Result<QueueStats> Stats() override {
     return Guard<QueueStats>("stats", [&]() -> Result<QueueStats> {
       QueueStats st;
@@ -510,19 +560,29 @@ class SqliteQueue final : public JobQueue {
         if (!lease.ok()) return lease.status();
         return std::optional<Lease>(std::move(lease).value());
       }
-      // 2. Queued jobs: of the tenant with the fewest running jobs first (one tenant's
-      //    burst must not starve the others), then in order.
+      // 2. Queued jobs: of the tenant with the fewest running jobs, among those the
+      //    one served longest ago (one tenant's burst must not starve the others),
+      //    then in order.
       SQLite::Statement q(db_,
-                          "SELECT j.id FROM jobs j WHERE j.state = 'queued' AND j.not_before <= ? "
+                          "SELECT j.id, j.tenant FROM jobs j LEFT JOIN tenant_turns t ON t.tenant = j.tenant "
+                          "WHERE j.state = 'queued' AND j.not_before <= ? "
                           "ORDER BY (SELECT COUNT(*) FROM jobs r WHERE r.tenant = j.tenant AND "
-                          "r.state = 'running'), j.not_before, j.id LIMIT 1");
+                          "r.state = 'running'), COALESCE(t.turn, 0), j.not_before, j.id LIMIT 1");
       q.bind(1, now);
       if (!q.executeStep()) {
         tx.commit();
         return std::optional<Lease>();
       }
       const std::string id = q.getColumn(0).getString();
+      const std::string tenant = q.getColumn(1).getString();
       q.reset();
+      // (An upsert from a SELECT needs its WHERE: SQLite's parser would take ON for a join.)
+      SQLite::Statement turn(db_,
+                             "INSERT INTO tenant_turns (tenant, turn) "
+                             "SELECT ?, COALESCE(MAX(turn), 0) + 1 FROM tenant_turns WHERE true "
+                             "ON CONFLICT (tenant) DO UPDATE SET turn = excluded.turn");
+      turn.bind(1, tenant);
+      turn.exec();
       Result<Lease> lease = TakeLocked(id, worker_id, now);
       tx.commit();
       if (!lease.ok()) return lease.status();

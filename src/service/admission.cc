@@ -39,6 +39,12 @@ const std::vector<LimitField>& LimitFields() {
       {"max_upload_bytes", "bytes of one input object (uploads through the API, downloads by workers)",
        &Limits::max_upload_bytes},
       {"max_active_jobs_per_tenant", "queued and running jobs of one tenant", &Limits::max_active_jobs_per_tenant},
+      {"max_jobs_per_window_per_tenant",
+       "job submissions of one tenant per rate_window_seconds (all at once or spread out)",
+       &Limits::max_jobs_per_window_per_tenant},
+      {"max_upload_urls_per_window_per_tenant", "upload URLs minted for one tenant per rate_window_seconds",
+       &Limits::max_upload_urls_per_window_per_tenant},
+      {"rate_window_seconds", "the window of the per-tenant rate limits", &Limits::rate_window_seconds},
       {"allowed_callback_hosts",
        "host names or CIDR blocks callback_url may reach although they are loopback, private, link-local or multicast",
        &Limits::allowed_callback_hosts},
@@ -252,6 +258,32 @@ Status Admission::CheckNewJobId(std::string_view id, job::TimePoint now, std::ch
                            std::to_string(window.count() / 1000) + " s); leave 'id' out to get one");
   }
   return Status::Ok();
+}
+
+namespace {
+job::RateLimit MakeRateLimit(const char* name, int max, double window_seconds) {
+  const auto window = std::chrono::milliseconds(std::max<std::int64_t>(1, std::llround(std::min(window_seconds, 1e9) * 1000)));
+  return job::RateLimit{name, max, window};
+}
+}  // namespace
+
+job::RateLimit Admission::job_rate() const {
+  return MakeRateLimit("max_jobs_per_window_per_tenant", limits_.max_jobs_per_window_per_tenant,
+                       limits_.rate_window_seconds);
+}
+
+job::RateLimit Admission::upload_url_rate() const {
+  return MakeRateLimit("max_upload_urls_per_window_per_tenant", limits_.max_upload_urls_per_window_per_tenant,
+                       limits_.rate_window_seconds);
+}
+
+Status Admission::RateLimitError(const job::RateLimit& limit, std::string_view tenant,
+                                 std::chrono::milliseconds retry_after) {
+  char window[32];
+  std::snprintf(window, sizeof(window), "%g", static_cast<double>(limit.window.count()) / 1000);
+  return Status(Code::kThrottled, "limit " + limit.name + ": tenant '" + std::string(tenant) + "' is over " +
+                                      std::to_string(limit.max) + " per " + window + " s; retry in " +
+                                      std::to_string((retry_after.count() + 999) / 1000) + " s");
 }
 
 Status Admission::CheckInputSize(std::string_view field, std::uint64_t size) const {

@@ -37,6 +37,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/status.h"
+#include "job/job_queue.h"
 #include "job/job_spec.h"
 #include "media/video.h"
 #include "pipeline/swap_options.h"
@@ -55,6 +56,11 @@ struct Limits {
   int max_execution_threads = 64;                     // execution-thread-count
   std::uint64_t max_upload_bytes = 2ull << 30;        // one input object (uploads, downloads)
   int max_active_jobs_per_tenant = 1000;              // queued + running jobs of one tenant
+  // Per-tenant rates, shared by every API process (kept in the queue): a tenant may
+  // spend the whole number at once, then that many per rate_window_seconds.
+  int max_jobs_per_window_per_tenant = 300;           // job submissions (POST /v1/jobs)
+  int max_upload_urls_per_window_per_tenant = 600;    // upload URLs minted (POST /v1/uploads)
+  double rate_window_seconds = 60;
   // Hosts a callback_url may reach although they resolve to loopback, private,
   // link-local or multicast addresses: host names (exact) or CIDR blocks
   // ("10.0.0.0/8", "::1/128").
@@ -99,6 +105,14 @@ class Admission {
   // ids sort by time, so a far-future id would list first forever.
   static Status CheckNewJobId(std::string_view id, job::TimePoint now,
                               std::chrono::milliseconds window = std::chrono::minutes(5));
+
+  // The per-tenant rate limits, as JobQueue::TakeRateToken keeps them.
+  job::RateLimit job_rate() const;
+  job::RateLimit upload_url_rate() const;
+  // The kThrottled error of a token `limit` refused `tenant`: names the limit and
+  // the wait.
+  static Status RateLimitError(const job::RateLimit& limit, std::string_view tenant,
+                               std::chrono::milliseconds retry_after);
 
   // An input object of `size` bytes named by `field`: TooLarge over max_upload_bytes.
   Status CheckInputSize(std::string_view field, std::uint64_t size) const;

@@ -24,6 +24,8 @@
 //
 // Jobs are admitted by admission.h before they are queued: over a limit is 413
 // "too_large" (message "limit <name>: …"), too many unfinished jobs of the tenant 429.
+// Submissions and upload URLs are rate-limited per tenant (tokens kept in the queue):
+// 429 "throttled" with Retry-After.
 // A tenant-chosen job id must carry the current time; submitting an existing id
 // again answers 200 with the job when the spec is the same, 409 otherwise.
 //

@@ -103,7 +103,9 @@ json OpenApiDocument(const std::string& server_url) {
       {"summary", "submit a job"},
       {"requestBody", {{"required", true}, {"content", JsonContent(Ref("JobRequest"))}}},
       {"responses", Responses({{"201", {{"description", "queued (or the existing job for a reused id)"},
-                                        {"content", JsonContent(Ref("Job"))}}}})}};
+                                        {"content", JsonContent(Ref("Job"))}}},
+                               {"429", ErrorResponse("over max_active_jobs_per_tenant, or over "
+                                                     "max_jobs_per_window_per_tenant (Retry-After says when)")}})}};
   paths["/v1/jobs"]["get"] = {
       {"operationId", "listJobs"},
       {"summary", "the caller's jobs, newest first"},
@@ -135,7 +137,8 @@ json OpenApiDocument(const std::string& server_url) {
       {"operationId", "createUpload"},
       {"summary", "a presigned PUT URL under the caller's input prefix"},
       {"requestBody", {{"required", true}, {"content", JsonContent(Ref("UploadRequest"))}}},
-      {"responses", Responses({{"201", {{"description", "upload URL"}, {"content", JsonContent(Ref("Upload"))}}}})}};
+      {"responses", Responses({{"201", {{"description", "upload URL"}, {"content", JsonContent(Ref("Upload"))}}},
+                               {"429", ErrorResponse("over max_upload_urls_per_window_per_tenant (Retry-After says when)")}})}};
   paths["/v1/events/s3"]["post"] = {
       {"operationId", "s3Event"},
       {"summary", "S3/MinIO bucket notification: created objects under a watched prefix become jobs"},

@@ -12,6 +12,8 @@
 #include <set>
 #include <thread>
 
+#include "job/queue_backends.h"
+#include "job/redis_client.h"
 #include "support/redis_server.h"
 
 namespace swapline::job {
@@ -72,6 +74,7 @@ class QueueTest : public ::testing::TestWithParam<std::string> {
     return *queues_.back();
   }
 
+ public:  // the helpers are shared with the Redis-only tests below
   static JobSpec Spec(const std::string& tenant, int max_attempts = 3) {
     JobSpec s;
     s.sources = {"images/input/" + tenant + "/202504051423/src.jpg"};
@@ -88,12 +91,25 @@ class QueueTest : public ::testing::TestWithParam<std::string> {
     return r.ok() ? *r : JobRecord{};
   }
 
+  // Submits `n` jobs of `tenant`; their ids in order.
+  static std::vector<std::string> SubmitJobs(JobQueue& q, const std::string& tenant, int n) {
+    std::vector<std::string> ids;
+    for (int i = 0; i < n; ++i) {
+      const JobSpec s = Spec(tenant);
+      ids.push_back(s.id);
+      const Result<JobRecord> r = q.Submit(s);
+      EXPECT_TRUE(r.ok()) << r.status().ToString();
+    }
+    return ids;
+  }
+
   static std::optional<Lease> MustClaim(JobQueue& q, const std::string& worker, milliseconds wait) {
     Result<std::optional<Lease>> l = q.Claim(worker, wait);
     EXPECT_TRUE(l.ok()) << l.status().ToString();
     return l.ok() ? *l : std::nullopt;
   }
 
+ protected:
   std::string uri_;
   std::filesystem::path dir_;
   testing::RedisServer* redis_ = nullptr;
@@ -554,14 +570,14 @@ TEST_P(QueueTest, ListPagesNewestFirstWithStateFilter) {
   std::vector<std::string> expected(ids.rbegin(), ids.rend());
   EXPECT_EQ(seen, expected);
 
-  // Settle every third job, then list only the succeeded ones.
+  // Settle every third job, then list only u1's succeeded ones.
   std::set<std::string> done;
-  for (int i = 0; i < 25; ++i) {
+  for (int i = 0; i < 60; ++i) {
     std::optional<Lease> l = MustClaim(q, "w", milliseconds(1000));
     ASSERT_TRUE(l.has_value());
     if (i % 3 == 0) {
       ASSERT_TRUE(q.Complete(*l, "s3://b/x.png").ok());
-      done.insert(l->job_id());
+      if (l->spec.tenant == "u1") done.insert(l->job_id());
     } else {
       ASSERT_TRUE(q.Release(*l).ok());
     }
@@ -660,26 +676,206 @@ TEST_P(QueueTest, ConcurrentWorkersCompleteEachJobOnce) {
               GetParam().c_str(), kJobs / submit_s, kJobs / claim_s);
 }
 
+// Tenants take turns: one worker finishing jobs one at a time reaches a job submitted
+// after another tenant's burst of 200 within the first claims, and the burst's jobs
+// still come in their order.
+TEST_P(QueueTest, ALateTenantsJobIsNotHeldUpByAnotherTenantsBurst) {
+  JobQueue& api = Open();
+  JobQueue& worker = Open();
+  const std::vector<std::string> burst = SubmitJobs(api, "busy", 200);
+  const JobSpec late = Spec("quiet");
+  ASSERT_TRUE(api.Submit(late).ok());
+  int late_claim = 0;
+  std::vector<std::string> busy_order;
+  for (int claim = 1; claim <= 201; ++claim) {
+    std::optional<Lease> l = MustClaim(worker, "w", milliseconds(1000));
+    ASSERT_TRUE(l.has_value()) << "claim " << claim;
+    if (l->job_id() == late.id) late_claim = claim;
+    if (l->spec.tenant == "busy") busy_order.push_back(l->job_id());
+    ASSERT_TRUE(worker.Complete(*l, "s3://b/" + l->job_id()).ok());
+  }
+  EXPECT_GE(late_claim, 1);
+  EXPECT_LE(late_claim, 2);
+  EXPECT_EQ(busy_order, burst);
+  Result<QueueStats> st = api.Stats();
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->count(JobState::kSucceeded), 201);
+  EXPECT_EQ(st->lag, 0);
+}
+
+// A worker dies holding a job of a tenant with more jobs waiting: another tenant's job
+// still goes first, the dead worker's job is taken over and finished once, and the
+// tenant's next jobs are handed out after it.
+TEST_P(QueueTest, AKilledWorkersJobIsFinishedOnceAndTheTenantsNextJobsFollow) {
+  JobQueue& api = Open();
+  JobQueue& survivor = Open();
+  const std::vector<std::string> busy = SubmitJobs(api, "busy", 4);
+  const JobSpec late = Spec("quiet");
+  ASSERT_TRUE(api.Submit(late).ok());
+  {
+    // The victim's own connection (Redis) or handle (SQLite) goes away with it.
+    Result<std::unique_ptr<JobQueue>> victim = OpenJobQueue(uri_, options_);
+    ASSERT_TRUE(victim.ok()) << victim.status().ToString();
+    std::optional<Lease> held = MustClaim(**victim, "victim", milliseconds(1000));
+    ASSERT_TRUE(held.has_value());
+    EXPECT_EQ(held->job_id(), busy[0]);
+  }
+  std::map<std::string, int> completions;
+  std::vector<std::string> order;
+  const auto deadline = Steady::now() + 20 * options_.lease + std::chrono::seconds(5);
+  while (completions.size() < 5 && Steady::now() < deadline) {
+    std::optional<Lease> l = MustClaim(survivor, "survivor", options_.lease);
+    if (!l) continue;
+    if (l->job_id() == busy[0]) {
+      EXPECT_EQ(l->attempt, 2);  // a takeover
+    }
+    order.push_back(l->job_id());
+    if (survivor.Complete(*l, "s3://b/" + l->job_id()).ok()) ++completions[l->job_id()];
+  }
+  ASSERT_EQ(completions.size(), 5u);
+  for (const auto& [id, n] : completions) EXPECT_EQ(n, 1) << id;
+  EXPECT_EQ(order.front(), late.id);  // not held up by the busy tenant
+  std::vector<std::string> busy_next;  // the busy tenant's jobs after the taken-over one
+  for (const std::string& id : order) {
+    if (id != late.id && id != busy[0]) busy_next.push_back(id);
+  }
+  EXPECT_EQ(busy_next, std::vector<std::string>(busy.begin() + 1, busy.end()));
+  EXPECT_EQ(MustGet(api, "busy", busy[0]).state, JobState::kSucceeded);
+  Result<QueueStats> st = api.Stats();
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->count(JobState::kSucceeded), 5);
+  EXPECT_EQ(st->in_flight, 0);
+  EXPECT_EQ(st->lag, 0);
+  EXPECT_EQ(st->ready, 0);
+}
+
+// A cancelled ready job leaves the backlog figures at once (KEDA reads lag), and the
+// other jobs, a retry waiting out its backoff included, are still handed out.
+TEST_P(QueueTest, CancellingAQueuedJobTakesItOutOfTheBacklogAtOnce) {
+  options_.retry_backoff_initial = milliseconds(200);
+  JobQueue& q = Open();
+  std::vector<std::string> ids;
+  for (int i = 0; i < 4; ++i) {
+    const JobSpec s = Spec(i < 3 ? "u1" : "u2");
+    ids.push_back(s.id);
+    ASSERT_TRUE(q.Submit(s).ok());
+  }
+  std::optional<Lease> first = MustClaim(q, "w", milliseconds(1000));
+  ASSERT_TRUE(first.has_value());
+  ASSERT_EQ(first->job_id(), ids[0]);
+  ASSERT_TRUE(q.Fail(*first, Unavailable("flaky"), /*retryable=*/true).ok());  // delayed
+  Result<QueueStats> st = q.Stats();
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->ready, 3);
+  EXPECT_EQ(st->lag, 3);
+  EXPECT_EQ(st->delayed, 1);
+
+  ASSERT_TRUE(q.Cancel("u1", ids[1]).ok());
+  st = q.Stats();
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->count(JobState::kQueued), 3);
+  EXPECT_EQ(st->ready, 2);
+  EXPECT_EQ(st->lag, 2);
+  ASSERT_TRUE(q.Cancel("u1", ids[0]).ok());  // the delayed retry
+  st = q.Stats();
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->delayed, 0);
+  EXPECT_EQ(st->ready, 2);
+  EXPECT_EQ(st->lag, 2);
+
+  std::set<std::string> claimed;
+  for (int i = 0; i < 2; ++i) {
+    std::optional<Lease> l = MustClaim(q, "w", milliseconds(1000));
+    ASSERT_TRUE(l.has_value());
+    claimed.insert(l->job_id());
+    ASSERT_TRUE(q.Complete(*l, "s3://b/x").ok());
+  }
+  EXPECT_EQ(claimed, (std::set<std::string>{ids[2], ids[3]}));
+  EXPECT_FALSE(MustClaim(q, "w", options_.retry_backoff_initial * 2).has_value());
+  st = q.Stats();
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->lag, 0);
+  EXPECT_EQ(st->count(JobState::kCancelled), 2);
+}
+
+// Rate tokens are shared by every handle on the queue, per tenant, and come back.
+TEST_P(QueueTest, RateTokensAreSharedPerTenantAndComeBack) {
+  JobQueue& a = Open();
+  JobQueue& b = Open();
+  const RateLimit limit{"max_things", 3, milliseconds(300)};
+  for (int i = 0; i < 3; ++i) {
+    Result<RateDecision> d = (i % 2 == 0 ? a : b).TakeRateToken("u1", limit);
+    ASSERT_TRUE(d.ok()) << d.status().ToString();
+    EXPECT_TRUE(d->allowed) << i;
+  }
+  Result<RateDecision> refused = b.TakeRateToken("u1", limit);
+  ASSERT_TRUE(refused.ok());
+  EXPECT_FALSE(refused->allowed);
+  EXPECT_GT(refused->retry_after.count(), 0);
+  EXPECT_LE(refused->retry_after, limit.window);
+  Result<RateDecision> other = a.TakeRateToken("u2", limit);
+  ASSERT_TRUE(other.ok());
+  EXPECT_TRUE(other->allowed);  // another tenant has its own bucket
+  const RateLimit another{"max_others", 1, milliseconds(300)};
+  Result<RateDecision> other_limit = a.TakeRateToken("u1", another);
+  ASSERT_TRUE(other_limit.ok());
+  EXPECT_TRUE(other_limit->allowed);  // and each limit its own
+
+  bool back = false;
+  for (const auto deadline = Steady::now() + std::chrono::seconds(10); !back && Steady::now() < deadline;) {
+    std::this_thread::sleep_for(milliseconds(10));
+    Result<RateDecision> d = a.TakeRateToken("u1", limit);
+    ASSERT_TRUE(d.ok());
+    back = d->allowed;
+  }
+  EXPECT_TRUE(back);
+  EXPECT_FALSE(a.TakeRateToken("u1", RateLimit{"bad", 0, milliseconds(1)}).ok());
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, QueueTest, ::testing::Values("sqlite", "redis"),
                          [](const auto& info) { return info.param; });
 
-// SQLite claims the oldest job of the tenant with the fewest running jobs; Redis
-// claims in stream order (its fairness is the per-tenant cap).
-class SqliteQueueTest : public QueueTest {};
+// Redis only: an entry of the earlier layout ({job: <id>}, bound to its job when
+// written) left in the stream by the previous version still runs its job, once.
+TEST(RedisQueueUpgradeTest, JobsQueuedInTheEarlierLayoutStillRun) {
+  testing::RedisServer* redis = SharedRedis();
+  ASSERT_NE(redis, nullptr);
+  const std::string stream = "up" + std::to_string(::getpid()) + ":jobs";
+  JobQueueOptions options;
+  options.lease = milliseconds(300);
+  options.poll_interval = milliseconds(20);
+  Result<std::unique_ptr<JobQueue>> q = OpenJobQueue(redis->Uri(stream), options);
+  ASSERT_TRUE(q.ok()) << q.status().ToString();
+  JobSpec old = QueueTest::Spec("u1");
+  ASSERT_TRUE((*q)->Submit(old).ok());
+  const JobSpec other = QueueTest::Spec("u2");
+  ASSERT_TRUE((*q)->Submit(other).ok());
+  // Rewrite `old` as the previous version queued it: off the ready list, named by an
+  // entry of its own (its ticket stays: a spare ticket finds no job and is dropped).
+  Result<internal::RedisEndpoint> ep = internal::ParseRedisUri(redis->Uri(stream));
+  ASSERT_TRUE(ep.ok());
+  Result<std::unique_ptr<internal::RedisConnection>> c = internal::RedisConnection::Connect(*ep, milliseconds(2000));
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  ASSERT_TRUE((*c)->Command({"LREM", stream + ":ready:u1", "0", old.id}).ok());
+  ASSERT_TRUE((*c)->Command({"LREM", stream + ":ready-tenants", "0", "u1"}).ok());
+  Result<internal::Reply> entry = (*c)->Command({"XADD", stream, "*", "job", old.id});
+  ASSERT_TRUE(entry.ok() && !entry->is_error());
+  ASSERT_TRUE((*c)->Command({"HSET", "up" + std::to_string(::getpid()) + ":job:" + old.id, "entry",
+                              std::string(entry->view().str())})
+                  .ok());
 
-TEST_P(SqliteQueueTest, ABurstOfOneTenantDoesNotStarveAnother) {
-  JobQueue& q = Open();
-  for (int i = 0; i < 10; ++i) ASSERT_TRUE(q.Submit(Spec("busy")).ok());
-  const JobSpec late = Spec("quiet");
-  ASSERT_TRUE(q.Submit(late).ok());
-  std::optional<Lease> first = MustClaim(q, "w1", milliseconds(500));
-  std::optional<Lease> second = MustClaim(q, "w2", milliseconds(500));
-  ASSERT_TRUE(first && second);
-  EXPECT_EQ(first->spec.tenant, "busy");
-  EXPECT_EQ(second->job_id(), late.id);  // not the busy tenant's second job
+  std::map<std::string, int> claimed;
+  while (std::optional<Lease> l = QueueTest::MustClaim(**q, "w", milliseconds(300))) {
+    ++claimed[l->job_id()];
+    ASSERT_TRUE((*q)->Complete(*l, "s3://b/x").ok());
+  }
+  EXPECT_EQ(claimed, (std::map<std::string, int>{{old.id, 1}, {other.id, 1}}));
+  Result<QueueStats> st = (*q)->Stats();
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->count(JobState::kSucceeded), 2);
+  EXPECT_EQ(st->lag, 0);
+  EXPECT_EQ(st->in_flight, 0);
 }
-
-INSTANTIATE_TEST_SUITE_P(Sqlite, SqliteQueueTest, ::testing::Values("sqlite"));
 
 // ---------------------------------------------------------------------------------
 // Redis only: the server restarts under running clients.

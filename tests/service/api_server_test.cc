@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <functional>
 #include <set>
+#include <thread>
 
 #include "cli/cli_test_util.h"
 #include "job/job_queue.h"
@@ -226,6 +227,43 @@ TEST_F(ApiServerTest, EachTenantHasABoundedBacklog) {
   SubmitSimple();
   // Cancelling an ended job is a conflict, not a success.
   ExpectError(Call("POST", "/v1/jobs/" + first + "/cancel", "{}"), 409, "failed_precondition");
+}
+
+// Submissions and upload URLs are rate-limited per tenant: 429 with Retry-After and
+// an error naming the limit, other tenants unaffected, tokens back after the window.
+TEST_F(ApiServerTest, SubmissionsAndUploadUrlsAreRateLimitedPerTenant) {
+  Limits limits;
+  ASSERT_TRUE(SetLimit(limits, "max_jobs_per_window_per_tenant=2").ok());
+  ASSERT_TRUE(SetLimit(limits, "max_upload_urls_per_window_per_tenant=2").ok());
+  ASSERT_TRUE(SetLimit(limits, "rate_window_seconds=0.5").ok());
+  StartServer(true, 64 * 1024, limits);
+  const std::string spec =
+      json{{"sources", {"images/input/acme/1/s.jpg"}}, {"target", "images/input/acme/1/t.jpg"}}.dump();
+  SubmitSimple();
+  SubmitSimple();
+  const Reply refused = Call("POST", "/v1/jobs", spec);
+  ExpectError(refused, 429, "throttled", "limit max_jobs_per_window_per_tenant:");
+  ASSERT_EQ(refused.headers.count("Retry-After"), 1u) << refused.text;
+  EXPECT_GE(std::stoi(refused.headers.find("Retry-After")->second), 1);
+  SubmitSimple(kGlobex, "globex");  // others are not held up
+
+  const std::string upload = R"({"filename": "face.jpg"})";
+  EXPECT_EQ(Call("POST", "/v1/uploads", upload).status, 201);
+  EXPECT_EQ(Call("POST", "/v1/uploads", upload).status, 201);
+  const Reply no_url = Call("POST", "/v1/uploads", upload);
+  ExpectError(no_url, 429, "throttled", "limit max_upload_urls_per_window_per_tenant:");
+  EXPECT_EQ(no_url.headers.count("Retry-After"), 1u) << no_url.text;
+
+  // The tokens come back after the window.
+  int submitted = 0, minted = 0;
+  for (const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+       (submitted != 201 || minted != 201) && std::chrono::steady_clock::now() < deadline;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (submitted != 201) submitted = Call("POST", "/v1/jobs", spec).status;
+    if (minted != 201) minted = Call("POST", "/v1/uploads", upload).status;
+  }
+  EXPECT_EQ(submitted, 201);
+  EXPECT_EQ(minted, 201);
 }
 
 TEST_F(ApiServerTest, AnotherTenantsJobIsNotFound) {
