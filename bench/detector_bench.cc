@@ -38,9 +38,10 @@ int RunDetectorBench(const DetectorBenchOptions& options) {
   std::vector<NamedDetector> detectors;
   detectors.push_back({"hog-640", vision::NewHogFaceDetector({.detect_side = 640})});
   detectors.push_back({"hog-960", vision::NewHogFaceDetector({.detect_side = 960})});
-  for (const auto& [name, path] : options.yunet_models) {
-    const int side = name.ends_with("640") ? 640 : 320;
-    auto detector = vision::NewYuNetFaceDetector(path, side);
+  for (const auto& [name, path] : options.models) {
+    auto detector = name == "blazeface_front" ? vision::NewBlazeFaceDetector(path, 128)
+                    : name == "blazeface_back" ? vision::NewBlazeFaceDetector(path, 256)
+                                               : vision::NewYuNetFaceDetector(path, name.ends_with("640") ? 640 : 320);
     if (!detector.ok()) {
       spdlog::error("{}: {}", name, detector.status().message());
       return 1;
@@ -54,7 +55,7 @@ int RunDetectorBench(const DetectorBenchOptions& options) {
   }
 
   std::printf("faces found at score 0.5\n%-52s", "image");
-  for (const auto& d : detectors) std::printf(" %12s", d.name.c_str());
+  for (const auto& d : detectors) std::printf(" %15s", d.name.c_str());
   std::printf("\n");
   for (const fs::path& path : images) {
     auto image = media::ReadImage(path, media::kDefaultMaxImagePixels);
@@ -65,7 +66,7 @@ int RunDetectorBench(const DetectorBenchOptions& options) {
     std::printf("%-52s", (path.parent_path().filename() / path.filename()).string().c_str());
     for (auto& d : detectors) {
       auto found = d.detector->Detect(*image, 0.5f);
-      std::printf(" %12s", found.ok() ? std::to_string(found->size()).c_str() : "error");
+      std::printf(" %15s", found.ok() ? std::to_string(found->size()).c_str() : "error");
     }
     std::printf("\n");
   }
@@ -76,7 +77,7 @@ int RunDetectorBench(const DetectorBenchOptions& options) {
     spdlog::error("{}", frame.status().message());
     return 3;
   }
-  std::printf("\none detection on %s (%dx%d), %d runs after a warm-up\n%-14s %10s %10s %14s\n",
+  std::printf("\none detection on %s (%dx%d), %d runs after a warm-up\n%-16s %10s %10s %14s\n",
               frame_path.filename().c_str(), frame->cols, frame->rows, options.runs, "detector", "median ms",
               "p90 ms", "vs hog-640");
   double baseline = 0;
@@ -90,7 +91,7 @@ int RunDetectorBench(const DetectorBenchOptions& options) {
     }
     const double median = Percentile(times, 0.5);
     if (baseline == 0) baseline = median;
-    std::printf("%-14s %10.1f %10.1f %13.2fx\n", d.name.c_str(), median, Percentile(times, 0.9), median / baseline);
+    std::printf("%-16s %10.1f %10.1f %13.2fx\n", d.name.c_str(), median, Percentile(times, 0.9), median / baseline);
   }
   return 0;
 }

@@ -1,7 +1,7 @@
 // `swapline bench detectors`: which face detector finds which test face, and what
 // one detection costs on a 1920x1080 frame.
 //
-// Runs every detector (HOG at 640 and 960, and each YuNet model given) on every photo
+// Runs every detector (HOG at 640 and 960, and each YuNet or BlazeFace model given) on every photo
 // of the test data (photos/ and derived/: portraits, tilted, small, partial, two
 // faces, no face, letterboxed stills) and prints the faces found at score 0.5. Then
 // times one detection on the 1080p still, median of `runs` after a warm-up, with the
@@ -17,8 +17,8 @@ namespace swapline::bench {
 
 struct DetectorBenchOptions {
   std::filesystem::path testdata;
-  // YuNet models by manifest name ("yunet_s_640"), resolved by the caller.
-  std::vector<std::pair<std::string, std::filesystem::path>> yunet_models;
+  // Detector models by manifest name ("yunet_s_640", "blazeface_back"), resolved by the caller.
+  std::vector<std::pair<std::string, std::filesystem::path>> models;
   int runs = 20;
 };
 

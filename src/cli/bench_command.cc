@@ -51,7 +51,7 @@ void RegisterBenchCommand(CLI::App& app, int& exit_code) {
   auto models_dir = std::make_shared<std::string>();
   CLI::App* detectors = bench->add_subcommand("detectors", "faces found per test photo and ms per 1080p frame, per detector");
   detectors->add_option("--testdata", *testdata, "folder of the test photos")->capture_default_str();
-  detectors->add_option("--models-dir", *models_dir, "models folder; the YuNet models installed there are included")
+  detectors->add_option("--models-dir", *models_dir, "models folder; the YuNet and BlazeFace models installed there are included")
       ->envname("SWAPLINE_MODELS_DIR");
   detectors->add_option("--runs", detector_options->runs, "timed runs per detector")
       ->check(CLI::Range(1, 10000))
@@ -61,8 +61,8 @@ void RegisterBenchCommand(CLI::App& app, int& exit_code) {
     resolved.testdata = *testdata;
     models::ModelDir models(models::ModelsDirOr(*models_dir), models::ModelManifest::Embedded());
     for (const models::ModelEntry& entry : models.manifest().entries()) {
-      if (!entry.name.starts_with("yunet")) continue;
-      if (auto path = models.Resolve(entry.name, {}); path.ok()) resolved.yunet_models.emplace_back(entry.name, *path);
+      if (!entry.name.starts_with("yunet") && !entry.name.starts_with("blazeface")) continue;
+      if (auto path = models.Resolve(entry.name, {}); path.ok()) resolved.models.emplace_back(entry.name, *path);
     }
     exit_code = bench::RunDetectorBench(resolved);
   });

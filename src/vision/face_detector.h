@@ -12,7 +12,7 @@
 // score = 1 / (1 + exp(-2(m - 0.25))), so FaceFusion's default --face-detector-score
 // 0.5 sits a little above dlib's own threshold (m = 0), which admits face-like patterns.
 //
-// Neural detectors run through infer::InferenceSession (see yunet_detector.cc).
+// Neural detectors run through infer::InferenceSession (neural_face_detectors.cc).
 //
 // Thread safety: an instance is used by one thread at a time; make one per worker.
 #pragma once
@@ -45,5 +45,9 @@ std::unique_ptr<FaceDetector> NewHogFaceDetector(const HogFaceDetectorOptions& o
 // smaller than ~10 px at that scale are not found: 640 for small faces in big frames.
 // FailedPrecondition when the file is not a YuNet model of that size.
 Result<std::unique_ptr<FaceDetector>> NewYuNetFaceDetector(const std::filesystem::path& onnx, int side);
+
+// MediaPipe BlazeFace: the front model (128 px input, faces filling much of the
+// frame: selfies, close-ups) or the back model (256 px, smaller and farther faces).
+Result<std::unique_ptr<FaceDetector>> NewBlazeFaceDetector(const std::filesystem::path& onnx, int side);
 
 }  // namespace swapline::vision

@@ -1,6 +1,7 @@
-// YuNet through the inference layer, on the real models in SWAPLINE_MODELS_DIR and the
-// test photos: which faces it finds, how its boxes agree with HOG's, and that a
-// wrong or damaged model file fails at load with a clear error.
+// YuNet and BlazeFace through the inference layer, on the real models in
+// SWAPLINE_MODELS_DIR and the test photos: which faces they find, how their boxes
+// agree with HOG's, and that a wrong or damaged model file fails at load with a
+// clear error.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -79,6 +80,38 @@ TEST(YuNetDetector, FindsBothFacesAndNoneWhereThereAreNone) {
     ASSERT_TRUE(from_grey.ok());
     EXPECT_EQ(from_grey->size(), 1u) << file;
   }
+}
+
+TEST(BlazeFaceDetector, FrontFindsThePortraitsBackFindsSmallerFaces) {
+  const fs::path blazeface = fs::path(SWAPLINE_MODELS_DIR) / "blazeface";
+  auto front = NewBlazeFaceDetector(blazeface / "face_detection_front_128x128_barracuda.onnx", 128);
+  auto back = NewBlazeFaceDetector(blazeface / "face_detection_back_256x256_barracuda.onnx", 256);
+  ASSERT_TRUE(front.ok()) << front.status().ToString();
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  auto hog = NewHogFaceDetector();
+  for (const char* name : {"grace_hopper_usn_portrait.jpg", "eileen_collins_nasa_portrait.png",
+                           "obama_official_portrait_2012.jpg"}) {
+    const cv::Mat image = Photo(name);
+    auto reference = hog->Detect(image, 0.5f);
+    ASSERT_TRUE(reference.ok() && reference->size() == 1u) << name;
+    for (auto* detector : {front->get(), back->get()}) {
+      auto found = detector->Detect(image, 0.5f);
+      ASSERT_TRUE(found.ok()) << found.status().ToString();
+      ASSERT_EQ(found->size(), 1u) << name;
+      EXPECT_GT(Iou(found->front().box, reference->front().box), 0.4) << name;
+    }
+  }
+  auto two = (*back)->Detect(Photo("obama_biden_blue_room_2010_two_faces.jpg"), 0.5f);
+  ASSERT_TRUE(two.ok());
+  EXPECT_EQ(two->size(), 2u);
+  for (const char* name : {"noface_coffee.png", "noface_chelsea_cat.png"}) {
+    auto none = (*front)->Detect(Photo(name), 0.5f);
+    ASSERT_TRUE(none.ok());
+    EXPECT_TRUE(none->empty()) << name;
+  }
+  // The front model's file with the back model's input size: the dry run refuses it.
+  EXPECT_EQ(NewBlazeFaceDetector(blazeface / "face_detection_front_128x128_barracuda.onnx", 256).status().code(),
+            Code::kFailedPrecondition);
 }
 
 TEST(InferenceSession, AWrongOrDamagedModelFailsAtLoadNamingTheProblem) {
