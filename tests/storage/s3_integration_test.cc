@@ -17,10 +17,10 @@
 #include <sstream>
 #include <thread>
 
-#include "fault_proxy.h"
 #include "storage/file_store.h"
 #include "storage/hashing.h"
 #include "storage/s3_store.h"
+#include "support/fault_proxy.h"
 #include "support/process.h"
 #include "support/s3_servers.h"
 
@@ -28,22 +28,13 @@ namespace swapline::storage {
 namespace {
 
 namespace fs = std::filesystem;
-using testing::FaultProxy;
-using testing::Fault;
+using swapline::testing::FaultProxy;
+using swapline::testing::Fault;
 using swapline::testing::SwiftServer;
+using swapline::testing::WaitUntil;
 constexpr std::uint64_t kMiB = 1 << 20;
 constexpr const char* kBucket = "swapline-test";
 constexpr const char* kOtherBucket = "swapline-other";
-
-// Polls `done` until it holds (true) or `limit` passes (false).
-bool WaitUntil(const std::function<bool()>& done, std::chrono::seconds limit) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return true;
-}
 
 SwiftServer* g_server = nullptr;
 
