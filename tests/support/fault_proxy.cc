@@ -264,13 +264,14 @@ bool FaultProxy::Spoil(int client, const Treatment& treatment) {
     }
     case Fault::kStall: {
       // Say nothing; the request waits in the socket. A timed stall then lets it
-      // go on, even when the client gave up meanwhile (the server may act on a
-      // request whose answer nobody reads); an untimed one lasts until the client
-      // gives up.
+      // go on; an untimed one lasts until the client gives up. A request whose
+      // client gave up is dropped, never sent late: a server acting on it after
+      // the client's retry (a second multipart upload started) leaves garbage no
+      // client can see coming, which only a bucket lifecycle rule removes.
       const auto until = std::chrono::steady_clock::now() + treatment.stall;
       while (!stopping_ && (treatment.stall.count() == 0 || std::chrono::steady_clock::now() < until)) {
         pollfd p{client, POLLRDHUP, 0};
-        if (::poll(&p, 1, 50) > 0 && treatment.stall.count() == 0) return false;
+        if (::poll(&p, 1, 50) > 0) return false;
       }
       return treatment.stall.count() != 0;
     }

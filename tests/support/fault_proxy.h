@@ -12,7 +12,8 @@
 // without pipelining or "Expect: 100-continue", as storage::HttpClient sends).
 // Treatments: forward; reset (RST once the request starts arriving); reset mid-
 // transfer (forward a random number of bytes, then RST both sides); "503 SlowDown"
-// with S3's XML error body, then close; stall (say nothing for a while, then go on).
+// with S3's XML error body, then close; stall (say nothing for a while, then go on,
+// or drop the request if the client gave up meanwhile).
 #pragma once
 
 #include <array>
@@ -37,7 +38,8 @@ struct FaultSchedule {
   double reset_mid_transfer = 0;
   double slow_down = 0;
   double stall = 0;
-  // A stall lasts a uniform random time up to this, then the request goes on.
+  // A stall lasts a uniform random time up to this, then the request goes on
+  // (unless its client gave up).
   std::chrono::milliseconds max_stall{3'000};
   // A mid-transfer reset comes after a uniform random number of bytes up to this
   // (either direction).
