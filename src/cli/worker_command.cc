@@ -4,8 +4,6 @@
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
-#include <algorithm>
-#include <chrono>
 #include <cstdlib>
 #include <memory>
 #include <string>
@@ -42,24 +40,7 @@ int RunWorker(const WorkerArgs& args) {
   if (!grace.ok()) return Fail(grace.status().WithContext("--grace"));
   auto limits = LimitsFromFlags(args.worker.limits_file, args.worker.limits);
   if (!limits.ok()) return Fail(limits.status());
-  InstallStopSignals();
-  // A queue that cannot be reached now (Redis restarting) is waited for, as claims
-  // wait for it later: a worker started meanwhile would otherwise exit into a
-  // restart loop, leaving a killed predecessor's scratch unswept.
   auto backends = OpenBackends(args.store, args.queue, args.worker.s3, *queue_options);
-  for (std::chrono::milliseconds backoff{100}; !backends.ok() && backends.status().code() == Code::kUnavailable;
-       backoff = std::min(backoff * 2, std::chrono::milliseconds(5'000))) {
-    spdlog::warn("{}; retrying in {} ms", backends.status().ToString(), backoff.count());
-    const auto retry = std::chrono::steady_clock::now() + backoff;
-    while (StopSignal() == 0 && std::chrono::steady_clock::now() < retry) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    if (StopSignal() != 0) {
-      spdlog::info("signal {}: stopping before the queue could be reached", StopSignal());
-      return kExitOk;
-    }
-    backends = OpenBackends(args.store, args.queue, args.worker.s3, *queue_options);
-  }
   if (!backends.ok()) return Fail(backends.status());
 
   MetricsRegistry metrics;
@@ -83,6 +64,7 @@ int RunWorker(const WorkerArgs& args) {
     if (Status s = metrics_server.Start(host, port); !s.ok()) return Fail(s);
     spdlog::info("metrics on http://{}:{}/metrics", host, metrics_server.port());
   }
+  InstallStopSignals();
   if (Status s = worker.Start(); !s.ok()) return Fail(s);
   spdlog::info("worker on queue {} and store {}", backends->queue->Describe(), backends->store->Describe());
   while (StopSignal() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
