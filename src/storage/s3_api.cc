@@ -164,6 +164,7 @@ Result<HttpResponse> S3Api::Execute(S3Request request) {
     http_request.body_fd = request.body_fd;
     http_request.body_offset = request.body_offset;
     http_request.body_length = request.body_length;
+    http_request.fresh_connection = request.fresh_connection;
 
     Result<HttpResponse> response = http_.Send(http_request, request.sink);
     bool retryable = false;
@@ -277,11 +278,13 @@ Result<std::string> S3Api::InitiateUpload(const std::string& bucket, const std::
   // timeout after the request went out) may have created an upload whose id nobody
   // knows; it would stay until the lifecycle rule. So after a retry, uploads of this
   // key started since the first attempt (Initiated has second resolution: a margin)
-  // that are not ours and have no part yet are aborted, best effort.
+  // that are not ours and have no part yet are aborted, best effort. Each attempt
+  // goes on a fresh connection, so libcurl never resends it unseen.
   int attempts = 0;
   const auto first_attempt = std::chrono::system_clock::now() - std::chrono::seconds(2);
   S3Request request{.method = "POST", .bucket = bucket, .key = key, .query = {{"uploads", ""}},
-                    .headers = headers, .before_attempt = [&attempts](S3Request&) { ++attempts; }};
+                    .headers = headers, .before_attempt = [&attempts](S3Request&) { ++attempts; },
+                    .fresh_connection = true};
   SWAPLINE_ASSIGN_OR_RETURN(HttpResponse response, Execute(std::move(request)));
   SWAPLINE_ASSIGN_OR_RETURN(std::string upload_id, ParseElementText(response.body, "UploadId"));
   if (attempts > 1) {

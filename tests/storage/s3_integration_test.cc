@@ -427,6 +427,22 @@ TEST_F(S3Test, TransfersSurviveResetsSlowDownsAndStalls) {
   }
 }
 
+TEST_F(S3Test, ARetriedInitiateLeavesNoOrphanUpload) {
+  // CreateMultipartUpload is carried out but its answer is lost: the retry starts a
+  // second upload, and the first one (whose id the client never saw) must not stay.
+  const fs::path file = scratch_.path() / "data.bin";
+  WriteRandomFile(file, 6 * kMiB, 13);
+  FaultProxy proxy(g_server->port());
+  auto store = OpenS3(TestOptions(proxy.port()));
+  proxy.InjectNthRequest(Fault::kResetMidTransfer, 2);  // after the resume check's ListMultipartUploads
+  Result<ObjectInfo> put = store->PutFile(prefix_ + "data.bin", file, {});
+  ASSERT_TRUE(put.ok()) << put.status().ToString();
+  EXPECT_EQ(proxy.faults_done(), 1);
+  Result<std::vector<MultipartUpload>> pending = store->ListMultipartUploads(prefix_);
+  ASSERT_TRUE(pending.ok()) << pending.status().ToString();
+  EXPECT_TRUE(pending->empty()) << pending->size() << " upload(s) left";
+}
+
 TEST_F(S3Test, PermanentStallEndsWithTheReadTimeout) {
   FaultProxy proxy(g_server->port());
   S3Options options = TestOptions(proxy.port());

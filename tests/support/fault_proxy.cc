@@ -47,8 +47,6 @@ void ResetOnClose(int fd) {
   ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &hard, sizeof(hard));
 }
 
-constexpr std::uint64_t kInjectedResetAfterBytes = 16 * 1024;
-
 }  // namespace
 
 const char* FaultName(Fault fault) {
@@ -93,6 +91,15 @@ void FaultProxy::Inject(Fault fault, int connections) {
   scheduled_ = false;
   fault_ = fault;
   faults_left_ = connections;
+  requests_to_skip_ = -1;
+}
+
+void FaultProxy::InjectNthRequest(Fault fault, int n) {
+  std::lock_guard lock(mutex_);
+  scheduled_ = false;
+  fault_ = fault;
+  faults_left_ = 1;
+  requests_to_skip_ = n - 1;
 }
 
 void FaultProxy::SetSchedule(const FaultSchedule& schedule) {
@@ -114,11 +121,14 @@ FaultProxy::Treatment FaultProxy::Draw(bool first_request) {
   ++requests_;
   Treatment treatment;
   if (!scheduled_) {
-    if (first_request && faults_left_ > 0) {
+    if (requests_to_skip_ > 0) {
+      --requests_to_skip_;
+      return treatment;
+    }
+    if ((first_request || requests_to_skip_ == 0) && faults_left_ > 0) {
       --faults_left_;
       treatment.spoil = true;
       treatment.fault = fault_;
-      treatment.reset_after_bytes = kInjectedResetAfterBytes;
     }
     return treatment;
   }
@@ -182,6 +192,7 @@ void FaultProxy::Serve(int client) {
   bool first_request = true;
   std::uint64_t moved = 0;
   std::uint64_t reset_at = 0;  // 0: none planned
+  bool reset_on_answer = false;
   std::vector<char> buffer(256 * 1024);
   const int one = 1;
   ::setsockopt(client, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -197,7 +208,8 @@ void FaultProxy::Serve(int client) {
       if (treatment.spoil) {
         ++faults_by_kind_[static_cast<int>(treatment.fault)];
         if (treatment.fault == Fault::kResetMidTransfer) {
-          reset_at = moved + treatment.reset_after_bytes;
+          reset_on_answer = treatment.reset_after_bytes == 0;
+          if (!reset_on_answer) reset_at = moved + treatment.reset_after_bytes;
         } else if (!Spoil(client, treatment)) {
           break;
         }
@@ -213,6 +225,12 @@ void FaultProxy::Serve(int client) {
       if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
       std::size_t want = buffer.size();
       if (reset_at > 0) want = std::min<std::uint64_t>(want, reset_at - moved);
+      if (i == 1 && reset_on_answer) {  // the request was carried out; its answer is lost
+        ResetOnClose(client);
+        ResetOnClose(server);
+        closed = true;
+        break;
+      }
       const int from = i == 0 ? client : server;
       const ssize_t got = ::recv(from, buffer.data(), want, 0);
       if (got <= 0) {

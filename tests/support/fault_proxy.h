@@ -4,7 +4,9 @@
 // spoils requests in one of two ways:
 //  * Inject(fault, n): the first request of each of the next n new connections
 //    gets `fault` (a stall lasts until the client gives up, a mid-transfer reset
-//    comes after 16 KiB);
+//    comes as the server's answer starts: the request was carried out, its answer
+//    is lost); InjectNthRequest(fault, n): the n-th request from now, on any
+//    connection, gets it;
 //  * SetSchedule(schedule): every request, on new and kept-alive connections alike,
 //    draws its treatment from a seeded random sequence (a seed gives the same
 //    sequence of treatments, in the order requests arrive).
@@ -61,6 +63,8 @@ class FaultProxy {
   // The first request of each of the next `connections` new connections gets
   // `fault`; later ones are forwarded.
   void Inject(Fault fault, int connections);
+  // The n-th request from now (1: the next) gets `fault`; the others are forwarded.
+  void InjectNthRequest(Fault fault, int n);
   // From now on every request draws its treatment from `schedule`.
   void SetSchedule(const FaultSchedule& schedule);
 
@@ -76,10 +80,10 @@ class FaultProxy {
     bool spoil = false;
     Fault fault = Fault::kReset;
     std::chrono::milliseconds stall{0};   // kStall; 0: until the client gives up
-    std::uint64_t reset_after_bytes = 0;  // kResetMidTransfer
+    std::uint64_t reset_after_bytes = 0;  // kResetMidTransfer; 0: as the answer starts
   };
   // The treatment of the next request; in Inject mode only a connection's first
-  // request can be spoiled.
+  // request can be spoiled, in InjectNthRequest mode only the n-th.
   Treatment Draw(bool first_request);
   void AcceptLoop();
   // Forwards one connection's requests, spoiling those Draw says; closes `client`.
@@ -99,6 +103,7 @@ class FaultProxy {
   std::atomic<int> requests_{0};
   std::mutex mutex_;
   int faults_left_ = 0;          // guarded by mutex_
+  int requests_to_skip_ = -1;    // InjectNthRequest: forwarded before the fault; guarded by mutex_
   Fault fault_ = Fault::kReset;  // guarded by mutex_
   bool scheduled_ = false;       // guarded by mutex_
   FaultSchedule schedule_;       // guarded by mutex_
