@@ -9,21 +9,10 @@
 #include <condition_variable>
 #include <string>
 
+#include "support/process.h"
+
 namespace swapline::testing {
 namespace {
-
-int Connect(int port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<std::uint16_t>(port));
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
 
 // Waits up to `ms` for `fd` to be readable; false on timeout.
 bool WaitReadable(int fd, int ms) {
@@ -216,7 +205,7 @@ void FaultProxy::Serve(int client) {
       }
     }
     if (server < 0) {
-      server = Connect(upstream_port_);
+      server = ConnectLoopback(upstream_port_);
       if (server < 0) break;
       ::setsockopt(server, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     }

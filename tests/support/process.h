@@ -18,6 +18,8 @@ namespace swapline::testing {
 int FreePort();
 // Whether `count` ports from `first` on are all free on loopback.
 bool PortsFree(int first, int count);
+// A TCP connection to 127.0.0.1:`port` (close-on-exec); -1 when refused.
+int ConnectLoopback(int port);
 
 // Polls `done` every 20 ms until it holds (true) or `limit` passes (false): how
 // tests wait for another process, never by sleeping a guessed time.

@@ -56,15 +56,8 @@ Status RedisServer::Launch() {
 }
 
 Result<std::string> RedisServer::RawCommand(const std::string& command) const {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<std::uint16_t>(port_));
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    ::close(fd);
-    return Unavailable("connect failed");
-  }
+  const int fd = ConnectLoopback(port_);
+  if (fd < 0) return Unavailable("connect failed");
   const std::string line = command + "\r\n";
   if (::send(fd, line.data(), line.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(line.size())) {
     ::close(fd);
