@@ -19,6 +19,8 @@ void AddS3Flags(CLI::App* cmd, storage::S3Settings& s, const std::string& prefix
   cmd->add_option(p + "max-attempts", s.max_attempts, "attempts per S3 request, with backoff")
       ->check(CLI::Range(1, 20))
       ->capture_default_str();
+  cmd->add_option(p + "part-size", s.part_size, "multipart part size (min 5MiB)")->capture_default_str();
+  cmd->add_option(p + "multipart-threshold", s.multipart_threshold, "multipart above this size")->capture_default_str();
   cmd->add_option(p + "resolve", s.resolve, "HOST:PORT:ADDRESS, pin a name to an address (as curl --resolve)");
 }
 

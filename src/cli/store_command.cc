@@ -230,8 +230,6 @@ void RegisterStoreCommand(CLI::App& app, int& exit_code) {
   store->require_subcommand(1);
   store->fallthrough();
   AddS3Flags(store, args->s3, "");
-  store->add_option("--part-size", args->s3.part_size, "multipart part size (min 5MiB)")->capture_default_str();
-  store->add_option("--multipart-threshold", args->s3.multipart_threshold, "multipart above this size")->capture_default_str();
   store->add_option("--concurrency", args->s3.concurrency, "parallel requests per transfer")->check(CLI::Range(1, 256))->capture_default_str();
   store->add_flag("--no-progress", args->no_progress, "no progress bar");
 

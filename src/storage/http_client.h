@@ -47,6 +47,10 @@ struct HttpRequest {
   int body_fd = -1;
   std::uint64_t body_offset = 0;
   std::uint64_t body_length = 0;
+  // On a new connection: a request sent on a kept-alive connection that closes
+  // before answering is sent again by libcurl itself, unseen by the caller, which
+  // is wrong for a request that must not run twice.
+  bool fresh_connection = false;
 };
 
 struct HttpResponse {

@@ -164,6 +164,7 @@ Result<HttpResponse> S3Api::Execute(S3Request request) {
     http_request.body_fd = request.body_fd;
     http_request.body_offset = request.body_offset;
     http_request.body_length = request.body_length;
+    http_request.fresh_connection = request.fresh_connection;
 
     Result<HttpResponse> response = http_.Send(http_request, request.sink);
     bool retryable = false;
@@ -273,12 +274,31 @@ Status S3Api::CopyObject(const std::string& source_bucket, const std::string& so
 
 Result<std::string> S3Api::InitiateUpload(const std::string& bucket, const std::string& key,
                                           const HeaderList& headers) {
-  // Retried like the rest: a lost answer leaves an orphan upload, which
-  // AbortIncompleteUploads and the lifecycle rule clean up.
+  // Retried like the rest, but an attempt whose answer was lost (a reset or a
+  // timeout after the request went out) may have created an upload whose id nobody
+  // knows; it would stay until the lifecycle rule. So after a retry, uploads of this
+  // key started since the first attempt (Initiated has second resolution: a margin)
+  // that are not ours and have no part yet are aborted, best effort. Each attempt
+  // goes on a fresh connection, so libcurl never resends it unseen.
+  int attempts = 0;
+  const auto first_attempt = std::chrono::system_clock::now() - std::chrono::seconds(2);
   S3Request request{.method = "POST", .bucket = bucket, .key = key, .query = {{"uploads", ""}},
-                    .headers = headers};
+                    .headers = headers, .before_attempt = [&attempts](S3Request&) { ++attempts; },
+                    .fresh_connection = true};
   SWAPLINE_ASSIGN_OR_RETURN(HttpResponse response, Execute(std::move(request)));
-  return ParseElementText(response.body, "UploadId");
+  SWAPLINE_ASSIGN_OR_RETURN(std::string upload_id, ParseElementText(response.body, "UploadId"));
+  if (attempts > 1) {
+    auto uploads = ListUploads(bucket, key);
+    for (const MultipartUpload& upload : uploads.ok() ? *uploads : std::vector<MultipartUpload>{}) {
+      if (upload.key != key || upload.upload_id == upload_id || upload.initiated < first_attempt) continue;
+      auto parts = ListParts(bucket, key, upload.upload_id);
+      if (!parts.ok() || !parts->empty()) continue;
+      const Status aborted = AbortUpload(bucket, key, upload.upload_id);
+      spdlog::info("aborted orphan upload {} of {} left by a retried initiate: {}", upload.upload_id,
+                   Describe(bucket, key), aborted.ToString());
+    }
+  }
+  return upload_id;
 }
 
 Result<std::string> S3Api::UploadPart(const std::string& bucket, const std::string& key,

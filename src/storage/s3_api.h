@@ -37,6 +37,8 @@ struct S3Request {
   // Some operations (CopyObject, UploadPartCopy, CompleteMultipartUpload) may
   // answer 200 with an <Error> document.
   bool error_in_ok_body = false;
+  // HttpRequest::fresh_connection: every attempt is one the retry loop sees.
+  bool fresh_connection = false;
 };
 
 // Part ETag check and Content-MD5 header for one part or object body.

@@ -17,10 +17,10 @@
 #include <sstream>
 #include <thread>
 
-#include "fault_proxy.h"
 #include "storage/file_store.h"
 #include "storage/hashing.h"
 #include "storage/s3_store.h"
+#include "support/fault_proxy.h"
 #include "support/process.h"
 #include "support/s3_servers.h"
 
@@ -28,22 +28,13 @@ namespace swapline::storage {
 namespace {
 
 namespace fs = std::filesystem;
-using testing::FaultProxy;
-using testing::Fault;
+using swapline::testing::FaultProxy;
+using swapline::testing::Fault;
 using swapline::testing::SwiftServer;
+using swapline::testing::WaitUntil;
 constexpr std::uint64_t kMiB = 1 << 20;
 constexpr const char* kBucket = "swapline-test";
 constexpr const char* kOtherBucket = "swapline-other";
-
-// Polls `done` until it holds (true) or `limit` passes (false).
-bool WaitUntil(const std::function<bool()>& done, std::chrono::seconds limit) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return true;
-}
 
 SwiftServer* g_server = nullptr;
 
@@ -434,6 +425,22 @@ TEST_F(S3Test, TransfersSurviveResetsSlowDownsAndStalls) {
     ASSERT_TRUE(got.ok()) << got.status().ToString();
     EXPECT_EQ(Sha256OfFile(back), Sha256OfFile(file));
   }
+}
+
+TEST_F(S3Test, ARetriedInitiateLeavesNoOrphanUpload) {
+  // CreateMultipartUpload is carried out but its answer is lost: the retry starts a
+  // second upload, and the first one (whose id the client never saw) must not stay.
+  const fs::path file = scratch_.path() / "data.bin";
+  WriteRandomFile(file, 6 * kMiB, 13);
+  FaultProxy proxy(g_server->port());
+  auto store = OpenS3(TestOptions(proxy.port()));
+  proxy.InjectNthRequest(Fault::kResetMidTransfer, 2);  // after the resume check's ListMultipartUploads
+  Result<ObjectInfo> put = store->PutFile(prefix_ + "data.bin", file, {});
+  ASSERT_TRUE(put.ok()) << put.status().ToString();
+  EXPECT_EQ(proxy.faults_done(), 1);
+  Result<std::vector<MultipartUpload>> pending = store->ListMultipartUploads(prefix_);
+  ASSERT_TRUE(pending.ok()) << pending.status().ToString();
+  EXPECT_TRUE(pending->empty()) << pending->size() << " upload(s) left";
 }
 
 TEST_F(S3Test, PermanentStallEndsWithTheReadTimeout) {

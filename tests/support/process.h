@@ -1,11 +1,13 @@
 // Helpers for tests and benchmarks that start servers and processes on this
-// machine: free loopback ports, executables on the PATH, temporary folders, and a
-// child process killed with its parent.
+// machine: free loopback ports, executables on the PATH, temporary folders, waiting
+// on a condition, and a child process killed with its parent.
 #pragma once
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -16,6 +18,12 @@ namespace swapline::testing {
 int FreePort();
 // Whether `count` ports from `first` on are all free on loopback.
 bool PortsFree(int first, int count);
+// A TCP connection to 127.0.0.1:`port` (close-on-exec); -1 when refused.
+int ConnectLoopback(int port);
+
+// Polls `done` every 20 ms until it holds (true) or `limit` passes (false): how
+// tests wait for another process, never by sleeping a guessed time.
+bool WaitUntil(const std::function<bool()>& done, std::chrono::milliseconds limit);
 
 // `text` quoted for the shell, single quotes and all.
 std::string ShellQuote(const std::string& text);

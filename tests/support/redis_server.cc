@@ -13,14 +13,14 @@
 
 namespace swapline::testing {
 
-Result<std::unique_ptr<RedisServer>> RedisServer::Start() {
+Result<std::unique_ptr<RedisServer>> RedisServer::Start(const RedisServerOptions& options) {
   const std::string binary = FindExecutable("redis-server");
   if (binary.empty()) return FailedPrecondition("redis-server is not installed: run make deps");
   char tmpl[] = "/tmp/swapline-redis-XXXXXX";
   if (::mkdtemp(tmpl) == nullptr) return IOError("cannot create a temporary folder");
   Status last;
   for (int attempt = 0; attempt < 5; ++attempt) {  // a parallel test may take the port
-    std::unique_ptr<RedisServer> server(new RedisServer(binary, FreePort(), tmpl));
+    std::unique_ptr<RedisServer> server(new RedisServer(binary, FreePort(), tmpl, options));
     last = server->Launch();
     if (last.ok()) return server;
     server->dir_.clear();  // keep the folder for the next attempt
@@ -32,9 +32,14 @@ Result<std::unique_ptr<RedisServer>> RedisServer::Start() {
 
 Status RedisServer::Launch() {
   const std::string log = dir_ + "/redis.log";
-  if (!process_.Start({binary_, "--port", std::to_string(port_), "--bind", "127.0.0.1", "--dir", dir_, "--save", "",
-                       "--appendonly", "no", "--daemonize", "no"},
-                      log)) {
+  std::vector<std::string> argv = {binary_, "--port", std::to_string(port_), "--bind", "127.0.0.1", "--dir", dir_,
+                                   "--save", "", "--daemonize", "no"};
+  if (options_.appendfsync.empty()) {
+    argv.insert(argv.end(), {"--appendonly", "no"});
+  } else {
+    argv.insert(argv.end(), {"--appendonly", "yes", "--appendfsync", options_.appendfsync});
+  }
+  if (!process_.Start(argv, log)) {
     return IOError("fork failed");
   }
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
@@ -51,15 +56,8 @@ Status RedisServer::Launch() {
 }
 
 Result<std::string> RedisServer::RawCommand(const std::string& command) const {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<std::uint16_t>(port_));
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    ::close(fd);
-    return Unavailable("connect failed");
-  }
+  const int fd = ConnectLoopback(port_);
+  if (fd < 0) return Unavailable("connect failed");
   const std::string line = command + "\r\n";
   if (::send(fd, line.data(), line.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(line.size())) {
     ::close(fd);
@@ -97,6 +95,8 @@ Status RedisServer::Stop(bool keep_data) {
   }
   return Status::Ok();
 }
+
+void RedisServer::Crash() { process_.Kill(); }
 
 Status RedisServer::Restart() {
   if (process_.pid() > 0) return FailedPrecondition("redis-server is still running");
