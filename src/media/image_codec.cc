@@ -702,6 +702,15 @@ Result<cv::Mat> DecodeImage(std::span<const std::uint8_t> bytes, const std::stri
     return TooLarge(subject + " is " + std::to_string(bytes.size()) + " bytes; the limit is " +
                     std::to_string(INT_MAX) + " bytes");
   }
+  // imdecode picks its decoder by signature, not by our probe: a WebP its WebP decoder
+  // declines falls through to the DICOM decoder (GDCM) when "DICM" sits at offset 128,
+  // and GDCM trusts the file's element lengths (a 869-byte input asked for 4 GB).
+  // None of our formats has that marker there by design.
+  static constexpr std::string_view kDicomMarker = "DICM";
+  if (bytes.size() >= 132 && std::equal(kDicomMarker.begin(), kDicomMarker.end(), bytes.begin() + 128)) {
+    return UnsupportedInput(subject + " carries a DICOM marker; only plain " +
+                            std::string(ImageFormatName(info.format)) + " files are read");
+  }
   try {
     // imdecode only reads the buffer; cv::Mat has no const view.
     const cv::Mat encoded(1, static_cast<int>(bytes.size()), CV_8UC1,

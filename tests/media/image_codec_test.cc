@@ -301,6 +301,20 @@ TEST(ImageCodec, CorruptPixelDataIsUnsupported) {
   EXPECT_NE(status.message().find("corrupt"), std::string::npos) << status.message();
 }
 
+TEST(ImageCodec, ADicomMarkerIsRefusedBeforeAnyDecoderSeesIt) {
+  // OpenCV's DICOM decoder claims any buffer with "DICM" at offset 128 that the
+  // intended decoder declines, and then trusts its lengths (fuzz/regressions/image).
+  for (const ImageFormat format : {ImageFormat::kWebp, ImageFormat::kPng, ImageFormat::kJpeg}) {
+    SCOPED_TRACE(ImageFormatName(format));
+    Bytes bytes = Encode(TestPicture(), format);
+    ASSERT_GT(bytes.size(), 132u);
+    std::copy_n("DICM", 4, bytes.begin() + 128);
+    const Status status = DecodeImage(bytes, "odd").status();
+    EXPECT_EQ(status.code(), Code::kUnsupportedInput);
+    EXPECT_NE(status.message().find("DICOM"), std::string::npos) << status.message();
+  }
+}
+
 TEST(ImageCodec, TinyImageIsUnsupported) {
   const Status status = DecodeImage(OpenCvEncode(".png", TestPicture(1, 1)), "dot.png").status();
   EXPECT_EQ(status.code(), Code::kUnsupportedInput);
