@@ -69,29 +69,53 @@ std::vector<Detection> KeepBest(const std::vector<cv::Rect2d>& boxes, const std:
   return detections;
 }
 
-Status CheckDetectorInput(const cv::Mat& image) {
-  if (image.empty() || (image.type() != CV_8UC3 && image.type() != CV_8UC1)) {
-    return InvalidArgument("detector needs an 8-bit BGR or grey image");
-  }
-  return Status::Ok();
-}
 
-class YuNetFaceDetector final : public FaceDetector {
+// A detector whose network takes a square image: fit, run, decode candidates in
+// input pixels, map them back and keep the best of each overlapping group.
+class SquareInputDetector : public FaceDetector {
  public:
-  YuNetFaceDetector(std::unique_ptr<infer::InferenceSession> session, int side)
+  SquareInputDetector(std::unique_ptr<infer::InferenceSession> session, int side)
       : session_(std::move(session)), side_(side) {}
 
-  Result<std::vector<Detection>> Detect(const cv::Mat& image, float min_score) override {
-    SWAPLINE_RETURN_IF_ERROR(CheckDetectorInput(image));
+  Result<std::vector<Detection>> Detect(const cv::Mat& image, float min_score) final {
+    if (image.empty() || (image.type() != CV_8UC3 && image.type() != CV_8UC1)) {
+      return InvalidArgument("detector needs an 8-bit BGR or grey image");
+    }
     double scale = 1;
-    const cv::Mat blob = cv::dnn::blobFromImage(FitIntoSquare(image, side_, scale));  // NCHW float, 0..255, BGR
-    SWAPLINE_ASSIGN_OR_RETURN(std::vector<cv::Mat> outputs, session_->Run(blob));
+    SWAPLINE_ASSIGN_OR_RETURN(std::vector<cv::Mat> outputs, session_->Run(ToBlob(FitIntoSquare(image, side_, scale))));
     std::vector<cv::Rect2d> boxes;
     std::vector<float> scores;
+    Decode(outputs, min_score, boxes, scores);
+    for (cv::Rect2d& box : boxes) box = cv::Rect2d(box.x / scale, box.y / scale, box.width / scale, box.height / scale);
+    return KeepBest(boxes, scores, min_score, image.size());
+  }
+
+ protected:
+  // The network input for a BGR canvas of side() pixels.
+  virtual cv::Mat ToBlob(const cv::Mat& canvas) const = 0;
+  // Candidates scoring at least `min_score`, boxes in canvas pixels.
+  virtual void Decode(const std::vector<cv::Mat>& outputs, float min_score, std::vector<cv::Rect2d>& boxes,
+                      std::vector<float>& scores) const = 0;
+  int side() const { return side_; }
+
+ private:
+  std::unique_ptr<infer::InferenceSession> session_;
+  int side_;
+};
+
+class YuNetFaceDetector final : public SquareInputDetector {
+ public:
+  using SquareInputDetector::SquareInputDetector;
+
+ protected:
+  cv::Mat ToBlob(const cv::Mat& canvas) const override { return cv::dnn::blobFromImage(canvas); }  // NCHW, 0..255, BGR
+
+  void Decode(const std::vector<cv::Mat>& outputs, float min_score, std::vector<cv::Rect2d>& boxes,
+              std::vector<float>& scores) const override {
     const int levels = static_cast<int>(std::size(kStrides));
     for (int level = 0; level < levels; ++level) {
       const int stride = kStrides[level];
-      const int cols = side_ / stride;
+      const int cols = side() / stride;
       const float* cls = outputs[static_cast<std::size_t>(level)].ptr<float>();
       const float* obj = outputs[static_cast<std::size_t>(levels + level)].ptr<float>();
       const float* bbox = outputs[static_cast<std::size_t>(2 * levels + level)].ptr<float>();
@@ -103,16 +127,11 @@ class YuNetFaceDetector final : public FaceDetector {
         const double cy = (i / cols + b[1]) * stride;
         const double w = std::exp(b[2]) * stride;
         const double h = std::exp(b[3]) * stride;
-        boxes.emplace_back((cx - w / 2) / scale, (cy - h / 2) / scale, w / scale, h / scale);
+        boxes.emplace_back(cx - w / 2, cy - h / 2, w, h);
         scores.push_back(score);
       }
     }
-    return KeepBest(boxes, scores, min_score, image.size());
   }
-
- private:
-  std::unique_ptr<infer::InferenceSession> session_;
-  int side_;
 };
 
 // BlazeFace's anchor grids: (cells per side, anchors per cell).
@@ -124,23 +143,21 @@ infer::ModelSignature BlazeFaceSignature(int side) {
            {"Identity_2:0", {1, 512, 16}}, {"Identity_3:0", {1, 384, 16}}}};
 }
 
-class BlazeFaceDetector final : public FaceDetector {
+class BlazeFaceDetector final : public SquareInputDetector {
  public:
-  BlazeFaceDetector(std::unique_ptr<infer::InferenceSession> session, int side)
-      : session_(std::move(session)), side_(side) {}
+  using SquareInputDetector::SquareInputDetector;
 
-  Result<std::vector<Detection>> Detect(const cv::Mat& image, float min_score) override {
-    SWAPLINE_RETURN_IF_ERROR(CheckDetectorInput(image));
-    double scale = 1;
+ protected:
+  cv::Mat ToBlob(const cv::Mat& canvas) const override {
     cv::Mat rgb;
-    cv::cvtColor(FitIntoSquare(image, side_, scale), rgb, cv::COLOR_BGR2RGB);
+    cv::cvtColor(canvas, rgb, cv::COLOR_BGR2RGB);
     cv::Mat normalised;
     rgb.convertTo(normalised, CV_32FC3, 2.0 / 255.0, -1.0);
-    const int shape[] = {1, side_, side_, 3};
-    const cv::Mat blob(4, shape, CV_32F, normalised.data);  // NHWC: the pixels as they lie
-    SWAPLINE_ASSIGN_OR_RETURN(std::vector<cv::Mat> outputs, session_->Run(blob));
-    std::vector<cv::Rect2d> boxes;
-    std::vector<float> scores;
+    return normalised.reshape(1, {1, side(), side(), 3});  // NHWC: the pixels as they lie
+  }
+
+  void Decode(const std::vector<cv::Mat>& outputs, float min_score, std::vector<cv::Rect2d>& boxes,
+              std::vector<float>& scores) const override {
     for (std::size_t level = 0; level < std::size(kBlazeGrids); ++level) {
       const auto [cells, per_cell] = kBlazeGrids[level];
       const float* logits = outputs[level].ptr<float>();
@@ -150,18 +167,13 @@ class BlazeFaceDetector final : public FaceDetector {
         if (score < min_score) continue;
         const int cell = i / per_cell;
         const float* r = regressors + 16 * i;
-        const double cx = ((cell % cells) + 0.5) / cells * side_ + r[0];
-        const double cy = ((cell / cells) + 0.5) / cells * side_ + r[1];
-        boxes.emplace_back((cx - r[2] / 2) / scale, (cy - r[3] / 2) / scale, r[2] / scale, r[3] / scale);
+        const double cx = ((cell % cells) + 0.5) / cells * side() + r[0];
+        const double cy = ((cell / cells) + 0.5) / cells * side() + r[1];
+        boxes.emplace_back(cx - r[2] / 2, cy - r[3] / 2, r[2], r[3]);
         scores.push_back(score);
       }
     }
-    return KeepBest(boxes, scores, min_score, image.size());
   }
-
- private:
-  std::unique_ptr<infer::InferenceSession> session_;
-  int side_;
 };
 
 }  // namespace
