@@ -51,6 +51,19 @@ std::string DecodeFormComponent(std::string_view text) {
   return out;
 }
 
+namespace {
+
+// The string `name` of `object`, "" when absent; kInvalidArgument for another type
+// (json::value() would throw).
+Result<std::string> OptionalString(const nlohmann::json& object, const char* name, const std::string& where) {
+  const auto it = object.find(name);
+  if (it == object.end()) return std::string();
+  if (!it->is_string()) return InvalidArgument(where + "." + name + ": must be a string");
+  return it->get<std::string>();
+}
+
+}  // namespace
+
 Result<BucketNotification> ParseBucketNotification(const nlohmann::json& body) {
   if (!body.is_object() || !body.contains("Records") || !body["Records"].is_array()) {
     return InvalidArgument("Records: must be an array of event records");
@@ -61,7 +74,7 @@ Result<BucketNotification> ParseBucketNotification(const nlohmann::json& body) {
     const auto& record = records[i];
     const std::string where = "Records[" + std::to_string(i) + "]";
     if (!record.is_object()) return InvalidArgument(where + ": must be an object");
-    const std::string name = record.value("eventName", "");
+    SWAPLINE_ASSIGN_OR_RETURN(const std::string name, OptionalString(record, "eventName", where));
     if (name.find("ObjectCreated:") == std::string::npos) {
       ++out.ignored;
       continue;
@@ -80,8 +93,9 @@ Result<BucketNotification> ParseBucketNotification(const nlohmann::json& body) {
     }
     object.key = DecodeFormComponent((*obj)["key"].get<std::string>());
     if (object.key.empty()) return InvalidArgument(where + ".s3.object.key: empty");
-    object.etag = obj->value("eTag", obj->value("etag", ""));
-    object.sequencer = obj->value("sequencer", "");
+    const std::string at = where + ".s3.object";
+    SWAPLINE_ASSIGN_OR_RETURN(object.etag, OptionalString(*obj, obj->contains("eTag") ? "eTag" : "etag", at));
+    SWAPLINE_ASSIGN_OR_RETURN(object.sequencer, OptionalString(*obj, "sequencer", at));
     if (obj->contains("size") && (*obj)["size"].is_number_unsigned()) object.size = (*obj)["size"].get<std::uint64_t>();
     if (record.contains("eventTime") && record["eventTime"].is_string()) {
       object.event_time = ParseIsoTime(record["eventTime"].get<std::string>());

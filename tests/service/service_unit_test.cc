@@ -164,6 +164,12 @@ TEST(S3Events, ParsesCreatedRecordsAndDecodesKeys) {
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.status().message().rfind("Records[0].s3.bucket.name", 0), 0u) << bad.status().message();
   EXPECT_FALSE(ParseBucketNotification(json::parse("{}")).ok());
+  // Fields of another type are errors naming the field, never exceptions (fuzz/regressions/s3_events).
+  const auto not_a_name = ParseBucketNotification(json::parse(R"({"Records": [{"eventName": {"a": 1}}]})"));
+  EXPECT_EQ(not_a_name.status().message(), "Records[0].eventName: must be a string");
+  const auto not_an_etag = ParseBucketNotification(json::parse(
+      R"({"Records": [{"eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": "b"}, "object": {"key": "k", "eTag": 5}}}]})"));
+  EXPECT_EQ(not_an_etag.status().message(), "Records[0].s3.object.eTag: must be a string");
 }
 
 TEST(LocalUrls, SignAndVerify) {
