@@ -23,7 +23,7 @@ DEPS_BUILD := build-essential cmake pkg-config libopencv-dev libdlib-dev libdlib
   libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev zlib1g-dev \
   libavformat-dev libavcodec-dev libswscale-dev libswresample-dev libavutil-dev \
   libcurl4-openssl-dev libssl-dev libpugixml-dev \
-  libsqlitecpp-dev libhiredis-dev libcpp-httplib-dev libtomlplusplus-dev prometheus-cpp-dev \
+  libsqlitecpp-dev libhiredis-dev libcpp-httplib-dev libtomlplusplus-dev prometheus-cpp-dev libboost1.81-dev libmicrohttpd-dev \
   libgtest-dev libgmock-dev
 DEPS_TEST := libbenchmark-dev ffmpeg swift swift-proxy swift-account swift-container swift-object memcached curl awscli \
   radosgw ceph-mon ceph-osd redis-server apache2-utils chromium
@@ -71,6 +71,7 @@ bench: build
 	$(BUILD_DIR)/swapline-bench store
 	$(BUILD_DIR)/swapline-bench queue
 	$(BUILD_DIR)/swapline-bench api
+	$(BUILD_DIR)/swapline-bench http-front
 
 asan: deps
 	$(MAKE) build BUILD_DIR=build-asan BUILD_TYPE=Debug CMAKE_EXTRA=-DSWAPLINE_SANITIZE=ON

@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "bench/http_front_bench.h"
 #include "bench/queue_bench.h"
 #include "bench/store_bench.h"
 
@@ -52,6 +53,14 @@ int main(int argc, char** argv) {
     api_options->swapline = swapline_binary;
     exit_code = bench::RunApiBench(*api_options);
   });
+
+  auto front_options = std::make_shared<bench::HttpFrontBenchOptions>();
+  CLI::App* front = app.add_subcommand("http-front", "cpp-httplib, libmicrohttpd and swapline's front under the same normal and hostile load, req/s against cpp-httplib");
+  front->add_option("--requests", front_options->requests, "requests of the normal load")->check(CLI::Range(100, 10000000))->capture_default_str();
+  front->add_option("--concurrency", front_options->concurrency, "keep-alive connections of the normal load")->check(CLI::Range(1, 256))->capture_default_str();
+  front->add_option("--slow-clients", front_options->slow_clients, "slowloris connections")->check(CLI::Range(1, 1000))->capture_default_str();
+  front->add_option("--ab", front_options->ab, "ab executable (default: /usr/bin/ab, then PATH)");
+  front->callback([front_options, &exit_code] { exit_code = bench::RunHttpFrontBench(*front_options); });
 
   try {
     app.parse(argc, argv);

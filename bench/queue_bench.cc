@@ -1,4 +1,5 @@
 #include "bench/queue_bench.h"
+#include "bench/load.h"
 #include "bench/stats.h"
 
 #include <unistd.h>
@@ -35,18 +36,6 @@ namespace {
 namespace fs = std::filesystem;
 using Steady = std::chrono::steady_clock;
 using std::chrono::milliseconds;
-
-// Runs a shell command; its stdout.
-std::string Capture(const std::string& command) {
-  std::string out;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) return out;
-  char buf[4096];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof(buf), pipe)) > 0) out.append(buf, n);
-  ::pclose(pipe);
-  return out;
-}
 
 job::JobSpec NoOpSpec() {
   job::JobSpec s;
@@ -253,40 +242,6 @@ int RunQueueBench(const QueueBenchOptions& options) {
 
 namespace {
 
-struct LoadResult {
-  bool ok = false;
-  std::string error;
-  double rps = 0;
-  double p99_ms = 0;
-  long failed = 0;
-};
-
-// ab -k: "Requests per second:    12345.67 [#/sec] (mean)" and "  99%     3".
-LoadResult RunAb(const std::string& ab, const std::string& url, const ApiBenchOptions& options) {
-  LoadResult r;
-  const std::string out = Capture(ab + " -k -q -c " + std::to_string(options.concurrency) + " -n " +
-                                  std::to_string(options.requests) + " '" + url + "' 2>&1");
-  std::istringstream lines(out);
-  std::string line;
-  bool have_rps = false, have_p99 = false;
-  while (std::getline(lines, line)) {
-    if (line.rfind("Requests per second:", 0) == 0) {
-      r.rps = std::atof(line.c_str() + 20);
-      have_rps = true;
-    } else if (line.rfind("  99%", 0) == 0) {
-      r.p99_ms = std::atof(line.c_str() + 5);
-      have_p99 = true;
-    } else if (line.rfind("Failed requests:", 0) == 0) {
-      r.failed += std::atol(line.c_str() + 16);
-    } else if (line.rfind("Non-2xx responses:", 0) == 0) {
-      r.failed += std::atol(line.c_str() + 18);
-    }
-  }
-  r.ok = have_rps && have_p99;
-  if (!r.ok) r.error = "ab: " + out.substr(0, 400);
-  return r;
-}
-
 LoadResult RunCurlLoop(const std::string& url, const ApiBenchOptions& options) {
   LoadResult r;
   storage::HttpClient http(storage::HttpOptions{});
@@ -393,7 +348,7 @@ int RunApiBench(const ApiBenchOptions& options) {
   const std::string tool = ab.empty() ? "libcurl loop (ab not installed: apache2-utils)" : "ab -k";
   std::printf("swapline serve on %s (--workers 0, SQLite queue); %s, %d connections, %d requests each\n",
               base.c_str(), tool.c_str(), options.concurrency, options.requests);
-  auto load = [&](const std::string& url) { return ab.empty() ? RunCurlLoop(url, options) : RunAb(ab, url, options); };
+  auto load = [&](const std::string& url) { return ab.empty() ? RunCurlLoop(url, options) : RunAb(ab, url, options.concurrency, options.requests); };
   const LoadResult health = load(base + "/healthz");
   const LoadResult get = load(job_url);
   server.Stop();

@@ -38,6 +38,8 @@ struct ServeArgs {
   std::vector<std::string> watch;
   std::string max_body = "1048576";
   int threads = 16;
+  service::HttpLimits http;
+  double header_timeout_seconds = 10;
   bool protect_metrics = false;
   bool allow_local_events = false;
 };
@@ -76,6 +78,8 @@ int RunServe(const ServeArgs& args) {
   api.public_url = args.public_url;
   api.url_secret = EnvOr("SWAPLINE_URL_SECRET", "");
   api.threads = args.threads;
+  api.http = args.http;
+  api.http.header_timeout = std::chrono::milliseconds(static_cast<std::int64_t>(args.header_timeout_seconds * 1000));
 
   auto backends = OpenBackends(args.store, args.queue, args.worker.s3, *queue_options);
   if (!backends.ok()) return Fail(backends.status());
@@ -134,7 +138,23 @@ void RegisterServeCommand(CLI::App& app, int& exit_code) {
                   "S3 events: objects under PREFIX become jobs; PREFIX=SOURCE_KEY sets the default source face "
                   "('{tenant}' is replaced)");
   cmd->add_option("--max-body-bytes", args->max_body, "largest JSON request body")->capture_default_str();
-  cmd->add_option("--threads", args->threads, "HTTP request threads")->capture_default_str();
+  cmd->add_option("--threads", args->threads, "HTTP handlers running at once")
+      ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
+  cmd->add_option("--max-connections", args->http.max_connections, "open HTTP connections in all (503 beyond)")
+      ->check(CLI::Range(1, 1'000'000))
+      ->capture_default_str();
+  cmd->add_option("--max-connections-per-client", args->http.max_connections_per_client,
+                  "open HTTP connections from one address (429 beyond)")
+      ->check(CLI::Range(1, 1'000'000))
+      ->capture_default_str();
+  cmd->add_option("--max-header-bytes", args->http.max_header_bytes, "request line and headers (431 beyond)")
+      ->check(CLI::Range(1024, 1 << 20))
+      ->capture_default_str();
+  cmd->add_option("--header-timeout", args->header_timeout_seconds,
+                  "seconds a request's line and headers may take to arrive (408 after)")
+      ->check(CLI::Range(0.1, 3600.0))
+      ->capture_default_str();
   cmd->add_flag("--protect-metrics", args->protect_metrics,
                "/metrics needs the token of tenant 'metrics' from --tokens (default: open, like /healthz)");
   cmd->add_flag("--allow-local-events", args->allow_local_events,

@@ -38,10 +38,12 @@ std::string_view CodeNameForHttpStatus(int status) {
     case 403: return "permission_denied";
     case 404: return "not_found";
     case 405: return "method_not_allowed";
+    case 408: return "request_timeout";
     case 409: return "failed_precondition";
     case 411: return "length_required";
     case 413: return "too_large";
-    case 414: return "too_large";
+    case 414:
+    case 431: return "too_large";
     case 429: return "throttled";
     case 503: return "unavailable";
     default: return status >= 500 ? "internal" : "invalid_argument";

@@ -2,7 +2,7 @@
 //   {"error": {"code": "<stable name>", "message": "<what a user can act on>"}}
 // with the HTTP status that fits its Code. The code names are core/status.h's
 // CodeName() plus HTTP-only ones (unauthenticated, method_not_allowed,
-// length_required); clients test the code, never the message.
+// length_required, request_timeout); clients test the code, never the message.
 #pragma once
 
 #include <string>

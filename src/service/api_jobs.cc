@@ -80,13 +80,13 @@ void ApiServer::Impl::SubmitJob(const Request& req, Response& res, const std::st
 
 void ApiServer::Impl::ListJobs(const Request& req, Response& res, const std::string& tenant) {
   job::ListOptions list;
-  if (req.has_param("state") && !req.get_param_value("state").empty()) {
-    auto state = job::ParseJobState(req.get_param_value("state"));
+  if (req.has_param("state") && !req.param("state").empty()) {
+    auto state = job::ParseJobState(req.param("state"));
     if (!state.ok()) return SendError(res, 400, "invalid_argument", "state: " + state.status().message());
     list.state = *state;
   }
   if (req.has_param("limit")) {
-    const std::string text = req.get_param_value("limit");
+    const std::string text = req.param("limit");
     int limit = 0;
     std::size_t used = 0;
     try {
@@ -99,7 +99,7 @@ void ApiServer::Impl::ListJobs(const Request& req, Response& res, const std::str
     }
     list.limit = limit;
   }
-  list.cursor = req.get_param_value("cursor");
+  list.cursor = req.param("cursor");
   auto page = queue_.List(tenant, list);
   if (!page.ok()) {
     if (page.status().code() == Code::kInvalidArgument) {

@@ -1,5 +1,6 @@
-// ApiServer: the HTTP API of `swapline serve` (cpp-httplib, TCP_NODELAY on: without
-// it every keep-alive response waits ~40 ms for the peer's delayed ACK).
+// ApiServer: the HTTP API of `swapline serve`, on the event-driven front of
+// http_server.h (its limits on heads, bodies, time and connections hold for every
+// route, before auth).
 //
 // Routes (documented in /openapi.json; tests check the two agree):
 //   POST /v1/jobs                 submit (201 + the job)
@@ -33,7 +34,7 @@
 // messages start with the bad field. JSON bodies over max_body_bytes get 413 before
 // they are read.
 //
-// Thread safety: Start/Stop from one thread; requests are served by a thread pool.
+// Thread safety: Start/Stop from one thread; requests are served by `threads` threads.
 #pragma once
 
 #include <atomic>
@@ -42,13 +43,13 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "core/status.h"
 #include "job/job_queue.h"
 #include "service/admission.h"
 #include "service/auth.h"
+#include "service/http_server.h"
 #include "service/metrics.h"
 #include "storage/object_store.h"
 #include "storage/storage_uri.h"
@@ -87,8 +88,9 @@ struct ApiOptions {
   // --- limits ---
   std::size_t max_body_bytes = 1 << 20;     // JSON bodies
   Limits limits;                            // job admission; max_upload_bytes: PUT /v1/objects
+  HttpLimits http;                          // request heads, time, connections
   // --- performance ---
-  int threads = 16;                         // request threads
+  int threads = 16;                         // handlers running at once
 };
 
 class ApiServer {
@@ -99,10 +101,10 @@ class ApiServer {
   ApiServer(const ApiServer&) = delete;
   ApiServer& operator=(const ApiServer&) = delete;
 
-  // Binds and starts serving on a background thread. kUnavailable when the
+  // Binds and starts serving on background threads. kUnavailable when the
   // address cannot be bound.
   Status Start();
-  // Stops accepting and waits for the listener thread.
+  // Stops accepting, ends every connection and waits for running handlers.
   void Stop();
   // /readyz answers 503 from now on (SIGTERM: let load balancers drain us).
   void SetDraining() { draining_ = true; }
@@ -116,7 +118,6 @@ class ApiServer {
  private:
   class Impl;
   std::unique_ptr<Impl> impl_;
-  std::thread listener_;
   std::atomic<bool> draining_{false};
   int port_ = 0;
 };

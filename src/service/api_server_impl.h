@@ -1,18 +1,15 @@
 // ApiServer::Impl (internal to service/): the state of one API server and its
-// handlers, defined across api_server.cc (routing, auth, the HTTP server's set-up),
+// handlers, defined across api_server.cc (routing, auth, the HTTP front's set-up),
 // api_jobs.cc (job submission and admission, uploads), api_s3_events.cc (S3 bucket
 // notifications), api_objects.cc (signed object URLs for file stores) and
 // api_health.cc (readiness, queue metrics); plus the response helpers they share.
 #pragma once
-
-#include <httplib.h>
 
 #include <atomic>
 #include <chrono>
 #include <functional>
 #include <mutex>
 #include <optional>
-#include <regex>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -24,20 +21,18 @@
 #include "service/admission.h"
 #include "service/api_error.h"
 #include "service/api_server.h"
+#include "service/http_server.h"
 #include "service/local_urls.h"
 
 namespace swapline::service {
 
-using httplib::Request;
-using httplib::Response;
+using Request = HttpRequest;
+using Response = HttpResponse;
 using nlohmann::json;
 
 inline bool IsLoopback(const std::string& address) {
   return address.rfind("127.", 0) == 0 || address == "::1" || address.rfind("::ffff:127.", 0) == 0;
 }
-
-// The status a response goes out with: httplib leaves -1 for "200 once sent".
-inline std::string StatusLabel(const Response& res) { return std::to_string(res.status == -1 ? 200 : res.status); }
 
 inline void SendJson(Response& res, int status, const json& body) {
   res.status = status;
@@ -55,20 +50,17 @@ inline void SendStatus(Response& res, const Status& status) {
 
 inline std::string FormatExpiry(std::chrono::system_clock::time_point t) { return FormatIso8601Millis(t); }
 
-// Is `path` one of the JSON routes (not the object routes, whose bodies are media)?
-inline bool IsObjectPath(const std::string& path) { return path.rfind("/v1/objects/", 0) == 0; }
-
 class ApiServer::Impl {
  public:
   Impl(job::JobQueue& queue, storage::ObjectStore& store, MetricsRegistry& metrics, ApiOptions options,
        const std::atomic<bool>& draining)
       : queue_(queue), store_(store), metrics_(metrics), options_(std::move(options)), draining_(draining),
-        admission_(options_.limits, options_.store_uri), signer_(options_.url_secret) {}
+        admission_(options_.limits, options_.store_uri), signer_(options_.url_secret), server_(FrontOptions()) {}
 
   void Setup();
-  // Binds the listening socket; returns the port.
-  Result<int> Bind();
-  httplib::Server& server() { return server_; }
+  // Binds the listening socket and serves; returns the port.
+  Result<int> Start();
+  void Stop() { server_.Stop(); }
   std::vector<std::pair<std::string, std::string>> routes() const { return routes_; }
   void set_base_url(std::string url) { base_url_ = std::move(url); }
   const std::string& base_url() const { return base_url_; }
@@ -76,10 +68,10 @@ class ApiServer::Impl {
  private:
   using TenantHandler = std::function<void(const Request&, Response&, const std::string& tenant)>;
 
-  // Registers an operation; `pattern` is the regex httplib matches, `path` the
-  // OpenAPI template. With `auth`, the handler gets the caller's tenant.
-  void Route(const std::string& method, const std::string& pattern, const std::string& path, bool auth,
-             TenantHandler handler);
+  HttpServerOptions FrontOptions();
+  // Registers an operation on `path` (its OpenAPI template, also the pattern the
+  // front matches). With `auth`, the handler gets the caller's tenant.
+  void Route(const std::string& method, const std::string& path, bool auth, TenantHandler handler);
   std::optional<std::string> Authenticate(const Request& req, Response& res, bool events_route);
   // /metrics with protect_metrics: the "metrics" tenant's token only.
   std::optional<std::string> AuthenticateMetrics(const Request& req, Response& res);
@@ -92,7 +84,8 @@ class ApiServer::Impl {
   void CreateUpload(const Request& req, Response& res, const std::string& tenant);
   void S3Event(const Request& req, Response& res, const std::string& tenant);
   void Ready(Response& res);
-  void PutObject(const Request& req, Response& res, const httplib::ContentReader& reader);
+  // The consumer of a signed upload's body, or null after answering a refusal.
+  std::unique_ptr<BodyConsumer> PutObject(const Request& req, Response& res);
   void GetObject(const Request& req, Response& res);
 
   // Admits `spec` (admission.h); its sources and target must exist within the
@@ -108,10 +101,9 @@ class ApiServer::Impl {
   const std::atomic<bool>& draining_;
   const Admission admission_;
   LocalUrlSigner signer_;
-  httplib::Server server_;
+  HttpServer server_;
   std::string base_url_;
   std::vector<std::pair<std::string, std::string>> routes_;
-  std::vector<std::pair<std::regex, std::string>> route_patterns_;  // for 405 answers
 
   std::mutex ready_mutex_;
   std::chrono::steady_clock::time_point ready_checked_{};

@@ -5,14 +5,10 @@
 
 #include <memory>
 #include <string>
-#include <thread>
 
 #include "core/status.h"
+#include "service/http_server.h"
 #include "service/metrics.h"
-
-namespace httplib {
-class Server;
-}
 
 namespace swapline::service {
 
@@ -27,8 +23,7 @@ class MetricsServer {
 
  private:
   MetricsRegistry& metrics_;
-  std::unique_ptr<httplib::Server> server_;
-  std::thread listener_;
+  std::unique_ptr<HttpServer> server_;
   int port_ = 0;
 };
 

@@ -421,8 +421,8 @@ std::string FirstStatusLine(int port, const std::string& request) {
 }
 
 TEST_F(ApiServerTest, BodiesWithoutADeclaredLengthAreRefusedBeforeReading) {
-  // No Content-Length: httplib would read until the connection ends, with no limit
-  // and before auth.
+  // No Content-Length: a server would have to read until the connection ends, with
+  // no limit and before auth.
   const std::string unframed = "POST /v1/jobs HTTP/1.1\r\nHost: x\r\n\r\n" + std::string(256 * 1024, 'a');
   EXPECT_EQ(FirstStatusLine(server_->port(), unframed).substr(0, 12), "HTTP/1.1 411");
   const std::string chunked =
@@ -433,6 +433,17 @@ TEST_F(ApiServerTest, BodiesWithoutADeclaredLengthAreRefusedBeforeReading) {
       "PUT /v1/objects/images/input/acme/1/a.jpg HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999\r\n\r\n";
   EXPECT_EQ(FirstStatusLine(server_->port(), big_upload).substr(0, 12), "HTTP/1.1 413");
   EXPECT_EQ(Call("GET", "/v1/jobs").status, 200);
+}
+
+TEST_F(ApiServerTest, TokensCompareOnTheirRawBytes) {
+  // A token percent-encoded, or with a NUL and more after it, is not the token.
+  const std::string encoded = "GET /v1/jobs HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer acme%2Dtoken-0123456789\r\n\r\n";
+  EXPECT_EQ(FirstStatusLine(server_->port(), encoded).substr(0, 12), "HTTP/1.1 401");
+  const std::string truncated =
+      std::string("GET /v1/jobs HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ") + kAcme + '\0' + "junk\r\n\r\n";
+  EXPECT_EQ(FirstStatusLine(server_->port(), truncated).substr(0, 12), "HTTP/1.1 400");
+  const std::string exact = std::string("GET /v1/jobs HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ") + kAcme + "\r\n\r\n";
+  EXPECT_EQ(FirstStatusLine(server_->port(), exact).substr(0, 12), "HTTP/1.1 200");
 }
 
 TEST_F(ApiServerTest, S3EventsBecomeJobsOnce) {

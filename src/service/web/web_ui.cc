@@ -1,6 +1,5 @@
 #include "service/web/web_ui.h"
 
-#include <httplib.h>
 #include <spdlog/spdlog.h>
 
 #include <cctype>
@@ -56,18 +55,19 @@ std::string WebUiContentSecurityPolicy(const std::string& store_origin) {
          media + " blob:; connect-src " + media + "; form-action 'none'; frame-ancestors 'none'; base-uri 'none'";
 }
 
-void RegisterWebUi(httplib::Server& server, storage::ObjectStore& store, const storage::StorageUri& store_uri) {
+std::vector<WebPage> WebUiPages(storage::ObjectStore& store, const storage::StorageUri& store_uri) {
   const std::string policy = WebUiContentSecurityPolicy(StoreOrigin(store, store_uri));
+  std::vector<WebPage> pages;
   for (const WebAsset& asset : WebAssets()) {
-    const std::string path = asset.name == "index.html" ? "/" : "/ui/" + std::string(asset.name);
-    server.Get(path, [policy, &asset](const httplib::Request&, httplib::Response& res) {
-      res.set_header("Content-Security-Policy", policy);
-      res.set_header("X-Content-Type-Options", "nosniff");
-      res.set_header("Referrer-Policy", "no-referrer");
-      res.set_header("Cache-Control", "no-cache");
-      res.set_content(asset.bytes.data(), asset.bytes.size(), std::string(ContentType(asset.name)));
-    });
+    pages.push_back({asset.name == "index.html" ? "/" : "/ui/" + std::string(asset.name),
+                     asset.bytes,
+                     {{"Content-Type", std::string(ContentType(asset.name))},
+                      {"Content-Security-Policy", policy},
+                      {"X-Content-Type-Options", "nosniff"},
+                      {"Referrer-Policy", "no-referrer"},
+                      {"Cache-Control", "no-cache"}}});
   }
+  return pages;
 }
 
 }  // namespace swapline::service

@@ -13,22 +13,28 @@
 #pragma once
 
 #include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 #include "storage/object_store.h"
 #include "storage/storage_uri.h"
 
-namespace httplib {
-class Server;
-}
-
 namespace swapline::service {
+
+// One file of the page, answered to GET `path` with `headers`.
+struct WebPage {
+  std::string path;  // "/" or "/ui/{file}"
+  std::string_view bytes;
+  std::vector<std::pair<std::string, std::string>> headers;  // Content-Type and the policy headers
+};
 
 // The Content-Security-Policy of the page. `store_origin` ("https://s3.example.com",
 // or "" for none) is allowed for uploads, previews and downloads.
 std::string WebUiContentSecurityPolicy(const std::string& store_origin);
 
-// Registers GET / and GET /ui/{file} on `server`. For an S3 store, the origin of
-// its presigned URLs is read once from `store` (a local computation) for the policy.
-void RegisterWebUi(httplib::Server& server, storage::ObjectStore& store, const storage::StorageUri& store_uri);
+// The page's files (GET / and GET /ui/{file}). For an S3 store, the origin of its
+// presigned URLs is read once from `store` (a local computation) for the policy.
+std::vector<WebPage> WebUiPages(storage::ObjectStore& store, const storage::StorageUri& store_uri);
 
 }  // namespace swapline::service
