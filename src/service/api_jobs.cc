@@ -5,12 +5,8 @@
 #include "storage/object_key.h"
 
 namespace swapline::service {
-namespace {
-
-// Takes one of `tenant`'s tokens of `limit`; false after answering 429 with
-// Retry-After (whole seconds) and an error naming the limit.
-bool WithinRate(job::JobQueue& queue, const job::RateLimit& limit, const std::string& tenant, Response& res) {
-  auto decision = queue.TakeRateToken(tenant, limit);
+bool ApiServer::Impl::WithinRate(const job::RateLimit& limit, const std::string& tenant, Response& res) {
+  auto decision = queue_.TakeRateToken(tenant, limit);
   if (!decision.ok()) {
     SendStatus(res, decision.status());
     return false;
@@ -20,8 +16,6 @@ bool WithinRate(job::JobQueue& queue, const job::RateLimit& limit, const std::st
   SendStatus(res, Admission::RateLimitError(limit, tenant, decision->retry_after));
   return false;
 }
-
-}  // namespace
 
 Result<AdmittedJob> ApiServer::Impl::AdmitSpec(const job::JobSpec& spec) {
   SWAPLINE_ASSIGN_OR_RETURN(AdmittedJob admitted, admission_.Admit(spec));
@@ -43,7 +37,7 @@ Result<AdmittedJob> ApiServer::Impl::AdmitSpec(const job::JobSpec& spec) {
 }
 
 void ApiServer::Impl::SubmitJob(const Request& req, Response& res, const std::string& tenant) {
-  if (!WithinRate(queue_, admission_.job_rate(), tenant, res)) return;
+  if (!WithinRate(admission_.job_rate(), tenant, res)) return;
   auto spec = job::JobSpec::Parse(req.body);
   if (!spec.ok()) return SendStatus(res, spec.status());
   const bool chosen_id = !spec->id.empty();
@@ -168,7 +162,7 @@ void ApiServer::Impl::JobResult(const Request& req, Response& res, const std::st
 }
 
 void ApiServer::Impl::CreateUpload(const Request& req, Response& res, const std::string& tenant) {
-  if (!WithinRate(queue_, admission_.upload_url_rate(), tenant, res)) return;
+  if (!WithinRate(admission_.upload_url_rate(), tenant, res)) return;
   const json body = json::parse(req.body, nullptr, false);
   if (body.is_discarded() || !body.is_object()) {
     return SendError(res, 400, "invalid_argument", "body: must be a JSON object {\"filename\": \"...\"}");

@@ -116,6 +116,10 @@ void ApiServer::Impl::S3Event(const Request& req, Response& res, const std::stri
     spec.sources = sources;
     spec.target = object.key;
     Status status = job::FinalizeJobSpec(spec, tenant);
+    // A new job counts toward its tenant's submission rate (a redelivered event's job
+    // exists already). Over it, the whole notification is answered 429 so the sender
+    // delivers it again later; the jobs made so far are found again by their ids.
+    if (status.ok() && !queue_.Get(tenant, spec.id).ok() && !WithinRate(admission_.job_rate(), tenant, res)) return;
     Result<AdmittedJob> admitted = status.ok() ? AdmitSpec(spec) : Result<AdmittedJob>(status);
     if (!admitted.ok()) {
       skip(admitted.status().message());

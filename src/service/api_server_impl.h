@@ -88,6 +88,9 @@ class ApiServer::Impl {
   std::unique_ptr<BodyConsumer> PutObject(const Request& req, Response& res);
   void GetObject(const Request& req, Response& res);
 
+  // Takes one of `tenant`'s tokens of `limit`; false after answering 429 with
+  // Retry-After (whole seconds) and an error naming the limit.
+  bool WithinRate(const job::RateLimit& limit, const std::string& tenant, Response& res);
   // Admits `spec` (admission.h); its sources and target must exist within the
   // upload size limit.
   Result<AdmittedJob> AdmitSpec(const job::JobSpec& spec);

@@ -476,6 +476,28 @@ TEST_F(ApiServerTest, S3EventsBecomeJobsOnce) {
   ExpectError(Call("POST", "/v1/events/s3", R"({"Records": 3})", kEvents), 400, "invalid_argument", "Records");
 }
 
+TEST_F(ApiServerTest, S3EventJobsCountTowardTheSubmissionRate) {
+  Limits limits;
+  ASSERT_TRUE(SetLimit(limits, "max_jobs_per_window_per_tenant=1").ok());
+  StartServer(true, 64 * 1024, limits);
+  PutPhoto("images/input/acme/faces/face.jpg");
+  PutPhoto("images/input/acme/202504051423/a.jpg", "eileen_collins_nasa_portrait.png");
+  PutPhoto("images/input/acme/202504051423/b.jpg", "eileen_collins_nasa_portrait.png");
+  const std::string event = R"({"Records": [
+    {"eventName": "ObjectCreated:Put", "eventTime": "2025-04-05T14:23:01.000Z",
+     "s3": {"bucket": {"name": "x"}, "object": {"key": "images/input/acme/202504051423/a.jpg", "sequencer": "01"}}},
+    {"eventName": "ObjectCreated:Put", "eventTime": "2025-04-05T14:23:02.000Z",
+     "s3": {"bucket": {"name": "x"}, "object": {"key": "images/input/acme/202504051423/b.jpg", "sequencer": "02"}}}]})";
+  // The first record's job takes acme's one token; the second is over the rate: the
+  // sender is told to come back, and a redelivery does not charge the first again.
+  for (int delivery = 0; delivery < 2; ++delivery) {
+    const Reply throttled = Call("POST", "/v1/events/s3", event, kEvents);
+    ExpectError(throttled, 429, "throttled", "limit max_jobs_per_window_per_tenant:");
+    EXPECT_EQ(throttled.headers.count("Retry-After"), 1u) << throttled.text;
+    EXPECT_EQ(Call("GET", "/v1/jobs").body["jobs"].size(), 1u);
+  }
+}
+
 TEST_F(ApiServerTest, OpenApiDocumentsEveryRoute) {
   const Reply doc = Call("GET", "/openapi.json", "", nullptr);
   ASSERT_EQ(doc.status, 200);
