@@ -144,7 +144,9 @@ json OpenApiDocument(const std::string& server_url) {
       {"summary", "S3/MinIO bucket notification: created objects under a watched prefix become jobs"},
       {"requestBody", {{"required", true}, {"content", JsonContent({{"type", "object"}})}}},
       {"responses", Responses({{"200", {{"description", "jobs created and records ignored"},
-                                        {"content", JsonContent({{"type", "object"}})}}}})}};
+                                        {"content", JsonContent({{"type", "object"}})}}},
+                               {"429", ErrorResponse("a tenant over max_jobs_per_window_per_tenant: deliver the "
+                                                     "notification again after Retry-After")}})}};
   json key_param = {{"name", "key"}, {"in", "path"}, {"required", true}, {"schema", {{"type", "string"}}}};
   json signed_params = {key_param,
                         {{"name", "expires"}, {"in", "query"}, {"required", true}, {"schema", {{"type", "integer"}}}},
