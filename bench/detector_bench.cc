@@ -38,15 +38,14 @@ int RunDetectorBench(const DetectorBenchOptions& options) {
   std::vector<NamedDetector> detectors;
   detectors.push_back({"hog-640", vision::NewHogFaceDetector({.detect_side = 640})});
   detectors.push_back({"hog-960", vision::NewHogFaceDetector({.detect_side = 960})});
-  for (const auto& [name, path] : options.models) {
-    auto detector = name == "blazeface_front" ? vision::NewBlazeFaceDetector(path, 128)
-                    : name == "blazeface_back" ? vision::NewBlazeFaceDetector(path, 256)
-                                               : vision::NewYuNetFaceDetector(path, name.ends_with("640") ? 640 : 320);
+  for (const DetectorModel& model : options.models) {
+    auto detector = model.architecture == "blazeface" ? vision::NewBlazeFaceDetector(model.path, model.input_size)
+                                                      : vision::NewYuNetFaceDetector(model.path, model.input_size);
     if (!detector.ok()) {
-      spdlog::error("{}: {}", name, detector.status().message());
+      spdlog::error("{}: {}", model.name, detector.status().message());
       return 1;
     }
-    detectors.push_back({name, std::move(detector).value()});
+    detectors.push_back({model.name, std::move(detector).value()});
   }
   const std::vector<fs::path> images = TestImages(options.testdata);
   if (images.empty()) {

@@ -10,15 +10,21 @@
 
 #include <filesystem>
 #include <string>
-#include <utility>
 #include <vector>
 
 namespace swapline::bench {
 
+// A detector model from the manifest, resolved by the caller.
+struct DetectorModel {
+  std::string name;          // "yunet_s_640"
+  std::string architecture;  // "yunet" or "blazeface"
+  int input_size = 0;        // side of its square input
+  std::filesystem::path path;
+};
+
 struct DetectorBenchOptions {
   std::filesystem::path testdata;
-  // Detector models by manifest name ("yunet_s_640", "blazeface_back"), resolved by the caller.
-  std::vector<std::pair<std::string, std::filesystem::path>> models;
+  std::vector<DetectorModel> models;
   int runs = 20;
 };
 

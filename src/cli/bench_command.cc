@@ -61,8 +61,10 @@ void RegisterBenchCommand(CLI::App& app, int& exit_code) {
     resolved.testdata = *testdata;
     models::ModelDir models(models::ModelsDirOr(*models_dir), models::ModelManifest::Embedded());
     for (const models::ModelEntry& entry : models.manifest().entries()) {
-      if (!entry.name.starts_with("yunet") && !entry.name.starts_with("blazeface")) continue;
-      if (auto path = models.Resolve(entry.name, {}); path.ok()) resolved.models.emplace_back(entry.name, *path);
+      if (entry.architecture != "yunet" && entry.architecture != "blazeface") continue;
+      if (auto path = models.Resolve(entry.name, {}); path.ok()) {
+        resolved.models.push_back({entry.name, entry.architecture, entry.input_size, *path});
+      }
     }
     exit_code = bench::RunDetectorBench(resolved);
   });

@@ -62,7 +62,8 @@ Result<ModelEntry> ParseEntry(const json& item, const std::string& where) {
   };
   for (const auto& [field, value] : item.items()) {
     static const std::set<std::string> kFields = {"name",    "kind",          "file",    "size",   "sha256",
-                                                  "license", "commercial_use", "sources", "options", "description"};
+                                                  "license", "commercial_use", "sources", "options", "description",
+                                                  "architecture", "input_size"};
     if (kFields.count(field) == 0) return InvalidArgument(where + "." + field + ": unknown field");
   }
   ModelEntry entry;
@@ -103,6 +104,14 @@ Result<ModelEntry> ParseEntry(const json& item, const std::string& where) {
     if (!IsSource(source)) return InvalidArgument(at + ".sources: '" + source + "' is not an https, s3 or file:/// URI");
   }
   SWAPLINE_ASSIGN_OR_RETURN(entry.description, text("description", false));
+  SWAPLINE_ASSIGN_OR_RETURN(entry.architecture, text("architecture", false));
+  if (item.contains("input_size")) {
+    if (!item["input_size"].is_number_unsigned() ||
+        item["input_size"].get<std::uint64_t>() == 0 || item["input_size"].get<std::uint64_t>() > 4096) {
+      return InvalidArgument(at + ".input_size: must be the side of the model's square input, 1..4096 pixels");
+    }
+    entry.input_size = item["input_size"].get<int>();
+  }
   return entry;
 }
 

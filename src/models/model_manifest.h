@@ -35,6 +35,10 @@ struct ModelEntry {
   std::vector<std::string> sources;  // https://, s3:// or file:// URIs of the file itself
   std::vector<std::string> options;  // the options that use it, for people
   std::string description;
+  // The network family ("yunet", "blazeface"): how its input is made and its output
+  // read. And the side of its square input in pixels (0: any size).
+  std::string architecture;
+  int input_size = 0;
 };
 
 class ModelManifest {

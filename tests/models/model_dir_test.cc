@@ -90,6 +90,9 @@ TEST(ModelManifest, RejectsEntriesThatCouldEscapeOrLie) {
       {R"("https://example.com/m.onnx")", R"("http://example.com/m.onnx")"},
       {R"("commercial_use":true)", R"("commercial_use":"yes")"},
       {R"("license":"MIT")", R"("license":"MIT","licence":"MIT")"},
+      {R"("size":1)", R"("size":1,"input_size":0)"},
+      {R"("size":1)", R"("size":1,"input_size":-640)"},
+      {R"("size":1)", R"("size":1,"architecture":640)"},
   };
   for (const auto& [from, to] : bad) {
     std::string entry = good;
@@ -99,6 +102,12 @@ TEST(ModelManifest, RejectsEntriesThatCouldEscapeOrLie) {
   }
   EXPECT_EQ(ModelManifest::Parse(R"({"models":[)" + good + "," + good + "]}", "t").status().code(),
             Code::kInvalidArgument);
+  // The embedded square-input detectors say their family and input side.
+  const ModelEntry* yunet = ModelManifest::Embedded().Find("yunet_s_640");
+  ASSERT_NE(yunet, nullptr);
+  EXPECT_EQ(yunet->architecture, "yunet");
+  EXPECT_EQ(yunet->input_size, 640);
+  EXPECT_EQ(ModelManifest::Embedded().Find("blazeface_back")->input_size, 256);
 }
 
 TEST(ModelDir, PullsFromAMirrorAndResolvesTheVerifiedFile) {
