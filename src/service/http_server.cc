@@ -347,7 +347,15 @@ asio::awaitable<void> HttpServer::Impl::Serve(tcp::socket socket, std::string pe
       co_await Linger(stream, deadline);
       co_return;
     }
-    if (!co_await Exchange(stream, deadline, buffer, head, peer)) co_return;
+    // An exception escaping here would end the server's thread: it ends only this
+    // connection (handlers' own exceptions are answered 500 inside).
+    bool keep_alive = false;
+    try {
+      keep_alive = co_await Exchange(stream, deadline, buffer, head, peer);
+    } catch (const std::exception& e) {
+      spdlog::error("HTTP connection from {}: unexpected exception: {}", peer, e.what());
+    }
+    if (!keep_alive) co_return;
   }
 }
 
