@@ -164,7 +164,10 @@ Result<SwapOptions> SwapOptionsFromJson(const nlohmann::json& options) {
   SwapOptions out;
   if (options.is_null()) return out;
   if (!options.is_object()) return InvalidArgument("options: must be an object of swap option names to values");
-  for (const auto& [name, value] : options.items()) {
+  for (const auto& item : options.items()) {
+    // Not a structured binding: clang 14 (the fuzz build) cannot capture one.
+    const std::string& name = item.key();
+    const nlohmann::json& value = item.value();
     const Field* field = nullptr;
     for (const Field& f : kFields) {
       if (name == f.name) field = &f;
