@@ -72,9 +72,13 @@ bench: build
 	$(BUILD_DIR)/swapline-bench queue
 	$(BUILD_DIR)/swapline-bench api
 
+# Any report fails its test: ASan and UBSan (-fno-sanitize-recover) end the process,
+# LeakSanitizer makes it exit non-zero; the swapline processes the tests start inherit this.
+ASAN_ENV := ASAN_OPTIONS="detect_leaks=1 check_initialization_order=1" \
+  UBSAN_OPTIONS="print_stacktrace=1 halt_on_error=1"
 asan: deps
-	$(MAKE) build BUILD_DIR=build-asan BUILD_TYPE=Debug CMAKE_EXTRA=-DSWAPLINE_SANITIZE=ON
-	cd build-asan && ctest --output-on-failure -j $(JOBS)
+	$(MAKE) build BUILD_DIR=build-asan BUILD_TYPE=Debug CMAKE_EXTRA="-DSWAPLINE_SANITIZE=ON $(CMAKE_EXTRA)"
+	cd build-asan && $(ASAN_ENV) ctest --output-on-failure -j $(JOBS)
 
 # The tests whose code runs on several threads: queues (both backends), workers (the
 # service end-to-end tests run TSan-built swapline processes), the frame pipeline.
