@@ -88,7 +88,7 @@ tsan: deps
 	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSWAPLINE_TSAN=ON \
 	  -DSWAPLINE_TESTDATA_DIR=$(TESTDATA) $(CMAKE_EXTRA) >/dev/null
 	cmake --build build-tsan -j $(JOBS) --target $(TSAN_TARGETS)
-	cd build-tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+	cd build-tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/sanitizers/tsan.supp" \
 	  ctest --output-on-failure -j $(JOBS) -R '$(TSAN_TESTS)'
 
 # FUZZ_SECONDS per target; new inputs stay in build-fuzz (fuzz/run.sh), the kept
