@@ -73,9 +73,13 @@ bench: build
 	$(BUILD_DIR)/swapline-bench api
 	$(BUILD_DIR)/swapline-bench http-front
 
+# Any report fails its test: ASan and UBSan (-fno-sanitize-recover) end the process,
+# LeakSanitizer makes it exit non-zero; the swapline processes the tests start inherit this.
+ASAN_ENV := ASAN_OPTIONS="detect_leaks=1 check_initialization_order=1" \
+  UBSAN_OPTIONS="print_stacktrace=1 halt_on_error=1"
 asan: deps
-	$(MAKE) build BUILD_DIR=build-asan BUILD_TYPE=Debug CMAKE_EXTRA=-DSWAPLINE_SANITIZE=ON
-	cd build-asan && ctest --output-on-failure -j $(JOBS)
+	$(MAKE) build BUILD_DIR=build-asan BUILD_TYPE=Debug CMAKE_EXTRA="-DSWAPLINE_SANITIZE=ON $(CMAKE_EXTRA)"
+	cd build-asan && $(ASAN_ENV) ctest --output-on-failure -j $(JOBS)
 
 # The tests whose code runs on several threads: queues (both backends), workers (the
 # service end-to-end tests run TSan-built swapline processes), the frame pipeline.
@@ -85,7 +89,7 @@ tsan: deps
 	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSWAPLINE_TSAN=ON \
 	  -DSWAPLINE_TESTDATA_DIR=$(TESTDATA) $(CMAKE_EXTRA) >/dev/null
 	cmake --build build-tsan -j $(JOBS) --target $(TSAN_TARGETS)
-	cd build-tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+	cd build-tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/sanitizers/tsan.supp" \
 	  ctest --output-on-failure -j $(JOBS) -R '$(TSAN_TESTS)'
 
 # FUZZ_SECONDS per target; new inputs stay in build-fuzz (fuzz/run.sh), the kept
