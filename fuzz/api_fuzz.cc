@@ -12,7 +12,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstdio>
+#include <cstring>
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
@@ -78,7 +81,10 @@ std::string Exchange(int port, std::string_view request, std::chrono::millisecon
   address.sin_family = AF_INET;
   address.sin_port = htons(static_cast<std::uint16_t>(port));
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  FUZZ_CHECK(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
+    std::fprintf(stderr, "connect: %s\n", std::strerror(errno));
+    FUZZ_CHECK(false);
+  }
   // The server may answer and close before reading everything (411, 413): a failed
   // send is not a finding.
   for (std::size_t sent = 0; sent < request.size();) {
@@ -112,7 +118,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (answer.empty()) return 0;  // nothing the front answers (an idle or cut connection)
   // An HTTP/1.0 request is answered in HTTP/1.0.
   FUZZ_CHECK(answer.rfind("HTTP/1.1 ", 0) == 0 || answer.rfind("HTTP/1.0 ", 0) == 0);
-  FUZZ_CHECK(answer.find(" 500 Internal") == std::string::npos);
+  FUZZ_CHECK(answer.compare(9, 4, "500 ") != 0);  // the first answer's status
   FUZZ_CHECK(answer.find(service.root.string()) == std::string::npos);
   return 0;
 }
