@@ -368,6 +368,12 @@ asio::awaitable<bool> HttpServer::Impl::Exchange(tcp::socket& stream, Deadline& 
   req.target = std::string(message.target());
   req.remote_addr = peer;
   const std::string_view target = message.target();
+  if (!target.starts_with('/')) {
+    HttpResponse res = Refusal(req.method, 400, "the request target must be a path starting with '/'");
+    co_await Send(stream, deadline, res, false);
+    co_await Linger(stream, deadline);
+    co_return false;
+  }
   const std::size_t question = target.find('?');
   req.path = storage::PercentDecode(target.substr(0, question));
   if (question != std::string_view::npos) req.params = ParseQuery(target.substr(question + 1));

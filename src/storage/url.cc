@@ -74,6 +74,8 @@ std::string RedactPassword(std::string_view url) {
 }
 
 std::string PercentDecode(std::string_view text) {
+  // curl takes a length of 0 as "NUL-terminated" and would read past a view.
+  if (text.empty()) return std::string();
   int length = 0;
   char* decoded = curl_easy_unescape(nullptr, text.data(), static_cast<int>(text.size()), &length);
   if (decoded == nullptr) return std::string(text);

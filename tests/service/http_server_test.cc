@@ -310,6 +310,10 @@ TEST_F(HttpServerTest, HeaderValuesAreGivenAsSentAndPathsDecoded) {
   const std::string answer = client.ReadAll();
   EXPECT_NE(answer.find("[Bearer ab%63d+e]"), std::string::npos) << answer;
   EXPECT_NE(answer.find("a b/c/d.jpg|x&y z"), std::string::npos) << answer;
+  // A target that is not a path is refused.
+  RawClient query_only(server_->port());
+  ASSERT_TRUE(query_only.Send("GET ?healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+  EXPECT_EQ(query_only.ReadAll().rfind("HTTP/1.1 400", 0), 0u);
   // A control character in a header value is a malformed request, not truncated.
   RawClient nul(server_->port());
   ASSERT_TRUE(nul.Send(std::string("GET /healthz HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer abc") + '\0' +

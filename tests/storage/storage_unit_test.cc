@@ -263,6 +263,10 @@ TEST(UrlTest, SplitsAndPercentDecodesThroughLibcurl) {
   EXPECT_EQ(ParseUrl("redis://").status().code(), Code::kInvalidArgument);
   EXPECT_EQ(ParseUrl("hooks.example.com/x").status().code(), Code::kInvalidArgument);  // no scheme
   EXPECT_EQ(PercentDecode("a%2Fb+c%3f"), "a/b+c?");
+  // An empty view of a longer buffer: nothing is read past it.
+  const std::string text = "abc%41";
+  EXPECT_EQ(PercentDecode(std::string_view(text).substr(0, 0)), "");
+  EXPECT_EQ(PercentDecode(std::string_view(text).substr(3)), "A");
 }
 
 TEST(UrlTest, RedactsPasswordsEvenFromMalformedUrls) {
