@@ -112,30 +112,38 @@ http::response<http::string_body> ToMessage(HttpResponse& res, unsigned version,
 
 // A deadline on a client socket's operations. When it passes, the pending operation
 // is cancelled (it ends with operation_aborted and expired() is true) but the socket
-// stays open, so an answer (408) can still go out. Lives on the connection's strand.
+// stays open, so an answer (408) can still go out. Lives on the connection's strand,
+// as does its timer's handler. A fire already queued when the deadline is re-armed
+// or destroyed finds a newer generation or no socket in the shared state.
 class Deadline {
  public:
-  explicit Deadline(tcp::socket& socket) : socket_(socket), timer_(socket.get_executor()) {}
+  explicit Deadline(tcp::socket& socket)
+      : state_(std::make_shared<State>(State{&socket})), timer_(socket.get_executor()) {}
+  ~Deadline() { state_->socket = nullptr; }
+  Deadline(const Deadline&) = delete;
+  Deadline& operator=(const Deadline&) = delete;
 
   void Arm(std::chrono::milliseconds limit) {
-    const std::uint64_t armed = ++generation_;
-    expired_ = false;
+    const std::uint64_t armed = ++state_->generation;
+    state_->expired = false;
     timer_.expires_after(limit);
-    timer_.async_wait([this, armed](boost::system::error_code ec) {
-      if (ec) return;  // re-armed, or the connection is gone (`this` with it)
-      if (armed != generation_) return;  // fired after a later Arm: not for that operation
-      expired_ = true;
+    timer_.async_wait([state = state_, armed](boost::system::error_code ec) {
+      if (ec || armed != state->generation || state->socket == nullptr) return;
+      state->expired = true;
       boost::system::error_code ignored;
-      socket_.cancel(ignored);
+      state->socket->cancel(ignored);
     });
   }
-  bool expired() const { return expired_; }
+  bool expired() const { return state_->expired; }
 
  private:
-  tcp::socket& socket_;
+  struct State {
+    tcp::socket* socket;
+    std::uint64_t generation = 0;
+    bool expired = false;
+  };
+  std::shared_ptr<State> state_;
   asio::steady_timer timer_;
-  std::uint64_t generation_ = 0;
-  bool expired_ = false;
 };
 
 }  // namespace
