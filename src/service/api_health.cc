@@ -5,8 +5,11 @@ namespace swapline::service {
 
 void DeclareApiMetrics(MetricsRegistry& m) {
   using T = MetricsRegistry::Type;
-  m.Declare("swapline_http_requests_total", T::kCounter, "HTTP requests by method, route and status");
-  m.Declare("swapline_http_request_duration_seconds", T::kHistogram, "HTTP request handling time by route",
+  m.Declare("swapline_http_requests_total", T::kCounter,
+            "HTTP requests by method, route (\"unmatched\": refused before routing) and status "
+            "(\"aborted\": the client went away before an answer)");
+  m.Declare("swapline_http_request_duration_seconds", T::kHistogram,
+            "HTTP request time by route, from the request head to the answer's last byte",
             RequestLatencyBuckets());
   m.Declare("swapline_api_jobs_submitted_total", T::kCounter, "jobs submitted through the API, by source");
   m.Declare("swapline_api_bytes_total", T::kCounter, "object bytes through /v1/objects, by direction");

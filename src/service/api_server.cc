@@ -7,14 +7,28 @@
 #include "service/web/web_ui.h"
 
 namespace swapline::service {
+namespace {
 
-void ApiServer::Impl::Route(const std::string& method, const std::string& path, bool auth, TenantHandler handler) {
-  routes_.emplace_back(method, path);
-  const bool events_route = path == "/v1/events/s3";
-  const bool metrics_route = path == "/metrics" && options_.protect_metrics;
-  auto wrapped = [this, auth, events_route, metrics_route, method, path, handler = std::move(handler)](
+// Signed object URLs: the key is the rest of the path, slashes included.
+constexpr std::string_view kObjectPattern = "/v1/objects/{key+}";
+
+// The OpenAPI template of a front pattern: its "{key+}" (the rest of the path) is
+// "{key}" there.
+std::string OpenApiTemplate(std::string_view pattern) {
+  std::string path(pattern);
+  if (const std::size_t plus = path.rfind("+}"); plus != std::string::npos) path.erase(plus, 1);
+  return path;
+}
+
+}  // namespace
+
+void ApiServer::Impl::Route(const std::string& method, const std::string& pattern, bool auth,
+                            TenantHandler handler) {
+  routes_.emplace_back(method, OpenApiTemplate(pattern));
+  const bool events_route = pattern == "/v1/events/s3";
+  const bool metrics_route = pattern == "/metrics" && options_.protect_metrics;
+  auto wrapped = [this, auth, events_route, metrics_route, pattern, handler = std::move(handler)](
                      const Request& req, Response& res) {
-    const auto start = std::chrono::steady_clock::now();
     std::optional<std::string> tenant = std::string();
     if (auth) tenant = Authenticate(req, res, events_route);
     if (metrics_route) tenant = AuthenticateMetrics(req, res);
@@ -22,18 +36,14 @@ void ApiServer::Impl::Route(const std::string& method, const std::string& path, 
       try {
         handler(req, res, *tenant);
       } catch (const std::exception& e) {
-        spdlog::error("{} {}: unexpected exception: {}", req.method, path, e.what());
+        spdlog::error("{} {}: unexpected exception: {}", req.method, pattern, e.what());
         SendError(res, 500, "internal", "internal error");
       }
     }
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    metrics_.Add("swapline_http_requests_total",
-                 {{"method", method}, {"route", path}, {"status", std::to_string(res.status)}});
-    metrics_.Observe("swapline_http_request_duration_seconds", {{"route", path}}, seconds);
   };
   // JSON bodies on the routes that take one; none elsewhere.
   const std::uint64_t body_limit = method == "POST" ? options_.max_body_bytes : 0;
-  server_.Handle(method, path, body_limit, std::move(wrapped));
+  server_.Handle(method, pattern, body_limit, std::move(wrapped));
 }
 
 std::optional<std::string> ApiServer::Impl::Authenticate(const Request& req, Response& res, bool events_route) {
@@ -92,9 +102,17 @@ HttpServerOptions ApiServer::Impl::FrontOptions() {
   front.port = options_.port;
   front.threads = std::max(2, options_.threads);
   front.limits = options_.http;
-  front.on_refused = [this](const std::string& method, int status) {
+  // Every exchange, whichever route (or none) answered it and however it ended:
+  // streamed uploads and downloads are counted and timed to their last byte.
+  front.on_exchange = [this](const HttpExchange& exchange) {
+    const std::string route = exchange.pattern.empty() ? "unmatched" : OpenApiTemplate(exchange.pattern);
     metrics_.Add("swapline_http_requests_total",
-                 {{"method", method.empty() ? "-" : method}, {"route", "unmatched"}, {"status", std::to_string(status)}});
+                 {{"method", exchange.method.empty() ? "-" : std::string(exchange.method)},
+                  {"route", route},
+                  {"status", exchange.status == 0 ? "aborted" : std::to_string(exchange.status)}});
+    if (!exchange.pattern.empty()) {
+      metrics_.Observe("swapline_http_request_duration_seconds", {{"route", route}}, exchange.seconds);
+    }
   };
   return front;
 }
@@ -122,25 +140,13 @@ void ApiServer::Impl::Setup() {
   Route("GET", "/openapi.json", false, [this](const Request&, Response& r, const std::string&) {
     SendJson(r, 200, OpenApiDocument(base_url_));
   });
-  // Signed object URLs (file stores; on S3 stores they answer 404 as no URL exists).
-  // The key is the rest of the path, slashes included.
-  routes_.emplace_back("PUT", "/v1/objects/{key}");
-  server_.HandleStream("PUT", "/v1/objects/{key+}", options_.limits.max_upload_bytes,
-                       [this](const Request& req, Response& res) {
-                         std::unique_ptr<BodyConsumer> upload = PutObject(req, res);
-                         if (!upload) {
-                           metrics_.Add("swapline_http_requests_total", {{"method", "PUT"},
-                                                                         {"route", "/v1/objects/{key}"},
-                                                                         {"status", std::to_string(res.status)}});
-                         }
-                         return upload;
-                       });
-  routes_.emplace_back("GET", "/v1/objects/{key}");
-  server_.Handle("GET", "/v1/objects/{key+}", 0, [this](const Request& req, Response& res) {
-    GetObject(req, res);
-    metrics_.Add("swapline_http_requests_total",
-                 {{"method", "GET"}, {"route", "/v1/objects/{key}"}, {"status", std::to_string(res.status)}});
-  });
+  // Signed object URLs (file stores; on S3 stores they answer 404 as no URL exists):
+  // the signature is the credential, no token.
+  Route("GET", std::string(kObjectPattern), false,
+        [this](const Request& q, Response& r, const std::string&) { GetObject(q, r); });
+  routes_.emplace_back("PUT", OpenApiTemplate(kObjectPattern));
+  server_.HandleStream("PUT", std::string(kObjectPattern), options_.limits.max_upload_bytes,
+                       [this](const Request& req, Response& res) { return PutObject(req, res); });
   // The page at "/" (service/web), a client of the routes above.
   for (const WebPage& page : WebUiPages(store_, options_.store_uri)) {
     server_.Handle("GET", page.path, 0, [page](const Request&, Response& res) {

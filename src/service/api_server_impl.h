@@ -69,9 +69,9 @@ class ApiServer::Impl {
   using TenantHandler = std::function<void(const Request&, Response&, const std::string& tenant)>;
 
   HttpServerOptions FrontOptions();
-  // Registers an operation on `path` (its OpenAPI template, also the pattern the
-  // front matches). With `auth`, the handler gets the caller's tenant.
-  void Route(const std::string& method, const std::string& path, bool auth, TenantHandler handler);
+  // Registers an operation on the front's `pattern` (its OpenAPI template but for
+  // "{key+}"). With `auth`, the handler gets the caller's tenant.
+  void Route(const std::string& method, const std::string& pattern, bool auth, TenantHandler handler);
   std::optional<std::string> Authenticate(const Request& req, Response& res, bool events_route);
   // /metrics with protect_metrics: the "metrics" tenant's token only.
   std::optional<std::string> AuthenticateMetrics(const Request& req, Response& res);

@@ -220,10 +220,32 @@ class HttpServer::Impl {
   asio::awaitable<void> Send(tcp::socket& stream, Deadline& deadline, HttpResponse& res, bool keep_alive,
                              unsigned version = 11);
   asio::awaitable<void> Linger(tcp::socket& stream, Deadline& deadline);
+  // Tells on_exchange of one exchange when it ends, whichever way it ends (a
+  // coroutine may stop at any co_await: the client went away, the server stopped).
+  class ExchangeReport {
+   public:
+    explicit ExchangeReport(const HttpServerOptions& options) : options_(options) {}
+    ~ExchangeReport() {
+      if (!options_.on_exchange) return;
+      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+      options_.on_exchange({method, pattern, status, seconds});
+    }
+    ExchangeReport(const ExchangeReport&) = delete;
+    ExchangeReport& operator=(const ExchangeReport&) = delete;
+
+    std::string method;
+    std::string pattern;
+    int status = 0;
+
+   private:
+    const HttpServerOptions& options_;
+    const std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+  };
+
   // 0 when admitted, otherwise the status that refuses a connection from `peer`.
   int Admit(const std::string& peer);
   void Release(const std::string& peer);
-  HttpResponse Refusal(const std::string& method, int status, std::string message);
+  static HttpResponse Refusal(int status, std::string message);
 
   const HttpServerOptions options_;
   std::vector<Route> routes_;
@@ -252,8 +274,7 @@ void HttpServer::Impl::Release(const std::string& peer) {
   if (--connections_per_peer_[peer] <= 0) connections_per_peer_.erase(peer);
 }
 
-HttpResponse HttpServer::Impl::Refusal(const std::string& method, int status, std::string message) {
-  if (options_.on_refused) options_.on_refused(method, status);
+HttpResponse HttpServer::Impl::Refusal(int status, std::string message) {
   HttpResponse res;
   res.status = status;
   res.set_content(ErrorBody(CodeNameForHttpStatus(status), message), "application/json");
@@ -310,8 +331,9 @@ asio::awaitable<void> HttpServer::Impl::Accept() {
     const tcp::endpoint remote = socket.remote_endpoint(ignored);
     std::string peer = remote.address().to_string();
     if (const int refused = Admit(peer); refused != 0) {
-      HttpResponse res = Refusal("", refused,
-                                 refused == 429 ? "too many connections from " + peer : "too many connections");
+      ExchangeReport report(options_);
+      report.status = refused;
+      HttpResponse res = Refusal(refused, refused == 429 ? "too many connections from " + peer : "too many connections");
       res.set_header("Retry-After", "1");
       // A short answer into a fresh socket's send buffer: never blocks.
       std::ostringstream text;
@@ -345,12 +367,14 @@ asio::awaitable<void> HttpServer::Impl::Serve(tcp::socket socket, std::string pe
         co_return;  // closed or idle between requests
       }
       HttpResponse res = deadline.expired()
-                             ? Refusal("", 408, "the request head did not arrive within " +
-                                                    std::to_string(options_.limits.header_timeout.count()) + " ms")
+                             ? Refusal(408, "the request head did not arrive within " +
+                                                std::to_string(options_.limits.header_timeout.count()) + " ms")
                          : ec == http::error::header_limit || ec == http::error::buffer_overflow
-                             ? Refusal("", 431, "the request line and headers are over " +
-                                                    std::to_string(options_.limits.max_header_bytes) + " bytes")
-                             : Refusal("", 400, "malformed request: " + ec.message());
+                             ? Refusal(431, "the request line and headers are over " +
+                                                std::to_string(options_.limits.max_header_bytes) + " bytes")
+                             : Refusal(400, "malformed request: " + ec.message());
+      ExchangeReport report(options_);
+      report.status = res.status;
       co_await Send(stream, deadline, res, false);
       co_await Linger(stream, deadline);
       co_return;
@@ -371,13 +395,16 @@ asio::awaitable<bool> HttpServer::Impl::Exchange(tcp::socket& stream, Deadline& 
                                                  http::request_parser<http::empty_body>& head,
                                                  const std::string& peer) {
   const auto& message = head.get();
+  ExchangeReport report(options_);
   HttpRequest req;
   req.method = std::string(message.method_string());
+  report.method = req.method;
   req.target = std::string(message.target());
   req.remote_addr = peer;
   const std::string_view target = message.target();
   if (!target.starts_with('/')) {
-    HttpResponse res = Refusal(req.method, 400, "the request target must be a path starting with '/'");
+    HttpResponse res = Refusal(400, "the request target must be a path starting with '/'");
+    report.status = res.status;
     co_await Send(stream, deadline, res, false);
     co_await Linger(stream, deadline);
     co_return false;
@@ -394,6 +421,7 @@ asio::awaitable<bool> HttpServer::Impl::Exchange(tcp::socket& stream, Deadline& 
   // A refusal keeps the connection only when nothing of the request is left unread.
   auto refuse = [&](HttpResponse res) -> asio::awaitable<bool> {
     const bool keep_alive = client_keep_alive && !has_body && res.status != 411;
+    report.status = res.status;
     co_await Send(stream, deadline, res, keep_alive, version);
     if (!keep_alive) co_await Linger(stream, deadline);
     co_return keep_alive;
@@ -403,7 +431,7 @@ asio::awaitable<bool> HttpServer::Impl::Exchange(tcp::socket& stream, Deadline& 
   if (head.chunked() || message.count(http::field::transfer_encoding) > 0 ||
       (sends_body && !head.content_length())) {
     co_return co_await refuse(
-        Refusal(req.method, 411, "send request bodies with a Content-Length, not chunked or unframed"));
+        Refusal(411, "send request bodies with a Content-Length, not chunked or unframed"));
   }
   const Route* route = nullptr;
   std::vector<std::string> groups;
@@ -417,17 +445,17 @@ asio::awaitable<bool> HttpServer::Impl::Exchange(tcp::socket& stream, Deadline& 
     if (allowed.find(candidate.method) == std::string::npos) allowed += (allowed.empty() ? "" : ", ") + candidate.method;
   }
   if (route == nullptr) {
-    if (allowed.empty()) co_return co_await refuse(Refusal(req.method, 404, "no route for " + req.method + " " + req.path));
-    HttpResponse res = Refusal(req.method, 405, req.method + " is not allowed on " + req.path + " (" + allowed + ")");
+    if (allowed.empty()) co_return co_await refuse(Refusal(404, "no route for " + req.method + " " + req.path));
+    HttpResponse res = Refusal(405, req.method + " is not allowed on " + req.path + " (" + allowed + ")");
     res.set_header("Allow", allowed);
     co_return co_await refuse(std::move(res));
   }
+  report.pattern = route->pattern;
   req.matches.push_back(req.path);
   req.matches.insert(req.matches.end(), groups.begin(), groups.end());
   if (declared > route->body_limit) {
-    co_return co_await refuse(Refusal(req.method, 413, "request body of " + std::to_string(declared) +
-                                                           " bytes is over the limit of " +
-                                                           std::to_string(route->body_limit) + " bytes"));
+    co_return co_await refuse(Refusal(413, "request body of " + std::to_string(declared) + " bytes is over the limit of " +
+                                               std::to_string(route->body_limit) + " bytes"));
   }
 
   HttpResponse res;
@@ -460,6 +488,7 @@ asio::awaitable<bool> HttpServer::Impl::Exchange(tcp::socket& stream, Deadline& 
           HttpResponse failed;
           failed.status = HttpStatusFor(written.code());
           failed.set_content(ErrorBody(written), "application/json");
+          report.status = failed.status;
           co_await Send(stream, deadline, failed, false, version);
           if (!body.is_done()) co_await Linger(stream, deadline);
           co_return false;
@@ -482,6 +511,7 @@ asio::awaitable<bool> HttpServer::Impl::Exchange(tcp::socket& stream, Deadline& 
     res.set_content(ErrorBody("internal", "internal error"), "application/json");
   }
   const bool keep_alive = client_keep_alive && !res.close;
+  report.status = res.status;
   co_await Send(stream, deadline, res, keep_alive, version);
   if (!keep_alive) {
     co_await Linger(stream, deadline);

@@ -15,8 +15,9 @@
 //   max_connections in all (503), answered and closed at accept.
 // An answer that leaves a body unread ends the connection for real (shut down, the
 // rest read and dropped for a moment so the answer is not lost to a reset, never
-// parsed as a next request). The server's own answers are API errors (api_error.h)
-// and are reported to `on_refused` (metrics).
+// parsed as a next request). The server's own answers are API errors (api_error.h).
+// Every exchange, answered by a route or by the server, is reported to
+// `on_exchange` once it ends (metrics count and time all routes in one place).
 //
 // Requests: the path and query parameters are percent-decoded; header values are
 // given as sent (no decoding, so a token compares on its raw bytes; the parser
@@ -52,14 +53,21 @@ struct HttpLimits {
   int max_connections_per_client = 64;
 };
 
+// One request and its answer, as told to HttpServerOptions::on_exchange.
+struct HttpExchange {
+  std::string_view method;   // "" when the head never parsed
+  std::string_view pattern;  // the route's pattern; "" when no route took the request
+  int status = 0;            // the answer's; 0 when none was started (client gone, a body part late)
+  double seconds = 0;        // from the head's arrival to the answer's last byte
+};
+
 struct HttpServerOptions {
   std::string host = "127.0.0.1";
   int port = 0;      // 0: a free port
   int threads = 4;   // handlers running at once
   HttpLimits limits;
-  // Told of every answer the server gives without a route's handler (400, 404,
-  // 405, 408, 411, 413, 429, 431, 503), with the request's method ("" when unknown).
-  std::function<void(const std::string& method, int status)> on_refused;
+  // Told of every exchange once it ends, on the connection's thread.
+  std::function<void(const HttpExchange&)> on_exchange;
 };
 
 struct HttpRequest {

@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -124,7 +125,10 @@ class HttpServerTest : public ::testing::Test {
     HttpServerOptions options;
     options.threads = threads;
     options.limits = limits;
-    options.on_refused = [this](const std::string&, int status) { refused_.push_back(status); };
+    options.on_exchange = [this](const HttpExchange& exchange) {
+      std::lock_guard lock(exchanges_mutex_);
+      exchanges_.push_back({std::string(exchange.pattern), exchange.status});
+    };
     server_ = std::make_unique<HttpServer>(options);
     server_->Handle("GET", "/healthz", 0, [](const HttpRequest&, HttpResponse& res) { res.set_content("ok", "text/plain"); });
     server_->Handle("POST", "/echo", 64, [](const HttpRequest& req, HttpResponse& res) {
@@ -153,7 +157,14 @@ class HttpServerTest : public ::testing::Test {
     ASSERT_TRUE(server_->Start().ok());
   }
 
-  std::vector<int> refused_;
+  // How many exchanges on `pattern` ("": none matched) ended with `status`.
+  int Told(const std::string& pattern, int status) {
+    std::lock_guard lock(exchanges_mutex_);
+    return static_cast<int>(std::count(exchanges_.begin(), exchanges_.end(), std::pair(pattern, status)));
+  }
+
+  std::mutex exchanges_mutex_;
+  std::vector<std::pair<std::string, int>> exchanges_;  // guarded by exchanges_mutex_
   UploadLog uploads_;
   std::unique_ptr<HttpServer> server_;
 };
@@ -219,7 +230,8 @@ TEST_F(HttpServerTest, OversizedHeadsAreRefusedWithoutReadingThem) {
   many_headers.Send(head + "\r\n");
   answer = many_headers.ReadAll();
   EXPECT_EQ(answer.rfind("HTTP/1.1 431", 0), 0u) << answer.substr(0, 200);
-  EXPECT_EQ(std::count(refused_.begin(), refused_.end(), 431), 2);
+  // Told once each, after the connection ended.
+  EXPECT_TRUE(WaitUntil([&] { return Told("", 431) == 2; }, std::chrono::seconds(5)));
 }
 
 TEST_F(HttpServerTest, AnUnreadBodyIsNeverTakenForTheNextRequest) {
@@ -350,6 +362,10 @@ TEST_F(HttpServerTest, UploadsStreamToTheirConsumer) {
   EXPECT_NE(answer.find("disk full"), std::string::npos) << answer;
   EXPECT_EQ(uploads_.finished.load(), 1);
   EXPECT_EQ(uploads_.abandoned.load(), 2);
+  // Each streamed exchange is told once, with the answer it got (0: none).
+  EXPECT_TRUE(WaitUntil([&] { return Told("/upload", 500) == 1; }, std::chrono::seconds(5)));
+  EXPECT_EQ(Told("/upload", 200), 1);
+  EXPECT_EQ(Told("/upload", 0), 1);
 }
 
 TEST_F(HttpServerTest, StreamedAnswersCarryEveryByte) {
@@ -364,6 +380,7 @@ TEST_F(HttpServerTest, StreamedAnswersCarryEveryByte) {
   for (std::size_t i = 0; i < 3'000'000; i += 99'991) {
     ASSERT_EQ(answer[body + 4 + i], static_cast<char>('a' + i % 26)) << i;
   }
+  EXPECT_TRUE(WaitUntil([&] { return Told("/big", 200) == 1; }, std::chrono::seconds(5)));
 }
 
 TEST_F(HttpServerTest, ASecondServerCannotTakeTheSamePort) {
