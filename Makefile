@@ -86,7 +86,7 @@ asan: deps
 TSAN_TESTS ?= QueueTest|FrameRunnerTest|E2eTest|ClusterE2eTest
 TSAN_TARGETS := swapline job_test pipeline_test service_e2e_test service_cluster_test
 tsan: deps
-	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSWAPLINE_TSAN=ON \
+	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSWAPLINE_TSAN=ON -DSWAPLINE_TEST_TIME_SCALE=8 \
 	  -DSWAPLINE_TESTDATA_DIR=$(TESTDATA) $(CMAKE_EXTRA) >/dev/null
 	cmake --build build-tsan -j $(JOBS) --target $(TSAN_TARGETS)
 	cd build-tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/sanitizers/tsan.supp" \

@@ -54,6 +54,7 @@ using nlohmann::json;
 using swapline::testing::Fault;
 using swapline::testing::FaultProxy;
 using swapline::testing::FaultSchedule;
+using swapline::testing::ScaledArg;
 using swapline::testing::TempDir;
 using swapline::testing::WaitUntil;
 using Clock = std::chrono::steady_clock;
@@ -158,7 +159,7 @@ TEST(ServiceChaosTest, JobsEndExactlyOnceThroughKillsRedisRestartAndS3Faults) {
     return std::make_unique<Process>(
         // Debug logs hold the S3 attempts, shown for a job whose upload is left behind.
         std::vector<std::string>{"--log-level", "debug", "worker", "--queue", queue_uri, "--store", store_uri,
-                                 "--lease", "3s", "--scratch-dir", scratch[static_cast<std::size_t>(i)].string(),
+                                 "--lease", ScaledArg(seconds(3)), "--scratch-dir", scratch[static_cast<std::size_t>(i)].string(),
                                  "--execution-thread-count", "1", "--s3-endpoint-url",
                                  "http://127.0.0.1:" + std::to_string(proxies[static_cast<std::size_t>(i)]->port()),
                                  "--s3-read-timeout", "1", "--s3-max-attempts", "6",

@@ -57,7 +57,7 @@ struct RunResult {
 };
 
 // Runs `binary` with `args`, stdout and stderr redirected to files in `log_dir`;
-// kills it (SIGKILL, by its pid) after `timeout_s` seconds.
+// kills it (SIGKILL, by its pid) after Scaled(`timeout_s`) seconds.
 inline RunResult RunProcess(const std::string& binary, const std::vector<std::string>& args,
                             const fs::path& log_dir, int timeout_s = 120) {
   RunResult result;
@@ -90,7 +90,7 @@ inline RunResult RunProcess(const std::string& binary, const std::vector<std::st
     const pid_t done = ::waitpid(pid, &status, WNOHANG);
     if (done == pid) break;
     if (done < 0) throw std::runtime_error("waitpid failed");
-    if (std::chrono::steady_clock::now() - start > std::chrono::seconds(timeout_s)) {
+    if (std::chrono::steady_clock::now() - start > swapline::testing::Scaled(std::chrono::seconds(timeout_s))) {
       result.timed_out = true;
       ::kill(pid, SIGKILL);
       ::waitpid(pid, &status, 0);

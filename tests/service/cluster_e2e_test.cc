@@ -24,6 +24,7 @@ namespace {
 using nlohmann::json;
 using swapline::testing::RunProcess;
 using swapline::testing::TempDir;
+using swapline::testing::WaitUntil;
 
 const std::string kTestdata = SWAPLINE_TESTDATA_DIR;
 const std::string kFace = kTestdata + "/photos/grace_hopper_usn_portrait.jpg";
@@ -64,15 +65,12 @@ TEST(ClusterE2eTest, ThreeWorkersRedisAndS3SurviveKilledWorkers) {
   Process api({"serve", "--listen", "127.0.0.1:" + std::to_string(port), "--workers", "0", "--store", store_uri,
                "--queue", queue, "--tokens", tokens.string()},
               log_dir("serve"));
-  const std::vector<std::string> worker_args = {"worker", "--queue", queue, "--store", store_uri, "--lease", "2s",
+  const std::vector<std::string> worker_args = {"worker", "--queue", queue, "--store", store_uri, "--lease", swapline::testing::ScaledArg(std::chrono::seconds(2)),
                                                 "--scratch-dir", scratch.string(), "--execution-thread-count", "1"};
   std::vector<std::unique_ptr<Process>> workers;
   for (int i = 0; i < 3; ++i) workers.push_back(std::make_unique<Process>(worker_args, log_dir("worker")));
   ApiClient probe(server, kTokens.at("acme"));
-  for (int i = 0; i < 300 && !probe.Call("GET", "/readyz").ok(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  ASSERT_TRUE(probe.Call("GET", "/readyz").ok()) << api.log();
+  ASSERT_TRUE(WaitUntil([&] { return probe.Call("GET", "/readyz").ok(); }, std::chrono::seconds(15))) << api.log();
 
   // Jobs: two videos and a few images, from both tenants.
   struct Submitted {
@@ -95,23 +93,26 @@ TEST(ClusterE2eTest, ThreeWorkersRedisAndS3SurviveKilledWorkers) {
   std::set<std::string> killed;
   auto kill_holder = [&](const Submitted& video) {
     ApiClient client(server, kTokens.at(video.tenant));
-    for (int i = 0; i < 1200; ++i) {
-      auto job = client.Call("GET", "/v1/jobs/" + video.id);
-      ASSERT_TRUE(job.ok()) << job.status().ToString();
-      if ((*job)["state"] == "running" && (*job).value("progress", 0.0) >= 0.1) {
-        for (auto& worker : workers) {
-          if (worker->running() && worker->log().find("job_id=" + video.id) != std::string::npos) {
-            worker->Signal(SIGKILL);
-            EXPECT_EQ(worker->WaitExit(std::chrono::seconds(10)), 128 + SIGKILL);
-            killed.insert(video.id);
-            workers.push_back(std::make_unique<Process>(worker_args, log_dir("worker")));
-            return;
+    Process* holder = nullptr;
+    WaitUntil(
+        [&] {
+          auto job = client.Call("GET", "/v1/jobs/" + video.id);
+          if (!job.ok() || (*job)["state"] == "succeeded") return true;
+          if ((*job)["state"] != "running" || (*job).value("progress", 0.0) < 0.1) return false;
+          for (auto& worker : workers) {
+            if (worker->running() && worker->log().find("job_id=" + video.id) != std::string::npos) {
+              holder = worker.get();
+              return true;
+            }
           }
-        }
-      }
-      if ((*job)["state"] == "succeeded") break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
+          return false;
+        },
+        std::chrono::seconds(24));
+    if (holder == nullptr) return;
+    holder->Signal(SIGKILL);
+    EXPECT_EQ(holder->WaitExit(std::chrono::seconds(10)), 128 + SIGKILL);
+    killed.insert(video.id);
+    workers.push_back(std::make_unique<Process>(worker_args, log_dir("worker")));
   };
   kill_holder(jobs[0]);
   kill_holder(jobs[1]);
@@ -131,13 +132,13 @@ TEST(ClusterE2eTest, ThreeWorkersRedisAndS3SurviveKilledWorkers) {
   for (const Submitted& s : jobs) {
     ApiClient client(server, kTokens.at(s.tenant));
     json job;
-    for (int i = 0; i < 1800; ++i) {
-      auto got = client.Call("GET", "/v1/jobs/" + s.id);
-      ASSERT_TRUE(got.ok()) << got.status().ToString();
-      job = *got;
-      if (job["state"] != "queued" && job["state"] != "running") break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
+    WaitUntil(
+        [&] {
+          auto got = client.Call("GET", "/v1/jobs/" + s.id);
+          job = got.ok() ? *got : json{{"error", got.status().ToString()}};
+          return job["state"] != "queued" && job["state"] != "running";
+        },
+        std::chrono::seconds(180));
     EXPECT_EQ(job["state"], "succeeded") << job.dump();
     EXPECT_EQ(job["attempts"], killed.count(s.id) != 0 ? 2 : 1) << job.dump();
     // Another tenant cannot see it.

@@ -47,12 +47,9 @@ class E2eTest : public ::testing::Test {
     args.insert(args.end(), extra.begin(), extra.end());
     auto process = std::make_unique<Process>(args, dir_.path() / ("serve-log-" + std::to_string(++logs_)));
     ApiClient client(server_, "");
-    for (int i = 0; i < 300; ++i) {
-      if (client.Call("GET", "/healthz").ok()) return process;
-      if (!process->running()) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    ADD_FAILURE() << "serve did not come up: " << process->log();
+    const bool up = swapline::testing::WaitUntil(
+        [&] { return client.Call("GET", "/healthz").ok() || !process->running(); }, std::chrono::seconds(15));
+    if (!up || !process->running()) ADD_FAILURE() << "serve did not come up: " << process->log();
     return process;
   }
 
@@ -85,7 +82,7 @@ class E2eTest : public ::testing::Test {
   // Polls until `predicate(job)` holds; the last job JSON.
   json WaitFor(const std::string& id, const std::function<bool(const json&)>& predicate, int timeout_s) {
     json job;
-    const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+    const auto end = std::chrono::steady_clock::now() + swapline::testing::Scaled(std::chrono::seconds(timeout_s));
     while (std::chrono::steady_clock::now() < end) {
       job = GetJob(id);
       if (predicate(job)) return job;
@@ -211,7 +208,7 @@ TEST_F(E2eTest, JobsNameDetectorModelsTheWorkerResolvesInItsFolder) {
 
 TEST_F(E2eTest, KilledWorkersJobIsTakenOverAndFinishedOnceAcrossAnApiRestart) {
   auto serve = Serve(0);
-  const std::vector<std::string> worker_args = {"--lease", "1500ms", "--execution-thread-count", "1"};
+  const std::vector<std::string> worker_args = {"--lease", swapline::testing::ScaledArg(std::chrono::milliseconds(1500)), "--execution-thread-count", "1"};
   auto first = Worker(worker_args);
   const auto submit = Jobs({"submit", "-s", kFace, "-t", kVideo, "--output-video-preset", "ultrafast"});
   ASSERT_EQ(submit.exit_code, 0) << submit.err;
@@ -239,7 +236,7 @@ TEST_F(E2eTest, KilledWorkersJobIsTakenOverAndFinishedOnceAcrossAnApiRestart) {
 TEST_F(E2eTest, SigtermReleasesAfterGraceOrFinishesWithinIt) {
   auto serve = Serve(0);
   // Short grace: the job is stopped and released (queued again, attempt given back).
-  auto hasty = Worker({"--lease", "3s", "--grace", "200ms", "--execution-thread-count", "1"});
+  auto hasty = Worker({"--lease", swapline::testing::ScaledArg(std::chrono::seconds(3)), "--grace", "200ms", "--execution-thread-count", "1"});
   const auto submit = Jobs({"submit", "-s", kFace, "-t", kVideo, "--output-video-preset", "ultrafast"});
   ASSERT_EQ(submit.exit_code, 0) << submit.err;
   const std::string id = LastLine(submit.out);
@@ -252,7 +249,7 @@ TEST_F(E2eTest, SigtermReleasesAfterGraceOrFinishesWithinIt) {
   EXPECT_TRUE(ScratchEmpty());
 
   // Long grace: the job runs to the end, then the worker exits.
-  auto patient = Worker({"--lease", "3s", "--grace", "120s"});
+  auto patient = Worker({"--lease", swapline::testing::ScaledArg(std::chrono::seconds(3)), "--grace", "120s"});
   WaitFor(id, [](const json& j) { return j.value("state", "") == "running" && j.value("progress", 0.0) >= 0.1; }, 60);
   patient->Signal(SIGTERM);
   EXPECT_EQ(patient->WaitExit(std::chrono::seconds(90)), 0) << patient->log();
@@ -288,13 +285,12 @@ TEST_F(E2eTest, CallbackUrlIsToldTheOutcome) {
   ASSERT_TRUE(created.ok()) << created.status().ToString();
   const std::string id = (*created)["id"];
   WaitFor(id, [](const json& j) { return j.value("state", "") == "succeeded"; }, 60);
-  for (int i = 0; i < 100; ++i) {
-    {
-      std::lock_guard lock(mutex);
-      if (!told.empty()) break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  swapline::testing::WaitUntil(
+      [&] {
+        std::lock_guard lock(mutex);
+        return !told.empty();
+      },
+      std::chrono::seconds(5));
   receiver.stop();
   serving.join();
   ASSERT_EQ(told.size(), 1u);
@@ -317,7 +313,7 @@ TEST_F(E2eTest, QueuePasswordsNeverReachTheLogs) {
 }
 
 TEST_F(E2eTest, CancelStopsARunningJob) {
-  auto serve = Serve(1, {"--lease", "3s", "--execution-thread-count", "1"});
+  auto serve = Serve(1, {"--lease", swapline::testing::ScaledArg(std::chrono::seconds(3)), "--execution-thread-count", "1"});
   // A slow preset keeps the job running well past the 1 s heartbeat that carries the cancel.
   const auto submit = Jobs({"submit", "-s", kFace, "-t", kVideo, "--output-video-preset", "veryslow"});
   ASSERT_EQ(submit.exit_code, 0) << submit.err;

@@ -74,9 +74,9 @@ class Process {
     return true;
   }
   void Signal(int sig) { ::kill(pid_, sig); }
-  // Exit code, or -1 when still running after `timeout`.
+  // Exit code, or -1 when still running after Scaled(`timeout`).
   int WaitExit(std::chrono::seconds timeout) {
-    const auto end = std::chrono::steady_clock::now() + timeout;
+    const auto end = std::chrono::steady_clock::now() + swapline::testing::Scaled(timeout);
     while (running()) {
       if (std::chrono::steady_clock::now() > end) return -1;
       std::this_thread::sleep_for(std::chrono::milliseconds(20));

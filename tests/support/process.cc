@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdint>
 #include <cstdlib>
 #include <random>
 #include <stdexcept>
@@ -55,8 +56,23 @@ int FreePort() {
   }
 }
 
+double TimeScale() {
+  static const double scale = [] {
+    const char* text = std::getenv("SWAPLINE_TEST_TIME_SCALE");
+    const double value = text == nullptr ? 1.0 : std::strtod(text, nullptr);
+    return value >= 1.0 ? value : 1.0;
+  }();
+  return scale;
+}
+
+std::chrono::milliseconds Scaled(std::chrono::milliseconds limit) {
+  return std::chrono::milliseconds(static_cast<std::int64_t>(static_cast<double>(limit.count()) * TimeScale()));
+}
+
+std::string ScaledArg(std::chrono::milliseconds limit) { return std::to_string(Scaled(limit).count()) + "ms"; }
+
 bool WaitUntil(const std::function<bool()>& done, std::chrono::milliseconds limit) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
+  const auto deadline = std::chrono::steady_clock::now() + Scaled(limit);
   while (!done()) {
     if (std::chrono::steady_clock::now() >= deadline) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));

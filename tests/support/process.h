@@ -21,8 +21,17 @@ bool PortsFree(int first, int count);
 // A TCP connection to 127.0.0.1:`port` (close-on-exec); -1 when refused.
 int ConnectLoopback(int port);
 
-// Polls `done` every 20 ms until it holds (true) or `limit` passes (false): how
-// tests wait for another process, never by sleeping a guessed time.
+// How much longer than usual code under test may take: SWAPLINE_TEST_TIME_SCALE
+// (the sanitizer builds set it: instrumented code runs several times slower), else 1.
+// Every time limit a test sets goes through Scaled; a limit is never a claim on speed.
+double TimeScale();
+std::chrono::milliseconds Scaled(std::chrono::milliseconds limit);
+// Scaled(`limit`) as a command-line duration ("4500ms"): leases and the like that
+// the processes under test must renew in time.
+std::string ScaledArg(std::chrono::milliseconds limit);
+
+// Polls `done` every 20 ms until it holds (true) or Scaled(`limit`) passes (false):
+// how tests wait for another process, never by sleeping a guessed time.
 bool WaitUntil(const std::function<bool()>& done, std::chrono::milliseconds limit);
 
 // `text` quoted for the shell, single quotes and all.

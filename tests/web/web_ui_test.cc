@@ -45,12 +45,12 @@ class WebUiTest : public ::testing::Test {
     std::vector<std::string> args = {"serve", "--listen", "127.0.0.1:" + std::to_string(port), "--store",
                                      "file://" + (dir_.path() / "objects").string(), "--queue",
                                      "sqlite://" + (dir_.path() / "queue.db").string(), "--workers", "1",
-                                     "--scratch-dir", (dir_.path() / "scratch").string(), "--lease", "3s",
+                                     "--scratch-dir", (dir_.path() / "scratch").string(), "--lease", swapline::testing::ScaledArg(std::chrono::seconds(3)),
                                      "--execution-thread-count", "1"};
     args.insert(args.end(), extra.begin(), extra.end());
     serve_ = std::make_unique<Process>(args, dir_.path() / "serve-log");
     ApiClient client(url_, "");
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    const auto deadline = std::chrono::steady_clock::now() + swapline::testing::Scaled(std::chrono::seconds(30));
     while (!client.Call("GET", "/healthz").ok()) {
       ASSERT_TRUE(serve_->running()) << serve_->log();
       ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "serve did not come up: " << serve_->log();
@@ -159,7 +159,7 @@ TEST_F(WebUiTest, SwapsPhotosDownloadsTheResultCancelsAVideoAndRefusesText) {
                  {{"behavior", "allow"}, {"downloadPath", downloads.string()}, {"eventsEnabled", true}}, false);
   Click("#download");
   const fs::path saved = downloads / ("swapline-" + id + ".png");
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  const auto deadline = std::chrono::steady_clock::now() + swapline::testing::Scaled(std::chrono::seconds(30));
   bool completed = false;
   while (!completed && std::chrono::steady_clock::now() < deadline) {
     browser_->Eval("1");  // collects the browser's events
