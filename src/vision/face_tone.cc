@@ -118,8 +118,22 @@ cv::Mat Surface(const Shading& shading, cv::Size size, float to_fit_x, float to_
   return surface;
 }
 
+// OpenCV 4.6 builds its Lab conversion tables on first use without a lock: frame
+// workers that start converting at once each build them (a race, and all copies but
+// one leak). The first conversion therefore runs once, under a function-local static.
+void BuildLabTables() {
+  static const bool built = [] {
+    cv::Mat bgr(1, 1, CV_32FC3, cv::Scalar(0.5, 0.5, 0.5)), lab;
+    cv::cvtColor(bgr, lab, cv::COLOR_BGR2Lab);
+    cv::cvtColor(lab, bgr, cv::COLOR_Lab2BGR);
+    return true;
+  }();
+  (void)built;
+}
+
 // Float Lab (L 0..100) of an 8-bit BGR image.
 cv::Mat ToLab(const cv::Mat& bgr) {
+  BuildLabTables();
   cv::Mat scaled, lab;
   bgr.convertTo(scaled, CV_32FC3, 1.0 / 255);
   cv::cvtColor(scaled, lab, cv::COLOR_BGR2Lab);
