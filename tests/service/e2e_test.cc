@@ -175,7 +175,7 @@ TEST_F(E2eTest, ServeWithEmbeddedWorkersRunsEveryJobExactlyOnce) {
   EXPECT_EQ(serve->WaitExit(std::chrono::seconds(20)), 0) << serve->log();
 }
 
-TEST_F(E2eTest, JobsNameDetectorModelsTheWorkerResolvesInItsFolder) {
+TEST_F(E2eTest, JobsNameFaceModelsTheWorkerResolvesInItsFolder) {
   const fs::path models = dir_.path() / "models";
   auto serve = Serve(1, {"--models-dir", models.string()});
   const std::vector<std::string> submit = {"submit", "-s", kFace, "-t",
@@ -202,6 +202,28 @@ TEST_F(E2eTest, JobsNameDetectorModelsTheWorkerResolvesInItsFolder) {
   const auto swapped = Jobs(submit);
   ASSERT_EQ(swapped.exit_code, 0) << swapped.err;
   EXPECT_EQ(GetJob(LastLine(swapped.out))["state"], "succeeded");
+  // The landmarker the same way: YuNet + Face Mesh, the fully permissive chain.
+  std::vector<std::string> mesh = submit;
+  mesh.insert(mesh.end() - 1, {"--face-landmarker-model", "face_mesh"});
+  std::vector<std::string> unknown_landmarker = mesh;
+  unknown_landmarker[8] = "2dfan4";
+  EXPECT_EQ(Jobs(unknown_landmarker).exit_code, 2);
+  const auto mesh_missing = Jobs(mesh);
+  EXPECT_NE(mesh_missing.exit_code, 0);
+  const json mesh_failed = GetJob(LastLine(mesh_missing.out));
+  EXPECT_EQ(mesh_failed["state"], "failed") << mesh_failed.dump();
+  EXPECT_EQ(mesh_failed["attempts"], 1) << mesh_failed.dump();
+  EXPECT_NE(mesh_failed["error"]["message"].get<std::string>().find("swapline models pull face_mesh"),
+            std::string::npos)
+      << mesh_failed.dump();
+  const auto mesh_pulled = RunProcess(SWAPLINE_BINARY,
+                                      {"models", "pull", "--models-dir", models.string(), "--quiet", "--from",
+                                       "file://" SWAPLINE_MODELS_DIR, "face_mesh"},
+                                      dir_.path() / "pull-mesh-log", 120);
+  ASSERT_EQ(mesh_pulled.exit_code, 0) << mesh_pulled.err;
+  const auto mesh_swapped = Jobs(mesh);
+  ASSERT_EQ(mesh_swapped.exit_code, 0) << mesh_swapped.err;
+  EXPECT_EQ(GetJob(LastLine(mesh_swapped.out))["state"], "succeeded");
   serve->Signal(SIGTERM);
   EXPECT_EQ(serve->WaitExit(std::chrono::seconds(20)), 0) << serve->log();
 }
