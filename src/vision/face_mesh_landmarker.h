@@ -6,13 +6,15 @@
 // crop pixels) and `conv2d_30` 1×1×1×1 (face-presence logit). Loading checks that
 // signature; any other file fails with Code::kFailedPrecondition naming it.
 //
-// Mark() crops a square around the face and runs the network twice, as MediaPipe's
-// tracking does: first on an upright square of kBoxCropScale × the detector box's
-// longer side around its centre, then on a square re-fitted to that first mesh,
-// rotated so the eyes lie level (in-plane roll of any angle), kMeshCropScale × the
-// mesh's extent. The second mesh is mapped back to image pixels and reduced to 68
-// points through FaceMeshToIbug68(). When the presence logit of the second pass is
-// negative (below probability 0.5) there is no face in the box: Code::kNoFace.
+// Mark() crops a square around the face and runs the network on it, then again on
+// squares re-fitted to the last mesh as MediaPipe's tracking does: the first is
+// upright, 1.6 × the detector box's longer side around its centre; each next one is
+// 1.5 × the mesh's extent, rotated so that the mesh's eyes lie level. Detectors give
+// no roll, and the network underestimates the roll of a rolled crop, so passes repeat
+// until the roll moves less than 2° (an upright face takes two passes, one rolled by
+// 45° about eight; at most eight). The last mesh is mapped back to image pixels and
+// reduced to 68 points through FaceMeshToIbug68(). When the last pass's presence
+// logit is negative (probability below 0.5) the box holds no face: Code::kNoFace.
 //
 // Thread safety: an instance is used by one thread at a time. Clone() loads another
 // inference session of the same file (nothing mutable is shared); a clone whose load
