@@ -15,6 +15,7 @@
 #include "core/version.h"
 #include "media/image_codec.h"
 #include "pipeline/image_job.h"
+#include "vision/face_mesh_landmarker.h"
 
 namespace swapline::bench {
 namespace {
@@ -31,6 +32,15 @@ int RunImageBench(const ImageBenchOptions& options) {
   if (!engine.ok()) {
     spdlog::error("{}", engine.status().message());
     return 1;
+  }
+  std::unique_ptr<vision::FaceLandmarker> face_mesh;
+  if (options.face_mesh) {
+    auto loaded = vision::LoadFaceMeshLandmarker(*options.face_mesh);
+    if (!loaded.ok()) {
+      spdlog::error("{}", loaded.status().message());
+      return 1;
+    }
+    face_mesh = std::move(loaded).value();
   }
   auto sources = engine->ChooseSourceFaces({options.source}, 0.5f, media::kDefaultMaxImagePixels);
   if (!sources.ok()) {
@@ -52,7 +62,7 @@ int RunImageBench(const ImageBenchOptions& options) {
 
   const std::vector<std::string> stages = {"decode", "detect", "landmarks", "warp", "colour", "blend", "encode"};
   std::map<std::string, std::vector<double>> times;
-  std::vector<double> totals, detect_to_blend, baseline;
+  std::vector<double> totals, detect_to_blend, baseline, landmarks_per_face, face_mesh_per_face;
   cv::Size size;
   int faces_seen = 0;
   const int warmup = 2;
@@ -86,6 +96,11 @@ int RunImageBench(const ImageBenchOptions& options) {
       faces.push_back(face);
     }
     t["landmarks"] = MsSince(start);
+    if (face_mesh) {
+      start = Clock::now();
+      for (const auto& d : *detections) (void)face_mesh->Mark(*frame, d.box);
+      t["landmarks face_mesh"] = MsSince(start);
+    }
     vision::SwapTimings swap_timings;
     for (const auto& face : faces) (void)swapper->Swap(*frame, face, &swap_timings);
     t["warp"] = swap_timings.warp_ms;
@@ -104,6 +119,10 @@ int RunImageBench(const ImageBenchOptions& options) {
     totals.push_back(total);
     detect_to_blend.push_back(total - t["decode"] - t["encode"]);
     baseline.push_back(baseline_ms);
+    if (!faces.empty()) {
+      landmarks_per_face.push_back(t["landmarks"] / static_cast<double>(faces.size()));
+      if (face_mesh) face_mesh_per_face.push_back(t["landmarks face_mesh"] / static_cast<double>(faces.size()));
+    }
   }
 
   std::printf("swapline %s image benchmark: %s (%dx%d, %d face(s)), %d warm runs\n", kVersion, name.c_str(),
@@ -121,6 +140,14 @@ int RunImageBench(const ImageBenchOptions& options) {
   std::printf("%-22s %10.2f %10.2f\n", "baseline decode+encode", Percentile(baseline, 0.5),
               Percentile(baseline, 0.9));
   std::printf("ratio total/baseline: %.2fx\n", Percentile(totals, 0.5) / Percentile(baseline, 0.5));
+  if (!landmarks_per_face.empty()) {
+    std::printf("%-22s %10.2f %10.2f\n", "landmarks/face dlib_68", Percentile(landmarks_per_face, 0.5),
+                Percentile(landmarks_per_face, 0.9));
+  }
+  if (!face_mesh_per_face.empty()) {
+    std::printf("%-22s %10.2f %10.2f\n", "landmarks/face mesh", Percentile(face_mesh_per_face, 0.5),
+                Percentile(face_mesh_per_face, 0.9));
+  }
   return 0;
 }
 

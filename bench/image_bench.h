@@ -4,10 +4,12 @@
 // (default: the letterboxed 1080p test photo) `runs` times after two warm-up runs,
 // and prints median and p90 per stage and in total. The baseline, measured in the
 // same run, is a bare decode + encode of the same image; the table ends with the
-// ratio of the full swap to it.
+// ratio of the full swap to it. With a Face Mesh model, its landmarks are timed on
+// the same faces in the same runs and shown per face next to dlib's.
 #pragma once
 
 #include <filesystem>
+#include <optional>
 
 namespace swapline::bench {
 
@@ -15,6 +17,7 @@ struct ImageBenchOptions {
   std::filesystem::path source;
   std::filesystem::path target;
   int runs = 30;
+  std::optional<std::filesystem::path> face_mesh;  // the face_mesh model, when installed
 };
 
 // Prints the table to stdout; returns a process exit code.

@@ -25,8 +25,13 @@ void RegisterBenchCommand(CLI::App& app, int& exit_code) {
   image->add_option("--runs", options->runs, "measured runs (after 2 warm-up runs)")
       ->check(CLI::Range(1, 10000))
       ->capture_default_str();
-  image->callback([testdata, options, &exit_code] {
+  auto models_dir = std::make_shared<std::string>();
+  image->add_option("--models-dir", *models_dir, "models folder; with face_mesh installed there, its landmarks are timed too")
+      ->envname("SWAPLINE_MODELS_DIR");
+  image->callback([testdata, options, models_dir, &exit_code] {
     bench::ImageBenchOptions resolved = *options;
+    models::ModelDir models(models::ModelsDirOr(*models_dir), models::ModelManifest::Embedded());
+    if (auto path = models.Resolve("face_mesh", {}); path.ok()) resolved.face_mesh = *path;
     const std::filesystem::path dir(*testdata);
     if (resolved.source.empty()) resolved.source = dir / "photos/grace_hopper_usn_portrait.jpg";
     if (resolved.target.empty()) resolved.target = dir / "derived/eileen_collins_nasa_portrait_1920x1080.jpg";
@@ -48,7 +53,6 @@ void RegisterBenchCommand(CLI::App& app, int& exit_code) {
   });
 
   auto detector_options = std::make_shared<bench::DetectorBenchOptions>();
-  auto models_dir = std::make_shared<std::string>();
   CLI::App* detectors = bench->add_subcommand("detectors", "faces found per test photo and ms per 1080p frame, per detector");
   detectors->add_option("--testdata", *testdata, "folder of the test photos")->capture_default_str();
   detectors->add_option("--models-dir", *models_dir, "models folder; the YuNet and BlazeFace models installed there are included")

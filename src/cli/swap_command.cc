@@ -87,17 +87,13 @@ int RunSwap(const SwapArgs& args) {
   }
   auto detect_side = pipeline::DetectorSide(args.options, video);
   if (!detect_side.ok()) return Fail(detect_side.status());
-  std::optional<std::filesystem::path> yunet;
-  if (const std::string name = pipeline::DetectorModelName(args.options, *detect_side); !name.empty()) {
-    models::ModelDir models(models::ModelsDirOr(args.models_dir), models::ModelManifest::Embedded());
-    auto path = models.Resolve(name, {});
-    if (!path.ok()) return Fail(path.status().WithContext("--face-detector-model"));
-    yunet = *path;
-  }
+  models::ModelDir models(models::ModelsDirOr(args.models_dir), models::ModelManifest::Embedded());
+  auto face_models = pipeline::ResolveFaceModels(args.options, *detect_side, &models, "--");
+  if (!face_models.ok()) return Fail(face_models.status());
   if (video) {
     auto spec = pipeline::BuildVideoJobSpec(args.options, SourcePaths(args), args.target, args.output);
     if (!spec.ok()) return Fail(spec.status());
-    auto engine = pipeline::ImageSwapEngine::Create(recognizer, *detect_side, yunet);
+    auto engine = pipeline::ImageSwapEngine::Create(recognizer, *detect_side, *face_models);
     if (!engine.ok()) return Fail(engine.status());
     auto report = pipeline::RunVideoJob(*engine, *spec, ReportProgress, &g_interrupted);
     if (!report.ok()) return Fail(report.status());
@@ -110,7 +106,7 @@ int RunSwap(const SwapArgs& args) {
   }
   auto spec = pipeline::BuildImageJobSpec(args.options, SourcePaths(args), args.target, args.output);
   if (!spec.ok()) return Fail(spec.status());
-  auto engine = pipeline::ImageSwapEngine::Create(recognizer, *detect_side, yunet);
+  auto engine = pipeline::ImageSwapEngine::Create(recognizer, *detect_side, *face_models);
   if (!engine.ok()) return Fail(engine.status());
   auto report = engine->Run(*spec);
   if (!report.ok()) return Fail(report.status());

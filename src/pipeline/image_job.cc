@@ -6,6 +6,8 @@
 #include <opencv2/imgproc.hpp>
 #include <spdlog/spdlog.h>
 
+#include "vision/face_mesh_landmarker.h"
+
 namespace swapline::pipeline {
 
 Status ValidateImageJobSpec(const ImageJobSpec& spec) {
@@ -37,15 +39,21 @@ float SourceFaceQuality(const vision::Face& face) {
 }
 
 Result<ImageSwapEngine> ImageSwapEngine::Create(const std::optional<std::filesystem::path>& recognizer_model,
-                                                int detect_side, const std::optional<std::filesystem::path>& yunet_model) {
+                                                int detect_side, const FaceModelPaths& face_models) {
   if (detect_side < 160 || detect_side > 8192) {
     return InvalidArgument("--face-detector-size must be between 160 and 8192");
   }
   std::unique_ptr<vision::FaceDetector> detector = vision::NewHogFaceDetector({.detect_side = detect_side});
-  if (yunet_model) {
-    SWAPLINE_ASSIGN_OR_RETURN(detector, vision::NewYuNetFaceDetector(*yunet_model, detect_side));
+  if (face_models.yunet) {
+    SWAPLINE_ASSIGN_OR_RETURN(detector, vision::NewYuNetFaceDetector(*face_models.yunet, detect_side));
   }
-  SWAPLINE_ASSIGN_OR_RETURN(vision::FaceAnalyser analyser, vision::FaceAnalyser::CreateWithDetector(std::move(detector)));
+  std::unique_ptr<vision::FaceLandmarker> landmarker;
+  if (face_models.face_mesh) {
+    SWAPLINE_ASSIGN_OR_RETURN(landmarker, vision::LoadFaceMeshLandmarker(*face_models.face_mesh));
+  } else {
+    SWAPLINE_ASSIGN_OR_RETURN(landmarker, vision::LoadDlibLandmarker());
+  }
+  vision::FaceAnalyser analyser(std::move(detector), std::move(landmarker), nullptr);
   if (recognizer_model) {
     SWAPLINE_ASSIGN_OR_RETURN(auto recognizer, vision::LoadFaceRecognizer(*recognizer_model));
     analyser.set_recognizer(std::move(recognizer));

@@ -76,14 +76,19 @@ Status ValidateImageJobSpec(const ImageJobSpec& spec);
 // the nose tip's position between the jaw ends), squared to favour frontal faces.
 float SourceFaceQuality(const vision::Face& face);
 
+// Face models from the models folder; unset: the built-in one.
+struct FaceModelPaths {
+  std::optional<std::filesystem::path> yunet;      // detect with this YuNet model instead of HOG
+  std::optional<std::filesystem::path> face_mesh;  // mark with Face Mesh instead of dlib's 68-point model
+};
+
 class ImageSwapEngine {
  public:
   // Loads the embedded default models, plus a recognizer when a model is given.
   // `detect_side`: the longest side faces are detected at (--face-detector-size).
-  // `yunet_model`: detect with this YuNet model (input `detect_side`) instead of HOG.
+  // `face_models`: the YuNet detector (input `detect_side`) and Face Mesh landmarker to use.
   static Result<ImageSwapEngine> Create(const std::optional<std::filesystem::path>& recognizer_model,
-                                        int detect_side = kImageDetectSide,
-                                        const std::optional<std::filesystem::path>& yunet_model = std::nullopt);
+                                        int detect_side = kImageDetectSide, const FaceModelPaths& face_models = {});
 
   // The best face of each source image that has one, best first.
   Result<std::vector<SourceFace>> ChooseSourceFaces(const std::vector<std::filesystem::path>& sources,

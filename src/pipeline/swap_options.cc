@@ -20,6 +20,10 @@ constexpr Field kFields[] = {
      "longest side faces are detected at, e.g. 960 or 960x960 (default: 640 images, 960 videos); "
      "larger finds smaller faces, slower",
      &O::face_detector_size},
+    {"face-landmarker-model",
+     "dlib_68 (built in; its training data excludes commercial use) or face_mesh (MediaPipe Face Mesh, "
+     "Apache-2.0, from the models folder: `swapline models pull face_mesh`)",
+     &O::face_landmarker_model},
     {"face-selector-mode", "one, many or reference", &O::face_selector_mode},
     {"face-selector-order",
      "left-right, right-left, top-bottom, bottom-top, small-large, large-small, best-worst, worst-best",
@@ -123,6 +127,14 @@ Result<cv::Size> ParseResolution(const std::string& option, const std::string& t
   return cv::Size(width, height);
 }
 
+// The models-folder name of the landmarker model, "" for the built-in dlib_68.
+Result<std::string> LandmarkerModelName(const SwapOptions& options) {
+  if (options.face_landmarker_model == "dlib_68") return std::string();
+  if (options.face_landmarker_model == "face_mesh") return std::string("face_mesh");
+  return InvalidArgument("--face-landmarker-model must be dlib_68 or face_mesh, got '" +
+                         options.face_landmarker_model + "'");
+}
+
 // The face options shared by image and video jobs.
 template <typename Spec>
 Status FillFaceOptions(const SwapOptions& args, const std::vector<std::filesystem::path>& sources,
@@ -131,6 +143,7 @@ Status FillFaceOptions(const SwapOptions& args, const std::vector<std::filesyste
   spec.target = target;
   spec.output = output;
   spec.face_detector_score = args.face_detector_score;
+  SWAPLINE_RETURN_IF_ERROR(LandmarkerModelName(args).status());
   SWAPLINE_ASSIGN_OR_RETURN(spec.selector.mode, vision::ParseSelectorMode(args.face_selector_mode));
   SWAPLINE_ASSIGN_OR_RETURN(spec.selector.order, vision::ParseSelectorOrder(args.face_selector_order));
   spec.selector.reference_face_position = args.reference_face_position;
@@ -218,6 +231,25 @@ Result<int> DetectorSide(const SwapOptions& options, bool video) {
 
 std::string DetectorModelName(const SwapOptions& options, int detect_side) {
   return options.face_detector_model == "yunet" ? "yunet_s_" + std::to_string(detect_side) : "";
+}
+
+Result<FaceModelPaths> ResolveFaceModels(const SwapOptions& options, int detect_side, models::ModelDir* models,
+                                         const std::string& option_prefix) {
+  SWAPLINE_ASSIGN_OR_RETURN(const std::string landmarker, LandmarkerModelName(options));
+  // A named model's path, or unset for a built-in one ("").
+  auto resolve = [&](const std::string& name, const char* option) -> Result<std::optional<std::filesystem::path>> {
+    if (name.empty()) return std::optional<std::filesystem::path>();
+    if (models == nullptr) {
+      return FailedPrecondition(option_prefix + option + ": no models folder is configured (--models-dir)");
+    }
+    auto path = models->Resolve(name, {});
+    if (!path.ok()) return path.status().WithContext(option_prefix + option);
+    return std::optional<std::filesystem::path>(*path);
+  };
+  FaceModelPaths paths;
+  SWAPLINE_ASSIGN_OR_RETURN(paths.yunet, resolve(DetectorModelName(options, detect_side), "face-detector-model"));
+  SWAPLINE_ASSIGN_OR_RETURN(paths.face_mesh, resolve(landmarker, "face-landmarker-model"));
+  return paths;
 }
 
 Result<ImageJobSpec> BuildImageJobSpec(const SwapOptions& args, const std::vector<std::filesystem::path>& sources,

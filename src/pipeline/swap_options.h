@@ -21,6 +21,7 @@
 
 #include "core/status.h"
 #include "media/image_codec.h"
+#include "models/model_dir.h"
 #include "pipeline/image_job.h"
 #include "pipeline/video_job.h"
 
@@ -30,6 +31,7 @@ struct SwapOptions {
   std::string face_detector_model = "hog";  // hog (built in) or yunet (a model of the models folder)
   float face_detector_score = 0.5f;
   std::string face_detector_size;  // "960" or "960x960"; empty: 640 images, 960 videos
+  std::string face_landmarker_model = "dlib_68";  // dlib_68 (built in) or face_mesh (models folder)
   std::string face_selector_mode = "many";
   std::string face_selector_order = "large-small";
   int reference_face_position = 0;
@@ -91,6 +93,15 @@ Result<int> DetectorSide(const SwapOptions& options, bool video);
 // The models-folder name of the detector model (models/models.json), "" for the
 // built-in HOG detector. REQUIRES: `detect_side` from DetectorSide(options, …).
 std::string DetectorModelName(const SwapOptions& options, int detect_side);
+
+// The face models of a swap resolved by name in `models` (models/models.json): the
+// detector's (DetectorModelName) and the landmarker's (face_mesh), each unset for the
+// built-in one (HOG, dlib_68). `option_prefix` names the options in errors: "--" on
+// the command line, "options." in jobs. `models` may be null (no models folder).
+// kInvalidArgument for an unknown --face-landmarker-model; FailedPrecondition when a
+// named model is unknown, not installed or corrupt, or there is no models folder.
+Result<FaceModelPaths> ResolveFaceModels(const SwapOptions& options, int detect_side, models::ModelDir* models,
+                                         const std::string& option_prefix);
 
 // The specs of one swap, validated (ValidateImageJobSpec / ValidateVideoJobSpec).
 Result<ImageJobSpec> BuildImageJobSpec(const SwapOptions& options,

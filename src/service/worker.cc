@@ -370,25 +370,20 @@ Status Worker::Process(int slot, JobContext& ctx) {
     }
   }
   const int detect_side = admitted.detect_side;
-  std::optional<fs::path> yunet;
-  if (const std::string name = pipeline::DetectorModelName(swap, detect_side); !name.empty()) {
-    if (options_.models_dir.empty()) {
-      return FailedPrecondition("options.face-detector-model: this worker has no models folder (--models-dir)");
-    }
-    auto path = models_.Resolve(name, {});
-    if (!path.ok()) return path.status().WithContext("options.face-detector-model");
-    yunet = *path;
-  }
+  SWAPLINE_ASSIGN_OR_RETURN(
+      const pipeline::FaceModelPaths face_models,
+      pipeline::ResolveFaceModels(swap, detect_side, options_.models_dir.empty() ? nullptr : &models_, "options."));
   const fs::path output = ctx.scratch / ("output" + Extension(ctx.output_key));
 
   EngineCache& cache = *engines_[static_cast<std::size_t>(slot)];
   const std::string engine_key = (recognizer ? recognizer->string() : "") + "|" + std::to_string(detect_side) + "|" +
-                                 (yunet ? yunet->string() : "hog");
+                                 (face_models.yunet ? face_models.yunet->string() : "hog") + "|" +
+                                 (face_models.face_mesh ? face_models.face_mesh->string() : "dlib_68");
   if (!cache.engine || cache.key != engine_key) {
     cache.engine.reset();
-    auto engine = pipeline::ImageSwapEngine::Create(recognizer, detect_side, yunet);
+    auto engine = pipeline::ImageSwapEngine::Create(recognizer, detect_side, face_models);
     if (!engine.ok()) {
-      if (recognizer || yunet) return engine.status();
+      if (recognizer || face_models.yunet || face_models.face_mesh) return engine.status();
       return Unavailable("this worker cannot load its face models: " + engine.status().message());
     }
     cache.engine.emplace(std::move(engine).value());

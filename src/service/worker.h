@@ -60,7 +60,7 @@ struct WorkerOptions {
   std::chrono::milliseconds grace{30'000};      // SIGTERM: time to finish before Release
   std::string name;                             // worker id prefix; "": "<host>-<pid>"
   std::filesystem::path scratch_dir;            // "": $TMPDIR/swapline-scratch
-  // Named models (face-detector-model) resolve here through the manifest, as
+  // Named models (face-detector-model, face-landmarker-model) resolve here through the manifest, as
   // `swapline models` fills it; face-recognizer-model file names live here too.
   std::filesystem::path models_dir;
   storage::StorageUri store_uri;                // keys ↔ result URIs

@@ -2,7 +2,8 @@
 //
 // Analyse() returns every face of an 8-bit BGR image scoring at least `min_score`,
 // with 68 and 5 landmarks and, when a recognizer is configured and
-// `with_embeddings` is set, an identity embedding. No faces is an empty vector.
+// `with_embeddings` is set, an identity embedding. No faces is an empty vector; a
+// detection in which the landmarker finds no face (kNoFace) is left out.
 //
 // Thread safety: an instance is used by one thread at a time; Clone() makes another
 // that shares the loaded models.

@@ -8,6 +8,9 @@
 // cost does not grow with the face's size). Its
 // training data (iBUG 300-W) excludes commercial use: see README "Models".
 //
+// A landmarker that can tell returns Code::kNoFace when the box holds no face
+// (vision/face_mesh_landmarker.h); FaceAnalyser and FaceTracker then drop that box.
+//
 // Loading fails with Code::kFailedPrecondition naming the file and the package when
 // the model is missing. The loaded model is immutable and shared by copies made with
 // Clone(), which are cheap; an instance is used by one thread at a time.

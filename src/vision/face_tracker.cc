@@ -187,7 +187,9 @@ Result<std::vector<TrackedFace>> FaceTracker::Track(const cv::Mat& image) {
   for (std::size_t t = 0; t < tracks_.size(); ++t) {
     FaceTrack& track = tracks_[t];
     if (track.missed > options_.max_missed_detections) continue;
-    SWAPLINE_ASSIGN_OR_RETURN(track.raw, landmarker_.Mark(image, predicted[t]));
+    Result<Landmarks68> marked = landmarker_.Mark(image, predicted[t]);
+    if (!marked.ok() && marked.status().code() == Code::kNoFace) continue;  // the face has gone from its box
+    SWAPLINE_ASSIGN_OR_RETURN(track.raw, std::move(marked));
     if (anchor[t]) RememberBox(track, predicted[t]);
     track.face.box = predicted[t];
     Smooth(track);

@@ -28,6 +28,7 @@
 #include "vision/face.h"
 #include "vision/face_analyser.h"
 #include "vision/face_masker.h"
+#include "vision/face_mesh_landmarker.h"
 #include "vision/face_selector.h"
 #include "vision/face_swapper.h"
 
@@ -46,6 +47,7 @@ using vision::Face;
 const std::string kBinary = SWAPLINE_BINARY;
 const std::string kPhotos = SWAPLINE_TESTDATA_DIR "/photos/";
 const std::string kRecognizerModel = SWAPLINE_MODELS_DIR "/dlib/face_recognition_densenet_model_v1.dat";
+const std::string kFaceMeshModel = SWAPLINE_MODELS_DIR "/facemesh/face_landmark_barracuda_folded.onnx";
 const std::string kHopper = kPhotos + "grace_hopper_usn_portrait.jpg";
 const std::string kCollins = kPhotos + "eileen_collins_nasa_portrait.png";
 const std::string kObama = kPhotos + "obama_official_portrait_2012.jpg";
@@ -554,6 +556,32 @@ TEST_F(SwapCliTest, MaskOptionsChangeOnlyTheFace) {
   }
 }
 
+TEST_F(SwapCliTest, FaceMeshLandmarkerChangesOnlyTheFace) {
+  const cv::Mat before = ReadOrFail(kObama);
+  // Where the swap may reach: the outline of Face Mesh's points, as the swap sees them.
+  auto landmarker = vision::LoadFaceMeshLandmarker(kFaceMeshModel);
+  ASSERT_TRUE(landmarker.ok()) << landmarker.status().ToString();
+  vision::FaceAnalyser mesh_analyser(vision::NewHogFaceDetector(), std::move(landmarker).value(), nullptr);
+  auto faces = mesh_analyser.Analyse(before, 0.5f, false);
+  ASSERT_TRUE(faces.ok()) << faces.status().ToString();
+  ASSERT_EQ(faces->size(), 1u);
+  const fs::path mesh_output = out_dir_ / "face_mesh.png";
+  const RunResult r = Swap(kHopper, kObama, mesh_output,
+                           {"--face-landmarker-model", "face_mesh", "--models-dir", SWAPLINE_MODELS_DIR,
+                            "--output-image-quality", "90"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const cv::Mat after = ReadOrFail(mesh_output);
+  ASSERT_EQ(after.size(), before.size());
+  const cv::Mat changed = Changed(before, after);
+  EXPECT_EQ(cv::countNonZero(changed & ~SwapRegion(*faces, before.size())), 0) << "pixels changed outside the face";
+  const cv::Mat core = FaceCore(faces->front(), before.size());
+  EXPECT_GT(cv::countNonZero(changed & core), cv::countNonZero(core) / 2);
+  // The option took effect: the default landmarker's swap differs.
+  const fs::path dlib_output = out_dir_ / "dlib_68.png";
+  ASSERT_EQ(Swap(kHopper, kObama, dlib_output, {"--output-image-quality", "90"}).exit_code, 0);
+  EXPECT_GT(cv::countNonZero(Changed(ReadOrFail(dlib_output), after)), 1000);
+}
+
 TEST_F(SwapCliTest, OutputResolutionResizes) {
   const fs::path output = out_dir_ / "small.png";
   const RunResult r = Swap(kCollins, kHopper, output, {"--output-image-resolution", "256x300"});
@@ -692,6 +720,7 @@ TEST_F(BadInputTest, BadOptionValues) {
       {"--output-image-quality", "101"},
       {"--output-image-resolution", "wide"},
       {"--face-swapper-blend", "smudge"},
+      {"--face-landmarker-model", "2dfan4"},
       {"--processors", "frame_colorizer"},
       {"--no-such-option"},
   };
@@ -715,6 +744,21 @@ TEST_F(BadInputTest, ReferenceModeWithoutRecognizerModel) {
                      cli::kExitMissingModel, "--face-recognizer-model");
 }
 
+TEST_F(BadInputTest, FaceMeshModelMissingOrWrong) {
+  // Not in the models folder: the message says how to get it.
+  ExpectFailsCleanly({"swap", "-s", kCollins, "-t", kHopper, "-o", output_, "--face-landmarker-model", "face_mesh",
+                      "--models-dir", dir_->Sub("empty_models").string()},
+                     cli::kExitMissingModel, "swapline models pull face_mesh");
+  // Another network in its place: its checksum differs from the manifest's.
+  const fs::path models = dir_->Sub("wrong_models");
+  fs::create_directories(models / "facemesh");
+  fs::copy_file(SWAPLINE_MODELS_DIR "/blazeface/face_detection_front_128x128_barracuda.onnx",
+                models / "facemesh/face_landmark_barracuda_folded.onnx");
+  ExpectFailsCleanly({"swap", "-s", kCollins, "-t", kHopper, "-o", output_, "--face-landmarker-model", "face_mesh",
+                      "--models-dir", models.string()},
+                     cli::kExitMissingModel, "--face-landmarker-model");
+}
+
 // ---- Version and help. ----
 
 TEST_F(SwapCliTest, VersionPrintsTheVersion) {
@@ -729,7 +773,8 @@ TEST_F(SwapCliTest, SwapHelpListsTheOptions) {
   for (const char* option :
        {"--source", "--target", "--output", "--face-selector-mode", "--face-selector-order",
         "--reference-face-position", "--face-detector-score", "--face-recognizer-model", "--face-mask-types",
-        "--face-mask-blur", "--face-mask-padding", "--output-image-quality", "--output-image-resolution"}) {
+        "--face-mask-blur", "--face-mask-padding", "--output-image-quality", "--output-image-resolution",
+        "--face-landmarker-model"}) {
     EXPECT_NE(r.out.find(option), std::string::npos) << option << " missing from:\n" << r.out;
   }
   EXPECT_TRUE(ListDir(out_dir_).empty());

@@ -175,33 +175,43 @@ TEST_F(E2eTest, ServeWithEmbeddedWorkersRunsEveryJobExactlyOnce) {
   EXPECT_EQ(serve->WaitExit(std::chrono::seconds(20)), 0) << serve->log();
 }
 
-TEST_F(E2eTest, JobsNameDetectorModelsTheWorkerResolvesInItsFolder) {
+TEST_F(E2eTest, JobsNameFaceModelsTheWorkerResolvesInItsFolder) {
   const fs::path models = dir_.path() / "models";
   auto serve = Serve(1, {"--models-dir", models.string()});
   const std::vector<std::string> submit = {"submit", "-s", kFace, "-t",
-                                           kTestdata + "/photos/obama_biden_blue_room_2010_two_faces.jpg",
-                                           "--face-detector-model", "yunet", "--wait"};
-  // An unknown model is refused at admission.
-  std::vector<std::string> unknown = submit;
-  unknown[6] = "retinaface";
-  EXPECT_EQ(Jobs(unknown).exit_code, 2);
-  // Not installed: the job fails once, saying how to install it.
-  const auto missing = Jobs(submit);
-  EXPECT_NE(missing.exit_code, 0);
-  const json failed = GetJob(LastLine(missing.out));
-  EXPECT_EQ(failed["state"], "failed") << failed.dump();
-  EXPECT_EQ(failed["attempts"], 1) << failed.dump();
-  EXPECT_NE(failed["error"]["message"].get<std::string>().find("swapline models pull yunet_s_640"), std::string::npos)
-      << failed.dump();
-  // Installed with `swapline models pull`, the same job succeeds.
-  const auto pulled = RunProcess(SWAPLINE_BINARY,
-                                 {"models", "pull", "--models-dir", models.string(), "--quiet", "--from",
-                                  "file://" SWAPLINE_MODELS_DIR, "yunet_s_640"},
-                                 dir_.path() / "pull-log", 120);
-  ASSERT_EQ(pulled.exit_code, 0) << pulled.err;
-  const auto swapped = Jobs(submit);
-  ASSERT_EQ(swapped.exit_code, 0) << swapped.err;
-  EXPECT_EQ(GetJob(LastLine(swapped.out))["state"], "succeeded");
+                                           kTestdata + "/photos/obama_biden_blue_room_2010_two_faces.jpg", "--wait"};
+  // `option value` chooses the model `name`: another value is refused at admission; a
+  // job with it fails once, saying how to install the model, and succeeds once it is
+  // installed with `swapline models pull`. Options of earlier calls stay.
+  std::vector<std::string> options;
+  auto expect_named_model = [&](const std::string& option, const std::string& value, const std::string& unknown,
+                                const std::string& name) {
+    SCOPED_TRACE(option + " " + value);
+    std::vector<std::string> args = submit;
+    args.insert(args.end(), options.begin(), options.end());
+    args.insert(args.end(), {option, unknown});
+    EXPECT_EQ(Jobs(args).exit_code, 2);
+    args.back() = value;
+    const auto missing = Jobs(args);
+    EXPECT_NE(missing.exit_code, 0);
+    const json failed = GetJob(LastLine(missing.out));
+    EXPECT_EQ(failed["state"], "failed") << failed.dump();
+    EXPECT_EQ(failed["attempts"], 1) << failed.dump();
+    EXPECT_NE(failed["error"]["message"].get<std::string>().find("swapline models pull " + name), std::string::npos)
+        << failed.dump();
+    const auto pulled = RunProcess(SWAPLINE_BINARY,
+                                   {"models", "pull", "--models-dir", models.string(), "--quiet", "--from",
+                                    "file://" SWAPLINE_MODELS_DIR, name},
+                                   dir_.path() / ("pull-log-" + name), 120);
+    ASSERT_EQ(pulled.exit_code, 0) << pulled.err;
+    const auto swapped = Jobs(args);
+    ASSERT_EQ(swapped.exit_code, 0) << swapped.err;
+    EXPECT_EQ(GetJob(LastLine(swapped.out))["state"], "succeeded");
+    options.insert(options.end(), {option, value});
+  };
+  expect_named_model("--face-detector-model", "yunet", "retinaface", "yunet_s_640");
+  // YuNet + Face Mesh: the fully permissive chain.
+  expect_named_model("--face-landmarker-model", "face_mesh", "2dfan4", "face_mesh");
   serve->Signal(SIGTERM);
   EXPECT_EQ(serve->WaitExit(std::chrono::seconds(20)), 0) << serve->log();
 }
