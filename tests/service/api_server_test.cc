@@ -223,7 +223,7 @@ TEST_F(ApiServerTest, ChosenIdsMustBeCurrentAndMatchTheirSpec) {
   EXPECT_EQ(Call("GET", "/v1/jobs/" + id).body["spec"]["target"], "images/input/acme/1/t.jpg");
   // A far-future id would list first forever.
   json future = spec;
-  future["id"] = job::NewJobId(std::chrono::system_clock::now() + std::chrono::hours(24 * 365 * 1000));
+  future["id"] = job::NewJobId(std::chrono::system_clock::now() + std::chrono::hours(24 * 365 * 100));
   ExpectError(Call("POST", "/v1/jobs", future.dump()), 400, "invalid_argument", "id");
 }
 
