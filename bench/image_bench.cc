@@ -102,10 +102,10 @@ int RunImageBench(const ImageBenchOptions& options) {
       t["landmarks face_mesh"] = MsSince(start);
     }
     vision::SwapTimings swap_timings;
-    for (const auto& face : faces) (void)swapper->Swap(*frame, face, &swap_timings);
-    t["warp"] = swap_timings.warp_ms;
+    for (const auto& face : faces) (void)vision::Swap(*swapper, *frame, face, &swap_timings);
+    t["warp"] = swap_timings.read_ms + swap_timings.warp_ms;
     t["colour"] = swap_timings.colour_ms;
-    t["blend"] = swap_timings.blend_ms;
+    t["blend"] = swap_timings.blend_ms + swap_timings.paste_ms;
     start = Clock::now();
     auto bytes = media::EncodeImage(*frame, media::ImageFormat::kJpeg, encode);
     t["encode"] = MsSince(start);

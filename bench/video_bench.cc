@@ -88,10 +88,11 @@ void PrintStageTimes(const SwapRun& run) {
   const pipeline::VideoStageTimes& t = run.stages;
   std::printf("per-stage ms per frame (ultrafast run, summed over threads):\n");
   std::printf("  %-28s %8.2f\n", "track (detect, landmarks)", t.track_ms / frames);
-  std::printf("  %-28s %8.2f\n", "face region YUV<->BGR", t.region_ms / frames);
+  std::printf("  %-28s %8.2f\n", "swap: read face region", t.swap.read_ms / frames);
   std::printf("  %-28s %8.2f\n", "swap: warp and mask", t.swap.warp_ms / frames);
   std::printf("  %-28s %8.2f\n", "swap: colour", t.swap.colour_ms / frames);
-  std::printf("  %-28s %8.2f\n", "swap: blend and paste-back", t.swap.blend_ms / frames);
+  std::printf("  %-28s %8.2f\n", "swap: blend (Poisson)", t.swap.blend_ms / frames);
+  std::printf("  %-28s %8.2f\n", "swap: paste-back (YUV)", t.swap.paste_ms / frames);
   std::printf("faces swapped %lld, warps and masks reused for %lld (%.0f %%)\n",
               static_cast<long long>(t.swap.faces), static_cast<long long>(t.swap.reused_geometries),
               100.0 * static_cast<double>(t.swap.reused_geometries) /

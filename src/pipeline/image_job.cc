@@ -122,7 +122,7 @@ Result<ImageJobReport> ImageSwapEngine::Run(const ImageJobSpec& spec) {
     auto swapper = vision::NewClassicFaceSwapper(spec.swapper);
     swapper->SetSource(std::move(prepared));
     for (const vision::Face& face : selected) {
-      SWAPLINE_RETURN_IF_ERROR(swapper->Swap(frame, face));
+      SWAPLINE_RETURN_IF_ERROR(vision::Swap(*swapper, frame, face));
       ++report.swapped_faces;
     }
   }

@@ -22,13 +22,6 @@ double MsSince(Clock::time_point start) {
   return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
 }
 
-// The part of a frame converted to BGR for swapping a face: everything the swap may
-// change (vision::SwapOutline) and a few pixels for the swap's own margin.
-cv::Rect SwapRegion(const vision::Landmarks68& landmarks, cv::Size frame) {
-  const cv::Rect bounds = cv::boundingRect(vision::SwapOutline(landmarks, frame));
-  return EvenRegion(cv::Rect(bounds.x - 4, bounds.y - 4, bounds.width + 8, bounds.height + 8), frame);
-}
-
 // `face` in the coordinates of a region starting at `origin`.
 vision::Face Shifted(vision::Face face, cv::Point origin) {
   const cv::Point2f offset(static_cast<float>(origin.x), static_cast<float>(origin.y));
@@ -153,10 +146,11 @@ class SwapStage final : public FrameStage {
 
   Status Close() override {
     std::lock_guard lock(times_mutex_);
-    times_.region_ms += region_ms_;
+    times_.swap.read_ms += swap_.read_ms;
     times_.swap.warp_ms += swap_.warp_ms;
     times_.swap.colour_ms += swap_.colour_ms;
     times_.swap.blend_ms += swap_.blend_ms;
+    times_.swap.paste_ms += swap_.paste_ms;
     times_.swap.faces += swap_.faces;
     times_.swap.reused_geometries += swap_.reused_geometries;
     return Status::Ok();
@@ -167,17 +161,16 @@ class SwapStage final : public FrameStage {
     media::VideoFrame& frame = work.frame;
     frame.MakeWritable();
     const cv::Size size = frame.y.size();
+    const vision::RegionReader read = [&frame](const cv::Rect& roi, cv::Size scaled, int interpolation) {
+      return ReadRegion(frame, roi, scaled, interpolation);
+    };
     for (const vision::Face& face : work.faces) {
-      const cv::Rect roi = SwapRegion(face.landmarks68, size);
+      const cv::Rect roi = EvenRegion(swapper_->Region(face, size), size);
       if (roi.width < 8 || roi.height < 8) continue;
-      auto start = Clock::now();
-      const cv::Mat original = RegionToBgr(frame, roi);
-      cv::Mat bgr = original.clone();
-      region_ms_ += MsSince(start);
-      SWAPLINE_RETURN_IF_ERROR(swapper_->Swap(bgr, Shifted(face, roi.tl()), &swap_));
-      start = Clock::now();
-      WriteChangedRegion(frame, roi, bgr, original);
-      region_ms_ += MsSince(start);
+      SWAPLINE_ASSIGN_OR_RETURN(vision::SwapPatch patch, swapper_->Render(face, size, roi, read, &swap_));
+      const auto start = Clock::now();
+      PastePatch(frame, patch);
+      swap_.paste_ms += MsSince(start);
       ++swapped_;
     }
     ++frames_with_faces_;
@@ -192,7 +185,6 @@ class SwapStage final : public FrameStage {
   std::mutex& times_mutex_;
   VideoStageTimes& times_;
   vision::SwapTimings swap_;
-  double region_ms_ = 0;
 };
 
 class WriterSink final : public FrameSink {

@@ -49,7 +49,6 @@ struct VideoJobSpec {
 // Milliseconds spent per stage over the whole job, summed over threads.
 struct VideoStageTimes {
   double track_ms = 0;   // detection, landmarks, tracking, selection
-  double region_ms = 0;  // face regions YUV → BGR and the changed pixels back
   vision::SwapTimings swap;
 };
 

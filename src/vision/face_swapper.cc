@@ -50,6 +50,10 @@ struct WorkFrame {
   double scale = 1.0;  // work pixels per frame pixel, <= 1
   cv::Size size;
 
+  explicit WorkFrame(const cv::Rect& region)
+      : roi(region), scale(std::min(1.0, static_cast<double>(kWorkSide) / std::max({region.width, region.height, 1}))),
+        size(std::max(1, cvRound(region.width * scale)), std::max(1, cvRound(region.height * scale))) {}
+
   // Pixel centres map onto pixel centres, as cv::resize does.
   cv::Point2f ToWork(cv::Point2f p) const {
     const auto s = static_cast<float>(scale);
@@ -61,21 +65,6 @@ struct WorkFrame {
     return out;
   }
 };
-
-WorkFrame MakeWorkFrame(const Landmarks68& landmarks, cv::Size image) {
-  std::vector<cv::Point2f> points = FaceOutline(landmarks, image);
-  const std::vector<cv::Point2f> ring = SwapOutline(landmarks, image);
-  points.insert(points.end(), ring.begin(), ring.end());
-  const cv::Rect2f bounds = cv::boundingRect(points);
-  WorkFrame work;
-  work.roi = cv::Rect(cvFloor(bounds.x) - 2, cvFloor(bounds.y) - 2, cvCeil(bounds.width) + 5,
-                      cvCeil(bounds.height) + 5) &
-             cv::Rect(0, 0, image.width, image.height);
-  work.scale = std::min(1.0, static_cast<double>(kWorkSide) / std::max(work.roi.width, work.roi.height));
-  work.size = cv::Size(std::max(1, cvRound(work.roi.width * work.scale)),
-                       std::max(1, cvRound(work.roi.height * work.scale)));
-  return work;
-}
 
 double TriangleArea(const cv::Point2f& a, const cv::Point2f& b, const cv::Point2f& c) {
   return std::abs((b.x - a.x) * (c.y - a.y) - (c.x - a.x) * (b.y - a.y)) * 0.5;
@@ -157,44 +146,51 @@ cv::Mat MorphShift(const std::vector<cv::Point2f>& from, const std::vector<cv::P
   return shift;
 }
 
-// Absolute sampling positions for cv::remap from a motion field (`shift`, CV_32FC2,
-// relative, in working pixels) on an image `per_shift_pixel` times finer.
-cv::Mat MotionMap(const cv::Mat& shift, float per_shift_pixel) {
-  cv::Mat map(shift.size(), CV_32FC2);
-  for (int y = 0; y < map.rows; ++y) {
-    const cv::Vec2f* s = shift.ptr<cv::Vec2f>(y);
-    cv::Vec2f* m = map.ptr<cv::Vec2f>(y);
-    const auto fy = static_cast<float>(y);
-    for (int x = 0; x < map.cols; ++x) {
-      m[x] = cv::Vec2f(static_cast<float>(x) + s[x][0] * per_shift_pixel, fy + s[x][1] * per_shift_pixel);
+// Sampling positions for cv::remap (map_x, map_y: CV_32F, of size `plane`) that move
+// each pixel of a plane covering the working frame by the motion field `shift`
+// (CV_32FC2, relative, in working pixels). They are made at the working resolution
+// and enlarged with the bilinear resize that enlarges the face: exact, since a
+// bilinear enlargement of a ramp is the ramp, except where cv::resize clamps (within
+// half a working pixel of the border), which gets the ramp's own values back.
+void MotionMaps(const cv::Mat& shift, cv::Size plane, cv::Mat& map_x, cv::Mat& map_y) {
+  const cv::Size work = shift.size();
+  const float kx = static_cast<float>(plane.width) / static_cast<float>(work.width);
+  const float ky = static_cast<float>(plane.height) / static_cast<float>(work.height);
+  // The plane position of a working pixel's centre.
+  auto plane_x = [kx](float u) { return (u + 0.5f) * kx - 0.5f; };
+  auto plane_y = [ky](float v) { return (v + 0.5f) * ky - 0.5f; };
+  cv::Mat work_x(work, CV_32F), work_y(work, CV_32F);
+  for (int v = 0; v < work.height; ++v) {
+    const cv::Vec2f* s = shift.ptr<cv::Vec2f>(v);
+    float* wx = work_x.ptr<float>(v);
+    float* wy = work_y.ptr<float>(v);
+    const float py = plane_y(static_cast<float>(v));
+    for (int u = 0; u < work.width; ++u) {
+      wx[u] = plane_x(static_cast<float>(u)) + s[u][0] * kx;
+      wy[u] = py + s[u][1] * ky;
     }
   }
-  return map;
-}
-
-// The paste-back, the only full-resolution step: over the face's region, the
-// target's own pixels moved by `shift` (work pixels; may be empty) and, under
-// `mask`, `face`, both scaled up from the working frame. Both steps are OpenCV's
-// vectorised remap and blend; where the mask is 0 and nothing moves, the remap reads
-// each pixel at its own integer position and the blend weighs it 1, so pixels
-// outside the swap ring come out unchanged.
-void PasteBack(cv::Mat& frame, const WorkFrame& work, const cv::Mat& face, const cv::Mat& mask, const cv::Mat& shift) {
-  cv::Mat region = frame(work.roi);
-  cv::Mat up_face = face, up_mask = mask, up_shift = shift;
-  if (work.scale < 1.0) {
-    cv::resize(face, up_face, work.roi.size(), 0, 0, cv::INTER_LINEAR);
-    cv::resize(mask, up_mask, work.roi.size(), 0, 0, cv::INTER_LINEAR);
-    if (!shift.empty()) cv::resize(shift, up_shift, work.roi.size(), 0, 0, cv::INTER_LINEAR);
+  if (plane == work) {
+    map_x = work_x;
+    map_y = work_y;
+    return;
   }
-  cv::Mat base = region;
-  if (!shift.empty()) {
-    // Into a matrix of its own: the remap reads `region` while it writes.
-    base = cv::Mat();
-    cv::remap(region, base, MotionMap(up_shift, static_cast<float>(1.0 / work.scale)), cv::noArray(),
-              cv::INTER_LINEAR, cv::BORDER_REPLICATE);
+  cv::resize(work_x, map_x, plane, 0, 0, cv::INTER_LINEAR);
+  cv::resize(work_y, map_y, plane, 0, 0, cv::INTER_LINEAR);
+  // Clamped pixels hold the ramp's value at the border working pixel; put their own in.
+  const float first_x = plane_x(0), last_x = plane_x(static_cast<float>(work.width - 1));
+  for (int x = 0; x < plane.width; ++x) {
+    const auto fx = static_cast<float>(x);
+    const float fix = fx < first_x ? fx - first_x : fx > last_x ? fx - last_x : 0.0f;
+    if (fix == 0.0f) continue;
+    for (int y = 0; y < plane.height; ++y) map_x.at<float>(y, x) += fix;
   }
-  // The mask is within 0..1 (CreateFaceMask), and so is its bilinear enlargement.
-  cv::blendLinear(base, up_face, 1.0 - up_mask, up_mask, region);
+  const float first_y = plane_y(0), last_y = plane_y(static_cast<float>(work.height - 1));
+  for (int y = 0; y < plane.height; ++y) {
+    const auto fy = static_cast<float>(y);
+    const float fix = fy < first_y ? fy - first_y : fy > last_y ? fy - last_y : 0.0f;
+    if (fix != 0.0f) map_y.row(y) += fix;
+  }
 }
 
 // Unsharp mask of `face`, as strong as the source was enlarged (`enlargement` = target
@@ -289,26 +285,36 @@ class ClassicFaceSwapper final : public FaceSwapper {
     kept_.clear();
   }
 
-  Status Swap(cv::Mat& frame, const Face& target, SwapTimings* timings) override {
-    if (!source_) return Internal("Swap() called before SetSource()");
+  cv::Rect Region(const Face& target, cv::Size image) const override {
+    std::vector<cv::Point2f> points = FaceOutline(target.landmarks68, image);
+    const std::vector<cv::Point2f> ring = SwapOutline(target.landmarks68, image);
+    points.insert(points.end(), ring.begin(), ring.end());
+    const cv::Rect2f bounds = cv::boundingRect(points);
+    return cv::Rect(cvFloor(bounds.x) - 2, cvFloor(bounds.y) - 2, cvCeil(bounds.width) + 5, cvCeil(bounds.height) + 5) &
+           cv::Rect(0, 0, image.width, image.height);
+  }
+
+  Result<SwapPatch> Render(const Face& target, cv::Size image, const cv::Rect& roi, const RegionReader& read,
+                           SwapTimings* timings) override {
+    if (!source_) return Internal("Render() called before SetSource()");
+    const WorkFrame work(roi);
+    SwapPatch patch;
+    patch.roi = roi;
+    patch.scale = work.scale;
+    if (roi.width < 4 || roi.height < 4) return patch;  // face outside the frame
+    const auto read_start = Clock::now();
+    // Feathered blending reads the region only for tone statistics, which a bilinear
+    // reduction serves as well as an area average at a fraction of the cost; the
+    // Poisson solve blends into it, so it gets the area average.
+    cv::Mat region = read(roi, work.size, options_.blend == BlendMode::kPoisson ? cv::INTER_AREA : cv::INTER_LINEAR);
+    if (timings) timings->read_ms += MsSince(read_start);
+
     const auto warp_start = Clock::now();
-    const WorkFrame work = MakeWorkFrame(target.landmarks68, frame.size());
-    if (work.roi.width < 4 || work.roi.height < 4) return Status::Ok();  // face outside the frame
-    cv::Mat region;  // the target's face region at the working resolution
-    if (work.scale < 1.0) {
-      // Feathered blending reads it only for tone statistics, which a bilinear
-      // reduction serves as well as an area average at a fraction of the cost; the
-      // Poisson solve blends into it, so it gets the area average.
-      cv::resize(frame(work.roi), region, work.size, 0, 0,
-                 options_.blend == BlendMode::kPoisson ? cv::INTER_AREA : cv::INTER_LINEAR);
-    } else {
-      region = frame(work.roi).clone();
-    }
-    const FaceGeometry& geometry = Geometry(target, frame.size(), work, timings);
+    const FaceGeometry& geometry = Geometry(target, image, work, timings);
     if (timings) timings->warp_ms += MsSince(warp_start);
+    if (cv::countNonZero(geometry.core_mask) < 16) return patch;  // nothing visible to swap
 
     const auto colour_start = Clock::now();
-    if (cv::countNonZero(geometry.core_mask) < 16) return Status::Ok();  // nothing visible to swap
     cv::Mat warped = geometry.warped.clone();
     if (options_.color_transfer) TransferTone(warped, geometry.source_skin, region, geometry.target_skin);
     const float face_width = FaceWidth(geometry.landmarks);
@@ -316,23 +322,25 @@ class ClassicFaceSwapper final : public FaceSwapper {
     Sharpen(warped, face_width / static_cast<float>(work.scale) / source_width, face_width / source_width);
     if (timings) timings->colour_ms += MsSince(colour_start);
 
-    const auto blend_start = Clock::now();
-    cv::Mat mask = geometry.mask;
+    patch.face = warped;
+    patch.mask = geometry.mask;
+    patch.shift = geometry.shift;
     if (options_.blend == BlendMode::kPoisson) {
       // The solve replaces everything under the core mask; paste that back hard-edged.
+      const auto blend_start = Clock::now();
       if (!geometry.shift.empty()) {
-        cv::remap(region.clone(), region, MotionMap(geometry.shift, 1.0f), cv::noArray(), cv::INTER_LINEAR,
-                  cv::BORDER_REPLICATE);
+        cv::Mat map_x, map_y;
+        MotionMaps(geometry.shift, region.size(), map_x, map_y);
+        cv::remap(region.clone(), region, map_x, map_y, cv::INTER_LINEAR, cv::BORDER_REPLICATE);
       }
       SWAPLINE_RETURN_IF_ERROR(PoissonBlend(region, warped, geometry.core_mask));
-      warped = region;
-      // A new matrix: `mask` still shares the kept geometry's pixels.
-      mask = cv::Mat();
-      geometry.core_mask.convertTo(mask, CV_32F, 1.0 / 255);
+      patch.face = region;
+      // A new matrix: the kept geometry's mask stays as it is.
+      patch.mask = cv::Mat();
+      geometry.core_mask.convertTo(patch.mask, CV_32F, 1.0 / 255);
+      if (timings) timings->blend_ms += MsSince(blend_start);
     }
-    PasteBack(frame, work, warped, mask, geometry.shift);
-    if (timings) timings->blend_ms += MsSince(blend_start);
-    return Status::Ok();
+    return patch;
   }
 
  private:
@@ -463,6 +471,46 @@ Result<std::shared_ptr<const SwapSource>> PrepareSource(const std::vector<Source
   cv::Mat mean_texture = sum / weight3;
   mean_texture.convertTo(average.image, CV_8UC3);
   return std::make_shared<const SwapSource>(std::move(average));
+}
+
+void PastePatch(cv::Mat region, const cv::Mat& face, const SwapPatch& patch) {
+  if (patch.face.empty()) return;
+  const cv::Size size = region.size();
+  // Both weights made at the working resolution: enlarging is cheaper than computing
+  // 1 - mask over the enlarged plane.
+  const cv::Mat keep = 1.0f - patch.mask;
+  cv::Mat up_face = face, up_mask = patch.mask, up_keep = keep;
+  if (face.size() != size) {
+    cv::resize(face, up_face, size, 0, 0, cv::INTER_LINEAR);
+    cv::resize(patch.mask, up_mask, size, 0, 0, cv::INTER_LINEAR);
+    cv::resize(keep, up_keep, size, 0, 0, cv::INTER_LINEAR);
+  }
+  cv::Mat base = region;
+  if (!patch.shift.empty()) {
+    cv::Mat map_x, map_y;
+    MotionMaps(patch.shift, size, map_x, map_y);
+    // Into a matrix of its own: the remap reads `region` while it writes.
+    base = cv::Mat();
+    cv::remap(region, base, map_x, map_y, cv::INTER_LINEAR, cv::BORDER_REPLICATE);
+  }
+  // The mask is within 0..1 (CreateFaceMask), and so are both enlarged weights; where
+  // the mask is 0 the blend weighs the base 1 and returns its pixels exactly.
+  cv::blendLinear(base, up_face, up_keep, up_mask, region);
+}
+
+Status Swap(FaceSwapper& swapper, cv::Mat& image, const Face& target, SwapTimings* timings) {
+  const cv::Rect roi = swapper.Region(target, image.size());
+  const RegionReader read = [&image](const cv::Rect& r, cv::Size size, int interpolation) {
+    if (size == r.size()) return image(r).clone();
+    cv::Mat scaled;
+    cv::resize(image(r), scaled, size, 0, 0, interpolation);
+    return scaled;
+  };
+  SWAPLINE_ASSIGN_OR_RETURN(SwapPatch patch, swapper.Render(target, image.size(), roi, read, timings));
+  const auto paste_start = Clock::now();
+  PastePatch(image(roi), patch.face, patch);
+  if (timings) timings->paste_ms += MsSince(paste_start);
+  return Status::Ok();
 }
 
 std::unique_ptr<FaceSwapper> NewClassicFaceSwapper(const ClassicSwapperOptions& options) {

@@ -1,9 +1,13 @@
 // FaceSwapper: puts the identity of a source face onto target faces.
 //
 // PrepareSource() turns the source face(s) into a SwapSource once per job (shared,
-// read-only, by any number of swappers); SetSource() hands it to a swapper; Swap()
-// then replaces one target face of `frame` in place (8-bit BGR). Swap() is called
-// once per selected target face.
+// read-only, by any number of swappers); SetSource() hands it to a swapper. Per
+// selected target face, Region() says which frame pixels the swap may change and
+// Render() makes the swapped face as a SwapPatch at the face's working resolution,
+// reading the frame only through a RegionReader; pasting the patch back is the one
+// full-resolution step, done by the frame's owner in the frame's own pixel format
+// (PasteBack() for 8-bit BGR images, pipeline/yuv_region.h for video planes).
+// Swap() does all three on a BGR image.
 //
 // The embedded swapper is "classic" (no model file). Per face, everything runs in a
 // working face frame: the face's region scaled down to at most 512 px (kWorkSide),
@@ -40,6 +44,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string_view>
 #include <vector>
@@ -72,12 +77,14 @@ struct ClassicSwapperOptions {
 // Checks ranges; the message names the option.
 Status ValidateSwapperOptions(const ClassicSwapperOptions& options);
 
-// Time spent in each step of Swap(), accumulated, for benchmarks.
+// Time spent in each step of a swap, accumulated, for benchmarks.
 struct SwapTimings {
-  double warp_ms = 0;    // working frame, morph, source warp, masks
+  double read_ms = 0;    // the face's region read at the working resolution
+  double warp_ms = 0;    // morph, source warp, masks
   double colour_ms = 0;  // tone and detail
-  double blend_ms = 0;   // blending and the full-resolution paste-back
-  std::int64_t faces = 0;              // Swap() calls with a face in the frame
+  double blend_ms = 0;   // blending at the working resolution (Poisson)
+  double paste_ms = 0;   // the full-resolution paste-back
+  std::int64_t faces = 0;              // faces rendered
   std::int64_t reused_geometries = 0;  // of those, faces whose warps and masks were kept
 };
 
@@ -94,13 +101,45 @@ struct SwapSource;
 // average's). Code::kNoFace when a face is too small or degenerate.
 Result<std::shared_ptr<const SwapSource>> PrepareSource(const std::vector<SourceImage>& sources);
 
+// One swapped face as Render() makes it. `face`, `mask` and `shift` are the face's
+// region `roi` scaled by `scale` (working pixels per frame pixel, <= 1); the
+// paste-back scales them up to `roi` and, within it, moves the frame's own pixels by
+// `shift` and lays `face` over them weighted by `mask`. Where the mask is 0 and
+// nothing moves, a frame pixel comes out unchanged.
+struct SwapPatch {
+  cv::Rect roi;         // frame pixels
+  double scale = 1.0;
+  cv::Mat face;         // 8-bit BGR; empty: nothing to paste
+  cv::Mat mask;         // CV_32F, 0..1
+  cv::Mat shift;        // CV_32FC2: where each pixel's new content comes from,
+                        // relative to it, in working pixels; empty: nothing moves
+};
+
+// Reads the frame being swapped: 8-bit BGR of `roi` resized to `size` with
+// `interpolation` (a cv::InterpolationFlags value).
+using RegionReader = std::function<cv::Mat(const cv::Rect& roi, cv::Size size, int interpolation)>;
+
 class FaceSwapper {
  public:
   virtual ~FaceSwapper() = default;
   virtual void SetSource(std::shared_ptr<const SwapSource> source) = 0;
+  // The pixels of an image of size `image` that a swap of `target` may change,
+  // with a margin of a few pixels.
+  virtual cv::Rect Region(const Face& target, cv::Size image) const = 0;
+  // Swaps `target` (landmarks in the coordinates of a frame of size `image`)
+  // within `roi`, which contains Region(target, image) and lies in the frame.
   // REQUIRES: SetSource() was called.
-  virtual Status Swap(cv::Mat& frame, const Face& target, SwapTimings* timings = nullptr) = 0;
+  virtual Result<SwapPatch> Render(const Face& target, cv::Size image, const cv::Rect& roi,
+                                   const RegionReader& read, SwapTimings* timings = nullptr) = 0;
 };
+
+// Pastes `patch` into `region`: the patch's roi of a frame, or any plane of the same
+// picture sampled `region.size() / patch.roi.size()` times as densely; `face` holds
+// the patch's face in the channels of `region` (patch.face itself for BGR).
+void PastePatch(cv::Mat region, const cv::Mat& face, const SwapPatch& patch);
+
+// Region(), Render() and the paste-back on an 8-bit BGR image, in place.
+Status Swap(FaceSwapper& swapper, cv::Mat& image, const Face& target, SwapTimings* timings = nullptr);
 
 std::unique_ptr<FaceSwapper> NewClassicFaceSwapper(const ClassicSwapperOptions& options);
 

@@ -165,7 +165,7 @@ TEST(IdentityQualityTest, EveryPairOfPeopleSwapsToTheSource) {
     for (const Still& target : stills) {
       if (source.person == target.person) continue;
       cv::Mat output = target.image.clone();
-      ASSERT_TRUE(swapper->Swap(output, target.face).ok());
+      ASSERT_TRUE(vision::Swap(*swapper, output, target.face).ok());
       auto found = analyser.Analyse(output, 0.3f, false);
       ASSERT_TRUE(found.ok() && !found->empty()) << "no face in swapped " << source.label << " -> " << target.label;
       // The face found again where the target's was.

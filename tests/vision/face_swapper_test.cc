@@ -63,7 +63,7 @@ class FaceSwapperTest : public ::testing::Test {
     if (!prepared.ok()) return output;
     auto swapper = NewClassicFaceSwapper(options);
     swapper->SetSource(*prepared);
-    EXPECT_TRUE(swapper->Swap(output, face).ok());
+    EXPECT_TRUE(Swap(*swapper, output, face).ok());
     return output;
   }
 
