@@ -123,7 +123,7 @@ cv::Mat Surface(const Shading& shading, cv::Size size, float to_fit_x, float to_
 // one leak). The first conversion therefore runs once, under a function-local static.
 void BuildLabTables() {
   static const bool built = [] {
-    cv::Mat bgr(1, 1, CV_32FC3, cv::Scalar(0.5, 0.5, 0.5)), lab;
+    cv::Mat bgr(1, 1, CV_8UC3, cv::Scalar(128, 128, 128)), lab;
     cv::cvtColor(bgr, lab, cv::COLOR_BGR2Lab);
     cv::cvtColor(lab, bgr, cv::COLOR_Lab2BGR);
     return true;
@@ -131,13 +131,33 @@ void BuildLabTables() {
   (void)built;
 }
 
-// Float Lab (L 0..100) of an 8-bit BGR image.
-cv::Mat ToLab(const cv::Mat& bgr) {
+// OpenCV's 8-bit Lab: L scaled to 0..255, a and b offset by 128. Its table-driven
+// conversions cost an eighth of the float ones, and the values they quantise (L in
+// steps of 0.4, a and b in steps of 1) are below what a face's noise shows.
+constexpr double kLightnessTo8Bit = 255.0 / 100.0;
+constexpr double kColourOffset = 128.0;
+
+// Float Lab planes (L 0..100, a, b) of an 8-bit BGR image.
+std::vector<cv::Mat> ToLab(const cv::Mat& bgr) {
   BuildLabTables();
-  cv::Mat scaled, lab;
-  bgr.convertTo(scaled, CV_32FC3, 1.0 / 255);
-  cv::cvtColor(scaled, lab, cv::COLOR_BGR2Lab);
-  return lab;
+  cv::Mat lab;
+  cv::cvtColor(bgr, lab, cv::COLOR_BGR2Lab);
+  std::vector<cv::Mat> planes;
+  cv::split(lab, planes);
+  planes[0].convertTo(planes[0], CV_32F, 1.0 / kLightnessTo8Bit);
+  for (int c = 1; c < 3; ++c) planes[c].convertTo(planes[c], CV_32F, 1.0, -kColourOffset);
+  return planes;
+}
+
+// The 8-bit BGR image of float Lab planes as ToLab returns them.
+cv::Mat FromLab(const std::vector<cv::Mat>& planes) {
+  std::vector<cv::Mat> lab(3);
+  planes[0].convertTo(lab[0], CV_8U, kLightnessTo8Bit);
+  for (int c = 1; c < 3; ++c) planes[c].convertTo(lab[c], CV_8U, 1.0, kColourOffset);
+  cv::Mat merged, bgr;
+  cv::merge(lab, merged);
+  cv::cvtColor(merged, bgr, cv::COLOR_Lab2BGR);
+  return bgr;
 }
 
 // `skin` without the pixels whose lightness is far from the skin's (trimmed pass).
@@ -169,8 +189,7 @@ std::optional<SkinStatistics> MeasureSkin(const cv::Mat& bgr, const cv::Mat& ski
   }
   to_small = {static_cast<float>(small.cols) / static_cast<float>(bgr.cols),
               static_cast<float>(small.rows) / static_cast<float>(bgr.rows)};
-  std::vector<cv::Mat> lab;
-  cv::split(ToLab(small), lab);
+  const std::vector<cv::Mat> lab = ToLab(small);
   const cv::Mat trimmed = TrimSkin(lab[0], small_skin);
   if (cv::countNonZero(trimmed) < 16) return std::nullopt;
   SkinStatistics stats;
@@ -216,8 +235,7 @@ void TransferTone(cv::Mat& face, const cv::Mat& face_skin, const cv::Mat& target
   if (!from || !to) return;
 
   // Light: own detail, target's shading.
-  std::vector<cv::Mat> fc;
-  cv::split(ToLab(face), fc);
+  std::vector<cv::Mat> fc = ToLab(face);
   const double detail_ratio = std::clamp(to->detail_spread[0] / std::max(from->detail_spread[0], 1e-3),
                                          kMinDetailRatio, kMaxDetailRatio);
   const cv::Mat face_surface = Surface(from->shading, face.size(), face_to_small.x, face_to_small.y);
@@ -230,10 +248,7 @@ void TransferTone(cv::Mat& face, const cv::Mat& face_skin, const cv::Mat& target
         std::min(kMaxColourRatio, to->colour_spread[c][0] / std::max(from->colour_spread[c][0], 0.5));
     fc[c].convertTo(fc[c], CV_32F, ratio, to->colour_mean[c][0] - from->colour_mean[c][0] * ratio);
   }
-  cv::Mat lab, bgr;
-  cv::merge(fc, lab);
-  cv::cvtColor(lab, bgr, cv::COLOR_Lab2BGR);
-  bgr.convertTo(face, CV_8UC3, 255.0);
+  face = FromLab(fc);
 }
 
 }  // namespace swapline::vision
