@@ -300,7 +300,6 @@ class ClassicFaceSwapper final : public FaceSwapper {
     const WorkFrame work(roi);
     SwapPatch patch;
     patch.roi = roi;
-    patch.scale = work.scale;
     if (roi.width < 4 || roi.height < 4) return patch;  // face outside the frame
     const auto read_start = Clock::now();
     // Feathered blending reads the region only for tone statistics, which a bilinear

@@ -6,7 +6,7 @@
 // Render() makes the swapped face as a SwapPatch at the face's working resolution,
 // reading the frame only through a RegionReader; pasting the patch back is the one
 // full-resolution step, done by the frame's owner in the frame's own pixel format
-// (PasteBack() for 8-bit BGR images, pipeline/yuv_region.h for video planes).
+// (PastePatch() for 8-bit BGR images, pipeline/yuv_region.h for video planes).
 // Swap() does all three on a BGR image.
 //
 // The embedded swapper is "classic" (no model file). Per face, everything runs in a
@@ -101,14 +101,13 @@ struct SwapSource;
 // average's). Code::kNoFace when a face is too small or degenerate.
 Result<std::shared_ptr<const SwapSource>> PrepareSource(const std::vector<SourceImage>& sources);
 
-// One swapped face as Render() makes it. `face`, `mask` and `shift` are the face's
-// region `roi` scaled by `scale` (working pixels per frame pixel, <= 1); the
-// paste-back scales them up to `roi` and, within it, moves the frame's own pixels by
-// `shift` and lays `face` over them weighted by `mask`. Where the mask is 0 and
-// nothing moves, a frame pixel comes out unchanged.
+// One swapped face as Render() makes it. `face`, `mask` and `shift` cover the face's
+// region `roi` at the working resolution (one size, at most roi's); the paste-back
+// scales them up to `roi` and, within it, moves the frame's own pixels by `shift`
+// and lays `face` over them weighted by `mask`. Where the mask is 0 and nothing
+// moves, a frame pixel comes out unchanged.
 struct SwapPatch {
   cv::Rect roi;         // frame pixels
-  double scale = 1.0;
   cv::Mat face;         // 8-bit BGR; empty: nothing to paste
   cv::Mat mask;         // CV_32F, 0..1
   cv::Mat shift;        // CV_32FC2: where each pixel's new content comes from,

@@ -38,7 +38,6 @@ media::VideoFrame Copy(const media::VideoFrame& frame) {
 vision::SwapPatch HalfScalePatch(const cv::Rect& roi) {
   vision::SwapPatch patch;
   patch.roi = roi;
-  patch.scale = 0.5;
   const cv::Size work(roi.width / 2, roi.height / 2);
   patch.face = cv::Mat(work, CV_8UC3, cv::Scalar(40, 160, 220));
   patch.mask = cv::Mat::zeros(work, CV_32F);
