@@ -19,6 +19,12 @@
 namespace swapline::media {
 namespace {
 
+// OpenCV 4.6 builds its registry of image codecs on first use, and ThreadSanitizer saw
+// two job slots decoding their first images race on it. It is built here, during
+// static initialisation, before any thread starts; this file is linked wherever
+// images are read or written.
+[[maybe_unused]] const bool kCodecRegistryBuilt = cv::haveImageWriter(".png");
+
 using Bytes = std::span<const std::uint8_t>;
 
 constexpr const char* kSupportedFormats = "JPEG, PNG, WebP, BMP";

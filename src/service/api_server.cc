@@ -114,6 +114,18 @@ HttpServerOptions ApiServer::Impl::FrontOptions() {
       metrics_.Observe("swapline_http_request_duration_seconds", {{"route", route}}, exchange.seconds);
     }
   };
+  // Signed URLs and the OpenAPI document name the server; with port 0 its address
+  // is known only once bound, and it must be set before the first request.
+  front.on_listening = [this](int port) {
+    if (!options_.public_url.empty()) {
+      base_url_ = options_.public_url;
+      while (!base_url_.empty() && base_url_.back() == '/') base_url_.pop_back();
+      return;
+    }
+    const bool v6 = options_.host.find(':') != std::string::npos;
+    const std::string host = options_.host == "0.0.0.0" ? "127.0.0.1" : options_.host;
+    base_url_ = "http://" + (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+  };
   return front;
 }
 
@@ -166,16 +178,7 @@ ApiServer::~ApiServer() { Stop(); }
 Result<int> ApiServer::Impl::Start() {
   SWAPLINE_RETURN_IF_ERROR(signer_.status());
   SWAPLINE_RETURN_IF_ERROR(server_.Start());
-  const int port = server_.port();
-  if (!options_.public_url.empty()) {
-    base_url_ = options_.public_url;
-    while (!base_url_.empty() && base_url_.back() == '/') base_url_.pop_back();
-  } else {
-    const bool v6 = options_.host.find(':') != std::string::npos;
-    const std::string host = options_.host == "0.0.0.0" ? "127.0.0.1" : options_.host;
-    base_url_ = "http://" + (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
-  }
-  return port;
+  return server_.port();
 }
 
 Status ApiServer::Start() {

@@ -62,7 +62,6 @@ class ApiServer::Impl {
   Result<int> Start();
   void Stop() { server_.Stop(); }
   std::vector<std::pair<std::string, std::string>> routes() const { return routes_; }
-  void set_base_url(std::string url) { base_url_ = std::move(url); }
   const std::string& base_url() const { return base_url_; }
 
  private:
@@ -105,7 +104,7 @@ class ApiServer::Impl {
   const Admission admission_;
   LocalUrlSigner signer_;
   HttpServer server_;
-  std::string base_url_;
+  std::string base_url_;  // set by the front's on_listening, before any request
   std::vector<std::pair<std::string, std::string>> routes_;
 
   std::mutex ready_mutex_;

@@ -300,6 +300,7 @@ Result<int> HttpServer::Impl::Start() {
                        "; port in use, or not an address of this machine)");
   }
   const int port = acceptor_->local_endpoint().port();
+  if (options_.on_listening) options_.on_listening(port);
   asio::co_spawn(*io_, Accept(), asio::detached);
   for (int i = 0; i < std::max(1, options_.threads); ++i) threads_.emplace_back([this] { io_->run(); });
   return port;

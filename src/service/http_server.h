@@ -68,6 +68,9 @@ struct HttpServerOptions {
   HttpLimits limits;
   // Told of every exchange once it ends, on the connection's thread.
   std::function<void(const HttpExchange&)> on_exchange;
+  // Told the bound port once the socket listens, on Start()'s thread, before any
+  // request is served: what it sets is visible to every handler.
+  std::function<void(int port)> on_listening;
 };
 
 struct HttpRequest {

@@ -118,18 +118,20 @@ cv::Mat Surface(const Shading& shading, cv::Size size, float to_fit_x, float to_
   return surface;
 }
 
-// OpenCV 4.6 builds its Lab conversion tables on first use without a lock: frame
-// workers that start converting at once each build them (a race, and all copies but
-// one leak). The first conversion therefore runs once, under a function-local static.
-void BuildLabTables() {
-  static const bool built = [] {
-    cv::Mat bgr(1, 1, CV_8UC3, cv::Scalar(128, 128, 128)), lab;
-    cv::cvtColor(bgr, lab, cv::COLOR_BGR2Lab);
-    cv::cvtColor(lab, bgr, cv::COLOR_Lab2BGR);
-    return true;
-  }();
-  (void)built;
-}
+// OpenCV 4.6 builds some state on first use without a lock: its Lab conversion tables
+// (concurrent first users each build them: a race, and all copies but one leak) and
+// the singleton behind Mat::zeros/ones/eye (double-checked locking on a plain
+// pointer, seen by ThreadSanitizer when two job slots made their first mask at once).
+// Frame and slot workers would be those first users, so both are built during static
+// initialisation, before any thread starts. This file is linked wherever faces are
+// swapped.
+[[maybe_unused]] const bool kOpenCvLazyStateBuilt = [] {
+  cv::Mat bgr(1, 1, CV_8UC3, cv::Scalar(128, 128, 128)), lab;
+  cv::cvtColor(bgr, lab, cv::COLOR_BGR2Lab);
+  cv::cvtColor(lab, bgr, cv::COLOR_Lab2BGR);
+  const cv::Mat zeros = cv::Mat::zeros(1, 1, CV_8U);
+  return !zeros.empty();
+}();
 
 // OpenCV's 8-bit Lab: L scaled to 0..255, a and b offset by 128. Its table-driven
 // conversions cost an eighth of the float ones, and the values they quantise (L in
@@ -139,7 +141,6 @@ constexpr double kColourOffset = 128.0;
 
 // Float Lab planes (L 0..100, a, b) of an 8-bit BGR image.
 std::vector<cv::Mat> ToLab(const cv::Mat& bgr) {
-  BuildLabTables();
   cv::Mat lab;
   cv::cvtColor(bgr, lab, cv::COLOR_BGR2Lab);
   std::vector<cv::Mat> planes;

@@ -259,7 +259,8 @@ TEST_F(E2eTest, SigtermReleasesAfterGraceOrFinishesWithinIt) {
   EXPECT_TRUE(ScratchEmpty());
 
   // Long grace: the job runs to the end, then the worker exits.
-  auto patient = Worker({"--lease", swapline::testing::ScaledArg(std::chrono::seconds(3)), "--grace", "120s"});
+  auto patient = Worker({"--lease", swapline::testing::ScaledArg(std::chrono::seconds(3)), "--grace",
+                         swapline::testing::ScaledArg(std::chrono::seconds(120))});
   WaitFor(id, [](const json& j) { return j.value("state", "") == "running" && j.value("progress", 0.0) >= 0.1; }, 60);
   patient->Signal(SIGTERM);
   EXPECT_EQ(patient->WaitExit(std::chrono::seconds(90)), 0) << patient->log();
