@@ -25,7 +25,7 @@ DEPS_BUILD := build-essential cmake pkg-config libopencv-dev libdlib-dev libdlib
   libcurl4-openssl-dev libssl-dev libpugixml-dev \
   libsqlitecpp-dev libhiredis-dev libcpp-httplib-dev libtomlplusplus-dev prometheus-cpp-dev libboost1.81-dev libmicrohttpd-dev \
   libgtest-dev libgmock-dev
-DEPS_TEST := libbenchmark-dev ffmpeg swift swift-proxy swift-account swift-container swift-object memcached curl awscli \
+DEPS_TEST := libbenchmark-dev python3-onnx ffmpeg swift swift-proxy swift-account swift-container swift-object memcached curl awscli \
   radosgw ceph-mon ceph-osd redis-server apache2-utils chromium
 # The deployment checks (deploy/): manifests, schemas, alert rules. Debian's npm only
 # where none is on the PATH: a Node.js installed on its own brings npm and conflicts with it.

@@ -39,8 +39,7 @@ int RunDetectorBench(const DetectorBenchOptions& options) {
   detectors.push_back({"hog-640", vision::NewHogFaceDetector({.detect_side = 640})});
   detectors.push_back({"hog-960", vision::NewHogFaceDetector({.detect_side = 960})});
   for (const DetectorModel& model : options.models) {
-    auto detector = model.architecture == "blazeface" ? vision::NewBlazeFaceDetector(model.path, model.input_size)
-                                                      : vision::NewYuNetFaceDetector(model.path, model.input_size);
+    auto detector = vision::LoadFaceDetector(model.architecture, model.path, model.input_size);
     if (!detector.ok()) {
       spdlog::error("{}: {}", model.name, detector.status().message());
       return 1;

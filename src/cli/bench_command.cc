@@ -65,7 +65,8 @@ void RegisterBenchCommand(CLI::App& app, int& exit_code) {
     resolved.testdata = *testdata;
     models::ModelDir models(models::ModelsDirOr(*models_dir), models::ModelManifest::Embedded());
     for (const models::ModelEntry& entry : models.manifest().entries()) {
-      if (entry.architecture != "yunet" && entry.architecture != "blazeface") continue;
+      // Networks of a fixed input size (dlib's MMOD is not one).
+      if (entry.kind != models::ModelKind::kDetector || entry.input_size == 0) continue;
       if (auto path = models.Resolve(entry.name, {}); path.ok()) {
         resolved.models.push_back({entry.name, entry.architecture, entry.input_size, *path});
       }

@@ -35,13 +35,9 @@ std::string Megabytes(std::uint64_t bytes) { return fmt::format("{:.1f} MB", sta
 // Runs `body` with the models folder of `args` (its manifest loaded).
 template <typename Body>
 int WithModelDir(const ModelsArgs& args, Body body) {
-  std::optional<models::ModelManifest> custom;
-  if (!args.manifest.empty()) {
-    auto loaded = models::ModelManifest::EmbeddedWith(args.manifest);
-    if (!loaded.ok()) return Fail(loaded.status().WithContext("--manifest"));
-    custom = std::move(loaded).value();
-  }
-  models::ModelDir dir(models::ModelsDirOr(args.models_dir), custom ? *custom : models::ModelManifest::Embedded());
+  auto manifest = models::ModelManifest::EmbeddedWith(args.manifest);
+  if (!manifest.ok()) return Fail(manifest.status().WithContext("--manifest"));
+  models::ModelDir dir(models::ModelsDirOr(args.models_dir), *manifest);
   return body(dir);
 }
 

@@ -99,10 +99,8 @@ int RunServe(const ServeArgs& args) {
     options.concurrency = args.workers;
     options.lease = queue_options->lease;
     options.grace = *grace;
-    options.scratch_dir = args.worker.scratch_dir;
-    options.models_dir = args.worker.models_dir.empty() ? EnvOr("SWAPLINE_MODELS_DIR", "") : args.worker.models_dir;
+    if (Status s = ApplyWorkerFlags(args.worker, options); !s.ok()) return Fail(s);
     options.store_uri = backends->store_uri;
-    options.execution_thread_count = args.worker.execution_thread_count;
     options.limits = *limits;
     worker = std::make_unique<Worker>(*backends->queue, *backends->store, &metrics, options);
     if (Status s = worker->Start(); !s.ok()) return Fail(s);

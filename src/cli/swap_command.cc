@@ -30,6 +30,8 @@ struct SwapArgs {
   std::string output;
   pipeline::SwapOptions options;  // the swap options, shared with `swapline jobs submit`
   std::string models_dir;         // where named models are resolved
+  std::string models_manifest;    // a manifest adding models to the embedded one
+  std::vector<std::string> accepted_licenses;  // non-commercial models the user accepts
 };
 
 std::vector<std::filesystem::path> SourcePaths(const SwapArgs& args) {
@@ -87,8 +89,11 @@ int RunSwap(const SwapArgs& args) {
   }
   auto detect_side = pipeline::DetectorSide(args.options, video);
   if (!detect_side.ok()) return Fail(detect_side.status());
-  models::ModelDir models(models::ModelsDirOr(args.models_dir), models::ModelManifest::Embedded());
-  auto face_models = pipeline::ResolveFaceModels(args.options, *detect_side, &models, "--");
+  auto manifest = models::ModelManifest::EmbeddedWith(args.models_manifest);
+  if (!manifest.ok()) return Fail(manifest.status().WithContext("--models-manifest"));
+  models::ModelDir models(models::ModelsDirOr(args.models_dir), *manifest);
+  auto face_models = pipeline::ResolveFaceModels(
+      args.options, *detect_side, &models, {args.accepted_licenses.begin(), args.accepted_licenses.end()}, "--");
   if (!face_models.ok()) return Fail(face_models.status());
   if (video) {
     auto spec = pipeline::BuildVideoJobSpec(args.options, SourcePaths(args), args.target, args.output);
@@ -131,6 +136,11 @@ void RegisterSwapCommand(CLI::App& app, int& exit_code) {
   cmd->add_option("--models-dir", args->models_dir,
                   "models folder for named models (default: $SWAPLINE_MODELS_DIR, else ~/.cache/swapline/models)")
       ->envname("SWAPLINE_MODELS_DIR");
+  cmd->add_option("--models-manifest", args->models_manifest,
+                  "a JSON manifest adding models you bring (README: Models)")
+      ->envname("SWAPLINE_MODELS_MANIFEST");
+  cmd->add_option("--accept-license", args->accepted_licenses,
+                  "use this model although its license does not allow commercial use; repeatable");
   cmd->callback([args, &exit_code] { exit_code = RunSwap(*args); });
 }
 

@@ -14,7 +14,6 @@
 #include "cli/exit_codes.h"
 #include "cli/worker_flags.h"
 #include "core/duration.h"
-#include "core/env.h"
 #include "service/metrics_server.h"
 #include "service/runtime.h"
 #include "service/store_metrics.h"
@@ -50,10 +49,8 @@ int RunWorker(const WorkerArgs& args) {
   options.lease = queue_options->lease;
   options.grace = *grace;
   options.name = args.name;
-  options.scratch_dir = args.worker.scratch_dir;
-  options.models_dir = args.worker.models_dir.empty() ? EnvOr("SWAPLINE_MODELS_DIR", "") : args.worker.models_dir;
+  if (Status s = ApplyWorkerFlags(args.worker, options); !s.ok()) return Fail(s);
   options.store_uri = backends->store_uri;
-  options.execution_thread_count = args.worker.execution_thread_count;
   options.limits = *limits;
   Worker worker(*backends->queue, *backends->store, &metrics, options);
   MetricsServer metrics_server(metrics);

@@ -9,6 +9,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "core/status.h"
+#include "service/worker.h"
 #include "storage/s3_settings.h"
 
 namespace swapline::cli {
@@ -20,6 +22,8 @@ struct WorkerFlags {
   std::string grace = "30s";
   std::string scratch_dir;
   std::string models_dir;
+  std::string models_manifest;
+  std::vector<std::string> accepted_licenses;
   storage::S3Settings s3;
   int execution_thread_count = 0;
   std::string limits_file;
@@ -27,5 +31,9 @@ struct WorkerFlags {
 };
 
 void AddWorkerFlags(CLI::App* cmd, WorkerFlags& flags);
+
+// The workers' folders, models and threads of `flags` set in `options` (the models
+// manifest read; errors name the flag).
+Status ApplyWorkerFlags(const WorkerFlags& flags, service::WorkerOptions& options);
 
 }  // namespace swapline::cli

@@ -1,5 +1,7 @@
 #include "infer/session.h"
 
+#include <algorithm>
+
 #include <opencv2/dnn.hpp>
 
 namespace swapline::infer {
@@ -37,6 +39,35 @@ Result<std::unique_ptr<InferenceSession::Net>> InferenceSession::LoadNet(const s
   return loaded;
 }
 
+Status InferenceSession::NameOutputsByShape(Net& net, const cv::Mat& input, const std::filesystem::path& onnx,
+                                            ModelSignature& signature) {
+  if (std::none_of(signature.outputs.begin(), signature.outputs.end(), [](auto& o) { return o.name.empty(); })) {
+    return Status::Ok();
+  }
+  const std::vector<std::string> names = net.net.getUnconnectedOutLayersNames();
+  std::vector<cv::Mat> values;
+  try {
+    net.net.setInput(input, signature.input.name);
+    net.net.forward(values, names);
+  } catch (const cv::Exception& e) {
+    return FailedPrecondition("model " + onnx.filename().string() + " does not run with input " +
+                              signature.input.name + " " + ShapeText(signature.input.shape) + ": " + e.err);
+  }
+  for (TensorSpec& output : signature.outputs) {
+    if (!output.name.empty()) continue;
+    std::vector<std::string> matches;
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      if (ShapeOf(values[i]) == output.shape) matches.push_back(names[i]);
+    }
+    if (matches.size() != 1) {
+      return FailedPrecondition("model " + onnx.filename().string() + " has " + std::to_string(matches.size()) +
+                                " outputs of shape " + ShapeText(output.shape) + ", expected one");
+    }
+    output.name = matches.front();
+  }
+  return Status::Ok();
+}
+
 InferenceSession::InferenceSession(std::filesystem::path path, ModelSignature signature, std::unique_ptr<Net> net)
     : path_(std::move(path)), signature_(std::move(signature)), net_(std::move(net)) {}
 
@@ -45,11 +76,13 @@ InferenceSession::~InferenceSession() = default;
 Result<std::unique_ptr<InferenceSession>> InferenceSession::Load(const std::filesystem::path& onnx,
                                                                  const ModelSignature& signature) {
   SWAPLINE_ASSIGN_OR_RETURN(std::unique_ptr<Net> net, LoadNet(onnx));
-  for (const TensorSpec& output : signature.outputs) net->output_names.push_back(output.name);
-  std::unique_ptr<InferenceSession> session(new InferenceSession(onnx, signature, std::move(net)));
-  // The dry run: names and shapes as declared, or a clear error now.
   const cv::Mat zeros(static_cast<int>(signature.input.shape.size()), signature.input.shape.data(), CV_32F,
                       cv::Scalar(0));
+  ModelSignature named = signature;
+  SWAPLINE_RETURN_IF_ERROR(NameOutputsByShape(*net, zeros, onnx, named));
+  for (const TensorSpec& output : named.outputs) net->output_names.push_back(output.name);
+  std::unique_ptr<InferenceSession> session(new InferenceSession(onnx, named, std::move(net)));
+  // The dry run: names and shapes as declared, or a clear error now.
   auto outputs = session->Run(zeros);
   if (!outputs.ok()) return outputs.status();
   for (std::size_t i = 0; i < outputs->size(); ++i) {

@@ -28,6 +28,9 @@
 namespace swapline::infer {
 
 struct TensorSpec {
+  // An output declared without a name is the network's output of that shape: some
+  // exporters number their tensors ("448"), so the same model family has other names
+  // in every file. Its shape must then be unique among the network's outputs.
   std::string name;
   std::vector<int> shape;  // e.g. {1, 3, 320, 320}
 };
@@ -56,6 +59,9 @@ class InferenceSession {
  private:
   struct Net;
   static Result<std::unique_ptr<Net>> LoadNet(const std::filesystem::path& path);
+  // Fills the names of outputs declared by shape only (TensorSpec::name empty).
+  static Status NameOutputsByShape(Net& net, const cv::Mat& input, const std::filesystem::path& onnx,
+                                   ModelSignature& signature);
   InferenceSession(std::filesystem::path path, ModelSignature signature, std::unique_ptr<Net> net);
 
   std::filesystem::path path_;

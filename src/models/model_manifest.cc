@@ -154,6 +154,7 @@ const ModelManifest& ModelManifest::Embedded() {
 }
 
 Result<ModelManifest> ModelManifest::EmbeddedWith(const std::filesystem::path& path) {
+  if (path.empty()) return Embedded();
   std::ifstream in(path, std::ios::binary);
   if (!in) return NotFound("cannot read the models manifest " + path.string());
   std::ostringstream text;

@@ -47,7 +47,8 @@ class ModelManifest {
   static const ModelManifest& Embedded();
   // A manifest in JSON ({"models": [entry…]}); errors name `origin` and the entry.
   static Result<ModelManifest> Parse(std::string_view json, std::string_view origin);
-  // The embedded manifest with the entries of `path` added, replacing same names.
+  // The embedded manifest with the entries of `path` added, replacing same names;
+  // an empty path gives the embedded manifest alone.
   static Result<ModelManifest> EmbeddedWith(const std::filesystem::path& path);
 
   // nullptr when unknown.

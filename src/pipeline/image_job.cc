@@ -40,12 +40,14 @@ float SourceFaceQuality(const vision::Face& face) {
 
 Result<ImageSwapEngine> ImageSwapEngine::Create(const std::optional<std::filesystem::path>& recognizer_model,
                                                 int detect_side, const FaceModelPaths& face_models) {
-  if (detect_side < 160 || detect_side > 8192) {
+  // HOG scans a copy of any size; a network's side is checked by DetectorSide.
+  if (!face_models.detector && (detect_side < 160 || detect_side > 8192)) {
     return InvalidArgument("--face-detector-size must be between 160 and 8192");
   }
   std::unique_ptr<vision::FaceDetector> detector = vision::NewHogFaceDetector({.detect_side = detect_side});
-  if (face_models.yunet) {
-    SWAPLINE_ASSIGN_OR_RETURN(detector, vision::NewYuNetFaceDetector(*face_models.yunet, detect_side));
+  if (face_models.detector) {
+    SWAPLINE_ASSIGN_OR_RETURN(detector, vision::LoadFaceDetector(face_models.detector->architecture,
+                                                                 face_models.detector->path, detect_side));
   }
   std::unique_ptr<vision::FaceLandmarker> landmarker;
   if (face_models.face_mesh) {

@@ -77,8 +77,14 @@ Status ValidateImageJobSpec(const ImageJobSpec& spec);
 float SourceFaceQuality(const vision::Face& face);
 
 // Face models from the models folder; unset: the built-in one.
+// A neural detector: its manifest architecture (vision::LoadFaceDetector) and file.
+struct DetectorModel {
+  std::string architecture;
+  std::filesystem::path path;
+};
+
 struct FaceModelPaths {
-  std::optional<std::filesystem::path> yunet;      // detect with this YuNet model instead of HOG
+  std::optional<DetectorModel> detector;           // detect with this network instead of HOG
   std::optional<std::filesystem::path> face_mesh;  // mark with Face Mesh instead of dlib's 68-point model
 };
 
@@ -86,7 +92,7 @@ class ImageSwapEngine {
  public:
   // Loads the embedded default models, plus a recognizer when a model is given.
   // `detect_side`: the longest side faces are detected at (--face-detector-size).
-  // `face_models`: the YuNet detector (input `detect_side`) and Face Mesh landmarker to use.
+  // `face_models`: the neural detector (input `detect_side`) and Face Mesh landmarker to use.
   static Result<ImageSwapEngine> Create(const std::optional<std::filesystem::path>& recognizer_model,
                                         int detect_side = kImageDetectSide, const FaceModelPaths& face_models = {});
 

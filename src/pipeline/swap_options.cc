@@ -1,5 +1,6 @@
 #include "pipeline/swap_options.h"
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdio>
@@ -12,8 +13,10 @@ using O = SwapOptions;
 
 constexpr Field kFields[] = {
     {"face-detector-model",
-     "hog (built in) or yunet (the yunet_s_320 or yunet_s_640 model by --face-detector-size, from the models "
-     "folder: `swapline models pull yunet_s_640`)",
+     "hog (built in), or from the models folder: yunet (yunet_s_320 or yunet_s_640 by --face-detector-size: "
+     "`swapline models pull yunet_s_640`), blazeface (blazeface_front at 128, blazeface_back at 256), or the "
+     "models you bring under a manifest of your own (README: Models): scrfd (scrfd_2.5g), retinaface "
+     "(retinaface_10g), yolo_face (yoloface_8n)",
      &O::face_detector_model},
     {"face-detector-score", "minimum detection score, 0..1", &O::face_detector_score},
     {"face-detector-size",
@@ -206,13 +209,44 @@ nlohmann::json SwapOptionsToJson(const SwapOptions& options, const std::vector<s
   return out;
 }
 
+namespace {
+
+// The neural detectors --face-detector-model names: the input sides each model takes
+// (the first is the default), its models-folder name at a side, and for models whose
+// license keeps them out of the embedded manifest, the architecture a user's own
+// manifest entry must name.
+struct NeuralDetector {
+  const char* option;
+  std::vector<int> sides;
+  std::string (*model)(int side);
+  const char* brought_architecture = nullptr;
+};
+
+const NeuralDetector kNeuralDetectors[] = {
+    {"yunet", {640, 320}, [](int side) { return "yunet_s_" + std::to_string(side); }},
+    {"blazeface", {256, 128}, [](int side) { return std::string(side == 128 ? "blazeface_front" : "blazeface_back"); }},
+    {"scrfd", {640, 160, 320, 480, 512}, [](int) { return std::string("scrfd_2.5g"); }, "scrfd"},
+    {"retinaface", {640, 160, 320, 480, 512}, [](int) { return std::string("retinaface_10g"); }, "scrfd"},
+    {"yolo_face", {640}, [](int) { return std::string("yoloface_8n"); }, "yolo_face"},
+};
+
+const NeuralDetector* FindNeuralDetector(const std::string& option) {
+  for (const NeuralDetector& d : kNeuralDetectors) {
+    if (option == d.option) return &d;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
 Result<int> DetectorSide(const SwapOptions& options, bool video) {
-  const bool yunet = options.face_detector_model == "yunet";
-  if (!yunet && options.face_detector_model != "hog") {
-    return InvalidArgument("--face-detector-model must be hog or yunet, got '" + options.face_detector_model + "'");
+  const NeuralDetector* neural = FindNeuralDetector(options.face_detector_model);
+  if (neural == nullptr && options.face_detector_model != "hog") {
+    return InvalidArgument("--face-detector-model must be hog, yunet, blazeface, scrfd, retinaface or yolo_face, got '" +
+                           options.face_detector_model + "'");
   }
   const std::string& text = options.face_detector_size;
-  if (text.empty()) return yunet ? 640 : video ? kVideoDetectSide : kImageDetectSide;
+  if (text.empty()) return neural ? neural->sides.front() : video ? kVideoDetectSide : kImageDetectSide;
   int width = 0, height = 0;
   char x = 0, extra = 0;
   const int n = std::sscanf(text.c_str(), "%d%c%d%c", &width, &x, &height, &extra);
@@ -220,35 +254,53 @@ Result<int> DetectorSide(const SwapOptions& options, bool video) {
   if (n == 1 && width > 0) {
     side = width;
   } else if (n == 3 && (x == 'x' || x == 'X') && width > 0 && height > 0) {
-    side = yunet && width != height ? -1 : std::max(width, height);  // YuNet's input is square
+    side = neural && width != height ? -1 : std::max(width, height);  // neural inputs are square
   }
   if (side == 0) return InvalidArgument("--face-detector-size must look like 960 or 960x960, got '" + text + "'");
-  if (yunet && side != 320 && side != 640) {
-    return InvalidArgument("--face-detector-model yunet takes --face-detector-size 320 or 640 (square), got '" + text + "'");
+  if (neural && std::find(neural->sides.begin(), neural->sides.end(), side) == neural->sides.end()) {
+    std::string sides;
+    for (const int s : neural->sides) sides += (sides.empty() ? "" : ", ") + std::to_string(s);
+    return InvalidArgument("--face-detector-model " + options.face_detector_model + " takes --face-detector-size " +
+                           sides + " (square), got '" + text + "'");
   }
   return side;
 }
 
 std::string DetectorModelName(const SwapOptions& options, int detect_side) {
-  return options.face_detector_model == "yunet" ? "yunet_s_" + std::to_string(detect_side) : "";
+  const NeuralDetector* neural = FindNeuralDetector(options.face_detector_model);
+  return neural ? neural->model(detect_side) : "";
 }
 
 Result<FaceModelPaths> ResolveFaceModels(const SwapOptions& options, int detect_side, models::ModelDir* models,
+                                         const std::set<std::string>& accepted_licenses,
                                          const std::string& option_prefix) {
   SWAPLINE_ASSIGN_OR_RETURN(const std::string landmarker, LandmarkerModelName(options));
-  // A named model's path, or unset for a built-in one ("").
-  auto resolve = [&](const std::string& name, const char* option) -> Result<std::optional<std::filesystem::path>> {
-    if (name.empty()) return std::optional<std::filesystem::path>();
+  // A named model's manifest entry and path, or unset for a built-in one ("").
+  using Resolved = std::optional<std::pair<const models::ModelEntry*, std::filesystem::path>>;
+  auto resolve = [&](const std::string& name, const char* option) -> Result<Resolved> {
+    if (name.empty()) return Resolved();
     if (models == nullptr) {
       return FailedPrecondition(option_prefix + option + ": no models folder is configured (--models-dir)");
     }
-    auto path = models->Resolve(name, {});
+    auto path = models->Resolve(name, accepted_licenses);
     if (!path.ok()) return path.status().WithContext(option_prefix + option);
-    return std::optional<std::filesystem::path>(*path);
+    return Resolved({models->manifest().Find(name), *path});
   };
+  const NeuralDetector* neural = FindNeuralDetector(options.face_detector_model);
+  if (models != nullptr && neural != nullptr && neural->brought_architecture != nullptr &&
+      models->manifest().Find(neural->model(detect_side)) == nullptr) {
+    return FailedPrecondition(option_prefix + "face-detector-model " + neural->option + ": its model " +
+                              neural->model(detect_side) +
+                              " has a license that keeps it out of swapline; list your copy (file, size, sha256, "
+                              "architecture \"" + neural->brought_architecture +
+                              "\") in a manifest given with --models-manifest (README: Models)");
+  }
   FaceModelPaths paths;
-  SWAPLINE_ASSIGN_OR_RETURN(paths.yunet, resolve(DetectorModelName(options, detect_side), "face-detector-model"));
-  SWAPLINE_ASSIGN_OR_RETURN(paths.face_mesh, resolve(landmarker, "face-landmarker-model"));
+  SWAPLINE_ASSIGN_OR_RETURN(const Resolved detector,
+                            resolve(DetectorModelName(options, detect_side), "face-detector-model"));
+  if (detector) paths.detector = DetectorModel{detector->first->architecture, detector->second};
+  SWAPLINE_ASSIGN_OR_RETURN(const Resolved mesh, resolve(landmarker, "face-landmarker-model"));
+  if (mesh) paths.face_mesh = mesh->second;
   return paths;
 }
 

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>
@@ -86,21 +87,26 @@ Result<SwapOptions> SwapOptionsFromJson(const nlohmann::json& options);
 nlohmann::json SwapOptionsToJson(const SwapOptions& options, const std::vector<std::string>& names);
 
 // Longest side faces are detected at: --face-detector-size, or 640 (images) / 960
-// (videos); YuNet takes 320 or 640 (default 640). kInvalidArgument for an unknown
-// --face-detector-model or a size the model cannot take.
+// (videos) for HOG; a neural detector takes the square sizes of its model (YuNet 320
+// or 640, BlazeFace 128 or 256, SCRFD/RetinaFace 160 to 640, yolo_face 640; default
+// the first). kInvalidArgument for an unknown --face-detector-model or a size the
+// model cannot take.
 Result<int> DetectorSide(const SwapOptions& options, bool video);
 
 // The models-folder name of the detector model (models/models.json), "" for the
 // built-in HOG detector. REQUIRES: `detect_side` from DetectorSide(options, …).
 std::string DetectorModelName(const SwapOptions& options, int detect_side);
 
-// The face models of a swap resolved by name in `models` (models/models.json): the
+// The face models of a swap resolved by name in `models` (its manifest): the
 // detector's (DetectorModelName) and the landmarker's (face_mesh), each unset for the
-// built-in one (HOG, dlib_68). `option_prefix` names the options in errors: "--" on
-// the command line, "options." in jobs. `models` may be null (no models folder).
-// kInvalidArgument for an unknown --face-landmarker-model; FailedPrecondition when a
-// named model is unknown, not installed or corrupt, or there is no models folder.
+// built-in one (HOG, dlib_68). `accepted_licenses`: the non-commercial models the
+// operator accepted (--accept-license). `option_prefix` names the options in errors:
+// "--" on the command line, "options." in jobs. `models` may be null (no models
+// folder). kInvalidArgument for an unknown --face-landmarker-model;
+// FailedPrecondition when a named model is unknown, not installed, corrupt or not
+// accepted, or there is no models folder.
 Result<FaceModelPaths> ResolveFaceModels(const SwapOptions& options, int detect_side, models::ModelDir* models,
+                                         const std::set<std::string>& accepted_licenses,
                                          const std::string& option_prefix);
 
 // The specs of one swap, validated (ValidateImageJobSpec / ValidateVideoJobSpec).

@@ -122,7 +122,7 @@ Worker::Worker(job::JobQueue& queue, storage::ObjectStore& store, MetricsRegistr
       metrics_(metrics),
       options_(std::move(options)),
       admission_(options_.limits, options_.store_uri),
-      models_(options_.models_dir, models::ModelManifest::Embedded()),
+      models_(options_.models_dir, options_.manifest),
       callbacks_({.allowed_hosts = options_.limits.allowed_callback_hosts}) {
   if (options_.name.empty()) options_.name = DefaultWorkerName();
   if (options_.scratch_dir.empty()) options_.scratch_dir = fs::temp_directory_path() / "swapline-scratch";
@@ -372,18 +372,19 @@ Status Worker::Process(int slot, JobContext& ctx) {
   const int detect_side = admitted.detect_side;
   SWAPLINE_ASSIGN_OR_RETURN(
       const pipeline::FaceModelPaths face_models,
-      pipeline::ResolveFaceModels(swap, detect_side, options_.models_dir.empty() ? nullptr : &models_, "options."));
+      pipeline::ResolveFaceModels(swap, detect_side, options_.models_dir.empty() ? nullptr : &models_,
+                                  options_.accepted_licenses, "options."));
   const fs::path output = ctx.scratch / ("output" + Extension(ctx.output_key));
 
   EngineCache& cache = *engines_[static_cast<std::size_t>(slot)];
   const std::string engine_key = (recognizer ? recognizer->string() : "") + "|" + std::to_string(detect_side) + "|" +
-                                 (face_models.yunet ? face_models.yunet->string() : "hog") + "|" +
+                                 (face_models.detector ? face_models.detector->path.string() : "hog") + "|" +
                                  (face_models.face_mesh ? face_models.face_mesh->string() : "dlib_68");
   if (!cache.engine || cache.key != engine_key) {
     cache.engine.reset();
     auto engine = pipeline::ImageSwapEngine::Create(recognizer, detect_side, face_models);
     if (!engine.ok()) {
-      if (recognizer || face_models.yunet || face_models.face_mesh) return engine.status();
+      if (recognizer || face_models.detector || face_models.face_mesh) return engine.status();
       return Unavailable("this worker cannot load its face models: " + engine.status().message());
     }
     cache.engine.emplace(std::move(engine).value());

@@ -63,6 +63,8 @@ struct WorkerOptions {
   // Named models (face-detector-model, face-landmarker-model) resolve here through the manifest, as
   // `swapline models` fills it; face-recognizer-model file names live here too.
   std::filesystem::path models_dir;
+  models::ModelManifest manifest = models::ModelManifest::Embedded();  // names → files, licenses
+  std::set<std::string> accepted_licenses;      // non-commercial models the operator accepts
   storage::StorageUri store_uri;                // keys ↔ result URIs
   Limits limits;                                // admission.h: every job is admitted again here
   // --- performance ---

@@ -19,6 +19,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <string_view>
 #include <vector>
 
 #include <opencv2/core.hpp>
@@ -49,5 +50,18 @@ Result<std::unique_ptr<FaceDetector>> NewYuNetFaceDetector(const std::filesystem
 // MediaPipe BlazeFace: the front model (128 px input, faces filling much of the
 // frame: selfies, close-ups) or the back model (256 px, smaller and farther faces).
 Result<std::unique_ptr<FaceDetector>> NewBlazeFaceDetector(const std::filesystem::path& onnx, int side);
+
+// InsightFace SCRFD (scrfd_2.5g) and RetinaFace (retinaface_10g, an SCRFD-10g): one
+// layout, any square input from 160 to 1280 px in steps of 32 (FaceFusion offers 160,
+// 320, 480, 512 and 640).
+Result<std::unique_ptr<FaceDetector>> NewScrfdFaceDetector(const std::filesystem::path& onnx, int side);
+
+// YOLOv8n-face (FaceFusion's yolo_face, yoloface_8n.onnx): 640 px input.
+Result<std::unique_ptr<FaceDetector>> NewYoloFaceDetector(const std::filesystem::path& onnx);
+
+// One of the above by the model manifest's `architecture` (yunet, blazeface, scrfd,
+// yolo_face) with `side` its square input; InvalidArgument for another architecture.
+Result<std::unique_ptr<FaceDetector>> LoadFaceDetector(std::string_view architecture,
+                                                       const std::filesystem::path& onnx, int side);
 
 }  // namespace swapline::vision

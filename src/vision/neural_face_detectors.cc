@@ -13,6 +13,16 @@
 // cell), for both the front (128 px) and back (256 px) models; per anchor a score
 // logit and 16 regressors (box centre offset and size, then six keypoints) in input
 // pixels. Anchors have unit size (MediaPipe's fixed_anchor_size).
+//
+// SCRFD and RetinaFace (InsightFace det_2.5g / det_10g, FaceFusion's scrfd and
+// retinaface): S×S BGR input, (x − 127.5) / 128, NCHW; per stride 8/16/32 a score
+// (probability), four box distances (left, top, right, bottom) and five keypoints, in
+// strides from the anchor; two anchors per cell, at the cell's top-left corner. The
+// outputs' names are tensor numbers that differ per file, so they are found by shape.
+//
+// yolo_face (YOLOv8n-face, FaceFusion's default): 640×640 BGR input, x / 255, NCHW;
+// one output 1×20×8400 whose columns are candidates: centre, size (input pixels),
+// score, then five keypoints as x, y, confidence.
 #include "vision/face_detector.h"
 
 #include <algorithm>
@@ -176,18 +186,114 @@ class BlazeFaceDetector final : public SquareInputDetector {
   }
 };
 
+infer::ModelSignature ScrfdSignature(int side) {
+  infer::ModelSignature signature{{"input.1", {1, 3, side, side}}, {}};
+  for (const int width : {1, 4, 10}) {
+    for (const int stride : kStrides) signature.outputs.push_back({"", {2 * (side / stride) * (side / stride), width}});
+  }
+  return signature;
+}
+
+class ScrfdFaceDetector final : public SquareInputDetector {
+ public:
+  using SquareInputDetector::SquareInputDetector;
+
+ protected:
+  cv::Mat ToBlob(const cv::Mat& canvas) const override {
+    return cv::dnn::blobFromImage(canvas, 1.0 / 128, {}, cv::Scalar::all(127.5));
+  }
+
+  void Decode(const std::vector<cv::Mat>& outputs, float min_score, std::vector<cv::Rect2d>& boxes,
+              std::vector<float>& scores) const override {
+    constexpr int kAnchorsPerCell = 2;
+    const int levels = static_cast<int>(std::size(kStrides));
+    for (int level = 0; level < levels; ++level) {
+      const int stride = kStrides[level];
+      const int cols = side() / stride;
+      const float* score = outputs[static_cast<std::size_t>(level)].ptr<float>();
+      const float* distance = outputs[static_cast<std::size_t>(levels + level)].ptr<float>();
+      for (int i = 0; i < cols * cols * kAnchorsPerCell; ++i) {
+        if (score[i] < min_score) continue;
+        const int cell = i / kAnchorsPerCell;
+        const double x = (cell % cols) * stride, y = (cell / cols) * stride;
+        const float* d = distance + 4 * i;
+        boxes.emplace_back(cv::Point2d(x - d[0] * stride, y - d[1] * stride),
+                           cv::Point2d(x + d[2] * stride, y + d[3] * stride));
+        scores.push_back(score[i]);
+      }
+    }
+  }
+};
+
+constexpr int kYoloSide = 640;
+
+infer::ModelSignature YoloFaceSignature() {
+  int candidates = 0;
+  for (const int stride : kStrides) candidates += (kYoloSide / stride) * (kYoloSide / stride);
+  return {{"images", {1, 3, kYoloSide, kYoloSide}}, {{"output0", {1, 20, candidates}}}};
+}
+
+class YoloFaceDetector final : public SquareInputDetector {
+ public:
+  using SquareInputDetector::SquareInputDetector;
+
+ protected:
+  cv::Mat ToBlob(const cv::Mat& canvas) const override { return cv::dnn::blobFromImage(canvas, 1.0 / 255); }
+
+  void Decode(const std::vector<cv::Mat>& outputs, float min_score, std::vector<cv::Rect2d>& boxes,
+              std::vector<float>& scores) const override {
+    const cv::Mat& rows = outputs.front();
+    const int n = rows.size[2];
+    const float* cx = rows.ptr<float>();
+    const float* cy = cx + n;
+    const float* w = cy + n;
+    const float* h = w + n;
+    const float* score = h + n;
+    for (int i = 0; i < n; ++i) {
+      if (score[i] < min_score) continue;
+      boxes.emplace_back(cx[i] - w[i] / 2, cy[i] - h[i] / 2, w[i], h[i]);
+      scores.push_back(score[i]);
+    }
+  }
+};
+
+template <typename Detector>
+Result<std::unique_ptr<FaceDetector>> Load(const std::filesystem::path& onnx, const infer::ModelSignature& signature,
+                                           int side) {
+  SWAPLINE_ASSIGN_OR_RETURN(auto session, infer::InferenceSession::Load(onnx, signature));
+  return std::unique_ptr<FaceDetector>(std::make_unique<Detector>(std::move(session), side));
+}
+
 }  // namespace
 
 Result<std::unique_ptr<FaceDetector>> NewYuNetFaceDetector(const std::filesystem::path& onnx, int side) {
   if (side != 320 && side != 640) return InvalidArgument("YuNet models take 320 or 640 px inputs");
-  SWAPLINE_ASSIGN_OR_RETURN(auto session, infer::InferenceSession::Load(onnx, YuNetSignature(side)));
-  return std::unique_ptr<FaceDetector>(std::make_unique<YuNetFaceDetector>(std::move(session), side));
+  return Load<YuNetFaceDetector>(onnx, YuNetSignature(side), side);
 }
 
 Result<std::unique_ptr<FaceDetector>> NewBlazeFaceDetector(const std::filesystem::path& onnx, int side) {
   if (side != 128 && side != 256) return InvalidArgument("BlazeFace models take 128 (front) or 256 (back) px inputs");
-  SWAPLINE_ASSIGN_OR_RETURN(auto session, infer::InferenceSession::Load(onnx, BlazeFaceSignature(side)));
-  return std::unique_ptr<FaceDetector>(std::make_unique<BlazeFaceDetector>(std::move(session), side));
+  return Load<BlazeFaceDetector>(onnx, BlazeFaceSignature(side), side);
+}
+
+Result<std::unique_ptr<FaceDetector>> NewScrfdFaceDetector(const std::filesystem::path& onnx, int side) {
+  if (side < 160 || side > 1280 || side % 32 != 0) {
+    return InvalidArgument("SCRFD and RetinaFace models take square inputs of 160 to 1280 px in steps of 32");
+  }
+  return Load<ScrfdFaceDetector>(onnx, ScrfdSignature(side), side);
+}
+
+Result<std::unique_ptr<FaceDetector>> NewYoloFaceDetector(const std::filesystem::path& onnx) {
+  return Load<YoloFaceDetector>(onnx, YoloFaceSignature(), kYoloSide);
+}
+
+Result<std::unique_ptr<FaceDetector>> LoadFaceDetector(std::string_view architecture,
+                                                       const std::filesystem::path& onnx, int side) {
+  if (architecture == "yunet") return NewYuNetFaceDetector(onnx, side);
+  if (architecture == "blazeface") return NewBlazeFaceDetector(onnx, side);
+  if (architecture == "scrfd") return NewScrfdFaceDetector(onnx, side);
+  if (architecture == "yolo_face") return NewYoloFaceDetector(onnx);
+  return InvalidArgument("no face detector of architecture '" + std::string(architecture) + "'");
 }
 
 }  // namespace swapline::vision

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -25,6 +26,7 @@
 #include "cli/exit_codes.h"
 #include "core/version.h"
 #include "media/image_codec.h"
+#include "storage/hashing.h"
 #include "vision/face.h"
 #include "vision/face_analyser.h"
 #include "vision/face_masker.h"
@@ -757,6 +759,53 @@ TEST_F(BadInputTest, FaceMeshModelMissingOrWrong) {
   ExpectFailsCleanly({"swap", "-s", kCollins, "-t", kHopper, "-o", output_, "--face-landmarker-model", "face_mesh",
                       "--models-dir", models.string()},
                      cli::kExitMissingModel, "--face-landmarker-model");
+}
+
+TEST_F(BadInputTest, BroughtDetectorModelsNeedTheirManifestEntryAndTheLicenseAccepted) {
+  // scrfd, retinaface and yolo_face run models swapline cannot ship: the user lists
+  // their copy in a manifest of their own. Synthetic networks with the real layout
+  // stand in for them (support/synthetic_models.py).
+  const fs::path models = dir_->Sub("brought_models");
+  const fs::path target = dir_->Sub("targets") / "blue_cell.png";
+  cv::Mat image(640, 640, CV_8UC3, cv::Scalar::all(0));
+  image(cv::Rect(80, 96, 8, 8)).setTo(cv::Scalar(255, 0, 0));
+  ASSERT_TRUE(cv::imwrite(target.string(), image));
+  for (const auto& [option, name, file, architecture] :
+       {std::tuple{"scrfd", "scrfd_2.5g", "scrfd.onnx", "scrfd"},
+        std::tuple{"retinaface", "retinaface_10g", "scrfd.onnx", "scrfd"},
+        std::tuple{"yolo_face", "yoloface_8n", "yoloface_8n.onnx", "yolo_face"}}) {
+    SCOPED_TRACE(option);
+    const std::vector<std::string> swap = {"swap", "-s", kCollins, "-t", target.string(), "-o", output_,
+                                           "--face-detector-model", option, "--models-dir", models.string()};
+    ExpectFailsCleanly(swap, cli::kExitMissingModel, "--models-manifest");
+
+    const fs::path network = fs::path(SWAPLINE_SYNTHETIC_MODELS_DIR) / file;
+    const std::string bytes = ReadFileBytes(network);
+    const nlohmann::json manifest = {
+        {"models",
+         {{{"name", name}, {"kind", "detector"}, {"file", std::string(option) + "/" + file},
+           {"architecture", architecture}, {"size", bytes.size()},
+           {"sha256", storage::Sha256Hex({reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()})},
+           {"license", "non-commercial"}, {"commercial_use", false},
+           {"sources", {"file://" + network.string()}}, {"options", {"--face-detector-model"}},
+           {"description", "a synthetic stand-in"}}}}};
+    const fs::path manifest_path = dir_->Sub("manifests") / (std::string(name) + ".json");
+    WriteFileBytes(manifest_path, manifest.dump());
+    const RunResult pulled = Swapline({"models", "pull", name, "--models-dir", models.string(), "--manifest",
+                                       manifest_path.string(), "--accept-license", name});
+    ASSERT_EQ(pulled.exit_code, 0) << pulled.err;
+
+    std::vector<std::string> with_manifest = swap;
+    with_manifest.insert(with_manifest.end(), {"--models-manifest", manifest_path.string()});
+    ExpectFailsCleanly(with_manifest, cli::kExitMissingModel, "--accept-license");
+    // Accepted, the network drives the swap: the stand-in scores bright blue cells,
+    // and the target holds one.
+    with_manifest.insert(with_manifest.end(), {"--accept-license", name});
+    const RunResult r = Swapline(with_manifest);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.err.find("swapped 1 of 1 target face"), std::string::npos) << r.err;
+    fs::remove(output_);
+  }
 }
 
 // ---- Version and help. ----

@@ -209,7 +209,7 @@ TEST_F(E2eTest, JobsNameFaceModelsTheWorkerResolvesInItsFolder) {
     EXPECT_EQ(GetJob(LastLine(swapped.out))["state"], "succeeded");
     options.insert(options.end(), {option, value});
   };
-  expect_named_model("--face-detector-model", "yunet", "retinaface", "yunet_s_640");
+  expect_named_model("--face-detector-model", "yunet", "mtcnn", "yunet_s_640");
   // YuNet + Face Mesh: the fully permissive chain.
   expect_named_model("--face-landmarker-model", "face_mesh", "2dfan4", "face_mesh");
   serve->Signal(SIGTERM);

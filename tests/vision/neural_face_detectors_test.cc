@@ -1,11 +1,15 @@
 // YuNet and BlazeFace through the inference layer, on the real models in
 // SWAPLINE_MODELS_DIR and the test photos: which faces they find, how their boxes
 // agree with HOG's, and that a wrong or damaged model file fails at load with a
-// clear error.
+// clear error. SCRFD/RetinaFace and yolo_face on synthetic networks with their layout.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <string>
+#include <tuple>
+#include <vector>
 
 #include <opencv2/imgproc.hpp>
 
@@ -152,6 +156,97 @@ TEST(InferenceSession, ClonesRunIndependentlyAndRefuseWrongInputs) {
   EXPECT_EQ(cv::norm(a->front(), b->front(), cv::NORM_INF), 0.0);
   const int small[] = {1, 3, 160, 160};
   EXPECT_EQ((*session)->Run(cv::Mat(4, small, CV_32F, cv::Scalar(0))).status().code(), Code::kInvalidArgument);
+}
+
+// Synthetic networks with the real models' input and output layout (synthetic_models.py):
+// a colour square covering one cell makes one candidate at the level that colour
+// drives (blue: stride 8, green: 16, red: 32) with score sigmoid(20 * (mean - 0.9)) on
+// the normalised input, and constant box regressions.
+const fs::path kSynthetic = SWAPLINE_SYNTHETIC_MODELS_DIR;
+
+// A black image with a filled square per (top-left, side, BGR colour).
+cv::Mat Squares(cv::Size size, const std::vector<std::tuple<cv::Point, int, cv::Scalar>>& squares) {
+  cv::Mat image(size, CV_8UC3, cv::Scalar::all(0));
+  for (const auto& [corner, side, colour] : squares) image(cv::Rect(corner, cv::Size(side, side))).setTo(colour);
+  return image;
+}
+const cv::Scalar kBlue(255, 0, 0), kGreen(0, 255, 0), kRed(0, 0, 255);
+
+float Sigmoid(double x) { return static_cast<float>(1 / (1 + std::exp(-x))); }
+
+// The detections sorted by area, so each level's is found at its index.
+std::vector<Detection> ByArea(std::vector<Detection> found) {
+  std::sort(found.begin(), found.end(), [](auto& a, auto& b) { return a.box.area() < b.box.area(); });
+  return found;
+}
+
+void ExpectBox(const Detection& found, cv::Rect2f expected) {
+  EXPECT_NEAR(found.box.x, expected.x, 0.01) << found.box;
+  EXPECT_NEAR(found.box.y, expected.y, 0.01) << found.box;
+  EXPECT_NEAR(found.box.width, expected.width, 0.01) << found.box;
+  EXPECT_NEAR(found.box.height, expected.height, 0.01) << found.box;
+}
+
+TEST(ScrfdDetector, DecodesEachStrideFromItsTopLeftAnchorsWithBgrInputCentredAt127) {
+  auto scrfd = NewScrfdFaceDetector(kSynthetic / "scrfd.onnx", 640);
+  ASSERT_TRUE(scrfd.ok()) << scrfd.status().ToString();
+  // One cell per level: stride 8 cell (10, 12), stride 16 cell (10, 20), stride 32 cell (10, 3).
+  const cv::Mat image = Squares({640, 640}, {{{80, 96}, 8, kBlue}, {{160, 320}, 16, kGreen}, {{320, 96}, 32, kRed}});
+  auto found = (*scrfd)->Detect(image, 0.5f);
+  ASSERT_TRUE(found.ok()) << found.status().ToString();
+  ASSERT_EQ(found->size(), 3u);
+  const auto levels = ByArea(*found);
+  // Anchor at the cell's top-left corner; distances (1, 2, 3, 4) strides to the left,
+  // top, right and bottom.
+  ExpectBox(levels[0], {80 - 8, 96 - 16, 4 * 8, 6 * 8});
+  ExpectBox(levels[1], {160 - 16, 320 - 32, 4 * 16, 6 * 16});
+  ExpectBox(levels[2], {320 - 32, 96 - 64, 4 * 32, 6 * 32});
+  // (255 - 127.5) / 128 on the cell: another normalisation gives another score.
+  for (const Detection& d : levels) EXPECT_NEAR(d.score, Sigmoid(20 * (127.5 / 128) - 18), 1e-3);
+  auto strict = (*scrfd)->Detect(image, 0.9f);
+  ASSERT_TRUE(strict.ok());
+  EXPECT_TRUE(strict->empty());
+}
+
+TEST(ScrfdDetector, MapsBoxesBackFromTheTopLeftFittedInput) {
+  // A 1280x640 frame fits 640x320 at half scale, from the top-left corner; so does a
+  // 640x640 one into a 320 px input (the network takes any size, as the real ones do).
+  auto scrfd_640 = NewScrfdFaceDetector(kSynthetic / "scrfd.onnx", 640);
+  auto scrfd_320 = NewScrfdFaceDetector(kSynthetic / "scrfd.onnx", 320);
+  ASSERT_TRUE(scrfd_640.ok() && scrfd_320.ok());
+  const cv::Rect2f expected(2 * (80 - 8), 2 * (96 - 16), 2 * 32, 2 * 48);
+  for (auto& [detector, size] : {std::pair{scrfd_640->get(), cv::Size(1280, 640)},
+                                 std::pair{scrfd_320->get(), cv::Size(640, 640)}}) {
+    auto found = detector->Detect(Squares(size, {{{160, 192}, 16, kBlue}}), 0.5f);
+    ASSERT_TRUE(found.ok()) << found.status().ToString();
+    ASSERT_EQ(found->size(), 1u) << size;
+    ExpectBox(found->front(), expected);
+  }
+}
+
+TEST(YoloFaceDetector, DecodesCentreSizeColumnsWithBgrInputOver255) {
+  auto yolo = NewYoloFaceDetector(kSynthetic / "yoloface_8n.onnx");
+  ASSERT_TRUE(yolo.ok()) << yolo.status().ToString();
+  const cv::Mat image = Squares({640, 640}, {{{80, 96}, 8, kBlue}, {{320, 96}, 32, kRed}});
+  auto found = (*yolo)->Detect(image, 0.5f);
+  ASSERT_TRUE(found.ok()) << found.status().ToString();
+  ASSERT_EQ(found->size(), 2u);
+  const auto levels = ByArea(*found);
+  // Centre of the cell, 2 strides wide and 3 high.
+  ExpectBox(levels[0], {84 - 8, 100 - 12, 16, 24});
+  ExpectBox(levels[1], {336 - 32, 112 - 48, 64, 96});
+  for (const Detection& d : levels) EXPECT_NEAR(d.score, Sigmoid(20 * 1.0 - 18), 1e-3);
+}
+
+TEST(ScrfdDetector, AnotherLayoutOrSizeFailsAtLoad) {
+  // yolo_face's file has no output of SCRFD's shapes; SCRFD's has no "images" input.
+  auto swapped = NewScrfdFaceDetector(kSynthetic / "yoloface_8n.onnx", 640);
+  EXPECT_EQ(swapped.status().code(), Code::kFailedPrecondition);
+  EXPECT_NE(swapped.status().message().find("yoloface_8n.onnx"), std::string::npos) << swapped.status().ToString();
+  EXPECT_EQ(NewYoloFaceDetector(kSynthetic / "scrfd.onnx").status().code(), Code::kFailedPrecondition);
+  EXPECT_EQ(NewScrfdFaceDetector(kSynthetic / "scrfd.onnx", 100).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(LoadFaceDetector("retinanet", kSynthetic / "scrfd.onnx", 640).status().code(),
+            Code::kInvalidArgument);
 }
 
 }  // namespace

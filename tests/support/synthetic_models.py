@@ -1,0 +1,132 @@
+#!/usr/bin/python3
+"""Writes small ONNX networks with exactly the input and output layout of face models
+that cannot be shipped or downloaded here (SCRFD/RetinaFace, yolo_face), so the tests
+can check swapline's pre- and post-processing of them numerically.
+
+Each detector network answers to a colour: at stride 8 it scores the mean of the blue
+channel over each cell, at 16 the green one, at 32 the red one (BGR input, as FaceFusion
+feeds them), score = sigmoid(20 * (mean - 0.9)) on the normalised input. A blue square
+covering one stride-8 cell therefore makes exactly one stride-8 candidate; the box and
+keypoint regressions are constants, distinct per coordinate, so the decoded box shows
+whether anchors, strides and the coordinate order are read right.
+
+Usage: synthetic_models.py OUT_DIR   (needs Debian's python3-onnx)
+"""
+import os
+import sys
+
+import numpy as np
+from onnx import TensorProto, checker, helper, numpy_helper, save
+
+STRIDES = (8, 16, 32)
+# Box distances (left, top, right, bottom) and keypoint offsets, in strides.
+SCRFD_DISTANCES = (1.0, 2.0, 3.0, 4.0)
+KEYPOINT_OFFSETS = tuple((0.5 * k, -0.25 * k) for k in range(5))
+
+
+def channel_score_conv(name, inp, out, stride, channel, channels_out, nodes, inits):
+    """A conv scoring one input channel's mean over each stride x stride cell."""
+    weight = np.zeros((channels_out, 3, stride, stride), np.float32)
+    weight[:, channel] = 20.0 / (stride * stride)
+    bias = np.full((channels_out,), -18.0, np.float32)
+    inits += [numpy_helper.from_array(weight, name + "_w"), numpy_helper.from_array(bias, name + "_b")]
+    nodes.append(helper.make_node("Conv", [inp, name + "_w", name + "_b"], [name + "_logit"],
+                                  kernel_shape=[stride, stride], strides=[stride, stride]))
+    nodes.append(helper.make_node("Sigmoid", [name + "_logit"], [out]))
+
+
+def constant_conv(name, inp, out, stride, values, nodes, inits):
+    """A conv whose every output cell holds `values` (one per output channel)."""
+    weight = np.zeros((len(values), 3, stride, stride), np.float32)
+    bias = np.asarray(values, np.float32)
+    inits += [numpy_helper.from_array(weight, name + "_w"), numpy_helper.from_array(bias, name + "_b")]
+    nodes.append(helper.make_node("Conv", [inp, name + "_w", name + "_b"], [out],
+                                  kernel_shape=[stride, stride], strides=[stride, stride]))
+
+
+def rows(name, inp, out, width, nodes, inits):
+    """(1, A*width, h, w) -> (h*w*A, width): cell-major, anchors inside a cell."""
+    nodes.append(helper.make_node("Transpose", [inp], [name + "_nhwc"], perm=[0, 2, 3, 1]))
+    inits.append(numpy_helper.from_array(np.asarray([-1, width], np.int64), name + "_shape"))
+    nodes.append(helper.make_node("Reshape", [name + "_nhwc", name + "_shape"], [out]))
+
+
+def scrfd():
+    """InsightFace SCRFD / RetinaFace (det_2.5g, det_10g): input.1 1x3xHxW of any size,
+    nine outputs (scores, boxes, keypoints per stride), two anchors per cell, numbered
+    tensor names."""
+    nodes, inits, outputs = [], [], []
+    anchors = 2
+    names = {}
+    number = 440
+    for kind in ("score", "bbox", "kps"):
+        for stride in STRIDES:
+            names[kind, stride] = str(number)
+            number += 3
+    for stride in STRIDES:
+        channel = STRIDES.index(stride)
+        channel_score_conv(f"s{stride}", "input.1", f"s{stride}_map", stride, channel, anchors, nodes, inits)
+        rows(f"s{stride}", f"s{stride}_map", names["score", stride], 1, nodes, inits)
+        constant_conv(f"b{stride}", "input.1", f"b{stride}_map", stride, SCRFD_DISTANCES * anchors, nodes, inits)
+        rows(f"b{stride}", f"b{stride}_map", names["bbox", stride], 4, nodes, inits)
+        offsets = [v for point in KEYPOINT_OFFSETS for v in point]
+        constant_conv(f"k{stride}", "input.1", f"k{stride}_map", stride, offsets * anchors, nodes, inits)
+        rows(f"k{stride}", f"k{stride}_map", names["kps", stride], 10, nodes, inits)
+    for kind, width in (("score", 1), ("bbox", 4), ("kps", 10)):
+        for stride in STRIDES:
+            outputs.append(helper.make_tensor_value_info(names[kind, stride], TensorProto.FLOAT,
+                                                         [f"cells_{stride}", width]))
+    graph = helper.make_graph(nodes, "scrfd_synthetic",
+                              [helper.make_tensor_value_info("input.1", TensorProto.FLOAT, [1, 3, "height", "width"])],
+                              outputs, inits)
+    return graph
+
+
+def yolo_face():
+    """yoloface_8n: images 1x3x640x640 (x/255), output0 1x20x8400: per candidate cx, cy,
+    w, h (input pixels), score, then five keypoints as x, y, confidence."""
+    side = 640
+    nodes, inits = [], []
+    score_maps = []
+    grid = []
+    for stride in STRIDES:
+        channel_score_conv(f"s{stride}", "images", f"s{stride}_map", stride, STRIDES.index(stride), 1, nodes, inits)
+        inits.append(numpy_helper.from_array(np.asarray([1, 1, -1], np.int64), f"s{stride}_shape"))
+        nodes.append(helper.make_node("Reshape", [f"s{stride}_map", f"s{stride}_shape"], [f"s{stride}_row"]))
+        score_maps.append(f"s{stride}_row")
+        cols = side // stride
+        for y in range(cols):
+            for x in range(cols):
+                grid.append(((x + 0.5) * stride, (y + 0.5) * stride, stride))
+    nodes.append(helper.make_node("Concat", score_maps, ["scores"], axis=2))
+    grid = np.asarray(grid, np.float32)
+    box = np.stack([grid[:, 0], grid[:, 1], 2 * grid[:, 2], 3 * grid[:, 2]])  # w = 2 strides, h = 3
+    keypoints = []
+    for dx, dy in KEYPOINT_OFFSETS:
+        keypoints += [grid[:, 0] + dx * grid[:, 2], grid[:, 1] + dy * grid[:, 2], np.ones(len(grid), np.float32)]
+    inits.append(numpy_helper.from_array(box[None].astype(np.float32), "boxes"))
+    inits.append(numpy_helper.from_array(np.stack(keypoints)[None].astype(np.float32), "keypoints"))
+    nodes.append(helper.make_node("Concat", ["boxes", "scores", "keypoints"], ["output0"], axis=1))
+    graph = helper.make_graph(nodes, "yoloface_synthetic",
+                              [helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 3, side, side])],
+                              [helper.make_tensor_value_info("output0", TensorProto.FLOAT, [1, 20, len(grid)])],
+                              inits)
+    return graph
+
+
+def write(graph, path):
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 11)], producer_name="swapline-tests")
+    model.ir_version = 6
+    checker.check_model(model)
+    save(model, path)
+
+
+def main():
+    out = sys.argv[1]
+    os.makedirs(out, exist_ok=True)
+    write(scrfd(), os.path.join(out, "scrfd.onnx"))
+    write(yolo_face(), os.path.join(out, "yoloface_8n.onnx"))
+
+
+if __name__ == "__main__":
+    main()
