@@ -98,7 +98,8 @@ int RunSwap(const SwapArgs& args) {
   if (video) {
     auto spec = pipeline::BuildVideoJobSpec(args.options, SourcePaths(args), args.target, args.output);
     if (!spec.ok()) return Fail(spec.status());
-    auto engine = pipeline::ImageSwapEngine::Create(recognizer, *detect_side, *face_models);
+    auto engine = pipeline::ImageSwapEngine::Create(recognizer, *detect_side, *face_models,
+                                                    args.options.face_detector_angles);
     if (!engine.ok()) return Fail(engine.status());
     auto report = pipeline::RunVideoJob(*engine, *spec, ReportProgress, &g_interrupted);
     if (!report.ok()) return Fail(report.status());
@@ -111,7 +112,8 @@ int RunSwap(const SwapArgs& args) {
   }
   auto spec = pipeline::BuildImageJobSpec(args.options, SourcePaths(args), args.target, args.output);
   if (!spec.ok()) return Fail(spec.status());
-  auto engine = pipeline::ImageSwapEngine::Create(recognizer, *detect_side, *face_models);
+  auto engine = pipeline::ImageSwapEngine::Create(recognizer, *detect_side, *face_models,
+                                                    args.options.face_detector_angles);
   if (!engine.ok()) return Fail(engine.status());
   auto report = engine->Run(*spec);
   if (!report.ok()) return Fail(report.status());

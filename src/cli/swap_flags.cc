@@ -15,7 +15,8 @@ void AddSwapOptionFlags(CLI::App* cmd, pipeline::SwapOptions& options) {
             cmd->add_flag(flag, target, field.help);
           } else {
             CLI::Option* opt = cmd->add_option(flag, target, field.help);
-            if constexpr (!std::is_same_v<T, std::vector<std::string>> && !std::is_same_v<T, std::vector<float>>) {
+            if constexpr (!std::is_same_v<T, std::vector<std::string>> && !std::is_same_v<T, std::vector<float>> &&
+                          !std::is_same_v<T, std::vector<int>>) {
               opt->capture_default_str();
             } else if (field.max_values > 0) {
               opt->expected(field.min_values, field.max_values);

@@ -39,7 +39,8 @@ float SourceFaceQuality(const vision::Face& face) {
 }
 
 Result<ImageSwapEngine> ImageSwapEngine::Create(const std::optional<std::filesystem::path>& recognizer_model,
-                                                int detect_side, const FaceModelPaths& face_models) {
+                                                int detect_side, const FaceModelPaths& face_models,
+                                                const std::vector<int>& detector_angles) {
   // HOG scans a copy of any size; a network's side is checked by DetectorSide.
   if (!face_models.detector && (detect_side < 160 || detect_side > 8192)) {
     return InvalidArgument("--face-detector-size must be between 160 and 8192");
@@ -48,6 +49,9 @@ Result<ImageSwapEngine> ImageSwapEngine::Create(const std::optional<std::filesys
   if (face_models.detector) {
     SWAPLINE_ASSIGN_OR_RETURN(detector, vision::LoadFaceDetector(face_models.detector->architecture,
                                                                  face_models.detector->path, detect_side));
+  }
+  if (detector_angles != std::vector<int>{0}) {
+    SWAPLINE_ASSIGN_OR_RETURN(detector, vision::NewTurningFaceDetector(std::move(detector), detector_angles));
   }
   std::unique_ptr<vision::FaceLandmarker> landmarker;
   if (face_models.face_mesh) {

@@ -93,8 +93,10 @@ class ImageSwapEngine {
   // Loads the embedded default models, plus a recognizer when a model is given.
   // `detect_side`: the longest side faces are detected at (--face-detector-size).
   // `face_models`: the neural detector (input `detect_side`) and Face Mesh landmarker to use.
+  // `detector_angles`: the turns faces are looked for at (--face-detector-angles).
   static Result<ImageSwapEngine> Create(const std::optional<std::filesystem::path>& recognizer_model,
-                                        int detect_side = kImageDetectSide, const FaceModelPaths& face_models = {});
+                                        int detect_side = kImageDetectSide, const FaceModelPaths& face_models = {},
+                                        const std::vector<int>& detector_angles = {0});
 
   // The best face of each source image that has one, best first.
   Result<std::vector<SourceFace>> ChooseSourceFaces(const std::vector<std::filesystem::path>& sources,

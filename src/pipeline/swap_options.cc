@@ -5,6 +5,8 @@
 #include <cmath>
 #include <cstdio>
 
+#include "vision/image_turn.h"
+
 namespace swapline::pipeline {
 namespace {
 
@@ -23,6 +25,10 @@ constexpr Field kFields[] = {
      "longest side faces are detected at, e.g. 960 or 960x960 (default: 640 images, 960 videos); "
      "larger finds smaller faces, slower",
      &O::face_detector_size},
+    {"face-detector-angles",
+     "also look for faces turned by these angles (0 90 180 270, clockwise): faces on their side or upside "
+     "down; each angle costs one more detection",
+     &O::face_detector_angles, 1, 4},
     {"face-landmarker-model",
      "dlib_68 (built in; its training data excludes commercial use) or face_mesh (MediaPipe Face Mesh, "
      "Apache-2.0, from the models folder: `swapline models pull face_mesh`)",
@@ -147,6 +153,7 @@ Status FillFaceOptions(const SwapOptions& args, const std::vector<std::filesyste
   spec.output = output;
   spec.face_detector_score = args.face_detector_score;
   SWAPLINE_RETURN_IF_ERROR(LandmarkerModelName(args).status());
+  SWAPLINE_RETURN_IF_ERROR(DetectorAngles(args).status());
   SWAPLINE_ASSIGN_OR_RETURN(spec.selector.mode, vision::ParseSelectorMode(args.face_selector_mode));
   SWAPLINE_ASSIGN_OR_RETURN(spec.selector.order, vision::ParseSelectorOrder(args.face_selector_order));
   spec.selector.reference_face_position = args.reference_face_position;
@@ -264,6 +271,18 @@ Result<int> DetectorSide(const SwapOptions& options, bool video) {
                            sides + " (square), got '" + text + "'");
   }
   return side;
+}
+
+Result<std::vector<int>> DetectorAngles(const SwapOptions& options) {
+  const std::vector<int>& angles = options.face_detector_angles;
+  for (auto it = angles.begin(); it != angles.end(); ++it) {
+    if (!vision::IsQuarterTurn(*it) || std::find(angles.begin(), it, *it) != it) {
+      return InvalidArgument("--face-detector-angles takes distinct values of 0, 90, 180 and 270, got " +
+                             std::to_string(*it));
+    }
+  }
+  if (angles.empty()) return InvalidArgument("--face-detector-angles needs at least one angle");
+  return angles;
 }
 
 std::string DetectorModelName(const SwapOptions& options, int detect_side) {

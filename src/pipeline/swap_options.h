@@ -32,6 +32,7 @@ struct SwapOptions {
   std::string face_detector_model = "hog";  // hog (built in) or yunet (a model of the models folder)
   float face_detector_score = 0.5f;
   std::string face_detector_size;  // "960" or "960x960"; empty: 640 images, 960 videos
+  std::vector<int> face_detector_angles = {0};  // turns (clockwise degrees) faces are looked for at
   std::string face_landmarker_model = "dlib_68";  // dlib_68 (built in) or face_mesh (models folder)
   std::string face_selector_mode = "many";
   std::string face_selector_order = "large-small";
@@ -65,7 +66,8 @@ struct SwapOptions {
 struct SwapOptionField {
   using Member = std::variant<std::string SwapOptions::*, float SwapOptions::*, int SwapOptions::*,
                               std::int64_t SwapOptions::*, double SwapOptions::*, bool SwapOptions::*,
-                              std::vector<std::string> SwapOptions::*, std::vector<float> SwapOptions::*>;
+                              std::vector<std::string> SwapOptions::*, std::vector<float> SwapOptions::*,
+                              std::vector<int> SwapOptions::*>;
   const char* name;  // "face-selector-mode"
   const char* help;
   Member member;
@@ -92,6 +94,9 @@ nlohmann::json SwapOptionsToJson(const SwapOptions& options, const std::vector<s
 // the first). kInvalidArgument for an unknown --face-detector-model or a size the
 // model cannot take.
 Result<int> DetectorSide(const SwapOptions& options, bool video);
+
+// --face-detector-angles checked: distinct values of 0, 90, 180 and 270.
+Result<std::vector<int>> DetectorAngles(const SwapOptions& options);
 
 // The models-folder name of the detector model (models/models.json), "" for the
 // built-in HOG detector. REQUIRES: `detect_side` from DetectorSide(options, …).

@@ -28,6 +28,9 @@ struct Detection {
   cv::Rect2f box;
   // 0..1; 0.5 is the detector's own default operating point.
   float score = 0.0f;
+  // The face stands upright in the image turned clockwise by this many degrees (0, 90,
+  // 180, 270): where it was found (NewTurningFaceDetector) and where it is marked.
+  int angle = 0;
 };
 
 struct Face {

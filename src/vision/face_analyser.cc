@@ -23,7 +23,7 @@ Result<std::vector<Face>> FaceAnalyser::Analyse(const cv::Mat& bgr, float min_sc
     Face face;
     face.box = detection.box;
     face.score = detection.score;
-    Result<Landmarks68> marked = landmarker_->Mark(bgr, detection.box);
+    Result<Landmarks68> marked = MarkTurned(*landmarker_, bgr, detection.box, detection.angle);
     if (!marked.ok() && marked.status().code() == Code::kNoFace) continue;  // the landmarker overrules the detector
     SWAPLINE_ASSIGN_OR_RETURN(face.landmarks68, std::move(marked));
     face.landmarks5 = Landmarks5From68(face.landmarks68);

@@ -5,7 +5,10 @@
 
 #include <dlib/image_processing/frontal_face_detector.h>
 #include <dlib/opencv/cv_image.h>
+#include <opencv2/dnn.hpp>
 #include <opencv2/imgproc.hpp>
+
+#include "vision/image_turn.h"
 
 namespace swapline::vision {
 namespace {
@@ -78,6 +81,59 @@ class HogFaceDetector final : public FaceDetector {
 
 std::unique_ptr<FaceDetector> NewHogFaceDetector(const HogFaceDetectorOptions& options) {
   return std::make_unique<HogFaceDetector>(options);
+}
+
+namespace {
+
+class TurningFaceDetector final : public FaceDetector {
+ public:
+  TurningFaceDetector(std::unique_ptr<FaceDetector> detector, std::vector<int> angles)
+      : detector_(std::move(detector)), angles_(std::move(angles)) {}
+
+  Result<std::vector<Detection>> Detect(const cv::Mat& image, float min_score) override {
+    std::vector<Detection> all;
+    for (const int angle : angles_) {
+      SWAPLINE_ASSIGN_OR_RETURN(std::vector<Detection> found, detector_->Detect(TurnClockwise(image, angle), min_score));
+      for (Detection& d : found) {
+        d.box = FromTurned(d.box, image.size(), angle);
+        d.angle = angle;
+        all.push_back(d);
+      }
+    }
+    if (angles_.size() == 1) return all;
+    // A face found at two angles (a tilted one at 0 and 90) is kept once, at its best;
+    // FaceFusion's overlap threshold for four angles.
+    std::vector<cv::Rect2d> boxes;
+    std::vector<float> scores;
+    for (const Detection& d : all) {
+      boxes.emplace_back(d.box);
+      scores.push_back(d.score);
+    }
+    std::vector<int> kept;
+    cv::dnn::NMSBoxes(boxes, scores, min_score, kAcrossAnglesIou, kept);
+    std::vector<Detection> best;
+    for (const int i : kept) best.push_back(all[static_cast<std::size_t>(i)]);
+    return best;
+  }
+
+ private:
+  static constexpr float kAcrossAnglesIou = 0.1f;
+  std::unique_ptr<FaceDetector> detector_;
+  std::vector<int> angles_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<FaceDetector>> NewTurningFaceDetector(std::unique_ptr<FaceDetector> detector,
+                                                             const std::vector<int>& angles) {
+  if (angles.empty()) return InvalidArgument("--face-detector-angles needs at least one angle");
+  for (std::size_t i = 0; i < angles.size(); ++i) {
+    if (!IsQuarterTurn(angles[i]) || std::find(angles.begin(), angles.begin() + i, angles[i]) != angles.begin() + i) {
+      return InvalidArgument("--face-detector-angles takes distinct values of 0, 90, 180 and 270, got " +
+                             std::to_string(angles[i]));
+    }
+  }
+  return std::unique_ptr<FaceDetector>(std::make_unique<TurningFaceDetector>(std::move(detector), angles));
 }
 
 }  // namespace swapline::vision

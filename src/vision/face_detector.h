@@ -59,6 +59,14 @@ Result<std::unique_ptr<FaceDetector>> NewScrfdFaceDetector(const std::filesystem
 // YOLOv8n-face (FaceFusion's yolo_face, yoloface_8n.onnx): 640 px input.
 Result<std::unique_ptr<FaceDetector>> NewYoloFaceDetector(const std::filesystem::path& onnx);
 
+// FaceFusion's --face-detector-angles: `detector` runs on copies of the image turned
+// clockwise by each of `angles` (0, 90, 180, 270; distinct), so faces lying on their
+// side or upside down are found. Boxes map back to the image and carry the angle they
+// were found at; of boxes overlapping across angles the best is kept.
+// InvalidArgument for other or repeated angles, or none.
+Result<std::unique_ptr<FaceDetector>> NewTurningFaceDetector(std::unique_ptr<FaceDetector> detector,
+                                                             const std::vector<int>& angles);
+
 // One of the above by the model manifest's `architecture` (yunet, blazeface, scrfd,
 // yolo_face) with `side` its square input; InvalidArgument for another architecture.
 Result<std::unique_ptr<FaceDetector>> LoadFaceDetector(std::string_view architecture,

@@ -7,6 +7,8 @@
 #include <dlib/serialize.h>
 #include <opencv2/imgproc.hpp>
 
+#include "vision/image_turn.h"
+
 namespace swapline::vision {
 
 Landmarks5 Landmarks5From68(const Landmarks68& p) {
@@ -109,6 +111,24 @@ Result<std::unique_ptr<FaceLandmarker>> LoadDlibLandmarker(const std::filesystem
                               std::to_string(predictor->num_parts()) + " points; 68 are needed");
   }
   return std::unique_ptr<FaceLandmarker>(std::make_unique<DlibLandmarker>(std::move(predictor)));
+}
+
+Result<Landmarks68> MarkTurned(FaceLandmarker& landmarker, const cv::Mat& image, const cv::Rect2f& box, int angle) {
+  if (angle == 0) return landmarker.Mark(image, box);
+  // Only the region around the box is turned: a frame-sized copy per face would cost
+  // more than the landmarks. Twice the box leaves the landmarker its margin.
+  const cv::Point2f centre = (box.tl() + box.br()) * 0.5f;
+  const float side = 2 * std::max(box.width, box.height);
+  const cv::Rect region = cv::Rect(cv::Rect2f(centre.x - side / 2, centre.y - side / 2, side, side)) &
+                          cv::Rect(0, 0, image.cols, image.rows);
+  if (region.empty()) return InvalidArgument("the face box lies outside the image");
+  const cv::Mat turned = TurnClockwise(image(region), angle);
+  const cv::Rect2f in_region(box.x - static_cast<float>(region.x), box.y - static_cast<float>(region.y), box.width,
+                             box.height);
+  SWAPLINE_ASSIGN_OR_RETURN(Landmarks68 points, landmarker.Mark(turned, ToTurned(in_region, region.size(), angle)));
+  const cv::Point2f origin(static_cast<float>(region.x), static_cast<float>(region.y));
+  for (cv::Point2f& p : points) p = FromTurned(p, region.size(), angle) + origin;
+  return points;
 }
 
 }  // namespace swapline::vision

@@ -33,6 +33,11 @@ class FaceLandmarker {
   virtual std::unique_ptr<FaceLandmarker> Clone() const = 0;
 };
 
+// The landmarks of the face in `box` that stands upright in `image` turned clockwise by
+// `angle` (Detection::angle): marked on a turned copy of the region around the box,
+// returned in `image`'s pixels. Mark() itself for angle 0.
+Result<Landmarks68> MarkTurned(FaceLandmarker& landmarker, const cv::Mat& image, const cv::Rect2f& box, int angle);
+
 std::filesystem::path DefaultShapePredictorPath();
 
 Result<std::unique_ptr<FaceLandmarker>> LoadDlibLandmarker(

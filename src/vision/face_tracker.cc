@@ -73,6 +73,7 @@ void FaceTracker::StartTrack(const Detection& detection) {
   track.id = next_id_++;
   track.face.box = detection.box;
   track.face.score = detection.score;
+  track.angle = detection.angle;
   tracks_.push_back(std::move(track));  // landmarks and box anchor follow in Track()
 }
 
@@ -169,6 +170,7 @@ Result<std::vector<TrackedFace>> FaceTracker::Track(const cv::Mat& image) {
           anchor[t] = true;
         }
         tracks_[t].face.score = detection.score;
+        tracks_[t].angle = detection.angle;
         tracks_[t].missed = 0;
         continue;
       }
@@ -187,7 +189,7 @@ Result<std::vector<TrackedFace>> FaceTracker::Track(const cv::Mat& image) {
   for (std::size_t t = 0; t < tracks_.size(); ++t) {
     FaceTrack& track = tracks_[t];
     if (track.missed > options_.max_missed_detections) continue;
-    Result<Landmarks68> marked = landmarker_.Mark(image, predicted[t]);
+    Result<Landmarks68> marked = MarkTurned(landmarker_, image, predicted[t], track.angle);
     if (!marked.ok() && marked.status().code() == Code::kNoFace) continue;  // the face has gone from its box
     SWAPLINE_ASSIGN_OR_RETURN(track.raw, std::move(marked));
     if (anchor[t]) RememberBox(track, predicted[t]);

@@ -74,6 +74,7 @@ class FaceTracker {
   struct FaceTrack {
     int id = 0;
     int missed = 0;
+    int angle = 0;  // the turn it is marked upright at (its last detection's)
     Face face;            // smoothed, as returned
     Landmarks68 raw{};    // unsmoothed, for prediction
     cv::Point2f box_offset;  // detector box centre - landmark centre, in face widths

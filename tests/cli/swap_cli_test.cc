@@ -746,6 +746,29 @@ TEST_F(BadInputTest, ReferenceModeWithoutRecognizerModel) {
                      cli::kExitMissingModel, "--face-recognizer-model");
 }
 
+TEST_F(SwapCliTest, DetectorAnglesSwapAFaceLyingOnItsSide) {
+  const fs::path target = dir_->Sub("turned") / "hopper_on_its_side.png";
+  cv::Mat turned;
+  cv::rotate(ReadOrFail(kHopper), turned, cv::ROTATE_90_COUNTERCLOCKWISE);
+  ASSERT_TRUE(cv::imwrite(target.string(), turned));
+  const fs::path output = out_dir_ / "out.png";
+  const RunResult plain = Swap(kCollins, target.string(), output);
+  EXPECT_EQ(plain.exit_code, 0) << plain.err;
+  EXPECT_NE(plain.err.find("no face"), std::string::npos) << plain.err;
+  fs::remove(output);
+  const RunResult r = Swap(kCollins, target.string(), output, {"--face-detector-angles", "0", "90", "180", "270"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("swapped 1 of 1 target face"), std::string::npos) << r.err;
+  EXPECT_GT(cv::norm(ReadOrFail(output), turned, cv::NORM_L1), 0.0);
+}
+
+TEST_F(BadInputTest, DetectorAnglesOtherThanQuarterTurns) {
+  for (const char* angle : {"45", "-90", "360"}) {
+    ExpectFailsCleanly({"swap", "-s", kCollins, "-t", kHopper, "-o", output_, "--face-detector-angles", "0", angle},
+                       cli::kExitUsage, "--face-detector-angles");
+  }
+}
+
 TEST_F(BadInputTest, FaceMeshModelMissingOrWrong) {
   // Not in the models folder: the message says how to get it.
   ExpectFailsCleanly({"swap", "-s", kCollins, "-t", kHopper, "-o", output_, "--face-landmarker-model", "face_mesh",

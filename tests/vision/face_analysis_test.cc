@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -25,6 +26,7 @@
 #include "vision/face_recognizer.h"
 #include "vision/face_selector.h"
 #include "vision/face_swapper.h"
+#include "vision/image_turn.h"
 
 namespace swapline::vision {
 namespace {
@@ -146,6 +148,57 @@ TEST_F(FaceAnalysisTest, HogFindsOneFaceInEachFrontalPortrait) {
     EXPECT_GT(cx, 0.25f * static_cast<float>(image.cols)) << name;
     EXPECT_LT(cx, 0.75f * static_cast<float>(image.cols)) << name;
   }
+}
+
+TEST(ImageTurnTest, PointsAndPixelsMapToTheTurnedCopyAndBack) {
+  cv::Mat image(3, 5, CV_8UC1);
+  for (int i = 0; i < 15; ++i) image.data[i] = static_cast<std::uint8_t>(i);
+  for (const int angle : {0, 90, 180, 270}) {
+    const cv::Mat turned = TurnClockwise(image, angle);
+    EXPECT_EQ(turned.size(), angle % 180 == 0 ? image.size() : cv::Size(3, 5)) << angle;
+    for (int y = 0; y < image.rows; ++y) {
+      for (int x = 0; x < image.cols; ++x) {
+        const cv::Point2f centre(x + 0.5f, y + 0.5f);
+        const cv::Point2f there = ToTurned(centre, image.size(), angle);
+        const cv::Point pixel(static_cast<int>(std::floor(there.x)), static_cast<int>(std::floor(there.y)));
+        EXPECT_EQ(turned.at<std::uint8_t>(pixel), image.at<std::uint8_t>(y, x)) << angle;
+        EXPECT_EQ(FromTurned(there, image.size(), angle), centre) << angle;
+      }
+    }
+    const cv::Rect2f box(1, 0.5f, 2, 1.5f);
+    EXPECT_EQ(FromTurned(ToTurned(box, image.size(), angle), image.size(), angle), box) << angle;
+  }
+}
+
+TEST_F(FaceAnalysisTest, FacesOnTheirSideOrUpsideDownAreFoundAndMarkedWithDetectorAngles) {
+  const std::string path = kPhotos + "grace_hopper_usn_portrait.jpg";
+  const Face upright = Largest(path);
+  const float width = FaceWidth(upright.landmarks68);
+  auto turning = NewTurningFaceDetector(NewHogFaceDetector(), {0, 90, 180, 270});
+  ASSERT_TRUE(turning.ok()) << turning.status().ToString();
+  auto with_angles = FaceAnalyser::CreateWithDetector(std::move(turning).value());
+  ASSERT_TRUE(with_angles.ok()) << with_angles.status().ToString();
+  for (const int angle : {90, 180, 270}) {
+    SCOPED_TRACE(angle);
+    // The photo lying on its side or upside down: the face is turned the other way.
+    const cv::Mat turned = TurnClockwise(Image(path), angle);
+    auto plain = analyser_->Analyse(turned, 0.5f, false);
+    ASSERT_TRUE(plain.ok());
+    EXPECT_TRUE(plain->empty()) << "HOG looks for upright faces only";
+    auto found = with_angles->Analyse(turned, 0.5f, false);
+    ASSERT_TRUE(found.ok()) << found.status().ToString();
+    ASSERT_EQ(found->size(), 1u);
+    // The landmarks are the upright ones, turned with the photo.
+    double error = 0;
+    for (int i = 0; i < 68; ++i) {
+      const cv::Point2f expected = ToTurned(upright.landmarks68[i], Image(path).size(), angle);
+      error += cv::norm(found->front().landmarks68[i] - expected) / 68;
+    }
+    EXPECT_LT(error, 0.03 * width);
+  }
+  EXPECT_EQ(NewTurningFaceDetector(NewHogFaceDetector(), {0, 45}).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(NewTurningFaceDetector(NewHogFaceDetector(), {90, 90}).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(NewTurningFaceDetector(NewHogFaceDetector(), {}).status().code(), Code::kInvalidArgument);
 }
 
 TEST_F(FaceAnalysisTest, HogFindsNoFaceInNoFacePhotos) {
