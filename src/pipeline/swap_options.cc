@@ -274,15 +274,8 @@ Result<int> DetectorSide(const SwapOptions& options, bool video) {
 }
 
 Result<std::vector<int>> DetectorAngles(const SwapOptions& options) {
-  const std::vector<int>& angles = options.face_detector_angles;
-  for (auto it = angles.begin(); it != angles.end(); ++it) {
-    if (!vision::IsQuarterTurn(*it) || std::find(angles.begin(), it, *it) != it) {
-      return InvalidArgument("--face-detector-angles takes distinct values of 0, 90, 180 and 270, got " +
-                             std::to_string(*it));
-    }
-  }
-  if (angles.empty()) return InvalidArgument("--face-detector-angles needs at least one angle");
-  return angles;
+  if (Status checked = vision::CheckDetectorAngles(options.face_detector_angles); !checked.ok()) return checked;
+  return options.face_detector_angles;
 }
 
 std::string DetectorModelName(const SwapOptions& options, int detect_side) {

@@ -126,13 +126,7 @@ class TurningFaceDetector final : public FaceDetector {
 
 Result<std::unique_ptr<FaceDetector>> NewTurningFaceDetector(std::unique_ptr<FaceDetector> detector,
                                                              const std::vector<int>& angles) {
-  if (angles.empty()) return InvalidArgument("--face-detector-angles needs at least one angle");
-  for (std::size_t i = 0; i < angles.size(); ++i) {
-    if (!IsQuarterTurn(angles[i]) || std::find(angles.begin(), angles.begin() + i, angles[i]) != angles.begin() + i) {
-      return InvalidArgument("--face-detector-angles takes distinct values of 0, 90, 180 and 270, got " +
-                             std::to_string(angles[i]));
-    }
-  }
+  if (Status checked = CheckDetectorAngles(angles); !checked.ok()) return checked;
   return std::unique_ptr<FaceDetector>(std::make_unique<TurningFaceDetector>(std::move(detector), angles));
 }
 

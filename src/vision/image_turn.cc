@@ -1,6 +1,7 @@
 #include "vision/image_turn.h"
 
 #include <algorithm>
+#include <string>
 
 #include <opencv2/core.hpp>
 
@@ -13,7 +14,17 @@ cv::Rect2f Bounds(cv::Point2f a, cv::Point2f b) {
 
 }  // namespace
 
-bool IsQuarterTurn(int angle) { return angle == 0 || angle == 90 || angle == 180 || angle == 270; }
+Status CheckDetectorAngles(const std::vector<int>& angles) {
+  if (angles.empty()) return InvalidArgument("--face-detector-angles needs at least one angle");
+  for (auto it = angles.begin(); it != angles.end(); ++it) {
+    const bool quarter_turn = *it == 0 || *it == 90 || *it == 180 || *it == 270;
+    if (!quarter_turn || std::find(angles.begin(), it, *it) != it) {
+      return InvalidArgument("--face-detector-angles takes distinct values of 0, 90, 180 and 270, got " +
+                             std::to_string(*it));
+    }
+  }
+  return Status::Ok();
+}
 
 cv::Mat TurnClockwise(const cv::Mat& image, int angle) {
   if (angle == 0) return image;

@@ -7,11 +7,17 @@
 // exact inverses of each other.
 #pragma once
 
+#include <vector>
+
 #include <opencv2/core.hpp>
+
+#include "core/status.h"
 
 namespace swapline::vision {
 
-bool IsQuarterTurn(int angle);
+// OK when `angles` is a non-empty list of distinct quarter turns; otherwise an
+// InvalidArgument naming --face-detector-angles, the option that carries them.
+Status CheckDetectorAngles(const std::vector<int>& angles);
 
 // A copy of `image` turned clockwise by `angle` (the same image for 0).
 cv::Mat TurnClockwise(const cv::Mat& image, int angle);
