@@ -54,8 +54,9 @@ Result<ImageSwapEngine> ImageSwapEngine::Create(const std::optional<std::filesys
     SWAPLINE_ASSIGN_OR_RETURN(detector, vision::NewTurningFaceDetector(std::move(detector), detector_angles));
   }
   std::unique_ptr<vision::FaceLandmarker> landmarker;
-  if (face_models.face_mesh) {
-    SWAPLINE_ASSIGN_OR_RETURN(landmarker, vision::LoadFaceMeshLandmarker(*face_models.face_mesh));
+  if (face_models.landmarker) {
+    SWAPLINE_ASSIGN_OR_RETURN(landmarker, vision::LoadFaceLandmarker(face_models.landmarker->architecture,
+                                                                     face_models.landmarker->path));
   } else {
     SWAPLINE_ASSIGN_OR_RETURN(landmarker, vision::LoadDlibLandmarker());
   }

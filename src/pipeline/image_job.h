@@ -77,22 +77,22 @@ Status ValidateImageJobSpec(const ImageJobSpec& spec);
 float SourceFaceQuality(const vision::Face& face);
 
 // Face models from the models folder; unset: the built-in one.
-// A neural detector: its manifest architecture (vision::LoadFaceDetector) and file.
-struct DetectorModel {
+// A network: its manifest architecture (vision::LoadFaceDetector, LoadFaceLandmarker) and file.
+struct NetworkFile {
   std::string architecture;
   std::filesystem::path path;
 };
 
 struct FaceModelPaths {
-  std::optional<DetectorModel> detector;           // detect with this network instead of HOG
-  std::optional<std::filesystem::path> face_mesh;  // mark with Face Mesh instead of dlib's 68-point model
+  std::optional<NetworkFile> detector;    // detect with this network instead of HOG
+  std::optional<NetworkFile> landmarker;  // mark with this network instead of dlib's 68-point model
 };
 
 class ImageSwapEngine {
  public:
   // Loads the embedded default models, plus a recognizer when a model is given.
   // `detect_side`: the longest side faces are detected at (--face-detector-size).
-  // `face_models`: the neural detector (input `detect_side`) and Face Mesh landmarker to use.
+  // `face_models`: the neural detector (input `detect_side`) and landmarker to use.
   // `detector_angles`: the turns faces are looked for at (--face-detector-angles).
   static Result<ImageSwapEngine> Create(const std::optional<std::filesystem::path>& recognizer_model,
                                         int detect_side = kImageDetectSide, const FaceModelPaths& face_models = {},

@@ -30,8 +30,9 @@ constexpr Field kFields[] = {
      "down; each angle costs one more detection",
      &O::face_detector_angles, 1, 4},
     {"face-landmarker-model",
-     "dlib_68 (built in; its training data excludes commercial use) or face_mesh (MediaPipe Face Mesh, "
-     "Apache-2.0, from the models folder: `swapline models pull face_mesh`)",
+     "dlib_68 (built in; its training data excludes commercial use), face_mesh (MediaPipe Face Mesh, "
+     "Apache-2.0, from the models folder: `swapline models pull face_mesh`) or 2dfan4 (FaceFusion's default, MIT; "
+     "a model you bring: README \"Models you bring\")",
      &O::face_landmarker_model},
     {"face-selector-mode", "one, many or reference", &O::face_selector_mode},
     {"face-selector-order",
@@ -136,11 +137,19 @@ Result<cv::Size> ParseResolution(const std::string& option, const std::string& t
   return cv::Size(width, height);
 }
 
-// The models-folder name of the landmarker model, "" for the built-in dlib_68.
-Result<std::string> LandmarkerModelName(const SwapOptions& options) {
-  if (options.face_landmarker_model == "dlib_68") return std::string();
-  if (options.face_landmarker_model == "face_mesh") return std::string("face_mesh");
-  return InvalidArgument("--face-landmarker-model must be dlib_68 or face_mesh, got '" +
+// The model an option names: its models-folder name ("" for a built-in one) and, for
+// a model users bring (its license or an unknown checksum keeps it out of the embedded
+// manifest), the architecture their manifest entry gives it.
+struct OptionModel {
+  std::string name;
+  const char* brought_architecture = nullptr;
+};
+
+Result<OptionModel> LandmarkerModel(const SwapOptions& options) {
+  if (options.face_landmarker_model == "dlib_68") return OptionModel{};
+  if (options.face_landmarker_model == "face_mesh") return OptionModel{"face_mesh"};
+  if (options.face_landmarker_model == "2dfan4") return OptionModel{"2dfan4", "2dfan4"};
+  return InvalidArgument("--face-landmarker-model must be dlib_68, face_mesh or 2dfan4, got '" +
                          options.face_landmarker_model + "'");
 }
 
@@ -152,7 +161,7 @@ Status FillFaceOptions(const SwapOptions& args, const std::vector<std::filesyste
   spec.target = target;
   spec.output = output;
   spec.face_detector_score = args.face_detector_score;
-  SWAPLINE_RETURN_IF_ERROR(LandmarkerModelName(args).status());
+  SWAPLINE_RETURN_IF_ERROR(LandmarkerModel(args).status());
   SWAPLINE_RETURN_IF_ERROR(DetectorAngles(args).status());
   SWAPLINE_ASSIGN_OR_RETURN(spec.selector.mode, vision::ParseSelectorMode(args.face_selector_mode));
   SWAPLINE_ASSIGN_OR_RETURN(spec.selector.order, vision::ParseSelectorOrder(args.face_selector_order));
@@ -286,33 +295,30 @@ std::string DetectorModelName(const SwapOptions& options, int detect_side) {
 Result<FaceModelPaths> ResolveFaceModels(const SwapOptions& options, int detect_side, models::ModelDir* models,
                                          const std::set<std::string>& accepted_licenses,
                                          const std::string& option_prefix) {
-  SWAPLINE_ASSIGN_OR_RETURN(const std::string landmarker, LandmarkerModelName(options));
-  // A named model's manifest entry and path, or unset for a built-in one ("").
-  using Resolved = std::optional<std::pair<const models::ModelEntry*, std::filesystem::path>>;
-  auto resolve = [&](const std::string& name, const char* option) -> Result<Resolved> {
-    if (name.empty()) return Resolved();
-    if (models == nullptr) {
-      return FailedPrecondition(option_prefix + option + ": no models folder is configured (--models-dir)");
-    }
-    auto path = models->Resolve(name, accepted_licenses);
-    if (!path.ok()) return path.status().WithContext(option_prefix + option);
-    return Resolved({models->manifest().Find(name), *path});
-  };
+  SWAPLINE_ASSIGN_OR_RETURN(const OptionModel landmarker, LandmarkerModel(options));
   const NeuralDetector* neural = FindNeuralDetector(options.face_detector_model);
-  if (models != nullptr && neural != nullptr && neural->brought_architecture != nullptr &&
-      models->manifest().Find(neural->model(detect_side)) == nullptr) {
-    return FailedPrecondition(option_prefix + "face-detector-model " + neural->option + ": its model " +
-                              neural->model(detect_side) +
-                              " has a license that keeps it out of swapline; list your copy (file, size, sha256, "
-                              "architecture \"" + neural->brought_architecture +
-                              "\") in a manifest given with --models-manifest (README: Models)");
-  }
+  const OptionModel detector{DetectorModelName(options, detect_side), neural ? neural->brought_architecture : nullptr};
+  // A named model's architecture and path, or unset for a built-in one.
+  auto resolve = [&](const OptionModel& model, const char* option,
+                     const std::string& value) -> Result<std::optional<NetworkFile>> {
+    if (model.name.empty()) return std::optional<NetworkFile>();
+    const std::string named = option_prefix + option + " " + value;
+    if (models == nullptr) return FailedPrecondition(named + ": no models folder is configured (--models-dir)");
+    if (model.brought_architecture != nullptr && models->manifest().Find(model.name) == nullptr) {
+      return FailedPrecondition(named + ": its model " + model.name +
+                                " is not distributed with swapline (its license or an unpublished checksum keeps it "
+                                "out); list your copy (file, size, sha256, architecture \"" +
+                                model.brought_architecture +
+                                "\") in a manifest given with --models-manifest (README: Models you bring)");
+    }
+    auto path = models->Resolve(model.name, accepted_licenses);
+    if (!path.ok()) return path.status().WithContext(named);
+    return std::optional<NetworkFile>(NetworkFile{models->manifest().Find(model.name)->architecture, *path});
+  };
   FaceModelPaths paths;
-  SWAPLINE_ASSIGN_OR_RETURN(const Resolved detector,
-                            resolve(DetectorModelName(options, detect_side), "face-detector-model"));
-  if (detector) paths.detector = DetectorModel{detector->first->architecture, detector->second};
-  SWAPLINE_ASSIGN_OR_RETURN(const Resolved mesh, resolve(landmarker, "face-landmarker-model"));
-  if (mesh) paths.face_mesh = mesh->second;
+  SWAPLINE_ASSIGN_OR_RETURN(paths.detector, resolve(detector, "face-detector-model", options.face_detector_model));
+  SWAPLINE_ASSIGN_OR_RETURN(paths.landmarker,
+                            resolve(landmarker, "face-landmarker-model", options.face_landmarker_model));
   return paths;
 }
 

@@ -33,7 +33,7 @@ struct SwapOptions {
   float face_detector_score = 0.5f;
   std::string face_detector_size;  // "960" or "960x960"; empty: 640 images, 960 videos
   std::vector<int> face_detector_angles = {0};  // turns (clockwise degrees) faces are looked for at
-  std::string face_landmarker_model = "dlib_68";  // dlib_68 (built in) or face_mesh (models folder)
+  std::string face_landmarker_model = "dlib_68";  // dlib_68 (built in), face_mesh or 2dfan4 (models folder)
   std::string face_selector_mode = "many";
   std::string face_selector_order = "large-small";
   int reference_face_position = 0;
@@ -103,7 +103,7 @@ Result<std::vector<int>> DetectorAngles(const SwapOptions& options);
 std::string DetectorModelName(const SwapOptions& options, int detect_side);
 
 // The face models of a swap resolved by name in `models` (its manifest): the
-// detector's (DetectorModelName) and the landmarker's (face_mesh), each unset for the
+// detector's (DetectorModelName) and the landmarker's (face_mesh, 2dfan4), each unset for the
 // built-in one (HOG, dlib_68). `accepted_licenses`: the non-commercial models the
 // operator accepted (--accept-license). `option_prefix` names the options in errors:
 // "--" on the command line, "options." in jobs. `models` may be null (no models

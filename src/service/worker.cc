@@ -379,13 +379,13 @@ Status Worker::Process(int slot, JobContext& ctx) {
   EngineCache& cache = *engines_[static_cast<std::size_t>(slot)];
   const std::string engine_key = (recognizer ? recognizer->string() : "") + "|" + std::to_string(detect_side) + "|" +
                                  (face_models.detector ? face_models.detector->path.string() : "hog") + "|" +
-                                 (face_models.face_mesh ? face_models.face_mesh->string() : "dlib_68") + "|" +
+                                 (face_models.landmarker ? face_models.landmarker->path.string() : "dlib_68") + "|" +
                                  nlohmann::json(swap.face_detector_angles).dump();
   if (!cache.engine || cache.key != engine_key) {
     cache.engine.reset();
     auto engine = pipeline::ImageSwapEngine::Create(recognizer, detect_side, face_models, swap.face_detector_angles);
     if (!engine.ok()) {
-      if (recognizer || face_models.detector || face_models.face_mesh) return engine.status();
+      if (recognizer || face_models.detector || face_models.landmarker) return engine.status();
       return Unavailable("this worker cannot load its face models: " + engine.status().message());
     }
     cache.engine.emplace(std::move(engine).value());

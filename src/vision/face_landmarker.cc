@@ -7,6 +7,8 @@
 #include <dlib/serialize.h>
 #include <opencv2/imgproc.hpp>
 
+#include "vision/face_mesh_landmarker.h"
+#include "vision/fan_landmarker.h"
 #include "vision/image_turn.h"
 
 namespace swapline::vision {
@@ -129,6 +131,13 @@ Result<Landmarks68> MarkTurned(FaceLandmarker& landmarker, const cv::Mat& image,
   const cv::Point2f origin(static_cast<float>(region.x), static_cast<float>(region.y));
   for (cv::Point2f& p : points) p = FromTurned(p, region.size(), angle) + origin;
   return points;
+}
+
+Result<std::unique_ptr<FaceLandmarker>> LoadFaceLandmarker(std::string_view architecture,
+                                                           const std::filesystem::path& onnx) {
+  if (architecture == "face_mesh") return LoadFaceMeshLandmarker(onnx);
+  if (architecture == "2dfan4") return LoadFan68Landmarker(onnx);
+  return InvalidArgument("no face landmarker of architecture '" + std::string(architecture) + "'");
 }
 
 }  // namespace swapline::vision

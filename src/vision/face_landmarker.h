@@ -18,6 +18,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <string_view>
 
 #include <opencv2/core.hpp>
 
@@ -39,6 +40,12 @@ class FaceLandmarker {
 Result<Landmarks68> MarkTurned(FaceLandmarker& landmarker, const cv::Mat& image, const cv::Rect2f& box, int angle);
 
 std::filesystem::path DefaultShapePredictorPath();
+
+// A neural landmarker by the model manifest's `architecture`: face_mesh
+// (vision/face_mesh_landmarker.h) or 2dfan4 (vision/fan_landmarker.h);
+// InvalidArgument for another architecture.
+Result<std::unique_ptr<FaceLandmarker>> LoadFaceLandmarker(std::string_view architecture,
+                                                           const std::filesystem::path& onnx);
 
 Result<std::unique_ptr<FaceLandmarker>> LoadDlibLandmarker(
     const std::filesystem::path& model = DefaultShapePredictorPath());

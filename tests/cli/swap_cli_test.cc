@@ -784,46 +784,59 @@ TEST_F(BadInputTest, FaceMeshModelMissingOrWrong) {
                      cli::kExitMissingModel, "--face-landmarker-model");
 }
 
-TEST_F(BadInputTest, BroughtDetectorModelsNeedTheirManifestEntryAndTheLicenseAccepted) {
-  // scrfd, retinaface and yolo_face run models swapline cannot ship: the user lists
-  // their copy in a manifest of their own. Synthetic networks with the real layout
+TEST_F(BadInputTest, BroughtModelsNeedTheirManifestEntryAndTheLicenseAccepted) {
+  // scrfd, retinaface, yolo_face and 2dfan4 run models swapline does not ship: the user
+  // lists their copy in a manifest of their own. Synthetic networks with the real layout
   // stand in for them (support/synthetic_models.py).
   const fs::path models = dir_->Sub("brought_models");
-  const fs::path target = dir_->Sub("targets") / "blue_cell.png";
+  const fs::path blue_cell = dir_->Sub("targets") / "blue_cell.png";
   cv::Mat image(640, 640, CV_8UC3, cv::Scalar::all(0));
   image(cv::Rect(80, 96, 8, 8)).setTo(cv::Scalar(255, 0, 0));
-  ASSERT_TRUE(cv::imwrite(target.string(), image));
-  for (const auto& [option, name, file, architecture] :
-       {std::tuple{"scrfd", "scrfd_2.5g", "scrfd.onnx", "scrfd"},
-        std::tuple{"retinaface", "retinaface_10g", "scrfd.onnx", "scrfd"},
-        std::tuple{"yolo_face", "yoloface_8n", "yoloface_8n.onnx", "yolo_face"}}) {
-    SCOPED_TRACE(option);
-    const std::vector<std::string> swap = {"swap", "-s", kCollins, "-t", target.string(), "-o", output_,
-                                           "--face-detector-model", option, "--models-dir", models.string()};
+  ASSERT_TRUE(cv::imwrite(blue_cell.string(), image));
+  struct Brought {
+    const char* option;
+    const char* value;
+    const char* name;
+    const char* file;
+    const char* architecture;
+    const char* kind;
+    std::string target;  // one face the model finds (detectors) or HOG finds (landmarkers)
+  };
+  for (const Brought& m : {Brought{"--face-detector-model", "scrfd", "scrfd_2.5g", "scrfd.onnx", "scrfd", "detector",
+                                   blue_cell.string()},
+                           Brought{"--face-detector-model", "retinaface", "retinaface_10g", "scrfd.onnx", "scrfd",
+                                   "detector", blue_cell.string()},
+                           Brought{"--face-detector-model", "yolo_face", "yoloface_8n", "yoloface_8n.onnx",
+                                   "yolo_face", "detector", blue_cell.string()},
+                           Brought{"--face-landmarker-model", "2dfan4", "2dfan4", "2dfan4.onnx", "2dfan4",
+                                   "landmarker", kHopper}}) {
+    SCOPED_TRACE(m.value);
+    const std::vector<std::string> swap = {"swap", "-s", kCollins, "-t", m.target, "-o", output_,
+                                           m.option, m.value, "--models-dir", models.string()};
     ExpectFailsCleanly(swap, cli::kExitMissingModel, "--models-manifest");
 
-    const fs::path network = fs::path(SWAPLINE_SYNTHETIC_MODELS_DIR) / file;
+    const fs::path network = fs::path(SWAPLINE_SYNTHETIC_MODELS_DIR) / m.file;
     const std::string bytes = ReadFileBytes(network);
     const nlohmann::json manifest = {
         {"models",
-         {{{"name", name}, {"kind", "detector"}, {"file", std::string(option) + "/" + file},
-           {"architecture", architecture}, {"size", bytes.size()},
+         {{{"name", m.name}, {"kind", m.kind}, {"file", std::string(m.value) + "/" + m.file},
+           {"architecture", m.architecture}, {"size", bytes.size()},
            {"sha256", storage::Sha256Hex({reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()})},
            {"license", "non-commercial"}, {"commercial_use", false},
-           {"sources", {"file://" + network.string()}}, {"options", {"--face-detector-model"}},
+           {"sources", {"file://" + network.string()}}, {"options", {m.option}},
            {"description", "a synthetic stand-in"}}}}};
-    const fs::path manifest_path = dir_->Sub("manifests") / (std::string(name) + ".json");
+    const fs::path manifest_path = dir_->Sub("manifests") / (std::string(m.name) + ".json");
     WriteFileBytes(manifest_path, manifest.dump());
-    const RunResult pulled = Swapline({"models", "pull", name, "--models-dir", models.string(), "--manifest",
-                                       manifest_path.string(), "--accept-license", name});
+    const RunResult pulled = Swapline({"models", "pull", m.name, "--models-dir", models.string(), "--manifest",
+                                       manifest_path.string(), "--accept-license", m.name});
     ASSERT_EQ(pulled.exit_code, 0) << pulled.err;
 
     std::vector<std::string> with_manifest = swap;
     with_manifest.insert(with_manifest.end(), {"--models-manifest", manifest_path.string()});
     ExpectFailsCleanly(with_manifest, cli::kExitMissingModel, "--accept-license");
-    // Accepted, the network drives the swap: the stand-in scores bright blue cells,
-    // and the target holds one.
-    with_manifest.insert(with_manifest.end(), {"--accept-license", name});
+    // Accepted, the network drives the swap: the detectors' stand-ins score bright blue
+    // cells, and the target holds one; the landmarker's answers with a plausible face.
+    with_manifest.insert(with_manifest.end(), {"--accept-license", m.name});
     const RunResult r = Swapline(with_manifest);
     EXPECT_EQ(r.exit_code, 0) << r.err;
     EXPECT_NE(r.err.find("swapped 1 of 1 target face"), std::string::npos) << r.err;

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Writes small ONNX networks with exactly the input and output layout of face models
-that cannot be shipped or downloaded here (SCRFD/RetinaFace, yolo_face), so the tests
+that cannot be shipped or downloaded here (SCRFD/RetinaFace, yolo_face, 2DFAN4), so the tests
 can check swapline's pre- and post-processing of them numerically.
 
 Each detector network answers to a colour: at stride 8 it scores the mean of the blue
@@ -12,6 +12,7 @@ whether anchors, strides and the coordinate order are read right.
 
 Usage: synthetic_models.py OUT_DIR   (needs Debian's python3-onnx)
 """
+import json
 import os
 import sys
 
@@ -114,6 +115,59 @@ def yolo_face():
     return graph
 
 
+FAN_POINTS = 68
+FAN_HEATMAP_PEAK = 0.45
+# Point 0's x on the grid is this plus FAN_BLUE_GAIN x the mean of input channel 0 (blue in
+# FaceFusion's BGR feed, / 255), so a test sees the crop's colour order and scaling.
+FAN_BLUE_GAIN = 4.0
+
+
+def fan68_grid_points():
+    """A plausible upright face on 2DFAN4's 64-cell grid, iBUG 68 order (x, y)."""
+    points = []
+    for i in range(17):  # jaw, a half ellipse from the right ear (image left) to the left one
+        t = np.pi * i / 16
+        points.append((32 - 20 * np.cos(t), 30 + 24 * np.sin(t)))
+    for start in (15.0, 35.0):  # brows
+        points += [(start + 3.5 * k, 22 - 2 * np.sin(np.pi * k / 4)) for k in range(5)]
+    points += [(32, 26 + 4 * k) for k in range(4)]  # nose bridge
+    points += [(28 + 2 * k, 40 - (k == 2)) for k in range(5)]  # nostrils
+    for cx in (23.0, 41.0):  # eyes: outer corner, two upper, inner corner, two lower
+        points += [(cx - 4, 28), (cx - 1.5, 26.5), (cx + 1.5, 26.5), (cx + 4, 28), (cx + 1.5, 29.5), (cx - 1.5, 29.5)]
+    for k in range(12):  # outer lips
+        t = np.pi - 2 * np.pi * k / 12
+        points.append((32 + 9 * np.cos(t), 46 - 4 * np.sin(t)))
+    for k in range(8):  # inner lips
+        t = np.pi - 2 * np.pi * k / 8
+        points.append((32 + 6 * np.cos(t), 46 - 1.5 * np.sin(t)))
+    assert len(points) == FAN_POINTS
+    return np.asarray(points, np.float32)
+
+
+def fan68():
+    """2DFAN4: input 1x3x256x256 (BGR / 255), outputs numbered like the real export:
+    1x68x3 points (x, y on the 64-cell heatmap grid, confidence) and 1x68x64x64 heatmaps."""
+    nodes, inits = [], []
+    nodes.append(helper.make_node("GlobalAveragePool", ["input"], ["channel_means"]))
+    weight = np.zeros((FAN_POINTS * 3, 3, 1, 1), np.float32)
+    weight[0, 0] = FAN_BLUE_GAIN
+    grid = fan68_grid_points()
+    bias = np.concatenate([grid, np.ones((FAN_POINTS, 1), np.float32)], axis=1).reshape(-1)
+    inits += [numpy_helper.from_array(weight, "points_w"), numpy_helper.from_array(bias, "points_b")]
+    nodes.append(helper.make_node("Conv", ["channel_means", "points_w", "points_b"], ["points_map"], kernel_shape=[1, 1]))
+    inits.append(numpy_helper.from_array(np.asarray([1, FAN_POINTS, 3], np.int64), "points_shape"))
+    nodes.append(helper.make_node("Reshape", ["points_map", "points_shape"], ["1123"]))
+    heat_w = np.zeros((FAN_POINTS, 3, 4, 4), np.float32)
+    heat_b = np.full((FAN_POINTS,), FAN_HEATMAP_PEAK, np.float32)
+    inits += [numpy_helper.from_array(heat_w, "heat_w"), numpy_helper.from_array(heat_b, "heat_b")]
+    nodes.append(helper.make_node("Conv", ["input", "heat_w", "heat_b"], ["1124"], kernel_shape=[4, 4], strides=[4, 4]))
+    return helper.make_graph(nodes, "fan68_synthetic",
+                             [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, 256, 256])],
+                             [helper.make_tensor_value_info("1123", TensorProto.FLOAT, [1, FAN_POINTS, 3]),
+                              helper.make_tensor_value_info("1124", TensorProto.FLOAT, [1, FAN_POINTS, 64, 64])],
+                             inits)
+
+
 def write(graph, path):
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 11)], producer_name="swapline-tests")
     model.ir_version = 6
@@ -126,6 +180,10 @@ def main():
     os.makedirs(out, exist_ok=True)
     write(scrfd(), os.path.join(out, "scrfd.onnx"))
     write(yolo_face(), os.path.join(out, "yoloface_8n.onnx"))
+    write(fan68(), os.path.join(out, "2dfan4.onnx"))
+    # The grid points the network answers with (point 0's x for a black input), for the tests.
+    with open(os.path.join(out, "2dfan4_points.json"), "w") as f:
+        json.dump({"points": fan68_grid_points().tolist(), "blue_gain": FAN_BLUE_GAIN}, f)
 
 
 if __name__ == "__main__":
