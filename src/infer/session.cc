@@ -39,20 +39,41 @@ Result<std::unique_ptr<InferenceSession::Net>> InferenceSession::LoadNet(const s
   return loaded;
 }
 
-Status InferenceSession::NameOutputsByShape(Net& net, const cv::Mat& input, const std::filesystem::path& onnx,
-                                            ModelSignature& signature) {
+namespace {
+
+std::string InputsText(const ModelSignature& signature) {
+  std::string text;
+  for (const TensorSpec& input : signature.inputs) {
+    text += (text.empty() ? "" : ", ") + (input.name.empty() ? std::string("its input") : input.name) + " " +
+            ShapeText(input.shape);
+  }
+  return text;
+}
+
+}  // namespace
+
+Status InferenceSession::Forward(Net& net, const ModelSignature& signature, const std::vector<cv::Mat>& inputs,
+                                 const std::vector<std::string>& outputs, const std::filesystem::path& onnx,
+                                 std::vector<cv::Mat>& values) {
+  try {
+    for (std::size_t i = 0; i < inputs.size(); ++i) net.net.setInput(inputs[i], signature.inputs[i].name);
+    net.net.forward(values, outputs);
+  } catch (const cv::Exception& e) {
+    // OpenCV names the missing layer or the failing node; the model name makes it actionable.
+    return FailedPrecondition("model " + onnx.filename().string() + " does not run with input " +
+                              InputsText(signature) + ": " + e.err);
+  }
+  return Status::Ok();
+}
+
+Status InferenceSession::NameOutputsByShape(Net& net, const std::vector<cv::Mat>& inputs,
+                                            const std::filesystem::path& onnx, ModelSignature& signature) {
   if (std::none_of(signature.outputs.begin(), signature.outputs.end(), [](auto& o) { return o.name.empty(); })) {
     return Status::Ok();
   }
   const std::vector<std::string> names = net.net.getUnconnectedOutLayersNames();
   std::vector<cv::Mat> values;
-  try {
-    net.net.setInput(input, signature.input.name);
-    net.net.forward(values, names);
-  } catch (const cv::Exception& e) {
-    return FailedPrecondition("model " + onnx.filename().string() + " does not run with input " +
-                              signature.input.name + " " + ShapeText(signature.input.shape) + ": " + e.err);
-  }
+  SWAPLINE_RETURN_IF_ERROR(Forward(net, signature, inputs, names, onnx, values));
   for (TensorSpec& output : signature.outputs) {
     if (!output.name.empty()) continue;
     std::vector<std::string> matches;
@@ -76,8 +97,15 @@ InferenceSession::~InferenceSession() = default;
 Result<std::unique_ptr<InferenceSession>> InferenceSession::Load(const std::filesystem::path& onnx,
                                                                  const ModelSignature& signature) {
   SWAPLINE_ASSIGN_OR_RETURN(std::unique_ptr<Net> net, LoadNet(onnx));
-  const cv::Mat zeros(static_cast<int>(signature.input.shape.size()), signature.input.shape.data(), CV_32F,
-                      cv::Scalar(0));
+  if (signature.inputs.empty() ||
+      (signature.inputs.size() > 1 &&
+       std::any_of(signature.inputs.begin(), signature.inputs.end(), [](auto& i) { return i.name.empty(); }))) {
+    return InvalidArgument("a model signature names each of several inputs");  // a programming error
+  }
+  std::vector<cv::Mat> zeros;
+  for (const TensorSpec& input : signature.inputs) {
+    zeros.emplace_back(static_cast<int>(input.shape.size()), input.shape.data(), CV_32F, cv::Scalar(0));
+  }
   ModelSignature named = signature;
   SWAPLINE_RETURN_IF_ERROR(NameOutputsByShape(*net, zeros, onnx, named));
   for (const TensorSpec& output : named.outputs) net->output_names.push_back(output.name);
@@ -95,20 +123,20 @@ Result<std::unique_ptr<InferenceSession>> InferenceSession::Load(const std::file
   return session;
 }
 
-Result<std::vector<cv::Mat>> InferenceSession::Run(const cv::Mat& input) {
-  if (ShapeOf(input) != signature_.input.shape) {
-    return InvalidArgument("model " + path_.filename().string() + ": input " + signature_.input.name + " must be " +
-                           ShapeText(signature_.input.shape) + ", got " + ShapeText(ShapeOf(input)));
+Result<std::vector<cv::Mat>> InferenceSession::Run(const std::vector<cv::Mat>& inputs) {
+  if (inputs.size() != signature_.inputs.size()) {
+    return InvalidArgument("model " + path_.filename().string() + " takes " +
+                           std::to_string(signature_.inputs.size()) + " inputs, got " + std::to_string(inputs.size()));
+  }
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    if (ShapeOf(inputs[i]) != signature_.inputs[i].shape) {
+      return InvalidArgument("model " + path_.filename().string() + ": input " + signature_.inputs[i].name +
+                             " must be " + ShapeText(signature_.inputs[i].shape) + ", got " +
+                             ShapeText(ShapeOf(inputs[i])));
+    }
   }
   std::vector<cv::Mat> outputs;
-  try {
-    net_->net.setInput(input, signature_.input.name);
-    net_->net.forward(outputs, net_->output_names);
-  } catch (const cv::Exception& e) {
-    // OpenCV names the missing layer or the failing node; the model name makes it actionable.
-    return FailedPrecondition("model " + path_.filename().string() + " does not run with input " +
-                              signature_.input.name + " " + ShapeText(signature_.input.shape) + ": " + e.err);
-  }
+  SWAPLINE_RETURN_IF_ERROR(Forward(*net_, signature_, inputs, net_->output_names, path_, outputs));
   if (outputs.size() != net_->output_names.size()) {
     return FailedPrecondition("model " + path_.filename().string() + " gave " + std::to_string(outputs.size()) +
                               " outputs, expected " + std::to_string(net_->output_names.size()));

@@ -1,7 +1,7 @@
 // InferenceSession: one loaded neural network and its declared input/output contract.
 //
-// A model's signature (input name and shape, output names and shapes) is checked when
-// it loads: a dry run on a zero tensor of the input's shape must produce every named
+// A model's signature (input names and shapes, output names and shapes) is checked when
+// it loads: a dry run on zero tensors of the inputs' shapes must produce every named
 // output with its declared shape. A wrong, truncated or foreign file therefore fails
 // at load with a message naming the file and what differs (FailedPrecondition), never
 // later in a frame.
@@ -28,7 +28,8 @@
 namespace swapline::infer {
 
 struct TensorSpec {
-  // An output declared without a name is the network's output of that shape: some
+  // An input declared without a name is the network's only input, whatever its export
+  // calls it. An output declared without a name is the network's output of that shape: some
   // exporters number their tensors ("448"), so the same model family has other names
   // in every file. Its shape must then be unique among the network's outputs.
   std::string name;
@@ -36,7 +37,7 @@ struct TensorSpec {
 };
 
 struct ModelSignature {
-  TensorSpec input;
+  std::vector<TensorSpec> inputs;
   std::vector<TensorSpec> outputs;
 };
 
@@ -47,9 +48,11 @@ class InferenceSession {
                                                         const ModelSignature& signature);
   ~InferenceSession();
 
-  // Runs the network on `input` (a float blob of the signature's input shape) and
-  // returns the outputs in the signature's order.
-  Result<std::vector<cv::Mat>> Run(const cv::Mat& input);
+  // Runs the network on `inputs` (float blobs of the signature's input shapes, in its
+  // order) and returns the outputs in the signature's order.
+  Result<std::vector<cv::Mat>> Run(const std::vector<cv::Mat>& inputs);
+  // The same for a network of one input.
+  Result<std::vector<cv::Mat>> Run(const cv::Mat& input) { return Run(std::vector<cv::Mat>{input}); }
 
   // Another session of the same model, for another thread.
   Result<std::unique_ptr<InferenceSession>> Clone() const;
@@ -60,8 +63,12 @@ class InferenceSession {
   struct Net;
   static Result<std::unique_ptr<Net>> LoadNet(const std::filesystem::path& path);
   // Fills the names of outputs declared by shape only (TensorSpec::name empty).
-  static Status NameOutputsByShape(Net& net, const cv::Mat& input, const std::filesystem::path& onnx,
+  static Status NameOutputsByShape(Net& net, const std::vector<cv::Mat>& inputs, const std::filesystem::path& onnx,
                                    ModelSignature& signature);
+  // Sets `inputs` on the net and runs it up to `outputs`.
+  static Status Forward(Net& net, const ModelSignature& signature, const std::vector<cv::Mat>& inputs,
+                        const std::vector<std::string>& outputs, const std::filesystem::path& onnx,
+                        std::vector<cv::Mat>& values);
   InferenceSession(std::filesystem::path path, ModelSignature signature, std::unique_ptr<Net> net);
 
   std::filesystem::path path_;

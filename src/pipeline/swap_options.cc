@@ -42,7 +42,9 @@ constexpr Field kFields[] = {
      &O::reference_face_position},
     {"reference-face-distance", "reference mode: maximum identity distance (default: the recognizer's threshold)",
      &O::reference_face_distance},
-    {"face-recognizer-model", "identity model for reference mode (dlib face_recognition_densenet_model_v1.dat)",
+    {"face-recognizer-model",
+     "identity model for reference mode: dlib face_recognition_densenet_model_v1.dat, or an ArcFace .onnx "
+     "(arcface_w600k_r50)",
      &O::face_recognizer_model},
     {"face-mask-types", "box and/or region", &O::face_mask_types, 1, -1},
     {"face-mask-blur", "feathering of the mask edge, 0..1", &O::face_mask_blur},

@@ -32,7 +32,7 @@ constexpr int kRightEyeOuter = 33, kLeftEyeOuter = 263;
 using Mesh = std::array<cv::Point2f, kMeshPoints>;
 
 infer::ModelSignature FaceMeshSignature() {
-  return {{"input_1", {1, 3, kInputSide, kInputSide}},
+  return {{{"input_1", {1, 3, kInputSide, kInputSide}}},
           {{"conv2d_20", {1, kMeshPoints * 3, 1, 1}}, {"conv2d_30", {1, 1, 1, 1}}}};
 }
 

@@ -25,6 +25,8 @@
 
 #include <opencv2/imgproc.hpp>
 
+#include "vision/arcface_recognizer.h"
+
 namespace swapline::vision {
 namespace {
 
@@ -115,7 +117,7 @@ constexpr float kSameIdentityThreshold = 0.55f;
 }  // namespace densenet_v1
 
 constexpr const char* kSupportedFormats =
-    "supported recognizer models: *.dat (dlib face_recognition_densenet_model_v1)";
+    "supported recognizer models: *.dat (dlib face_recognition_densenet_model_v1), *.onnx (ArcFace, 112 px, 512-d)";
 
 std::string LowerExtension(const std::filesystem::path& path) {
   std::string ext = path.extension().string();
@@ -279,6 +281,7 @@ Result<std::unique_ptr<FaceRecognizer>> LoadFaceRecognizer(const std::filesystem
                             " is a directory, not a model file; " + kSupportedFormats);
   }
   if (LowerExtension(model) == ".dat") return LoadDlibDenseNet(model);
+  if (LowerExtension(model) == ".onnx") return LoadArcFaceRecognizer(model);
   return UnsupportedInput("face recognizer model " + model.string() +
                           " has an unknown format; " + kSupportedFormats);
 }

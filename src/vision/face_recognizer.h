@@ -29,7 +29,8 @@ class FaceRecognizer {
 };
 
 // Loads a recognizer from a model file, chosen by its name:
-//   *.dat  dlib face_recognition_densenet_model_v1 (128-d, Euclidean distance, 0.55)
+//   *.dat   dlib face_recognition_densenet_model_v1 (128-d, Euclidean distance, 0.55)
+//   *.onnx  ArcFace (vision/arcface_recognizer.h: 512-d, 1 − cosine similarity, 0.6)
 // Unknown or unreadable files give a Status naming the file and what is supported.
 Result<std::unique_ptr<FaceRecognizer>> LoadFaceRecognizer(const std::filesystem::path& model);
 

@@ -17,7 +17,7 @@ constexpr float kBoxSideInCrop = 195;
 constexpr double kDarkLightness = 30;
 
 infer::ModelSignature Fan68Signature() {
-  return {{"input", {1, 3, kInputSide, kInputSide}},
+  return {{{"input", {1, 3, kInputSide, kInputSide}}},
           {{"", {1, 68, 3}}, {"", {1, 68, kHeatmapSide, kHeatmapSide}}}};
 }
 

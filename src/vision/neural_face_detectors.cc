@@ -40,7 +40,7 @@ constexpr int kStrides[] = {8, 16, 32};
 constexpr float kNmsIou = 0.3f;
 
 infer::ModelSignature YuNetSignature(int side) {
-  infer::ModelSignature signature{{"input", {1, 3, side, side}}, {}};
+  infer::ModelSignature signature{{{"input", {1, 3, side, side}}}, {}};
   for (const char* kind : {"cls", "obj", "bbox", "kps"}) {
     const int width = std::string(kind) == "bbox" ? 4 : std::string(kind) == "kps" ? 10 : 1;
     for (int stride : kStrides) {
@@ -148,7 +148,7 @@ class YuNetFaceDetector final : public SquareInputDetector {
 constexpr std::pair<int, int> kBlazeGrids[] = {{16, 2}, {8, 6}};
 
 infer::ModelSignature BlazeFaceSignature(int side) {
-  return {{"input:0", {1, side, side, 3}},
+  return {{{"input:0", {1, side, side, 3}}},
           {{"Identity:0", {1, 512, 1}}, {"Identity_1:0", {1, 384, 1}},
            {"Identity_2:0", {1, 512, 16}}, {"Identity_3:0", {1, 384, 16}}}};
 }
@@ -187,7 +187,7 @@ class BlazeFaceDetector final : public SquareInputDetector {
 };
 
 infer::ModelSignature ScrfdSignature(int side) {
-  infer::ModelSignature signature{{"input.1", {1, 3, side, side}}, {}};
+  infer::ModelSignature signature{{{"input.1", {1, 3, side, side}}}, {}};
   for (const int width : {1, 4, 10}) {
     for (const int stride : kStrides) signature.outputs.push_back({"", {2 * (side / stride) * (side / stride), width}});
   }
@@ -230,7 +230,7 @@ constexpr int kYoloSide = 640;
 infer::ModelSignature YoloFaceSignature() {
   int candidates = 0;
   for (const int stride : kStrides) candidates += (kYoloSide / stride) * (kYoloSide / stride);
-  return {{"images", {1, 3, kYoloSide, kYoloSide}}, {{"output0", {1, 20, candidates}}}};
+  return {{{"images", {1, 3, kYoloSide, kYoloSide}}}, {{"output0", {1, 20, candidates}}}};
 }
 
 class YoloFaceDetector final : public SquareInputDetector {

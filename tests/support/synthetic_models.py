@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Writes small ONNX networks with exactly the input and output layout of face models
-that cannot be shipped or downloaded here (SCRFD/RetinaFace, yolo_face, 2DFAN4), so the tests
+that cannot be shipped or downloaded here (SCRFD/RetinaFace, yolo_face, 2DFAN4, ArcFace), so the tests
 can check swapline's pre- and post-processing of them numerically.
 
 Each detector network answers to a colour: at stride 8 it scores the mean of the blue
@@ -168,6 +168,27 @@ def fan68():
                              inits)
 
 
+ARCFACE_SIZE = 512
+
+
+def arcface():
+    """arcface_w600k_r50: input.1 1x3x112x112 (RGB, (x - 127.5) / 127.5), output 1x512
+    under a numbered name. Entries 0, 1, 2 are the means of input channels 0, 1, 2 (red,
+    green, blue); entry k >= 3 is 0.01 k."""
+    nodes, inits = [], []
+    nodes.append(helper.make_node("GlobalAveragePool", ["input.1"], ["channel_means"]))
+    weight = np.zeros((ARCFACE_SIZE, 3, 1, 1), np.float32)
+    for c in range(3):
+        weight[c, c] = 1.0
+    bias = np.asarray([0.0] * 3 + [0.01 * k for k in range(3, ARCFACE_SIZE)], np.float32)
+    inits += [numpy_helper.from_array(weight, "embed_w"), numpy_helper.from_array(bias, "embed_b")]
+    nodes.append(helper.make_node("Conv", ["channel_means", "embed_w", "embed_b"], ["embed_map"], kernel_shape=[1, 1]))
+    nodes.append(helper.make_node("Flatten", ["embed_map"], ["683"], axis=1))
+    return helper.make_graph(nodes, "arcface_synthetic",
+                             [helper.make_tensor_value_info("input.1", TensorProto.FLOAT, [1, 3, 112, 112])],
+                             [helper.make_tensor_value_info("683", TensorProto.FLOAT, [1, ARCFACE_SIZE])], inits)
+
+
 def write(graph, path):
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 11)], producer_name="swapline-tests")
     model.ir_version = 6
@@ -181,6 +202,7 @@ def main():
     write(scrfd(), os.path.join(out, "scrfd.onnx"))
     write(yolo_face(), os.path.join(out, "yoloface_8n.onnx"))
     write(fan68(), os.path.join(out, "2dfan4.onnx"))
+    write(arcface(), os.path.join(out, "arcface_w600k_r50.onnx"))
     # The grid points the network answers with (point 0's x for a black input), for the tests.
     with open(os.path.join(out, "2dfan4_points.json"), "w") as f:
         json.dump({"points": fan68_grid_points().tolist(), "blue_gain": FAN_BLUE_GAIN}, f)

@@ -328,12 +328,22 @@ TEST(LoadFaceRecognizerTest, OtherDlibNetworkIsAnError) {
 }
 
 TEST(LoadFaceRecognizerTest, UnknownExtensionIsUnsupported) {
-  TempFile file("model.onnx");
+  TempFile file("model.pt");
   WriteFile(file.path(), "not a model");
   const auto loaded = LoadFaceRecognizer(file.path());
   ASSERT_FALSE(loaded.ok());
   EXPECT_EQ(loaded.status().code(), Code::kUnsupportedInput);
   EXPECT_NE(loaded.status().message().find(".dat"), std::string::npos);
+  EXPECT_NE(loaded.status().message().find(".onnx"), std::string::npos);
+}
+
+TEST(LoadFaceRecognizerTest, AnOnnxNameThatIsNoNetworkFailsAsArcFace) {
+  TempFile file("model.onnx");
+  WriteFile(file.path(), "not a model");
+  const auto loaded = LoadFaceRecognizer(file.path());
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_EQ(loaded.status().code(), Code::kFailedPrecondition);
+  EXPECT_NE(loaded.status().ToString().find("ArcFace"), std::string::npos) << loaded.status().ToString();
 }
 
 TEST(LoadFaceRecognizerTest, DirectoryIsUnsupported) {

@@ -121,11 +121,11 @@ TEST(BlazeFaceDetector, FrontFindsThePortraitsBackFindsSmallerFaces) {
 TEST(InferenceSession, AWrongOrDamagedModelFailsAtLoadNamingTheProblem) {
   // Declared outputs that the network does not have, or has with another shape.
   const fs::path model = kYunet / "yunet_n_320_320.onnx";
-  auto misnamed = infer::InferenceSession::Load(model, {{"input", {1, 3, 320, 320}}, {{"scores", {1, 1600, 1}}}});
+  auto misnamed = infer::InferenceSession::Load(model, {{{"input", {1, 3, 320, 320}}}, {{"scores", {1, 1600, 1}}}});
   EXPECT_EQ(misnamed.status().code(), Code::kFailedPrecondition);
   EXPECT_NE(misnamed.status().message().find("yunet_n_320_320.onnx"), std::string::npos)
       << misnamed.status().ToString();
-  auto misshapen = infer::InferenceSession::Load(model, {{"input", {1, 3, 320, 320}}, {{"cls_8", {1, 400, 1}}}});
+  auto misshapen = infer::InferenceSession::Load(model, {{{"input", {1, 3, 320, 320}}}, {{"cls_8", {1, 400, 1}}}});
   EXPECT_EQ(misshapen.status().code(), Code::kFailedPrecondition);
   EXPECT_NE(misshapen.status().message().find("output cls_8 is 1x1600x1, expected 1x400x1"), std::string::npos)
       << misshapen.status().ToString();
@@ -142,7 +142,7 @@ TEST(InferenceSession, AWrongOrDamagedModelFailsAtLoadNamingTheProblem) {
 }
 
 TEST(InferenceSession, ClonesRunIndependentlyAndRefuseWrongInputs) {
-  const infer::ModelSignature signature{{"input", {1, 3, 320, 320}}, {{"cls_8", {1, 1600, 1}}}};
+  const infer::ModelSignature signature{{{"input", {1, 3, 320, 320}}}, {{"cls_8", {1, 1600, 1}}}};
   auto session = infer::InferenceSession::Load(kYunet / "yunet_n_320_320.onnx", signature);
   ASSERT_TRUE(session.ok()) << session.status().ToString();
   auto clone = (*session)->Clone();
