@@ -10,15 +10,9 @@
 
 #include "vision/face_morph.h"
 #include "vision/face_tone.h"
+#include "vision/swap_source.h"
 
 namespace swapline::vision {
-
-struct SwapSource {
-  cv::Mat image;                    // the face crop (or the average of several)
-  Landmarks68 landmarks;            // in `image`
-  std::vector<cv::Point2f> points;  // SwapPoints(landmarks)
-  std::vector<cv::Vec3i> triangles;
-};
 
 namespace {
 
@@ -28,11 +22,6 @@ double MsSince(Clock::time_point start) {
   return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
 }
 
-// Longest side of the working face frame: the per-face work (warps, masks, tone,
-// blending maths) runs at this resolution at most, so a face that fills a 4K frame
-// costs what a 512 px face costs; only the final paste-back touches full resolution.
-// 512 keeps the detail any source photo's face has in practice.
-constexpr int kWorkSide = 512;
 // Margin around the source face kept for sampling, as a share of its size.
 constexpr float kSourceMargin = 0.05f;
 // The morph moves the target's pixels up to a ring this share of the face width
@@ -43,28 +32,6 @@ constexpr float kMorphRing = 0.10f;
 constexpr float kMaxMorphShift = 0.05f;
 // Source faces smaller than the target face by more than this are sharpened.
 constexpr float kSharpenAbove = 1.25f;
-
-// A face's region of interest scaled down to the working resolution.
-struct WorkFrame {
-  cv::Rect roi;        // frame pixels
-  double scale = 1.0;  // work pixels per frame pixel, <= 1
-  cv::Size size;
-
-  explicit WorkFrame(const cv::Rect& region)
-      : roi(region), scale(std::min(1.0, static_cast<double>(kWorkSide) / std::max({region.width, region.height, 1}))),
-        size(std::max(1, cvRound(region.width * scale)), std::max(1, cvRound(region.height * scale))) {}
-
-  // Pixel centres map onto pixel centres, as cv::resize does.
-  cv::Point2f ToWork(cv::Point2f p) const {
-    const auto s = static_cast<float>(scale);
-    return {(p.x - static_cast<float>(roi.x) + 0.5f) * s - 0.5f, (p.y - static_cast<float>(roi.y) + 0.5f) * s - 0.5f};
-  }
-  Landmarks68 ToWork(const Landmarks68& points) const {
-    Landmarks68 out;
-    std::transform(points.begin(), points.end(), out.begin(), [this](cv::Point2f p) { return ToWork(p); });
-    return out;
-  }
-};
 
 double TriangleArea(const cv::Point2f& a, const cv::Point2f& b, const cv::Point2f& c) {
   return std::abs((b.x - a.x) * (c.y - a.y) - (c.x - a.x) * (b.y - a.y)) * 0.5;
@@ -424,6 +391,7 @@ Status ValidateSwapperOptions(const ClassicSwapperOptions& options) {
 Result<std::shared_ptr<const SwapSource>> PrepareSource(const std::vector<SourceImage>& sources) {
   if (sources.empty()) return InvalidArgument("no source face to prepare");
   SWAPLINE_ASSIGN_OR_RETURN(SwapSource lead, CropSource(sources.front()));
+  lead.faces = sources;
   if (sources.size() == 1) return std::make_shared<const SwapSource>(std::move(lead));
 
   // The mean shape, in the lead crop's frame.
@@ -435,6 +403,7 @@ Result<std::shared_ptr<const SwapSource>> PrepareSource(const std::vector<Source
     for (std::size_t i = 0; i < mean.size(); ++i) mean[i] += aligned[i] * (1.0f / static_cast<float>(sources.size()));
   }
   SwapSource average;
+  average.faces = sources;
   average.landmarks = mean;
   average.points = SwapPoints(mean, lead.image.size());
   average.triangles = Triangulate(average.points);

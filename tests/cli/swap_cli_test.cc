@@ -722,7 +722,7 @@ TEST_F(BadInputTest, BadOptionValues) {
       {"--output-image-quality", "101"},
       {"--output-image-resolution", "wide"},
       {"--face-swapper-blend", "smudge"},
-      {"--face-landmarker-model", "2dfan4"},
+      {"--face-landmarker-model", "peppa_wutz"},
       {"--processors", "frame_colorizer"},
       {"--no-such-option"},
   };

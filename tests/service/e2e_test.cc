@@ -211,7 +211,7 @@ TEST_F(E2eTest, JobsNameFaceModelsTheWorkerResolvesInItsFolder) {
   };
   expect_named_model("--face-detector-model", "yunet", "mtcnn", "yunet_s_640");
   // YuNet + Face Mesh: the fully permissive chain.
-  expect_named_model("--face-landmarker-model", "face_mesh", "2dfan4", "face_mesh");
+  expect_named_model("--face-landmarker-model", "face_mesh", "peppa_wutz", "face_mesh");
   serve->Signal(SIGTERM);
   EXPECT_EQ(serve->WaitExit(std::chrono::seconds(20)), 0) << serve->log();
 }

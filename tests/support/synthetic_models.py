@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Writes small ONNX networks with exactly the input and output layout of face models
-that cannot be shipped or downloaded here (SCRFD/RetinaFace, yolo_face, 2DFAN4, ArcFace), so the tests
+that cannot be shipped or downloaded here (SCRFD/RetinaFace, yolo_face, 2DFAN4, ArcFace, inswapper), so the tests
 can check swapline's pre- and post-processing of them numerically.
 
 Each detector network answers to a colour: at stride 8 it scores the mean of the blue
@@ -174,19 +174,61 @@ ARCFACE_SIZE = 512
 def arcface():
     """arcface_w600k_r50: input.1 1x3x112x112 (RGB, (x - 127.5) / 127.5), output 1x512
     under a numbered name. Entries 0, 1, 2 are the means of input channels 0, 1, 2 (red,
-    green, blue); entry k >= 3 is 0.01 k."""
+    green, blue); entry k >= 3 is 0.001 k."""
     nodes, inits = [], []
     nodes.append(helper.make_node("GlobalAveragePool", ["input.1"], ["channel_means"]))
     weight = np.zeros((ARCFACE_SIZE, 3, 1, 1), np.float32)
     for c in range(3):
         weight[c, c] = 1.0
-    bias = np.asarray([0.0] * 3 + [0.01 * k for k in range(3, ARCFACE_SIZE)], np.float32)
+    bias = np.asarray([0.0] * 3 + [0.001 * k for k in range(3, ARCFACE_SIZE)], np.float32)
     inits += [numpy_helper.from_array(weight, "embed_w"), numpy_helper.from_array(bias, "embed_b")]
     nodes.append(helper.make_node("Conv", ["channel_means", "embed_w", "embed_b"], ["embed_map"], kernel_shape=[1, 1]))
     nodes.append(helper.make_node("Flatten", ["embed_map"], ["683"], axis=1))
     return helper.make_graph(nodes, "arcface_synthetic",
                              [helper.make_tensor_value_info("input.1", TensorProto.FLOAT, [1, 3, 112, 112])],
                              [helper.make_tensor_value_info("683", TensorProto.FLOAT, [1, ARCFACE_SIZE])], inits)
+
+
+INSWAPPER_SIDE = 128
+
+
+def inswapper_emap():
+    """The 512x512 map from an ArcFace embedding to inswapper's latent (row j, column c)."""
+    j, c = np.meshgrid(np.arange(ARCFACE_SIZE), np.arange(ARCFACE_SIZE), indexing="ij")
+    return (2.0 * (j == c) + 0.0001 * ((j + 3 * c) % 11)).astype(np.float32)
+
+
+def inswapper(source_gain, emap_type):
+    """inswapper_128: target 1x3x128x128 (RGB / 255) and source 1x512 (the latent),
+    output 1x3x128x128 = target + source_gain x latent[c] in channel c (so 0 returns the
+    target unchanged); the emap is the last initializer, unused by the graph as in the
+    real file, of `emap_type` (FLOAT or FLOAT16)."""
+    side = INSWAPPER_SIDE
+    nodes, inits = [], []
+    pick = np.zeros((ARCFACE_SIZE, 3), np.float32)
+    for c in range(3):
+        pick[c, c] = source_gain
+    inits.append(numpy_helper.from_array(pick, "pick"))
+    nodes.append(helper.make_node("MatMul", ["source", "pick"], ["latent_rgb"]))
+    inits.append(numpy_helper.from_array(np.asarray([1, 3, 1, 1], np.int64), "plane_shape"))
+    nodes.append(helper.make_node("Reshape", ["latent_rgb", "plane_shape"], ["latent_pixel"]))
+    spread = np.zeros((3, 3, side, side), np.float32)
+    for c in range(3):
+        spread[c, c] = 1.0
+    inits.append(numpy_helper.from_array(spread, "spread"))
+    nodes.append(helper.make_node("ConvTranspose", ["latent_pixel", "spread"], ["latent_plane"],
+                                  kernel_shape=[side, side]))
+    nodes.append(helper.make_node("Add", ["target", "latent_plane"], ["output"]))
+    emap = inswapper_emap()
+    if emap_type == TensorProto.FLOAT16:
+        # make_tensor stores FLOAT16 values as their bits in int32_data.
+        inits.append(helper.make_tensor("emap", TensorProto.FLOAT16, emap.shape, emap.flatten().tolist()))
+    else:
+        inits.append(numpy_helper.from_array(emap, "emap"))
+    return helper.make_graph(nodes, "inswapper_synthetic",
+                             [helper.make_tensor_value_info("target", TensorProto.FLOAT, [1, 3, side, side]),
+                              helper.make_tensor_value_info("source", TensorProto.FLOAT, [1, ARCFACE_SIZE])],
+                             [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, 3, side, side])], inits)
 
 
 def write(graph, path):
@@ -203,6 +245,9 @@ def main():
     write(yolo_face(), os.path.join(out, "yoloface_8n.onnx"))
     write(fan68(), os.path.join(out, "2dfan4.onnx"))
     write(arcface(), os.path.join(out, "arcface_w600k_r50.onnx"))
+    write(inswapper(1.0, TensorProto.FLOAT), os.path.join(out, "inswapper_128.onnx"))
+    write(inswapper(1.0, TensorProto.FLOAT16), os.path.join(out, "inswapper_128_fp16.onnx"))
+    write(inswapper(0.0, TensorProto.FLOAT), os.path.join(out, "inswapper_identity.onnx"))
     # The grid points the network answers with (point 0's x for a black input), for the tests.
     with open(os.path.join(out, "2dfan4_points.json"), "w") as f:
         json.dump({"points": fan68_grid_points().tolist(), "blue_gain": FAN_BLUE_GAIN}, f)

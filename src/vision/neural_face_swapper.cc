@@ -1,0 +1,133 @@
+#include "vision/neural_face_swapper.h"
+
+#include <opencv2/dnn.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "infer/onnx_initializer.h"
+#include "vision/arcface_recognizer.h"
+#include "vision/face_aligner.h"
+#include "vision/swap_source.h"
+
+namespace swapline::vision {
+namespace {
+
+const cv::Size kCrop(kInswapperSide, kInswapperSide);
+
+infer::ModelSignature InswapperSignature() {
+  return {{{"target", {1, 3, kInswapperSide, kInswapperSide}}, {"source", {1, kArcFaceEmbeddingSize}}},
+          {{"", {1, 3, kInswapperSide, kInswapperSide}}}};
+}
+
+// A 1×3×S×S RGB 0..1 tensor as 8-bit BGR, clipped.
+cv::Mat ToBgr(const cv::Mat& tensor) {
+  const int side = tensor.size[2];
+  auto* data = const_cast<float*>(tensor.ptr<float>());
+  const std::vector<cv::Mat> bgr = {cv::Mat(side, side, CV_32F, data + 2 * side * side),
+                                    cv::Mat(side, side, CV_32F, data + side * side), cv::Mat(side, side, CV_32F, data)};
+  cv::Mat merged, out;
+  cv::merge(bgr, merged);
+  merged.convertTo(out, CV_8UC3, 255.0);  // saturating: clips to 0..255
+  return out;
+}
+
+class InswapperFaceSwapper final : public FaceSwapper {
+ public:
+  InswapperFaceSwapper(std::shared_ptr<InswapperModel> model, const FaceMaskOptions& mask)
+      : model_(std::move(model)), mask_(mask) {}
+
+  void SetSource(std::shared_ptr<const SwapSource> source) override {
+    source_ = std::move(source);
+    latent_.release();
+  }
+
+  cv::Rect Region(const Face& target, cv::Size image) const override {
+    auto alignment = EstimateAlignment(target.landmarks5, WarpTemplate::kArcface128, kCrop);
+    if (!alignment.ok()) return {};
+    const float side = static_cast<float>(kInswapperSide);
+    const std::vector<cv::Point2f> corners =
+        TransformPoints({{0, 0}, {side, 0}, {side, side}, {0, side}}, InvertAlignment(*alignment));
+    const cv::Rect2f bounds = cv::boundingRect(corners);
+    return cv::Rect(cvFloor(bounds.x) - 2, cvFloor(bounds.y) - 2, cvCeil(bounds.width) + 5, cvCeil(bounds.height) + 5) &
+           cv::Rect(0, 0, image.width, image.height);
+  }
+
+  Result<SwapPatch> Render(const Face& target, cv::Size /*image*/, const cv::Rect& roi, const RegionReader& read,
+                           SwapTimings* timings) override {
+    if (!source_) return Internal("Render() called before SetSource()");
+    SwapPatch patch;
+    patch.roi = roi;
+    if (roi.width < 4 || roi.height < 4) return patch;  // face outside the frame
+    if (latent_.empty()) {
+      SWAPLINE_ASSIGN_OR_RETURN(latent_, model_->SourceLatent(source_->faces));
+    }
+    const WorkFrame work(roi);
+    const cv::Mat region = read(roi, work.size, cv::INTER_AREA);
+    Face face;  // the target in the working frame
+    face.landmarks68 = work.ToWork(target.landmarks68);
+    for (std::size_t i = 0; i < face.landmarks5.size(); ++i) face.landmarks5[i] = work.ToWork(target.landmarks5[i]);
+    SWAPLINE_ASSIGN_OR_RETURN(const cv::Mat alignment, EstimateAlignment(face.landmarks5, WarpTemplate::kArcface128, kCrop));
+    const cv::Mat crop = WarpFace(region, alignment, kCrop);
+    const cv::Mat blob = cv::dnn::blobFromImage(crop, 1.0 / 255.0, {}, {}, /*swapRB=*/true);
+    SWAPLINE_ASSIGN_OR_RETURN(const cv::Mat swapped, model_->Run(blob, latent_));
+    const cv::Mat to_work = InvertAlignment(alignment);
+    cv::warpAffine(ToBgr(swapped), patch.face, to_work, work.size, cv::INTER_LINEAR, cv::BORDER_REPLICATE);
+    patch.mask = CreateFaceMask(face, work.size, cv::Rect(0, 0, work.size.width, work.size.height), mask_);
+    if (timings) ++timings->faces;
+    return patch;
+  }
+
+ private:
+  std::shared_ptr<InswapperModel> model_;
+  FaceMaskOptions mask_;
+  std::shared_ptr<const SwapSource> source_;
+  cv::Mat latent_;  // of source_, made at its first face
+};
+
+}  // namespace
+
+InswapperModel::InswapperModel(std::unique_ptr<infer::InferenceSession> session, cv::Mat emap,
+                               std::unique_ptr<FaceRecognizer> arcface)
+    : session_(std::move(session)), emap_(std::move(emap)), arcface_(std::move(arcface)) {}
+
+Result<std::shared_ptr<InswapperModel>> InswapperModel::Load(const std::filesystem::path& inswapper,
+                                                             const std::filesystem::path& arcface) {
+  auto session = infer::InferenceSession::Load(inswapper, InswapperSignature());
+  if (!session.ok()) return session.status().WithContext("inswapper");
+  auto emap = infer::ReadLastInitializer(inswapper);
+  if (!emap.ok()) return emap.status().WithContext("inswapper emap");
+  if (emap->dims != 2 || emap->rows != kArcFaceEmbeddingSize || emap->cols != kArcFaceEmbeddingSize) {
+    return FailedPrecondition("inswapper: model " + inswapper.filename().string() +
+                              " does not end with a 512x512 emap initializer");
+  }
+  auto recognizer = LoadArcFaceRecognizer(arcface);
+  if (!recognizer.ok()) return recognizer.status().WithContext("inswapper's recognizer");
+  return std::shared_ptr<InswapperModel>(
+      new InswapperModel(std::move(session).value(), std::move(emap).value(), std::move(recognizer).value()));
+}
+
+Result<cv::Mat> InswapperModel::SourceLatent(const std::vector<SourceImage>& faces) {
+  if (faces.empty()) return InvalidArgument("inswapper: no source face");
+  cv::Mat sum(1, kArcFaceEmbeddingSize, CV_32F, cv::Scalar(0));
+  std::lock_guard lock(mutex_);
+  for (const SourceImage& source : faces) {
+    SWAPLINE_ASSIGN_OR_RETURN(const Embedding embedding, arcface_->Embed(source.image, source.face));
+    sum += cv::Mat(1, kArcFaceEmbeddingSize, CV_32F, const_cast<float*>(embedding.values.data()));
+  }
+  const double length = cv::norm(sum);  // the mean's length × the count, which cancels
+  if (!(length > 0)) return NoFace("inswapper: the source face has an empty ArcFace embedding");
+  cv::Mat latent = sum * emap_ / length;
+  return latent;
+}
+
+Result<cv::Mat> InswapperModel::Run(const cv::Mat& target, const cv::Mat& latent) {
+  std::lock_guard lock(mutex_);
+  SWAPLINE_ASSIGN_OR_RETURN(std::vector<cv::Mat> outputs, session_->Run(std::vector<cv::Mat>{target, latent}));
+  return outputs[0].clone();  // the network's own buffer, which the next run overwrites
+}
+
+std::unique_ptr<FaceSwapper> NewInswapperFaceSwapper(std::shared_ptr<InswapperModel> model,
+                                                     const FaceMaskOptions& mask) {
+  return std::make_unique<InswapperFaceSwapper>(std::move(model), mask);
+}
+
+}  // namespace swapline::vision

@@ -1,0 +1,51 @@
+// Internal to the swappers (vision/face_swapper.h, vision/neural_face_swapper.h): what
+// a prepared source holds, and the working frame a face's region is processed in.
+#pragma once
+
+#include <algorithm>
+#include <vector>
+
+#include <opencv2/core.hpp>
+
+#include "vision/face.h"
+#include "vision/face_swapper.h"
+
+namespace swapline::vision {
+
+struct SwapSource {
+  cv::Mat image;                    // the face crop (or the average of several)
+  Landmarks68 landmarks;            // in `image`
+  std::vector<cv::Point2f> points;  // SwapPoints(landmarks)
+  std::vector<cv::Vec3i> triangles;
+  std::vector<SourceImage> faces;   // the sources as given, for swappers that embed identities
+};
+
+// Longest side of the working face frame: the per-face work (warps, masks, tone,
+// blending maths) runs at this resolution at most, so a face that fills a 4K frame
+// costs what a 512 px face costs; only the final paste-back touches full resolution.
+// 512 keeps the detail any source photo's face has in practice.
+inline constexpr int kWorkSide = 512;
+
+// A face's region of interest scaled down to the working resolution.
+struct WorkFrame {
+  cv::Rect roi;        // frame pixels
+  double scale = 1.0;  // work pixels per frame pixel, <= 1
+  cv::Size size;
+
+  explicit WorkFrame(const cv::Rect& region)
+      : roi(region), scale(std::min(1.0, static_cast<double>(kWorkSide) / std::max({region.width, region.height, 1}))),
+        size(std::max(1, cvRound(region.width * scale)), std::max(1, cvRound(region.height * scale))) {}
+
+  // Pixel centres map onto pixel centres, as cv::resize does.
+  cv::Point2f ToWork(cv::Point2f p) const {
+    const auto s = static_cast<float>(scale);
+    return {(p.x - static_cast<float>(roi.x) + 0.5f) * s - 0.5f, (p.y - static_cast<float>(roi.y) + 0.5f) * s - 0.5f};
+  }
+  Landmarks68 ToWork(const Landmarks68& points) const {
+    Landmarks68 out;
+    std::transform(points.begin(), points.end(), out.begin(), [this](cv::Point2f p) { return ToWork(p); });
+    return out;
+  }
+};
+
+}  // namespace swapline::vision

@@ -1,0 +1,177 @@
+// inswapper on synthetic networks with its layout (support/synthetic_models.py): the emap
+// is read from the model file's last initializer (FLOAT and FLOAT16); a network that
+// returns its target unchanged gives back the target face within rounding; one that adds
+// its source input to the face checks the latent (e · emap / ‖e‖ of the sources' mean
+// ArcFace embedding) and the RGB order against a reference computed here.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include <opencv2/core.hpp>
+
+#include "infer/onnx_initializer.h"
+#include "media/image_codec.h"
+#include "vision/arcface_recognizer.h"
+#include "vision/face_aligner.h"
+#include "vision/face_analyser.h"
+#include "vision/neural_face_swapper.h"
+
+namespace swapline::vision {
+namespace {
+
+namespace fs = std::filesystem;
+const fs::path kSynthetic = SWAPLINE_SYNTHETIC_MODELS_DIR;
+const fs::path kArcFace = kSynthetic / "arcface_w600k_r50.onnx";
+const std::string kPhotos = SWAPLINE_TESTDATA_DIR "/photos/";
+
+// synthetic_models.py's inswapper_emap().
+float Emap(int j, int c) { return (j == c ? 2.0f : 0.0f) + 0.0001f * static_cast<float>((j + 3 * c) % 11); }
+
+cv::Mat Photo(const std::string& name) {
+  auto image = media::ReadImage(kPhotos + name);
+  EXPECT_TRUE(image.ok()) << image.status().ToString();
+  return image.ok() ? *image : cv::Mat(400, 400, CV_8UC3, cv::Scalar::all(0));
+}
+
+SourceImage SourceFace(const std::string& name) {
+  auto analyser = FaceAnalyser::CreateDefault();
+  EXPECT_TRUE(analyser.ok()) << analyser.status().ToString();
+  const cv::Mat image = Photo(name);
+  auto faces = analyser->Analyse(image, 0.3f, false);
+  EXPECT_TRUE(faces.ok() && !faces->empty());
+  return {image, faces.ok() && !faces->empty() ? faces->front() : Face{}};
+}
+
+// A target face whose five landmarks are arcface_128's at 128 px moved by whole pixels:
+// its aligned crop is the image's pixels at `corner`, untouched by resampling.
+Face TemplateFace(cv::Point corner) {
+  Face face;
+  const auto& points = TemplatePoints(WarpTemplate::kArcface128);
+  for (std::size_t i = 0; i < 5; ++i) face.landmarks5[i] = points[i] * 128.0f + cv::Point2f(corner);
+  return face;
+}
+
+FaceMaskOptions BoxOnly() {
+  FaceMaskOptions mask;
+  mask.types = {MaskType::kBox};
+  return mask;
+}
+
+std::shared_ptr<InswapperModel> LoadModel(const std::string& file) {
+  auto model = InswapperModel::Load(kSynthetic / file, kArcFace);
+  EXPECT_TRUE(model.ok()) << model.status().ToString();
+  return model.ok() ? *model : nullptr;
+}
+
+// The box mask is 1 more than 19 px inside the crop's edges (blur 0.3 at 128 px).
+const cv::Rect kInner(24, 24, 80, 80);
+
+TEST(OnnxInitializer, TheLastInitializerIsReadAsFloatFromFloatAndFloat16) {
+  auto emap = infer::ReadLastInitializer(kSynthetic / "inswapper_128.onnx");
+  ASSERT_TRUE(emap.ok()) << emap.status().ToString();
+  ASSERT_EQ(emap->rows, 512);
+  ASSERT_EQ(emap->cols, 512);
+  auto half = infer::ReadLastInitializer(kSynthetic / "inswapper_128_fp16.onnx");
+  ASSERT_TRUE(half.ok()) << half.status().ToString();
+  for (const auto& [j, c] : {std::pair{0, 0}, {5, 7}, {7, 5}, {511, 511}, {300, 2}}) {
+    EXPECT_FLOAT_EQ(emap->at<float>(j, c), Emap(j, c)) << j << "," << c;
+    EXPECT_NEAR(half->at<float>(j, c), Emap(j, c), 1e-3 * (1 + Emap(j, c))) << j << "," << c;
+  }
+}
+
+TEST(OnnxInitializer, ATruncatedOrForeignFileFailsNamingIt) {
+  const fs::path dir = fs::temp_directory_path() / ("swapline_initializer_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  std::ifstream in(kSynthetic / "inswapper_128.onnx", std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  for (const auto& [name, content] : {std::pair<std::string, std::string>{"truncated.onnx", bytes.substr(0, bytes.size() / 2)},
+                                      {"text.onnx", "#EXTM3U\nhttp://example.com/a.ts\n"}, {"empty.onnx", ""}}) {
+    std::ofstream(dir / name, std::ios::binary) << content;
+    auto read = infer::ReadLastInitializer(dir / name);
+    ASSERT_FALSE(read.ok()) << name;
+    EXPECT_EQ(read.status().code(), Code::kFailedPrecondition) << read.status().ToString();
+    EXPECT_NE(read.status().message().find(name), std::string::npos) << read.status().ToString();
+  }
+  fs::remove_all(dir);
+  // OpenCV's CPU backend loads no FLOAT16 weights: the fp16 export is refused, saying so.
+  auto half = InswapperModel::Load(kSynthetic / "inswapper_128_fp16.onnx", kArcFace);
+  ASSERT_FALSE(half.ok());
+  EXPECT_NE(half.status().message().find("FLOAT16"), std::string::npos) << half.status().ToString();
+  // A network of another layout: refused at load, whatever its initializers.
+  auto wrong = InswapperModel::Load(kSynthetic / "2dfan4.onnx", kArcFace);
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_NE(wrong.status().ToString().find("inswapper"), std::string::npos) << wrong.status().ToString();
+}
+
+TEST(InswapperFaceSwapper, ANetworkReturningItsTargetGivesBackTheTargetFace) {
+  auto model = LoadModel("inswapper_identity.onnx");
+  ASSERT_NE(model, nullptr);
+  auto prepared = PrepareSource({SourceFace("eileen_collins_nasa_portrait.png")});
+  ASSERT_TRUE(prepared.ok()) << prepared.status().ToString();
+  auto swapper = NewInswapperFaceSwapper(model, BoxOnly());
+  swapper->SetSource(*prepared);
+  const cv::Mat target = Photo("grace_hopper_usn_portrait.jpg");
+  cv::Mat swapped = target.clone();
+  const cv::Point corner(180, 160);
+  ASSERT_TRUE(Swap(*swapper, swapped, TemplateFace(corner)).ok());
+  cv::Mat difference;
+  cv::absdiff(swapped, target, difference);
+  double worst = 0;
+  cv::minMaxLoc(difference.reshape(1), nullptr, &worst);
+  EXPECT_LE(worst, 1.0) << "the round trip through the crop changed the face";
+}
+
+TEST(InswapperFaceSwapper, TheSourceLatentIsTheMeanEmbeddingThroughTheEmap) {
+  const std::vector<SourceImage> sources = {SourceFace("eileen_collins_nasa_portrait.png"),
+                                            SourceFace("obama_official_portrait_2012.jpg")};
+  auto recognizer = LoadArcFaceRecognizer(kArcFace);
+  ASSERT_TRUE(recognizer.ok()) << recognizer.status().ToString();
+  for (const std::size_t count : {std::size_t{1}, std::size_t{2}}) {
+    // The reference: e = Σ embeddings (the mean's direction), latent = e · emap / ‖e‖.
+    std::vector<double> e(512, 0.0);
+    for (std::size_t s = 0; s < count; ++s) {
+      auto embedding = (*recognizer)->Embed(sources[s].image, sources[s].face);
+      ASSERT_TRUE(embedding.ok()) << embedding.status().ToString();
+      for (int j = 0; j < 512; ++j) e[j] += embedding->values[j];
+    }
+    double length = 0;
+    for (double v : e) length += v * v;
+    length = std::sqrt(length);
+    double latent[3] = {0, 0, 0};
+    for (int c = 0; c < 3; ++c) {
+      for (int j = 0; j < 512; ++j) latent[c] += e[j] * Emap(j, c) / length;
+    }
+    const cv::Mat target = Photo("grace_hopper_usn_portrait.jpg");
+    const cv::Point corner(180, 160);
+    {
+      SCOPED_TRACE("sources: " + std::to_string(count));
+      auto model = LoadModel("inswapper_128.onnx");
+      ASSERT_NE(model, nullptr);
+      auto prepared = PrepareSource(std::vector<SourceImage>(sources.begin(), sources.begin() + count));
+      ASSERT_TRUE(prepared.ok()) << prepared.status().ToString();
+      auto swapper = NewInswapperFaceSwapper(model, BoxOnly());
+      swapper->SetSource(*prepared);
+      cv::Mat swapped = target.clone();
+      ASSERT_TRUE(Swap(*swapper, swapped, TemplateFace(corner)).ok());
+      // The network adds latent[c] to RGB channel c: blue gets latent[2], red latent[0].
+      const cv::Rect inner = kInner + corner;
+      int checked = 0;
+      for (int y = inner.y; y < inner.br().y; y += 7) {
+        for (int x = inner.x; x < inner.br().x; x += 7) {
+          const cv::Vec3b before = target.at<cv::Vec3b>(y, x), after = swapped.at<cv::Vec3b>(y, x);
+          for (int channel = 0; channel < 3; ++channel) {
+            const double expected = std::clamp(before[channel] + 255.0 * latent[2 - channel], 0.0, 255.0);
+            ASSERT_NEAR(after[channel], expected, 1.5) << "at " << x << "," << y << " channel " << channel;
+          }
+          ++checked;
+        }
+      }
+      EXPECT_GT(checked, 100);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace swapline::vision
