@@ -65,7 +65,18 @@ Result<ImageSwapEngine> ImageSwapEngine::Create(const std::optional<std::filesys
     SWAPLINE_ASSIGN_OR_RETURN(auto recognizer, vision::LoadFaceRecognizer(*recognizer_model));
     analyser.set_recognizer(std::move(recognizer));
   }
-  return ImageSwapEngine(std::move(analyser));
+  std::shared_ptr<vision::InswapperModel> inswapper;
+  if (face_models.swapper) {
+    if (!face_models.swapper_recognizer) return InvalidArgument("the neural swapper needs its recognizer model");
+    SWAPLINE_ASSIGN_OR_RETURN(inswapper, vision::InswapperModel::Load(face_models.swapper->path,
+                                                                      face_models.swapper_recognizer->path));
+  }
+  return ImageSwapEngine(std::move(analyser), std::move(inswapper));
+}
+
+std::unique_ptr<vision::FaceSwapper> ImageSwapEngine::NewSwapper(const vision::ClassicSwapperOptions& options) const {
+  if (inswapper_) return vision::NewInswapperFaceSwapper(inswapper_, options.mask);
+  return vision::NewClassicFaceSwapper(options);
 }
 
 Result<std::shared_ptr<const vision::SwapSource>> PrepareSwapSource(const std::vector<SourceFace>& faces) {
@@ -126,7 +137,7 @@ Result<ImageJobReport> ImageSwapEngine::Run(const ImageJobSpec& spec) {
     spdlog::warn("no face selected in target '{}'; writing it unchanged", spec.target.string());
   } else {
     SWAPLINE_ASSIGN_OR_RETURN(auto prepared, PrepareSwapSource(sources));
-    auto swapper = vision::NewClassicFaceSwapper(spec.swapper);
+    auto swapper = NewSwapper(spec.swapper);
     swapper->SetSource(std::move(prepared));
     for (const vision::Face& face : selected) {
       SWAPLINE_RETURN_IF_ERROR(vision::Swap(*swapper, frame, face));

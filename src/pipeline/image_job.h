@@ -30,6 +30,7 @@
 #include "vision/face_analyser.h"
 #include "vision/face_selector.h"
 #include "vision/face_swapper.h"
+#include "vision/neural_face_swapper.h"
 
 namespace swapline::pipeline {
 
@@ -86,13 +87,15 @@ struct NetworkFile {
 struct FaceModelPaths {
   std::optional<NetworkFile> detector;    // detect with this network instead of HOG
   std::optional<NetworkFile> landmarker;  // mark with this network instead of dlib's 68-point model
+  std::optional<NetworkFile> swapper;     // swap with this network (inswapper) instead of the classic swapper
+  std::optional<NetworkFile> swapper_recognizer;  // the identity model the swapper needs (ArcFace)
 };
 
 class ImageSwapEngine {
  public:
   // Loads the embedded default models, plus a recognizer when a model is given.
   // `detect_side`: the longest side faces are detected at (--face-detector-size).
-  // `face_models`: the neural detector (input `detect_side`) and landmarker to use.
+  // `face_models`: the neural detector (input `detect_side`), landmarker and swapper to use.
   // `detector_angles`: the turns faces are looked for at (--face-detector-angles).
   static Result<ImageSwapEngine> Create(const std::optional<std::filesystem::path>& recognizer_model,
                                         int detect_side = kImageDetectSide, const FaceModelPaths& face_models = {},
@@ -106,9 +109,15 @@ class ImageSwapEngine {
 
   vision::FaceAnalyser& analyser() { return analyser_; }
 
+  // A swapper for one thread: the neural one when the engine has its model (shared by
+  // every swapper it makes), else the classic one with `options`.
+  std::unique_ptr<vision::FaceSwapper> NewSwapper(const vision::ClassicSwapperOptions& options) const;
+
  private:
-  explicit ImageSwapEngine(vision::FaceAnalyser analyser) : analyser_(std::move(analyser)) {}
+  ImageSwapEngine(vision::FaceAnalyser analyser, std::shared_ptr<vision::InswapperModel> inswapper)
+      : analyser_(std::move(analyser)), inswapper_(std::move(inswapper)) {}
   vision::FaceAnalyser analyser_;
+  std::shared_ptr<vision::InswapperModel> inswapper_;
 };
 
 }  // namespace swapline::pipeline

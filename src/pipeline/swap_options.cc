@@ -49,7 +49,11 @@ constexpr Field kFields[] = {
     {"face-mask-types", "box and/or region", &O::face_mask_types, 1, -1},
     {"face-mask-blur", "feathering of the mask edge, 0..1", &O::face_mask_blur},
     {"face-mask-padding", "box mask padding in percent: top [right [bottom [left]]]", &O::face_mask_padding, 1, 4},
-    {"face-swapper-blend", "feather or poisson", &O::face_swapper_blend},
+    {"face-swapper-model",
+     "classic (built in: shape morph, texture warp, tone; no model file) or inswapper_128 (InsightFace, "
+     "non-commercial, with arcface_w600k_r50: models you bring, README \"Models you bring\")",
+     &O::face_swapper_model},
+    {"face-swapper-blend", "feather or poisson (classic swapper)", &O::face_swapper_blend},
     {"face-swapper-morph", "how far the face's shape moves toward the source's, 0..1", &O::face_swapper_morph},
     {"no-color-transfer", "keep the source face's own colours", &O::no_color_transfer},
     {"processors", "face_swapper", &O::processors, 1, -1},
@@ -147,6 +151,18 @@ struct OptionModel {
   const char* brought_architecture = nullptr;
 };
 
+// inswapper_128's identity input is an ArcFace embedding.
+const OptionModel kInswapperRecognizer{"arcface_w600k_r50", "arcface"};
+
+Result<OptionModel> SwapperModel(const SwapOptions& options) {
+  if (options.face_swapper_model == "classic") return OptionModel{};
+  if (options.face_swapper_model == "inswapper_128" || options.face_swapper_model == "inswapper_128_fp16") {
+    return OptionModel{options.face_swapper_model, "inswapper"};
+  }
+  return InvalidArgument("--face-swapper-model must be classic, inswapper_128 or inswapper_128_fp16, got '" +
+                         options.face_swapper_model + "'");
+}
+
 Result<OptionModel> LandmarkerModel(const SwapOptions& options) {
   if (options.face_landmarker_model == "dlib_68") return OptionModel{};
   if (options.face_landmarker_model == "face_mesh") return OptionModel{"face_mesh"};
@@ -164,6 +180,7 @@ Status FillFaceOptions(const SwapOptions& args, const std::vector<std::filesyste
   spec.output = output;
   spec.face_detector_score = args.face_detector_score;
   SWAPLINE_RETURN_IF_ERROR(LandmarkerModel(args).status());
+  SWAPLINE_RETURN_IF_ERROR(SwapperModel(args).status());
   SWAPLINE_RETURN_IF_ERROR(DetectorAngles(args).status());
   SWAPLINE_ASSIGN_OR_RETURN(spec.selector.mode, vision::ParseSelectorMode(args.face_selector_mode));
   SWAPLINE_ASSIGN_OR_RETURN(spec.selector.order, vision::ParseSelectorOrder(args.face_selector_order));
@@ -321,6 +338,12 @@ Result<FaceModelPaths> ResolveFaceModels(const SwapOptions& options, int detect_
   SWAPLINE_ASSIGN_OR_RETURN(paths.detector, resolve(detector, "face-detector-model", options.face_detector_model));
   SWAPLINE_ASSIGN_OR_RETURN(paths.landmarker,
                             resolve(landmarker, "face-landmarker-model", options.face_landmarker_model));
+  SWAPLINE_ASSIGN_OR_RETURN(const OptionModel swapper, SwapperModel(options));
+  SWAPLINE_ASSIGN_OR_RETURN(paths.swapper, resolve(swapper, "face-swapper-model", options.face_swapper_model));
+  if (paths.swapper) {
+    SWAPLINE_ASSIGN_OR_RETURN(paths.swapper_recognizer,
+                              resolve(kInswapperRecognizer, "face-swapper-model", options.face_swapper_model));
+  }
   return paths;
 }
 

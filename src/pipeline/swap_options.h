@@ -42,6 +42,7 @@ struct SwapOptions {
   std::vector<std::string> face_mask_types = {"box", "region"};
   float face_mask_blur = 0.3f;
   std::vector<float> face_mask_padding = {0, 0, 0, 0};
+  std::string face_swapper_model = "classic";  // classic (built in) or inswapper_128 (models folder)
   std::string face_swapper_blend = "feather";
   float face_swapper_morph = vision::kDefaultMorph;
   bool no_color_transfer = false;
@@ -103,7 +104,8 @@ Result<std::vector<int>> DetectorAngles(const SwapOptions& options);
 std::string DetectorModelName(const SwapOptions& options, int detect_side);
 
 // The face models of a swap resolved by name in `models` (its manifest): the
-// detector's (DetectorModelName) and the landmarker's (face_mesh, 2dfan4), each unset for the
+// detector's (DetectorModelName), the landmarker's (face_mesh, 2dfan4) and the swapper's
+// (inswapper_128 with its recognizer arcface_w600k_r50), each unset for the
 // built-in one (HOG, dlib_68). `accepted_licenses`: the non-commercial models the
 // operator accepted (--accept-license). `option_prefix` names the options in errors:
 // "--" on the command line, "options." in jobs. `models` may be null (no models

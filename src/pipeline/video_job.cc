@@ -134,9 +134,10 @@ class TrackStage final : public FrameStage {
 // Parallel: swaps the selected faces, converting only their regions.
 class SwapStage final : public FrameStage {
  public:
-  SwapStage(std::shared_ptr<const vision::SwapSource> source, const vision::ClassicSwapperOptions& options, std::atomic<std::int64_t>& swapped,
+  SwapStage(std::shared_ptr<const vision::SwapSource> source, std::unique_ptr<vision::FaceSwapper> swapper,
+            std::atomic<std::int64_t>& swapped,
             std::atomic<std::int64_t>& frames_with_faces, std::mutex& times_mutex, VideoStageTimes& times)
-      : source_(std::move(source)), swapper_(vision::NewClassicFaceSwapper(options)), swapped_(swapped),
+      : source_(std::move(source)), swapper_(std::move(swapper)), swapped_(swapped),
         frames_with_faces_(frames_with_faces), times_mutex_(times_mutex), times_(times) {}
 
   Status Open() override {
@@ -289,7 +290,8 @@ Result<VideoJobReport> RunVideoJob(ImageSwapEngine& engine, const VideoJobSpec& 
   SWAPLINE_RETURN_IF_ERROR(runner.Run(
       frame_source, &track_stage,
       [&] {
-        return std::make_unique<SwapStage>(source, spec.swapper, swapped, frames_with_faces, times_mutex, times);
+        return std::make_unique<SwapStage>(source, engine.NewSwapper(spec.swapper), swapped, frames_with_faces,
+                                           times_mutex, times);
       }, sink));
   SWAPLINE_RETURN_IF_ERROR(writer->Finish());
 

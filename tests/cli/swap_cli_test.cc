@@ -27,6 +27,7 @@
 #include "core/version.h"
 #include "media/image_codec.h"
 #include "storage/hashing.h"
+#include "support/brought_models.h"
 #include "vision/face.h"
 #include "vision/face_analyser.h"
 #include "vision/face_masker.h"
@@ -796,52 +797,84 @@ TEST_F(BadInputTest, BroughtModelsNeedTheirManifestEntryAndTheLicenseAccepted) {
   struct Brought {
     const char* option;
     const char* value;
-    const char* name;
-    const char* file;
-    const char* architecture;
-    const char* kind;
+    swapline::testing::BroughtModel model;
     std::string target;  // one face the model finds (detectors) or HOG finds (landmarkers)
   };
-  for (const Brought& m : {Brought{"--face-detector-model", "scrfd", "scrfd_2.5g", "scrfd.onnx", "scrfd", "detector",
-                                   blue_cell.string()},
-                           Brought{"--face-detector-model", "retinaface", "retinaface_10g", "scrfd.onnx", "scrfd",
-                                   "detector", blue_cell.string()},
-                           Brought{"--face-detector-model", "yolo_face", "yoloface_8n", "yoloface_8n.onnx",
-                                   "yolo_face", "detector", blue_cell.string()},
-                           Brought{"--face-landmarker-model", "2dfan4", "2dfan4", "2dfan4.onnx", "2dfan4",
-                                   "landmarker", kHopper}}) {
+  for (const Brought& m :
+       {Brought{"--face-detector-model", "scrfd", {"scrfd_2.5g", "detector", "scrfd.onnx", "scrfd"}, blue_cell.string()},
+        Brought{"--face-detector-model", "retinaface", {"retinaface_10g", "detector", "scrfd.onnx", "scrfd"},
+                blue_cell.string()},
+        Brought{"--face-detector-model", "yolo_face", {"yoloface_8n", "detector", "yoloface_8n.onnx", "yolo_face"},
+                blue_cell.string()},
+        Brought{"--face-landmarker-model", "2dfan4", {"2dfan4", "landmarker", "2dfan4.onnx", "2dfan4"}, kHopper}}) {
     SCOPED_TRACE(m.value);
     const std::vector<std::string> swap = {"swap", "-s", kCollins, "-t", m.target, "-o", output_,
                                            m.option, m.value, "--models-dir", models.string()};
     ExpectFailsCleanly(swap, cli::kExitMissingModel, "--models-manifest");
 
-    const fs::path network = fs::path(SWAPLINE_SYNTHETIC_MODELS_DIR) / m.file;
-    const std::string bytes = ReadFileBytes(network);
-    const nlohmann::json manifest = {
-        {"models",
-         {{{"name", m.name}, {"kind", m.kind}, {"file", std::string(m.value) + "/" + m.file},
-           {"architecture", m.architecture}, {"size", bytes.size()},
-           {"sha256", storage::Sha256Hex({reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()})},
-           {"license", "non-commercial"}, {"commercial_use", false},
-           {"sources", {"file://" + network.string()}}, {"options", {m.option}},
-           {"description", "a synthetic stand-in"}}}}};
-    const fs::path manifest_path = dir_->Sub("manifests") / (std::string(m.name) + ".json");
-    WriteFileBytes(manifest_path, manifest.dump());
-    const RunResult pulled = Swapline({"models", "pull", m.name, "--models-dir", models.string(), "--manifest",
-                                       manifest_path.string(), "--accept-license", m.name});
-    ASSERT_EQ(pulled.exit_code, 0) << pulled.err;
-
+    const fs::path manifest = dir_->Sub("manifests") / (m.model.name + ".json");
+    ASSERT_EQ(swapline::testing::PullBrought(kBinary, manifest, swapline::testing::BroughtManifest({m.model}), models,
+                                             dir_->Sub("pull_logs") / m.model.name),
+              0);
     std::vector<std::string> with_manifest = swap;
-    with_manifest.insert(with_manifest.end(), {"--models-manifest", manifest_path.string()});
+    with_manifest.insert(with_manifest.end(), {"--models-manifest", manifest.string()});
     ExpectFailsCleanly(with_manifest, cli::kExitMissingModel, "--accept-license");
     // Accepted, the network drives the swap: the detectors' stand-ins score bright blue
     // cells, and the target holds one; the landmarker's answers with a plausible face.
-    with_manifest.insert(with_manifest.end(), {"--accept-license", m.name});
+    with_manifest.insert(with_manifest.end(), {"--accept-license", m.model.name});
     const RunResult r = Swapline(with_manifest);
     EXPECT_EQ(r.exit_code, 0) << r.err;
     EXPECT_NE(r.err.find("swapped 1 of 1 target face"), std::string::npos) << r.err;
     fs::remove(output_);
   }
+}
+
+TEST_F(BadInputTest, InswapperSwapsWithItsModelAndArcFaceBrought) {
+  // inswapper_128 redraws the aligned face; it needs the ArcFace recognizer too. The
+  // stand-in adds its source latent to the face, so the swapped face changes colour.
+  const fs::path models = dir_->Sub("brought_models");
+  const std::vector<std::string> swap = {"swap", "-s", kCollins, "-t", kHopper, "-o", output_,
+                                         "--face-swapper-model", "inswapper_128", "--models-dir", models.string()};
+  ExpectFailsCleanly(swap, cli::kExitMissingModel, "--models-manifest");
+  const swapline::testing::BroughtModel inswapper{"inswapper_128", "swapper", "inswapper_128.onnx", "inswapper"};
+  const swapline::testing::BroughtModel arcface{"arcface_w600k_r50", "recognizer", "arcface_w600k_r50.onnx",
+                                                "arcface"};
+  // The swapper alone: its recognizer is named.
+  const fs::path alone = dir_->Sub("manifests") / "inswapper_alone.json";
+  ASSERT_EQ(swapline::testing::PullBrought(kBinary, alone, swapline::testing::BroughtManifest({inswapper}), models,
+                                           dir_->Sub("pull_logs") / "alone"),
+            0);
+  std::vector<std::string> args = swap;
+  args.insert(args.end(), {"--models-manifest", alone.string(), "--accept-license", "inswapper_128"});
+  ExpectFailsCleanly(args, cli::kExitMissingModel, "arcface_w600k_r50");
+
+  const fs::path both = dir_->Sub("manifests") / "inswapper.json";
+  ASSERT_EQ(swapline::testing::PullBrought(kBinary, both, swapline::testing::BroughtManifest({inswapper, arcface}),
+                                           models, dir_->Sub("pull_logs") / "both"),
+            0);
+  args = swap;
+  args.insert(args.end(), {"--models-manifest", both.string(), "--accept-license", "inswapper_128", "--accept-license",
+                           "arcface_w600k_r50"});
+  const RunResult r = Swapline(args);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("swapped 1 of 1 target face"), std::string::npos) << r.err;
+  auto target = media::ReadImage(kHopper);
+  auto output = media::ReadImage(output_);
+  ASSERT_TRUE(target.ok() && output.ok());
+  cv::Mat difference;
+  cv::absdiff(*target, *output, difference);
+  EXPECT_GT(cv::mean(difference)[0] + cv::mean(difference)[1] + cv::mean(difference)[2], 1.0);
+  // OpenCV's CPU backend reads no FLOAT16 weights: the fp16 export is refused at load.
+  const swapline::testing::BroughtModel half{"inswapper_128_fp16", "swapper", "inswapper_128_fp16.onnx", "inswapper"};
+  const fs::path fp16 = dir_->Sub("manifests") / "inswapper_fp16.json";
+  ASSERT_EQ(swapline::testing::PullBrought(kBinary, fp16, swapline::testing::BroughtManifest({half, arcface}), models,
+                                           dir_->Sub("pull_logs") / "fp16"),
+            0);
+  args = {"swap", "-s", kCollins, "-t", kHopper, "-o", output_, "--face-swapper-model", "inswapper_128_fp16",
+          "--models-dir", models.string(), "--models-manifest", fp16.string(), "--accept-license",
+          "inswapper_128_fp16", "--accept-license", "arcface_w600k_r50"};
+  fs::remove(output_);
+  ExpectFailsCleanly(args, cli::kExitMissingModel, "FLOAT16");
 }
 
 // ---- Version and help. ----

@@ -36,6 +36,7 @@
 
 #include "bench/video_baseline.h"
 #include "cli/cli_test_util.h"
+#include "support/brought_models.h"
 #include "cli/exit_codes.h"
 #include "media/image_codec.h"
 #include "media/video.h"
@@ -553,6 +554,27 @@ TEST_F(VideoSwapTest, DetectorAnglesTrackAFaceLyingOnItsSide) {
   const RunResult r = Swap(turned, output, {"--output-video-preset", "ultrafast", "--face-detector-angles", "0", "90"});
   ASSERT_EQ(r.exit_code, cli::kExitOk) << r.err;
   EXPECT_NE(r.err.find("swapped 30 face(s) in 30 of 30 frame(s)"), std::string::npos) << r.err;
+}
+
+TEST_F(VideoSwapTest, InswapperSwapsEveryTrackedFaceOfTheTwoFaceClip) {
+  // The neural swapper in the one-pass pipeline: one model shared by the swap threads.
+  // Its stand-in (support/synthetic_models.py) adds the source latent to the face.
+  const fs::path models = dir_->Sub("models");
+  const fs::path manifest = dir_->Sub("manifests") / "inswapper.json";
+  ASSERT_EQ(swapline::testing::PullBrought(
+                kBinary, manifest,
+                swapline::testing::BroughtManifest(
+                    {{"inswapper_128", "swapper", "inswapper_128.onnx", "inswapper"},
+                     {"arcface_w600k_r50", "recognizer", "arcface_w600k_r50.onnx", "arcface"}}),
+                models, dir_->Sub("pull_logs")),
+            0);
+  const fs::path output = out_dir_ / "inswapper.mp4";
+  const RunResult r = Swap(kTwoFaces720, output,
+                           {"--trim-frame-end", "30", "--output-video-preset", "ultrafast", "--face-swapper-model",
+                            "inswapper_128", "--models-dir", models.string(), "--models-manifest", manifest.string(),
+                            "--accept-license", "inswapper_128", "--accept-license", "arcface_w600k_r50"});
+  ASSERT_EQ(r.exit_code, cli::kExitOk) << r.err;
+  EXPECT_NE(r.err.find("swapped 60 face(s) in 30 of 30 frame(s)"), std::string::npos) << r.err;
 }
 
 // ---- What changes. ----
