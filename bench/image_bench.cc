@@ -54,7 +54,7 @@ int RunImageBench(const ImageBenchOptions& options) {
   }
   const std::vector<std::uint8_t> target_bytes = ReadBytes(options.target);
   const std::string name = options.target.filename().string();
-  vision::ClassicSwapperOptions swapper_options;
+  vision::SwapperOptions swapper_options;
   auto swapper = vision::NewClassicFaceSwapper(swapper_options);
   swapper->SetSource(*prepared);
   media::ImageEncodeOptions encode;

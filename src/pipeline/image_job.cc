@@ -74,8 +74,8 @@ Result<ImageSwapEngine> ImageSwapEngine::Create(const std::optional<std::filesys
   return ImageSwapEngine(std::move(analyser), std::move(inswapper));
 }
 
-std::unique_ptr<vision::FaceSwapper> ImageSwapEngine::NewSwapper(const vision::ClassicSwapperOptions& options) const {
-  if (inswapper_) return vision::NewInswapperFaceSwapper(inswapper_, options.mask);
+std::unique_ptr<vision::FaceSwapper> ImageSwapEngine::NewSwapper(const vision::SwapperOptions& options) const {
+  if (inswapper_) return vision::NewInswapperFaceSwapper(inswapper_, options);
   return vision::NewClassicFaceSwapper(options);
 }
 

@@ -46,7 +46,7 @@ struct ImageJobSpec {
 
   float face_detector_score = 0.5f;  // 0..1
   vision::FaceSelectorOptions selector;
-  vision::ClassicSwapperOptions swapper;
+  vision::SwapperOptions swapper;
 
   int output_image_quality = 80;                  // 0..100
   std::optional<cv::Size> output_image_resolution;  // unset: the target's size
@@ -111,7 +111,7 @@ class ImageSwapEngine {
 
   // A swapper for one thread: the neural one when the engine has its model (shared by
   // every swapper it makes), else the classic one with `options`.
-  std::unique_ptr<vision::FaceSwapper> NewSwapper(const vision::ClassicSwapperOptions& options) const;
+  std::unique_ptr<vision::FaceSwapper> NewSwapper(const vision::SwapperOptions& options) const;
 
  private:
   ImageSwapEngine(vision::FaceAnalyser analyser, std::shared_ptr<vision::InswapperModel> inswapper)

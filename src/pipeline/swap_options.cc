@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "vision/image_turn.h"
+#include "vision/neural_face_swapper.h"
 
 namespace swapline::pipeline {
 namespace {
@@ -53,6 +54,10 @@ constexpr Field kFields[] = {
      "classic (built in: shape morph, texture warp, tone; no model file) or inswapper_128 (InsightFace, "
      "non-commercial, with arcface_w600k_r50: models you bring, README \"Models you bring\")",
      &O::face_swapper_model},
+    {"face-swapper-pixel-boost",
+     "neural swappers: the aligned crop's size, e.g. 512x512 (inswapper_128: 128 to 1024 in steps of the model's "
+     "128, each step costing (size/128)^2 runs per face); default the model's own",
+     &O::face_swapper_pixel_boost},
     {"face-swapper-blend", "feather or poisson (classic swapper)", &O::face_swapper_blend},
     {"face-swapper-morph", "how far the face's shape moves toward the source's, 0..1", &O::face_swapper_morph},
     {"no-color-transfer", "keep the source face's own colours", &O::no_color_transfer},
@@ -171,6 +176,21 @@ Result<OptionModel> LandmarkerModel(const SwapOptions& options) {
                          options.face_landmarker_model + "'");
 }
 
+Result<int> PixelBoost(const SwapOptions& options) {
+  const std::string& text = options.face_swapper_pixel_boost;
+  if (text.empty()) return 0;
+  SWAPLINE_ASSIGN_OR_RETURN(const OptionModel swapper, SwapperModel(options));
+  if (swapper.name.empty()) return InvalidArgument("--face-swapper-pixel-boost applies to the neural swappers, not classic");
+  int width = 0, height = 0;
+  char x = 0, extra = 0;
+  const int n = std::sscanf(text.c_str(), "%d%c%d%c", &width, &x, &height, &extra);
+  if (!((n == 1 && width > 0) || (n == 3 && (x == 'x' || x == 'X') && width == height))) {
+    return InvalidArgument("--face-swapper-pixel-boost must look like 512x512 (square), got '" + text + "'");
+  }
+  SWAPLINE_RETURN_IF_ERROR(vision::CheckPixelBoost(width));
+  return width;
+}
+
 // The face options shared by image and video jobs.
 template <typename Spec>
 Status FillFaceOptions(const SwapOptions& args, const std::vector<std::filesystem::path>& sources,
@@ -196,6 +216,7 @@ Status FillFaceOptions(const SwapOptions& args, const std::vector<std::filesyste
   SWAPLINE_ASSIGN_OR_RETURN(spec.swapper.blend, vision::ParseBlendMode(args.face_swapper_blend));
   spec.swapper.color_transfer = !args.no_color_transfer;
   spec.swapper.morph = args.face_swapper_morph;
+  SWAPLINE_ASSIGN_OR_RETURN(spec.swapper.pixel_boost, PixelBoost(args));
   for (const auto& processor : args.processors) {
     if (processor == "face_swapper") continue;
     if (processor == "face_enhancer") {

@@ -32,7 +32,7 @@ struct VideoJobSpec {
 
   float face_detector_score = 0.5f;
   vision::FaceSelectorOptions selector;
-  vision::ClassicSwapperOptions swapper;
+  vision::SwapperOptions swapper;
   int face_detector_interval = 5;  // frames between detections
   // Reference mode: the reference face is taken from this frame of the target (or the
   // first later frame with faces).

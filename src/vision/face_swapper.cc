@@ -245,7 +245,7 @@ bool SameGeometry(const FaceGeometry& geometry, const WorkFrame& work, const Lan
 
 class ClassicFaceSwapper final : public FaceSwapper {
  public:
-  explicit ClassicFaceSwapper(const ClassicSwapperOptions& options) : options_(options) {}
+  explicit ClassicFaceSwapper(const SwapperOptions& options) : options_(options) {}
 
   void SetSource(std::shared_ptr<const SwapSource> source) override {
     source_ = std::move(source);
@@ -368,7 +368,7 @@ class ClassicFaceSwapper final : public FaceSwapper {
     return g;
   }
 
-  ClassicSwapperOptions options_;
+  SwapperOptions options_;
   std::shared_ptr<const SwapSource> source_;
   std::vector<FaceGeometry> kept_;  // most recently used first
 };
@@ -381,7 +381,7 @@ Result<BlendMode> ParseBlendMode(std::string_view name) {
   return InvalidArgument("unknown --face-swapper-blend '" + std::string(name) + "' (feather, poisson)");
 }
 
-Status ValidateSwapperOptions(const ClassicSwapperOptions& options) {
+Status ValidateSwapperOptions(const SwapperOptions& options) {
   if (!(options.morph >= 0.0f && options.morph <= 1.0f)) {
     return InvalidArgument("--face-swapper-morph must be between 0 and 1");
   }
@@ -481,7 +481,7 @@ Status Swap(FaceSwapper& swapper, cv::Mat& image, const Face& target, SwapTiming
   return Status::Ok();
 }
 
-std::unique_ptr<FaceSwapper> NewClassicFaceSwapper(const ClassicSwapperOptions& options) {
+std::unique_ptr<FaceSwapper> NewClassicFaceSwapper(const SwapperOptions& options) {
   return std::make_unique<ClassicFaceSwapper>(options);
 }
 

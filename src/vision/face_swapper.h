@@ -67,15 +67,18 @@ Result<BlendMode> ParseBlendMode(std::string_view name);
 // closest to the source; full strength moves the outline more for no gain there.
 inline constexpr float kDefaultMorph = 0.75f;
 
-struct ClassicSwapperOptions {
+// blend, color_transfer and morph are the classic swapper's; pixel_boost the neural
+// ones' (vision/neural_face_swapper.h); the masks are both's.
+struct SwapperOptions {
   BlendMode blend = BlendMode::kFeather;
   bool color_transfer = true;
   float morph = kDefaultMorph;  // 0..1
   FaceMaskOptions mask;
+  int pixel_boost = 0;  // side of the aligned crop, a multiple of the model's; 0: the model's
 };
 
 // Checks ranges; the message names the option.
-Status ValidateSwapperOptions(const ClassicSwapperOptions& options);
+Status ValidateSwapperOptions(const SwapperOptions& options);
 
 // Time spent in each step of a swap, accumulated, for benchmarks.
 struct SwapTimings {
@@ -140,7 +143,7 @@ void PastePatch(cv::Mat region, const cv::Mat& face, const SwapPatch& patch);
 // Region(), Render() and the paste-back on an 8-bit BGR image, in place.
 Status Swap(FaceSwapper& swapper, cv::Mat& image, const Face& target, SwapTimings* timings = nullptr);
 
-std::unique_ptr<FaceSwapper> NewClassicFaceSwapper(const ClassicSwapperOptions& options);
+std::unique_ptr<FaceSwapper> NewClassicFaceSwapper(const SwapperOptions& options);
 
 // The point set the classic swapper warps: 68 landmarks then 10 forehead points.
 std::vector<cv::Point2f> SwapPoints(const Landmarks68& landmarks, cv::Size image);

@@ -1,5 +1,9 @@
 #include "vision/neural_face_swapper.h"
 
+#include <algorithm>
+#include <iterator>
+#include <string>
+
 #include <opencv2/dnn.hpp>
 #include <opencv2/imgproc.hpp>
 
@@ -11,7 +15,8 @@
 namespace swapline::vision {
 namespace {
 
-const cv::Size kCrop(kInswapperSide, kInswapperSide);
+const cv::Size kModelCrop(kInswapperSide, kInswapperSide);
+constexpr int kPixelBoosts[] = {128, 256, 384, 512, 768, 1024};
 
 infer::ModelSignature InswapperSignature() {
   return {{{"target", {1, 3, kInswapperSide, kInswapperSide}}, {"source", {1, kArcFaceEmbeddingSize}}},
@@ -30,10 +35,47 @@ cv::Mat ToBgr(const cv::Mat& tensor) {
   return out;
 }
 
+// FaceFusion's implode_pixel_boost: the k² sub-images of a k·S crop, sub-image a·k + b
+// holding pixels (a + k·y, b + k·x).
+std::vector<cv::Mat> SplitBoosted(const cv::Mat& crop, int k) {
+  const int side = crop.rows / k;
+  std::vector<cv::Mat> parts;
+  for (int a = 0; a < k; ++a) {
+    for (int b = 0; b < k; ++b) {
+      cv::Mat part(side, side, crop.type());
+      for (int y = 0; y < side; ++y) {
+        const auto* row = crop.ptr<cv::Vec3b>(a + k * y);
+        auto* out = part.ptr<cv::Vec3b>(y);
+        for (int x = 0; x < side; ++x) out[x] = row[b + k * x];
+      }
+      parts.push_back(part);
+    }
+  }
+  return parts;
+}
+
+// The inverse: explode_pixel_boost.
+cv::Mat JoinBoosted(const std::vector<cv::Mat>& parts, int k) {
+  const int side = parts.front().rows;
+  cv::Mat crop(side * k, side * k, parts.front().type());
+  for (int a = 0; a < k; ++a) {
+    for (int b = 0; b < k; ++b) {
+      const cv::Mat& part = parts[static_cast<std::size_t>(a * k + b)];
+      for (int y = 0; y < side; ++y) {
+        const auto* in = part.ptr<cv::Vec3b>(y);
+        auto* row = crop.ptr<cv::Vec3b>(a + k * y);
+        for (int x = 0; x < side; ++x) row[b + k * x] = in[x];
+      }
+    }
+  }
+  return crop;
+}
+
 class InswapperFaceSwapper final : public FaceSwapper {
  public:
-  InswapperFaceSwapper(std::shared_ptr<InswapperModel> model, const FaceMaskOptions& mask)
-      : model_(std::move(model)), mask_(mask) {}
+  InswapperFaceSwapper(std::shared_ptr<InswapperModel> model, const SwapperOptions& options)
+      : model_(std::move(model)), mask_(options.mask),
+        crop_side_(options.pixel_boost > 0 ? options.pixel_boost : kInswapperSide) {}
 
   void SetSource(std::shared_ptr<const SwapSource> source) override {
     source_ = std::move(source);
@@ -41,7 +83,7 @@ class InswapperFaceSwapper final : public FaceSwapper {
   }
 
   cv::Rect Region(const Face& target, cv::Size image) const override {
-    auto alignment = EstimateAlignment(target.landmarks5, WarpTemplate::kArcface128, kCrop);
+    auto alignment = EstimateAlignment(target.landmarks5, WarpTemplate::kArcface128, kModelCrop);
     if (!alignment.ok()) return {};
     const float side = static_cast<float>(kInswapperSide);
     const std::vector<cv::Point2f> corners =
@@ -60,17 +102,23 @@ class InswapperFaceSwapper final : public FaceSwapper {
     if (latent_.empty()) {
       SWAPLINE_ASSIGN_OR_RETURN(latent_, model_->SourceLatent(source_->faces));
     }
-    const WorkFrame work(roi);
+    const WorkFrame work(roi, std::max(kWorkSide, crop_side_));
     const cv::Mat region = read(roi, work.size, cv::INTER_AREA);
     Face face;  // the target in the working frame
     face.landmarks68 = work.ToWork(target.landmarks68);
     for (std::size_t i = 0; i < face.landmarks5.size(); ++i) face.landmarks5[i] = work.ToWork(target.landmarks5[i]);
-    SWAPLINE_ASSIGN_OR_RETURN(const cv::Mat alignment, EstimateAlignment(face.landmarks5, WarpTemplate::kArcface128, kCrop));
-    const cv::Mat crop = WarpFace(region, alignment, kCrop);
-    const cv::Mat blob = cv::dnn::blobFromImage(crop, 1.0 / 255.0, {}, {}, /*swapRB=*/true);
-    SWAPLINE_ASSIGN_OR_RETURN(const cv::Mat swapped, model_->Run(blob, latent_));
+    const cv::Size crop_size(crop_side_, crop_side_);
+    SWAPLINE_ASSIGN_OR_RETURN(const cv::Mat alignment,
+                              EstimateAlignment(face.landmarks5, WarpTemplate::kArcface128, crop_size));
+    const int k = crop_side_ / kInswapperSide;
+    std::vector<cv::Mat> parts = SplitBoosted(WarpFace(region, alignment, crop_size), k);
+    for (cv::Mat& part : parts) {
+      const cv::Mat blob = cv::dnn::blobFromImage(part, 1.0 / 255.0, {}, {}, /*swapRB=*/true);
+      SWAPLINE_ASSIGN_OR_RETURN(const cv::Mat swapped, model_->Run(blob, latent_));
+      part = ToBgr(swapped);
+    }
     const cv::Mat to_work = InvertAlignment(alignment);
-    cv::warpAffine(ToBgr(swapped), patch.face, to_work, work.size, cv::INTER_LINEAR, cv::BORDER_REPLICATE);
+    cv::warpAffine(JoinBoosted(parts, k), patch.face, to_work, work.size, cv::INTER_LINEAR, cv::BORDER_REPLICATE);
     patch.mask = CreateFaceMask(face, work.size, cv::Rect(0, 0, work.size.width, work.size.height), mask_);
     if (timings) ++timings->faces;
     return patch;
@@ -79,6 +127,7 @@ class InswapperFaceSwapper final : public FaceSwapper {
  private:
   std::shared_ptr<InswapperModel> model_;
   FaceMaskOptions mask_;
+  int crop_side_;  // the pixel boost
   std::shared_ptr<const SwapSource> source_;
   cv::Mat latent_;  // of source_, made at its first face
 };
@@ -126,8 +175,16 @@ Result<cv::Mat> InswapperModel::Run(const cv::Mat& target, const cv::Mat& latent
 }
 
 std::unique_ptr<FaceSwapper> NewInswapperFaceSwapper(std::shared_ptr<InswapperModel> model,
-                                                     const FaceMaskOptions& mask) {
-  return std::make_unique<InswapperFaceSwapper>(std::move(model), mask);
+                                                     const SwapperOptions& options) {
+  return std::make_unique<InswapperFaceSwapper>(std::move(model), options);
+}
+
+Status CheckPixelBoost(int pixel_boost) {
+  if (pixel_boost == 0 || std::find(std::begin(kPixelBoosts), std::end(kPixelBoosts), pixel_boost) != std::end(kPixelBoosts)) {
+    return Status::Ok();
+  }
+  return InvalidArgument("--face-swapper-pixel-boost takes 128, 256, 384, 512, 768 or 1024 (inswapper_128), got " +
+                         std::to_string(pixel_boost));
 }
 
 }  // namespace swapline::vision

@@ -11,8 +11,12 @@
 //            model file carries as its last initializer (infer/onnx_initializer.h); not
 //            normalised again, as FaceFusion (InsightFace's own code normalises);
 //   output   1×3×128×128 RGB in 0..1, clipped, back to BGR × 255;
-//   paste    mapped back into the face's working frame (at most 512 px, as the classic
-//            swapper's, vision/swap_source.h) through the inverse alignment, under the
+//   boost    --face-swapper-pixel-boost B (256, 384, 512, 768 or 1024): the crop is
+//            made at B×B and split into (B/128)² interleaved 128 px sub-images (pixel
+//            (y, x) to sub-image (y mod k, x mod k)), each swapped, then interleaved
+//            back: FaceFusion's pixel boost, k² runs per face for k× the detail;
+//   paste    mapped back into the face's working frame (at most 512 px or B, as the
+//            classic swapper's, vision/swap_source.h) through the inverse alignment, under the
 //            --face-mask-types masks (box: the same aligned square, feathered by
 //            --face-mask-blur; region: the landmark outline).
 // The swapped face comes out as a SwapPatch, so images and video frames paste it back
@@ -63,7 +67,12 @@ class InswapperModel {
 
 inline constexpr int kInswapperSide = 128;
 
+// Uses options.mask and options.pixel_boost (0: 128). REQUIRES: a valid pixel boost
+// (CheckPixelBoost).
 std::unique_ptr<FaceSwapper> NewInswapperFaceSwapper(std::shared_ptr<InswapperModel> model,
-                                                     const FaceMaskOptions& mask);
+                                                     const SwapperOptions& options);
+
+// OK for 0 or the pixel boosts inswapper takes: 128, 256, 384, 512, 768, 1024.
+Status CheckPixelBoost(int pixel_boost);
 
 }  // namespace swapline::vision

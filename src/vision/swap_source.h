@@ -32,8 +32,8 @@ struct WorkFrame {
   double scale = 1.0;  // work pixels per frame pixel, <= 1
   cv::Size size;
 
-  explicit WorkFrame(const cv::Rect& region)
-      : roi(region), scale(std::min(1.0, static_cast<double>(kWorkSide) / std::max({region.width, region.height, 1}))),
+  explicit WorkFrame(const cv::Rect& region, int max_side = kWorkSide)
+      : roi(region), scale(std::min(1.0, static_cast<double>(max_side) / std::max({region.width, region.height, 1}))),
         size(std::max(1, cvRound(region.width * scale)), std::max(1, cvRound(region.height * scale))) {}
 
   // Pixel centres map onto pixel centres, as cv::resize does.

@@ -724,6 +724,10 @@ TEST_F(BadInputTest, BadOptionValues) {
       {"--output-image-resolution", "wide"},
       {"--face-swapper-blend", "smudge"},
       {"--face-landmarker-model", "peppa_wutz"},
+      {"--face-swapper-model", "hyperswap_1a_256"},
+      {"--face-swapper-pixel-boost", "512x512"},  // the classic swapper has none
+      {"--face-swapper-model", "inswapper_128", "--face-swapper-pixel-boost", "200"},
+      {"--face-swapper-model", "inswapper_128", "--face-swapper-pixel-boost", "256x512"},
       {"--processors", "frame_colorizer"},
       {"--no-such-option"},
   };

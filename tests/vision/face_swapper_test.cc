@@ -51,7 +51,7 @@ class FaceSwapperTest : public ::testing::Test {
     return faces->front();
   }
   static cv::Mat Swapped(const std::vector<std::string>& sources, const cv::Mat& target, const Face& face,
-                         ClassicSwapperOptions options = {}) {
+                         SwapperOptions options = {}) {
     std::vector<SourceImage> images;
     for (const auto& path : sources) {
       const cv::Mat image = Read(path);
@@ -155,7 +155,7 @@ TEST_F(FaceSwapperTest, SwappedFaceKeepsTheTargetsPoseAndChangesNothingOutsideTh
 TEST_F(FaceSwapperTest, MorphZeroKeepsTheTargetsOutline) {
   const cv::Mat target = Read(kCollins);
   const Face face = Largest(target);
-  ClassicSwapperOptions options;
+  SwapperOptions options;
   options.morph = 0.0f;
   const cv::Mat output = Swapped({kLincoln}, target, face, options);
   cv::Mat diff, changed;

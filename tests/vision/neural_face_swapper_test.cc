@@ -44,19 +44,21 @@ SourceImage SourceFace(const std::string& name) {
   return {image, faces.ok() && !faces->empty() ? faces->front() : Face{}};
 }
 
-// A target face whose five landmarks are arcface_128's at 128 px moved by whole pixels:
-// its aligned crop is the image's pixels at `corner`, untouched by resampling.
-Face TemplateFace(cv::Point corner) {
+// A target face whose five landmarks are arcface_128's at `side` px moved by whole
+// pixels: its aligned crop at that side is the image's pixels at `corner`, untouched by
+// resampling.
+Face TemplateFace(cv::Point corner, int side = 128) {
   Face face;
   const auto& points = TemplatePoints(WarpTemplate::kArcface128);
-  for (std::size_t i = 0; i < 5; ++i) face.landmarks5[i] = points[i] * 128.0f + cv::Point2f(corner);
+  for (std::size_t i = 0; i < 5; ++i) face.landmarks5[i] = points[i] * static_cast<float>(side) + cv::Point2f(corner);
   return face;
 }
 
-FaceMaskOptions BoxOnly() {
-  FaceMaskOptions mask;
-  mask.types = {MaskType::kBox};
-  return mask;
+SwapperOptions BoxOnly(int pixel_boost = 0) {
+  SwapperOptions options;
+  options.mask.types = {MaskType::kBox};
+  options.pixel_boost = pixel_boost;
+  return options;
 }
 
 std::shared_ptr<InswapperModel> LoadModel(const std::string& file) {
@@ -66,7 +68,7 @@ std::shared_ptr<InswapperModel> LoadModel(const std::string& file) {
 }
 
 // The box mask is 1 more than 19 px inside the crop's edges (blur 0.3 at 128 px).
-const cv::Rect kInner(24, 24, 80, 80);
+cv::Rect Inner(int side) { return {side * 3 / 16, side * 3 / 16, side * 5 / 8, side * 5 / 8}; }
 
 TEST(OnnxInitializer, TheLastInitializerIsReadAsFloatFromFloatAndFloat16) {
   auto emap = infer::ReadLastInitializer(kSynthetic / "inswapper_128.onnx");
@@ -110,17 +112,23 @@ TEST(InswapperFaceSwapper, ANetworkReturningItsTargetGivesBackTheTargetFace) {
   ASSERT_NE(model, nullptr);
   auto prepared = PrepareSource({SourceFace("eileen_collins_nasa_portrait.png")});
   ASSERT_TRUE(prepared.ok()) << prepared.status().ToString();
-  auto swapper = NewInswapperFaceSwapper(model, BoxOnly());
-  swapper->SetSource(*prepared);
   const cv::Mat target = Photo("grace_hopper_usn_portrait.jpg");
-  cv::Mat swapped = target.clone();
-  const cv::Point corner(180, 160);
-  ASSERT_TRUE(Swap(*swapper, swapped, TemplateFace(corner)).ok());
-  cv::Mat difference;
-  cv::absdiff(swapped, target, difference);
-  double worst = 0;
-  cv::minMaxLoc(difference.reshape(1), nullptr, &worst);
-  EXPECT_LE(worst, 1.0) << "the round trip through the crop changed the face";
+  // At pixel boost 256 the crop is split into four interleaved 128 px faces and joined
+  // back: the round trip must be exact too.
+  for (const int boost : {0, 256}) {
+    SCOPED_TRACE("pixel boost " + std::to_string(boost));
+    auto swapper = NewInswapperFaceSwapper(model, BoxOnly(boost));
+    swapper->SetSource(*prepared);
+    cv::Mat swapped = target.clone();
+    ASSERT_TRUE(Swap(*swapper, swapped, TemplateFace({180, 160}, boost > 0 ? boost : 128)).ok());
+    cv::Mat difference;
+    cv::absdiff(swapped, target, difference);
+    double worst = 0;
+    cv::minMaxLoc(difference.reshape(1), nullptr, &worst);
+    EXPECT_LE(worst, 1.0) << "the round trip through the crop changed the face";
+  }
+  EXPECT_FALSE(CheckPixelBoost(200).ok());
+  EXPECT_TRUE(CheckPixelBoost(1024).ok());
 }
 
 TEST(InswapperFaceSwapper, TheSourceLatentIsTheMeanEmbeddingThroughTheEmap) {
@@ -145,18 +153,19 @@ TEST(InswapperFaceSwapper, TheSourceLatentIsTheMeanEmbeddingThroughTheEmap) {
     }
     const cv::Mat target = Photo("grace_hopper_usn_portrait.jpg");
     const cv::Point corner(180, 160);
-    {
-      SCOPED_TRACE("sources: " + std::to_string(count));
+    for (const int boost : {0, 256}) {
+      SCOPED_TRACE("sources: " + std::to_string(count) + ", pixel boost " + std::to_string(boost));
+      const int side = boost > 0 ? boost : 128;
       auto model = LoadModel("inswapper_128.onnx");
       ASSERT_NE(model, nullptr);
       auto prepared = PrepareSource(std::vector<SourceImage>(sources.begin(), sources.begin() + count));
       ASSERT_TRUE(prepared.ok()) << prepared.status().ToString();
-      auto swapper = NewInswapperFaceSwapper(model, BoxOnly());
+      auto swapper = NewInswapperFaceSwapper(model, BoxOnly(boost));
       swapper->SetSource(*prepared);
       cv::Mat swapped = target.clone();
-      ASSERT_TRUE(Swap(*swapper, swapped, TemplateFace(corner)).ok());
+      ASSERT_TRUE(Swap(*swapper, swapped, TemplateFace(corner, side)).ok());
       // The network adds latent[c] to RGB channel c: blue gets latent[2], red latent[0].
-      const cv::Rect inner = kInner + corner;
+      const cv::Rect inner = Inner(side) + corner;
       int checked = 0;
       for (int y = inner.y; y < inner.br().y; y += 7) {
         for (int x = inner.x; x < inner.br().x; x += 7) {
