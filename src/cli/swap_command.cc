@@ -89,19 +89,29 @@ int RunSwap(const SwapArgs& args) {
   }
   auto detect_side = pipeline::DetectorSide(args.options, video);
   if (!detect_side.ok()) return Fail(detect_side.status());
+  // Every option is checked (exit 2) before any model is looked for (exit 6).
+  std::optional<pipeline::VideoJobSpec> video_spec;
+  std::optional<pipeline::ImageJobSpec> image_spec;
+  if (video) {
+    auto spec = pipeline::BuildVideoJobSpec(args.options, SourcePaths(args), args.target, args.output);
+    if (!spec.ok()) return Fail(spec.status());
+    video_spec = std::move(spec).value();
+  } else {
+    auto spec = pipeline::BuildImageJobSpec(args.options, SourcePaths(args), args.target, args.output);
+    if (!spec.ok()) return Fail(spec.status());
+    image_spec = std::move(spec).value();
+  }
   auto manifest = models::ModelManifest::EmbeddedWith(args.models_manifest);
   if (!manifest.ok()) return Fail(manifest.status().WithContext("--models-manifest"));
   models::ModelDir models(models::ModelsDirOr(args.models_dir), *manifest);
   auto face_models = pipeline::ResolveFaceModels(
       args.options, *detect_side, &models, {args.accepted_licenses.begin(), args.accepted_licenses.end()}, "--");
   if (!face_models.ok()) return Fail(face_models.status());
+  auto engine = pipeline::ImageSwapEngine::Create(recognizer, *detect_side, *face_models,
+                                                  args.options.face_detector_angles);
+  if (!engine.ok()) return Fail(engine.status());
   if (video) {
-    auto spec = pipeline::BuildVideoJobSpec(args.options, SourcePaths(args), args.target, args.output);
-    if (!spec.ok()) return Fail(spec.status());
-    auto engine = pipeline::ImageSwapEngine::Create(recognizer, *detect_side, *face_models,
-                                                    args.options.face_detector_angles);
-    if (!engine.ok()) return Fail(engine.status());
-    auto report = pipeline::RunVideoJob(*engine, *spec, ReportProgress, &g_interrupted);
+    auto report = pipeline::RunVideoJob(*engine, *video_spec, ReportProgress, &g_interrupted);
     if (!report.ok()) return Fail(report.status());
     spdlog::info("swapped {} face(s) in {} of {} frame(s) in {:.1f} s ({:.1f} fps) with the face from '{}'",
                  report->swapped_faces, report->frames_with_faces, report->frames, report->seconds,
@@ -110,12 +120,7 @@ int RunSwap(const SwapArgs& args) {
     std::printf("%s\n", report->output.string().c_str());
     return kExitOk;
   }
-  auto spec = pipeline::BuildImageJobSpec(args.options, SourcePaths(args), args.target, args.output);
-  if (!spec.ok()) return Fail(spec.status());
-  auto engine = pipeline::ImageSwapEngine::Create(recognizer, *detect_side, *face_models,
-                                                    args.options.face_detector_angles);
-  if (!engine.ok()) return Fail(engine.status());
-  auto report = engine->Run(*spec);
+  auto report = engine->Run(*image_spec);
   if (!report.ok()) return Fail(report.status());
   spdlog::info("swapped {} of {} target face(s) with the face from '{}'", report->swapped_faces,
                report->target_faces, report->source_used.string());
