@@ -71,12 +71,27 @@ Result<ImageSwapEngine> ImageSwapEngine::Create(const std::optional<std::filesys
     SWAPLINE_ASSIGN_OR_RETURN(inswapper, vision::InswapperModel::Load(face_models.swapper->path,
                                                                       face_models.swapper_recognizer->path));
   }
-  return ImageSwapEngine(std::move(analyser), std::move(inswapper));
+  std::shared_ptr<vision::EnhancerModel> enhancer;
+  if (face_models.enhancer) {
+    SWAPLINE_ASSIGN_OR_RETURN(enhancer, vision::EnhancerModel::Load(face_models.enhancer->path));
+  }
+  return ImageSwapEngine(std::move(analyser), std::move(inswapper), std::move(enhancer));
 }
 
-std::unique_ptr<vision::FaceSwapper> ImageSwapEngine::NewSwapper(const vision::SwapperOptions& options) const {
-  if (inswapper_) return vision::NewInswapperFaceSwapper(inswapper_, options);
-  return vision::NewClassicFaceSwapper(options);
+Result<std::vector<std::unique_ptr<vision::FaceSwapper>>> ImageSwapEngine::NewProcessors(
+    const vision::SwapperOptions& options) const {
+  std::vector<std::unique_ptr<vision::FaceSwapper>> processors;
+  for (const vision::FaceProcessor processor : options.processors) {
+    if (processor == vision::FaceProcessor::kEnhancer) {
+      if (!enhancer_) return FailedPrecondition("--processors face_enhancer: no enhancer model is loaded");
+      processors.push_back(vision::NewFaceEnhancer(enhancer_, options));
+    } else if (inswapper_) {
+      processors.push_back(vision::NewInswapperFaceSwapper(inswapper_, options));
+    } else {
+      processors.push_back(vision::NewClassicFaceSwapper(options));
+    }
+  }
+  return processors;
 }
 
 Result<std::shared_ptr<const vision::SwapSource>> PrepareSwapSource(const std::vector<SourceFace>& faces) {
@@ -137,10 +152,10 @@ Result<ImageJobReport> ImageSwapEngine::Run(const ImageJobSpec& spec) {
     spdlog::warn("no face selected in target '{}'; writing it unchanged", spec.target.string());
   } else {
     SWAPLINE_ASSIGN_OR_RETURN(auto prepared, PrepareSwapSource(sources));
-    auto swapper = NewSwapper(spec.swapper);
-    swapper->SetSource(std::move(prepared));
+    SWAPLINE_ASSIGN_OR_RETURN(auto processors, NewProcessors(spec.swapper));
+    for (auto& processor : processors) processor->SetSource(prepared);
     for (const vision::Face& face : selected) {
-      SWAPLINE_RETURN_IF_ERROR(vision::Swap(*swapper, frame, face));
+      for (auto& processor : processors) SWAPLINE_RETURN_IF_ERROR(vision::Swap(*processor, frame, face));
       ++report.swapped_faces;
     }
   }

@@ -30,6 +30,7 @@
 #include "vision/face_analyser.h"
 #include "vision/face_selector.h"
 #include "vision/face_swapper.h"
+#include "vision/face_enhancer.h"
 #include "vision/neural_face_swapper.h"
 
 namespace swapline::pipeline {
@@ -89,6 +90,7 @@ struct FaceModelPaths {
   std::optional<NetworkFile> landmarker;  // mark with this network instead of dlib's 68-point model
   std::optional<NetworkFile> swapper;     // swap with this network (inswapper) instead of the classic swapper
   std::optional<NetworkFile> swapper_recognizer;  // the identity model the swapper needs (ArcFace)
+  std::optional<NetworkFile> enhancer;            // the face enhancer's network (GFPGAN)
 };
 
 class ImageSwapEngine {
@@ -109,15 +111,19 @@ class ImageSwapEngine {
 
   vision::FaceAnalyser& analyser() { return analyser_; }
 
-  // A swapper for one thread: the neural one when the engine has its model (shared by
-  // every swapper it makes), else the classic one with `options`.
-  std::unique_ptr<vision::FaceSwapper> NewSwapper(const vision::SwapperOptions& options) const;
+  // The processors of options.processors for one thread, in order: the swapper (the
+  // neural one when the engine has its model, else the classic one) and the enhancer.
+  // Neural models are shared by every processor the engine makes. FailedPrecondition
+  // for the enhancer when the engine was made without its model.
+  Result<std::vector<std::unique_ptr<vision::FaceSwapper>>> NewProcessors(const vision::SwapperOptions& options) const;
 
  private:
-  ImageSwapEngine(vision::FaceAnalyser analyser, std::shared_ptr<vision::InswapperModel> inswapper)
-      : analyser_(std::move(analyser)), inswapper_(std::move(inswapper)) {}
+  ImageSwapEngine(vision::FaceAnalyser analyser, std::shared_ptr<vision::InswapperModel> inswapper,
+                  std::shared_ptr<vision::EnhancerModel> enhancer)
+      : analyser_(std::move(analyser)), inswapper_(std::move(inswapper)), enhancer_(std::move(enhancer)) {}
   vision::FaceAnalyser analyser_;
   std::shared_ptr<vision::InswapperModel> inswapper_;
+  std::shared_ptr<vision::EnhancerModel> enhancer_;
 };
 
 }  // namespace swapline::pipeline

@@ -61,7 +61,11 @@ constexpr Field kFields[] = {
     {"face-swapper-blend", "feather or poisson (classic swapper)", &O::face_swapper_blend},
     {"face-swapper-morph", "how far the face's shape moves toward the source's, 0..1", &O::face_swapper_morph},
     {"no-color-transfer", "keep the source face's own colours", &O::no_color_transfer},
-    {"processors", "face_swapper", &O::processors, 1, -1},
+    {"processors", "face_swapper and/or face_enhancer, run in this order on every selected face", &O::processors, 1, -1},
+    {"face-enhancer-model",
+     "gfpgan_1.4, gfpgan_1.3 or gfpgan_1.2 (TencentARC, Apache-2.0; models you bring, README \"Models you bring\")",
+     &O::face_enhancer_model},
+    {"face-enhancer-blend", "0..100: how much of the enhanced face is laid over the frame", &O::face_enhancer_blend},
     {"output-image-quality", "0..100 (JPEG/WebP quality)", &O::output_image_quality},
     {"output-image-resolution", "WxH, e.g. 1280x720", &O::output_image_resolution},
     {"max-pixels", "refuse input images with more pixels than this", &O::max_pixels},
@@ -168,6 +172,17 @@ Result<OptionModel> SwapperModel(const SwapOptions& options) {
                          options.face_swapper_model + "'");
 }
 
+// The enhancer's model, unset when --processors has no face_enhancer.
+Result<OptionModel> EnhancerModel(const SwapOptions& options) {
+  const std::string& model = options.face_enhancer_model;
+  if (model != "gfpgan_1.2" && model != "gfpgan_1.3" && model != "gfpgan_1.4") {
+    return InvalidArgument("--face-enhancer-model must be gfpgan_1.2, gfpgan_1.3 or gfpgan_1.4, got '" + model + "'");
+  }
+  const auto& processors = options.processors;
+  if (std::find(processors.begin(), processors.end(), "face_enhancer") == processors.end()) return OptionModel{};
+  return OptionModel{model, "gfpgan"};
+}
+
 Result<OptionModel> LandmarkerModel(const SwapOptions& options) {
   if (options.face_landmarker_model == "dlib_68") return OptionModel{};
   if (options.face_landmarker_model == "face_mesh") return OptionModel{"face_mesh"};
@@ -217,13 +232,21 @@ Status FillFaceOptions(const SwapOptions& args, const std::vector<std::filesyste
   spec.swapper.color_transfer = !args.no_color_transfer;
   spec.swapper.morph = args.face_swapper_morph;
   SWAPLINE_ASSIGN_OR_RETURN(spec.swapper.pixel_boost, PixelBoost(args));
-  for (const auto& processor : args.processors) {
-    if (processor == "face_swapper") continue;
-    if (processor == "face_enhancer") {
-      return FailedPrecondition("--processors face_enhancer needs an enhancer model (e.g. GFPGAN), which "
-                                "swapline cannot load yet; use --processors face_swapper");
+  spec.swapper.enhancer_blend = args.face_enhancer_blend;
+  SWAPLINE_RETURN_IF_ERROR(EnhancerModel(args).status());
+  spec.swapper.processors.clear();
+  for (const auto& name : args.processors) {
+    vision::FaceProcessor processor = vision::FaceProcessor::kSwapper;
+    if (name == "face_enhancer") {
+      processor = vision::FaceProcessor::kEnhancer;
+    } else if (name != "face_swapper") {
+      return InvalidArgument("unknown processor '" + name + "' (face_swapper, face_enhancer)");
     }
-    return InvalidArgument("unknown processor '" + processor + "' (face_swapper)");
+    if (std::find(spec.swapper.processors.begin(), spec.swapper.processors.end(), processor) !=
+        spec.swapper.processors.end()) {
+      return InvalidArgument("--processors names " + name + " twice");
+    }
+    spec.swapper.processors.push_back(processor);
   }
   return Status::Ok();
 }
@@ -365,6 +388,8 @@ Result<FaceModelPaths> ResolveFaceModels(const SwapOptions& options, int detect_
     SWAPLINE_ASSIGN_OR_RETURN(paths.swapper_recognizer,
                               resolve(kInswapperRecognizer, "face-swapper-model", options.face_swapper_model));
   }
+  SWAPLINE_ASSIGN_OR_RETURN(const OptionModel enhancer, EnhancerModel(options));
+  SWAPLINE_ASSIGN_OR_RETURN(paths.enhancer, resolve(enhancer, "face-enhancer-model", options.face_enhancer_model));
   return paths;
 }
 

@@ -48,6 +48,8 @@ struct SwapOptions {
   float face_swapper_morph = vision::kDefaultMorph;
   bool no_color_transfer = false;
   std::vector<std::string> processors = {"face_swapper"};
+  std::string face_enhancer_model = "gfpgan_1.4";  // gfpgan_1.2, gfpgan_1.3 or gfpgan_1.4 (models folder)
+  int face_enhancer_blend = 80;
   int output_image_quality = 80;
   std::string output_image_resolution;  // "WxH"; empty: the target's size
   std::int64_t max_pixels = media::kDefaultMaxImagePixels;

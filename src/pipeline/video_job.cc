@@ -131,17 +131,19 @@ class TrackStage final : public FrameStage {
   double track_ms_ = 0;
 };
 
-// Parallel: swaps the selected faces, converting only their regions.
+// Parallel: runs the processors (swapper, enhancer) on the selected faces, converting
+// only their regions.
 class SwapStage final : public FrameStage {
  public:
-  SwapStage(std::shared_ptr<const vision::SwapSource> source, std::unique_ptr<vision::FaceSwapper> swapper,
-            std::atomic<std::int64_t>& swapped,
+  SwapStage(std::shared_ptr<const vision::SwapSource> source, const ImageSwapEngine& engine,
+            const vision::SwapperOptions& options, std::atomic<std::int64_t>& swapped,
             std::atomic<std::int64_t>& frames_with_faces, std::mutex& times_mutex, VideoStageTimes& times)
-      : source_(std::move(source)), swapper_(std::move(swapper)), swapped_(swapped),
+      : source_(std::move(source)), engine_(engine), options_(options), swapped_(swapped),
         frames_with_faces_(frames_with_faces), times_mutex_(times_mutex), times_(times) {}
 
   Status Open() override {
-    swapper_->SetSource(source_);
+    SWAPLINE_ASSIGN_OR_RETURN(processors_, engine_.NewProcessors(options_));
+    for (auto& processor : processors_) processor->SetSource(source_);
     return Status::Ok();
   }
 
@@ -166,13 +168,17 @@ class SwapStage final : public FrameStage {
       return ReadRegion(frame, roi, scaled, interpolation);
     };
     for (const vision::Face& face : work.faces) {
-      const cv::Rect roi = EvenRegion(swapper_->Region(face, size), size);
-      if (roi.width < 8 || roi.height < 8) continue;
-      SWAPLINE_ASSIGN_OR_RETURN(vision::SwapPatch patch, swapper_->Render(face, size, roi, read, &swap_));
-      const auto start = Clock::now();
-      PastePatch(frame, patch);
-      swap_.paste_ms += MsSince(start);
-      ++swapped_;
+      bool processed = false;
+      for (auto& processor : processors_) {  // each reads what the one before pasted
+        const cv::Rect roi = EvenRegion(processor->Region(face, size), size);
+        if (roi.width < 8 || roi.height < 8) continue;
+        SWAPLINE_ASSIGN_OR_RETURN(vision::SwapPatch patch, processor->Render(face, size, roi, read, &swap_));
+        const auto start = Clock::now();
+        PastePatch(frame, patch);
+        swap_.paste_ms += MsSince(start);
+        processed = true;
+      }
+      if (processed) ++swapped_;
     }
     ++frames_with_faces_;
     return Status::Ok();
@@ -180,7 +186,9 @@ class SwapStage final : public FrameStage {
 
  private:
   std::shared_ptr<const vision::SwapSource> source_;  // prepared once per job
-  std::unique_ptr<vision::FaceSwapper> swapper_;
+  const ImageSwapEngine& engine_;
+  const vision::SwapperOptions& options_;
+  std::vector<std::unique_ptr<vision::FaceSwapper>> processors_;  // made in Open(), on the stage's thread
   std::atomic<std::int64_t>& swapped_;
   std::atomic<std::int64_t>& frames_with_faces_;
   std::mutex& times_mutex_;
@@ -290,8 +298,8 @@ Result<VideoJobReport> RunVideoJob(ImageSwapEngine& engine, const VideoJobSpec& 
   SWAPLINE_RETURN_IF_ERROR(runner.Run(
       frame_source, &track_stage,
       [&] {
-        return std::make_unique<SwapStage>(source, engine.NewSwapper(spec.swapper), swapped, frames_with_faces,
-                                           times_mutex, times);
+        return std::make_unique<SwapStage>(source, engine, spec.swapper, swapped, frames_with_faces, times_mutex,
+                                           times);
       }, sink));
   SWAPLINE_RETURN_IF_ERROR(writer->Finish());
 

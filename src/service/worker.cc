@@ -381,12 +381,13 @@ Status Worker::Process(int slot, JobContext& ctx) {
                                  (face_models.detector ? face_models.detector->path.string() : "hog") + "|" +
                                  (face_models.landmarker ? face_models.landmarker->path.string() : "dlib_68") + "|" +
                                  (face_models.swapper ? face_models.swapper->path.string() : "classic") + "|" +
+                                 (face_models.enhancer ? face_models.enhancer->path.string() : "") + "|" +
                                  nlohmann::json(swap.face_detector_angles).dump();
   if (!cache.engine || cache.key != engine_key) {
     cache.engine.reset();
     auto engine = pipeline::ImageSwapEngine::Create(recognizer, detect_side, face_models, swap.face_detector_angles);
     if (!engine.ok()) {
-      if (recognizer || face_models.detector || face_models.landmarker || face_models.swapper) return engine.status();
+      if (recognizer || face_models.detector || face_models.landmarker || face_models.swapper || face_models.enhancer) return engine.status();
       return Unavailable("this worker cannot load its face models: " + engine.status().message());
     }
     cache.engine.emplace(std::move(engine).value());

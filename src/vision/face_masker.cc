@@ -143,15 +143,13 @@ cv::Mat CreateRegionMask(const Face& face, cv::Size image, const cv::Rect& roi, 
   return mask;
 }
 
-cv::Mat CreateBoxMask(const Face& face, const cv::Rect& roi, const FaceMaskOptions& options) {
-  // FaceFusion's create_box_mask, in the aligned crop.
-  const int size = kBoxCropSize;
-  const int blur_amount = static_cast<int>(size * 0.5 * options.blur);
+cv::Mat CreateCropBoxMask(int size, float blur, const std::array<float, 4>& padding) {
+  const int blur_amount = static_cast<int>(size * 0.5 * blur);
   const int blur_area = std::max(blur_amount / 2, 1);
   cv::Mat crop_mask = cv::Mat::ones(size, size, CV_32F);
   auto band = [&](float percent) { return std::max(blur_area, static_cast<int>(size * percent / 100.0f)); };
-  const int top = band(options.padding[0]), right = band(options.padding[1]);
-  const int bottom = band(options.padding[2]), left = band(options.padding[3]);
+  const int top = band(padding[0]), right = band(padding[1]);
+  const int bottom = band(padding[2]), left = band(padding[3]);
   crop_mask.rowRange(0, std::min(top, size)).setTo(0);
   crop_mask.rowRange(std::max(size - bottom, 0), size).setTo(0);
   crop_mask.colRange(0, std::min(left, size)).setTo(0);
@@ -160,6 +158,12 @@ cv::Mat CreateBoxMask(const Face& face, const cv::Rect& roi, const FaceMaskOptio
     const double sigma = blur_amount * 0.25;
     cv::GaussianBlur(crop_mask, crop_mask, cv::Size(0, 0), sigma);
   }
+  return crop_mask;
+}
+
+cv::Mat CreateBoxMask(const Face& face, const cv::Rect& roi, const FaceMaskOptions& options) {
+  const int size = kBoxCropSize;
+  const cv::Mat crop_mask = CreateCropBoxMask(size, options.blur, options.padding);
   auto alignment = EstimateAlignment(face.landmarks5, WarpTemplate::kArcface128, cv::Size(size, size));
   if (!alignment.ok()) return cv::Mat::zeros(roi.size(), CV_32F);
   cv::Mat to_roi = InvertAlignment(*alignment);

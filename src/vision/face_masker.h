@@ -59,6 +59,9 @@ bool IsMouthOpen(const Landmarks68& landmarks);
 cv::Mat CreateFaceMask(const Face& face, cv::Size image, const cv::Rect& roi, const FaceMaskOptions& options);
 
 cv::Mat CreateBoxMask(const Face& face, const cv::Rect& roi, const FaceMaskOptions& options);
+// FaceFusion's create_box_mask over an aligned crop of `size`: edge bands of `padding`
+// (percent) or at least the blur's half-width cut, feathered by `blur` (0..1).
+cv::Mat CreateCropBoxMask(int size, float blur, const std::array<float, 4>& padding);
 cv::Mat CreateRegionMask(const Face& face, cv::Size image, const cv::Rect& roi, float blur);
 
 // The inner mouth (points 60-67), slightly grown: 1 inside, 0 outside, over `roi`.

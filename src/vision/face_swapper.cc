@@ -385,6 +385,10 @@ Status ValidateSwapperOptions(const SwapperOptions& options) {
   if (!(options.morph >= 0.0f && options.morph <= 1.0f)) {
     return InvalidArgument("--face-swapper-morph must be between 0 and 1");
   }
+  if (options.enhancer_blend < 0 || options.enhancer_blend > 100) {
+    return InvalidArgument("--face-enhancer-blend must be between 0 and 100");
+  }
+  if (options.processors.empty()) return InvalidArgument("--processors needs at least one processor");
   return ValidateFaceMaskOptions(options.mask);
 }
 

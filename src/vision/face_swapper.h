@@ -67,14 +67,20 @@ Result<BlendMode> ParseBlendMode(std::string_view name);
 // closest to the source; full strength moves the outline more for no gain there.
 inline constexpr float kDefaultMorph = 0.75f;
 
+// FaceFusion's --processors, run in the order given on every selected face.
+enum class FaceProcessor { kSwapper, kEnhancer };
+
 // blend, color_transfer and morph are the classic swapper's; pixel_boost the neural
-// ones' (vision/neural_face_swapper.h); the masks are both's.
+// ones' (vision/neural_face_swapper.h); enhancer_blend the face enhancer's
+// (vision/face_enhancer.h); the masks are all's.
 struct SwapperOptions {
   BlendMode blend = BlendMode::kFeather;
   bool color_transfer = true;
   float morph = kDefaultMorph;  // 0..1
   FaceMaskOptions mask;
   int pixel_boost = 0;  // side of the aligned crop, a multiple of the model's; 0: the model's
+  int enhancer_blend = 80;  // 0..100: the enhanced face's weight
+  std::vector<FaceProcessor> processors = {FaceProcessor::kSwapper};
 };
 
 // Checks ranges; the message names the option.

@@ -102,7 +102,8 @@ class InswapperFaceSwapper final : public FaceSwapper {
     if (latent_.empty()) {
       SWAPLINE_ASSIGN_OR_RETURN(latent_, model_->SourceLatent(source_->faces));
     }
-    const WorkFrame work(roi, std::max(kWorkSide, crop_side_));
+    // The crop's square, turned, spans up to √2 its side: the frame keeps its pixels.
+    const WorkFrame work(roi, std::max(kWorkSide, crop_side_ * 3 / 2));
     const cv::Mat region = read(roi, work.size, cv::INTER_AREA);
     Face face;  // the target in the working frame
     face.landmarks68 = work.ToWork(target.landmarks68);

@@ -15,7 +15,7 @@
 //            made at B×B and split into (B/128)² interleaved 128 px sub-images (pixel
 //            (y, x) to sub-image (y mod k, x mod k)), each swapped, then interleaved
 //            back: FaceFusion's pixel boost, k² runs per face for k× the detail;
-//   paste    mapped back into the face's working frame (at most 512 px or B, as the
+//   paste    mapped back into the face's working frame (at most 512 px or 1.5 B, as the
 //            classic swapper's, vision/swap_source.h) through the inverse alignment, under the
 //            --face-mask-types masks (box: the same aligned square, feathered by
 //            --face-mask-blur; region: the landmark outline).

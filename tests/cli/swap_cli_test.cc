@@ -725,6 +725,9 @@ TEST_F(BadInputTest, BadOptionValues) {
       {"--face-swapper-blend", "smudge"},
       {"--face-landmarker-model", "peppa_wutz"},
       {"--face-swapper-model", "hyperswap_1a_256"},
+      {"--processors", "face_enhancer", "face_enhancer"},
+      {"--processors", "face_swapper", "face_enhancer", "--face-enhancer-blend", "101"},
+      {"--processors", "face_swapper", "face_enhancer", "--face-enhancer-model", "codeformer"},
       {"--face-swapper-pixel-boost", "512x512"},  // the classic swapper has none
       {"--face-swapper-model", "inswapper_128", "--face-swapper-pixel-boost", "200"},
       {"--face-swapper-model", "inswapper_128", "--face-swapper-pixel-boost", "256x512"},
@@ -879,6 +882,40 @@ TEST_F(BadInputTest, InswapperSwapsWithItsModelAndArcFaceBrought) {
           "inswapper_128_fp16", "--accept-license", "arcface_w600k_r50"};
   fs::remove(output_);
   ExpectFailsCleanly(args, cli::kExitMissingModel, "FLOAT16");
+}
+
+TEST_F(BadInputTest, FaceEnhancerRunsAfterTheSwapWithGfpganBrought) {
+  const fs::path models = dir_->Sub("brought_models");
+  const std::vector<std::string> swap = {"swap", "-s", kCollins, "-t", kHopper, "-o", output_, "--processors",
+                                         "face_swapper", "face_enhancer", "--models-dir", models.string()};
+  ExpectFailsCleanly(swap, cli::kExitMissingModel, "--models-manifest");
+  const fs::path manifest = dir_->Sub("manifests") / "gfpgan.json";
+  ASSERT_EQ(swapline::testing::PullBrought(
+                kBinary, manifest,
+                swapline::testing::BroughtManifest({{"gfpgan_1.4", "enhancer", "gfpgan_1.4.onnx", "gfpgan"}}), models,
+                dir_->Sub("pull_logs") / "gfpgan"),
+            0);
+  std::vector<std::string> args = swap;
+  args.insert(args.end(), {"--models-manifest", manifest.string(), "--accept-license", "gfpgan_1.4"});
+  const RunResult r = Swapline(args);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("swapped 1 of 1 target face"), std::string::npos) << r.err;
+  // The stand-in negates the face it is given: at the default blend 80 the face comes
+  // out mostly inverted, so its centre is far from the classic swap's.
+  const fs::path classic = out_dir_ / "classic.png";
+  ASSERT_EQ(Swapline({"swap", "-s", kCollins, "-t", kHopper, "-o", classic.string()}).exit_code, 0);
+  auto enhanced = media::ReadImage(output_);
+  auto swapped = media::ReadImage(classic.string());
+  ASSERT_TRUE(enhanced.ok() && swapped.ok());
+  auto faces = vision::FaceAnalyser::CreateDefault();
+  ASSERT_TRUE(faces.ok());
+  auto found = faces->Analyse(*swapped, 0.3f, false);
+  ASSERT_TRUE(found.ok() && found->size() == 1u);
+  const cv::Point2f nose = found->front().landmarks68[30];
+  const cv::Rect centre(cvRound(nose.x) - 10, cvRound(nose.y) - 10, 20, 20);
+  cv::Mat difference;
+  cv::absdiff((*enhanced)(centre), (*swapped)(centre), difference);
+  EXPECT_GT(cv::mean(difference)[1], 40.0);
 }
 
 // ---- Version and help. ----

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Writes small ONNX networks with exactly the input and output layout of face models
-that cannot be shipped or downloaded here (SCRFD/RetinaFace, yolo_face, 2DFAN4, ArcFace, inswapper), so the tests
+that cannot be shipped or downloaded here (SCRFD/RetinaFace, yolo_face, 2DFAN4, ArcFace, inswapper, GFPGAN), so the tests
 can check swapline's pre- and post-processing of them numerically.
 
 Each detector network answers to a colour: at stride 8 it scores the mean of the blue
@@ -231,6 +231,19 @@ def inswapper(source_gain, emap_type):
                              [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, 3, side, side])], inits)
 
 
+def gfpgan():
+    """GFPGAN 1.4: input 1x3x512x512 (RGB, -1..1), output 1x3x512x512 (-1..1) under a
+    numbered name; the stand-in negates its input (the enhanced face is the negative)."""
+    weight = np.zeros((3, 3, 1, 1), np.float32)
+    for c in range(3):
+        weight[c, c] = -1.0
+    inits = [numpy_helper.from_array(weight, "negate")]
+    nodes = [helper.make_node("Conv", ["input", "negate"], ["1288"], kernel_shape=[1, 1])]
+    return helper.make_graph(nodes, "gfpgan_synthetic",
+                             [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, 512, 512])],
+                             [helper.make_tensor_value_info("1288", TensorProto.FLOAT, [1, 3, 512, 512])], inits)
+
+
 def write(graph, path):
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 11)], producer_name="swapline-tests")
     model.ir_version = 6
@@ -248,6 +261,7 @@ def main():
     write(inswapper(1.0, TensorProto.FLOAT), os.path.join(out, "inswapper_128.onnx"))
     write(inswapper(1.0, TensorProto.FLOAT16), os.path.join(out, "inswapper_128_fp16.onnx"))
     write(inswapper(0.0, TensorProto.FLOAT), os.path.join(out, "inswapper_identity.onnx"))
+    write(gfpgan(), os.path.join(out, "gfpgan_1.4.onnx"))
     # The grid points the network answers with (point 0's x for a black input), for the tests.
     with open(os.path.join(out, "2dfan4_points.json"), "w") as f:
         json.dump({"points": fan68_grid_points().tolist(), "blue_gain": FAN_BLUE_GAIN}, f)

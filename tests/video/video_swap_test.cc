@@ -556,23 +556,26 @@ TEST_F(VideoSwapTest, DetectorAnglesTrackAFaceLyingOnItsSide) {
   EXPECT_NE(r.err.find("swapped 30 face(s) in 30 of 30 frame(s)"), std::string::npos) << r.err;
 }
 
-TEST_F(VideoSwapTest, InswapperSwapsEveryTrackedFaceOfTheTwoFaceClip) {
-  // The neural swapper in the one-pass pipeline: one model shared by the swap threads.
-  // Its stand-in (support/synthetic_models.py) adds the source latent to the face.
+TEST_F(VideoSwapTest, InswapperAndEnhancerProcessEveryTrackedFaceOfTheTwoFaceClip) {
+  // The neural swapper and the enhancer in the one-pass pipeline, one after the other
+  // on each face: one model each, shared by the swap threads. Their stand-ins
+  // (support/synthetic_models.py) add the source latent to the face and negate it.
   const fs::path models = dir_->Sub("models");
   const fs::path manifest = dir_->Sub("manifests") / "inswapper.json";
   ASSERT_EQ(swapline::testing::PullBrought(
                 kBinary, manifest,
                 swapline::testing::BroughtManifest(
                     {{"inswapper_128", "swapper", "inswapper_128.onnx", "inswapper"},
-                     {"arcface_w600k_r50", "recognizer", "arcface_w600k_r50.onnx", "arcface"}}),
+                     {"arcface_w600k_r50", "recognizer", "arcface_w600k_r50.onnx", "arcface"},
+                     {"gfpgan_1.4", "enhancer", "gfpgan_1.4.onnx", "gfpgan"}}),
                 models, dir_->Sub("pull_logs")),
             0);
   const fs::path output = out_dir_ / "inswapper.mp4";
   const RunResult r = Swap(kTwoFaces720, output,
                            {"--trim-frame-end", "30", "--output-video-preset", "ultrafast", "--face-swapper-model",
                             "inswapper_128", "--models-dir", models.string(), "--models-manifest", manifest.string(),
-                            "--accept-license", "inswapper_128", "--accept-license", "arcface_w600k_r50"});
+                            "--accept-license", "inswapper_128", "--accept-license", "arcface_w600k_r50",
+                            "--accept-license", "gfpgan_1.4", "--processors", "face_swapper", "face_enhancer"});
   ASSERT_EQ(r.exit_code, cli::kExitOk) << r.err;
   EXPECT_NE(r.err.find("swapped 60 face(s) in 30 of 30 frame(s)"), std::string::npos) << r.err;
 }

@@ -2,7 +2,8 @@
 // is read from the model file's last initializer (FLOAT and FLOAT16); a network that
 // returns its target unchanged gives back the target face within rounding; one that adds
 // its source input to the face checks the latent (e · emap / ‖e‖ of the sources' mean
-// ArcFace embedding) and the RGB order against a reference computed here.
+// ArcFace embedding) and the RGB order against a reference computed here. The face
+// enhancer (GFPGAN's layout) on a network that negates its input.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -16,6 +17,7 @@
 #include "vision/arcface_recognizer.h"
 #include "vision/face_aligner.h"
 #include "vision/face_analyser.h"
+#include "vision/face_enhancer.h"
 #include "vision/neural_face_swapper.h"
 
 namespace swapline::vision {
@@ -179,6 +181,39 @@ TEST(InswapperFaceSwapper, TheSourceLatentIsTheMeanEmbeddingThroughTheEmap) {
       }
       EXPECT_GT(checked, 100);
     }
+  }
+}
+
+TEST(FaceEnhancer, TheEnhancedFaceIsLaidOverTheFrameAtTheBlend) {
+  auto model = EnhancerModel::Load(kSynthetic / "gfpgan_1.4.onnx");
+  ASSERT_TRUE(model.ok()) << model.status().ToString();
+  const cv::Mat target = Photo("obama_official_portrait_2012.jpg");
+  // Five landmarks on ffhq_512 at 512 px, moved by whole pixels: the crop is the
+  // image's own pixels, so the negated face comes back exactly.
+  Face face;
+  const auto& points = TemplatePoints(WarpTemplate::kFfhq512);
+  const cv::Point corner(150, 200);
+  for (std::size_t i = 0; i < 5; ++i) face.landmarks5[i] = points[i] * 512.0f + cv::Point2f(corner);
+  for (const int blend : {80, 30}) {
+    SCOPED_TRACE("blend " + std::to_string(blend));
+    SwapperOptions options;
+    options.enhancer_blend = blend;
+    auto enhancer = NewFaceEnhancer(*model, options);
+    cv::Mat enhanced = target.clone();
+    ASSERT_TRUE(Swap(*enhancer, enhanced, face).ok());
+    // The box mask (blur 0.3 at 512: 38 px bands, σ 19) is 1 well inside the crop.
+    const cv::Rect inner = cv::Rect(128, 128, 256, 256) + corner;
+    for (int y = inner.y; y < inner.br().y; y += 11) {
+      for (int x = inner.x; x < inner.br().x; x += 11) {
+        const cv::Vec3b before = target.at<cv::Vec3b>(y, x), after = enhanced.at<cv::Vec3b>(y, x);
+        for (int c = 0; c < 3; ++c) {
+          const double expected = (100 - blend) / 100.0 * before[c] + blend / 100.0 * (255 - before[c]);
+          ASSERT_NEAR(after[c], expected, 1.5) << "at " << x << "," << y << " channel " << c;
+        }
+      }
+    }
+    // Outside the crop's square nothing changes.
+    EXPECT_EQ(cv::norm(enhanced(cv::Rect(0, 0, 100, 100)), target(cv::Rect(0, 0, 100, 100)), cv::NORM_INF), 0);
   }
 }
 
