@@ -44,8 +44,24 @@ void RegisterBenchCommand(CLI::App& app, int& exit_code) {
   video->add_option("--source", video_options->source, "source photo (default: from --testdata)");
   video->add_option("--video", video_options->video, "target video (default: the 1080p test clip)");
   video->add_flag("!--no-long-run", video_options->long_run, "skip the 4x longer run");
-  video->callback([testdata, video_options, &exit_code] {
+  video->add_option("--models-dir", *models_dir,
+                    "models folder; with yunet_s_640 and face_mesh installed there, the swap is timed with them too")
+      ->envname("SWAPLINE_MODELS_DIR");
+  video->callback([testdata, video_options, models_dir, &exit_code] {
     bench::VideoBenchOptions resolved = *video_options;
+    models::ModelDir models(models::ModelsDirOr(*models_dir), models::ModelManifest::Embedded());
+    auto yunet = models.Resolve("yunet_s_640", {});
+    auto mesh = models.Resolve("face_mesh", {});
+    pipeline::FaceModelPaths with_yunet, with_mesh;
+    if (yunet.ok()) with_yunet.detector = pipeline::NetworkFile{"yunet", *yunet};
+    if (mesh.ok()) with_mesh.landmarker = pipeline::NetworkFile{"face_mesh", *mesh};
+    if (yunet.ok()) resolved.chains.push_back({"yunet 640 + dlib_68", 640, with_yunet});
+    if (mesh.ok()) resolved.chains.push_back({"hog + face_mesh", pipeline::kVideoDetectSide, with_mesh});
+    if (yunet.ok() && mesh.ok()) {
+      pipeline::FaceModelPaths both = with_yunet;
+      both.landmarker = with_mesh.landmarker;
+      resolved.chains.push_back({"yunet 640 + face_mesh", 640, both});
+    }
     const std::filesystem::path dir(*testdata);
     if (resolved.source.empty()) resolved.source = dir / "photos/grace_hopper_usn_portrait.jpg";
     if (resolved.video.empty()) resolved.video = dir / "videos/a_one_face_zoom_rotate_1920x1080_30fps_5s.mp4";
