@@ -123,4 +123,15 @@ void PasteBack(cv::Mat& frame, const cv::Mat& crop, const cv::Mat& mask, const c
   }
 }
 
+cv::Rect AlignedCropRegion(const Landmarks5& landmarks, WarpTemplate warp_template, cv::Size image) {
+  constexpr float kSide = 128;  // any size: the region does not depend on it
+  auto alignment = EstimateAlignment(landmarks, warp_template, cv::Size(128, 128));
+  if (!alignment.ok()) return {};
+  const std::vector<cv::Point2f> corners =
+      TransformPoints({{0, 0}, {kSide, 0}, {kSide, kSide}, {0, kSide}}, InvertAlignment(*alignment));
+  const cv::Rect2f bounds = cv::boundingRect(corners);
+  return cv::Rect(cvFloor(bounds.x) - 2, cvFloor(bounds.y) - 2, cvCeil(bounds.width) + 5, cvCeil(bounds.height) + 5) &
+         cv::Rect(0, 0, image.width, image.height);
+}
+
 }  // namespace swapline::vision

@@ -44,6 +44,11 @@ Result<cv::Mat> EstimateAlignment(const Landmarks5& landmarks, WarpTemplate warp
 // The aligned crop (INTER_AREA, BORDER_REPLICATE as FaceFusion).
 cv::Mat WarpFace(const cv::Mat& frame, const cv::Mat& alignment, cv::Size crop_size);
 
+// The pixels of an image of size `image` that the aligned crop of `landmarks` on
+// `warp_template` covers, with a margin of 2 px, clipped to the image; empty when the
+// landmarks are degenerate.
+cv::Rect AlignedCropRegion(const Landmarks5& landmarks, WarpTemplate warp_template, cv::Size image);
+
 // The 2x3 inverse of an alignment: crop pixels to image pixels.
 cv::Mat InvertAlignment(const cv::Mat& alignment);
 

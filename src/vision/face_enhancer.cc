@@ -18,18 +18,6 @@ infer::ModelSignature GfpganSignature() {
   return {{{"input", {1, 3, kEnhancerSide, kEnhancerSide}}}, {{"", {1, 3, kEnhancerSide, kEnhancerSide}}}};
 }
 
-// A 1×3×S×S RGB −1..1 tensor as 8-bit BGR, clipped.
-cv::Mat ToBgr(const cv::Mat& tensor) {
-  const int side = tensor.size[2];
-  auto* data = const_cast<float*>(tensor.ptr<float>());
-  const std::vector<cv::Mat> bgr = {cv::Mat(side, side, CV_32F, data + 2 * side * side),
-                                    cv::Mat(side, side, CV_32F, data + side * side), cv::Mat(side, side, CV_32F, data)};
-  cv::Mat merged, out;
-  cv::merge(bgr, merged);
-  merged.convertTo(out, CV_8UC3, 127.5, 127.5);  // saturating: clips −1..1 to 0..255
-  return out;
-}
-
 class FaceEnhancer final : public FaceSwapper {
  public:
   FaceEnhancer(std::shared_ptr<EnhancerModel> model, const SwapperOptions& options)
@@ -40,14 +28,7 @@ class FaceEnhancer final : public FaceSwapper {
   void SetSource(std::shared_ptr<const SwapSource> /*source*/) override {}
 
   cv::Rect Region(const Face& target, cv::Size image) const override {
-    auto alignment = EstimateAlignment(target.landmarks5, WarpTemplate::kFfhq512, kCrop);
-    if (!alignment.ok()) return {};
-    const auto side = static_cast<float>(kEnhancerSide);
-    const std::vector<cv::Point2f> corners =
-        TransformPoints({{0, 0}, {side, 0}, {side, side}, {0, side}}, InvertAlignment(*alignment));
-    const cv::Rect2f bounds = cv::boundingRect(corners);
-    return cv::Rect(cvFloor(bounds.x) - 2, cvFloor(bounds.y) - 2, cvCeil(bounds.width) + 5, cvCeil(bounds.height) + 5) &
-           cv::Rect(0, 0, image.width, image.height);
+    return AlignedCropRegion(target.landmarks5, WarpTemplate::kFfhq512, image);
   }
 
   Result<SwapPatch> Render(const Face& target, cv::Size /*image*/, const cv::Rect& roi, const RegionReader& read,
@@ -65,7 +46,8 @@ class FaceEnhancer final : public FaceSwapper {
     const cv::Mat blob = cv::dnn::blobFromImage(crop, 1.0 / 127.5, {}, cv::Scalar::all(127.5), /*swapRB=*/true);
     SWAPLINE_ASSIGN_OR_RETURN(const cv::Mat enhanced, model_->Run(blob));
     const cv::Mat to_work = InvertAlignment(alignment);
-    cv::warpAffine(ToBgr(enhanced), patch.face, to_work, work.size, cv::INTER_LINEAR, cv::BORDER_REPLICATE);
+    cv::warpAffine(RgbTensorToBgr(enhanced, 127.5, 127.5), patch.face, to_work, work.size, cv::INTER_LINEAR,
+                   cv::BORDER_REPLICATE);
     cv::warpAffine(crop_mask_, patch.mask, to_work, work.size, cv::INTER_LINEAR, cv::BORDER_CONSTANT, 0);
     if (timings) ++timings->faces;
     return patch;

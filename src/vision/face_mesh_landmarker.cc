@@ -9,6 +9,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "infer/session.h"
+#include "vision/network_landmarker.h"
 
 namespace swapline::vision {
 namespace {
@@ -61,17 +62,11 @@ Square FitSquare(const Mesh& mesh, float scale) {
   return {{c * u - s * v, s * u + c * v}, scale * std::max(max_u - min_u, max_v - min_v), roll};
 }
 
-class FaceMeshLandmarker final : public FaceLandmarker {
+class FaceMeshLandmarker final : public NetworkLandmarker<FaceMeshLandmarker> {
  public:
-  FaceMeshLandmarker(std::unique_ptr<infer::InferenceSession> session, Status load_status)
-      : session_(std::move(session)), load_status_(std::move(load_status)) {}
+  using NetworkLandmarker::NetworkLandmarker;
 
-  Result<Landmarks68> Mark(const cv::Mat& image, const cv::Rect2f& box) override {
-    SWAPLINE_RETURN_IF_ERROR(load_status_);
-    if (image.empty() || (image.type() != CV_8UC3 && image.type() != CV_8UC1)) {
-      return InvalidArgument("landmarker needs an 8-bit BGR or grey image");
-    }
-    if (!(box.width > 0 && box.height > 0)) return InvalidArgument("landmarker needs a non-empty face box");
+  Result<Landmarks68> MarkChecked(const cv::Mat& image, const cv::Rect2f& box) {
     const Square first{{box.x + box.width / 2, box.y + box.height / 2}, kBoxCropScale * std::max(box.width, box.height), 0};
     float presence = 0;
     SWAPLINE_ASSIGN_OR_RETURN(Mesh mesh, Run(image, first, presence));
@@ -93,13 +88,6 @@ class FaceMeshLandmarker final : public FaceLandmarker {
     return points;
   }
 
-  std::unique_ptr<FaceLandmarker> Clone() const override {
-    if (!load_status_.ok()) return std::make_unique<FaceMeshLandmarker>(nullptr, load_status_);
-    auto session = session_->Clone();
-    if (!session.ok()) return std::make_unique<FaceMeshLandmarker>(nullptr, session.status());
-    return std::make_unique<FaceMeshLandmarker>(std::move(session).value(), Status::Ok());
-  }
-
  private:
   // The mesh in image pixels of the face in `square`, and the presence logit.
   Result<Mesh> Run(const cv::Mat& image, const Square& square, float& presence) {
@@ -112,7 +100,7 @@ class FaceMeshLandmarker final : public FaceLandmarker {
     cv::warpAffine(image, crop, to_crop, cv::Size(kInputSide, kInputSide), cv::INTER_LINEAR, cv::BORDER_REPLICATE);
     if (crop.channels() == 1) cv::cvtColor(crop, crop, cv::COLOR_GRAY2BGR);  // a video's luma plane
     const cv::Mat blob = cv::dnn::blobFromImage(crop, 1.0 / 255.0, {}, {}, /*swapRB=*/true);
-    SWAPLINE_ASSIGN_OR_RETURN(std::vector<cv::Mat> outputs, session_->Run(blob));
+    SWAPLINE_ASSIGN_OR_RETURN(std::vector<cv::Mat> outputs, session().Run(blob));
     presence = outputs[1].ptr<float>()[0];
     cv::Mat to_image;
     cv::invertAffineTransform(to_crop, to_image);
@@ -126,9 +114,6 @@ class FaceMeshLandmarker final : public FaceLandmarker {
     }
     return mesh;
   }
-
-  std::unique_ptr<infer::InferenceSession> session_;
-  Status load_status_;
 };
 
 }  // namespace
@@ -155,9 +140,7 @@ const std::array<int, 68>& FaceMeshToIbug68() {
 }
 
 Result<std::unique_ptr<FaceLandmarker>> LoadFaceMeshLandmarker(const std::filesystem::path& onnx) {
-  auto session = infer::InferenceSession::Load(onnx, FaceMeshSignature());
-  if (!session.ok()) return session.status().WithContext("Face Mesh landmarker");
-  return std::unique_ptr<FaceLandmarker>(std::make_unique<FaceMeshLandmarker>(std::move(session).value(), Status::Ok()));
+  return FaceMeshLandmarker::Load(onnx, FaceMeshSignature(), "Face Mesh landmarker");
 }
 
 }  // namespace swapline::vision

@@ -6,6 +6,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "infer/session.h"
+#include "vision/network_landmarker.h"
 
 namespace swapline::vision {
 namespace {
@@ -32,17 +33,11 @@ void BrightenIfDark(cv::Mat& bgr) {
   cv::cvtColor(lab, bgr, cv::COLOR_Lab2BGR);
 }
 
-class Fan68Landmarker final : public FaceLandmarker {
+class Fan68Landmarker final : public NetworkLandmarker<Fan68Landmarker> {
  public:
-  Fan68Landmarker(std::unique_ptr<infer::InferenceSession> session, Status load_status)
-      : session_(std::move(session)), load_status_(std::move(load_status)) {}
+  using NetworkLandmarker::NetworkLandmarker;
 
-  Result<Landmarks68> Mark(const cv::Mat& image, const cv::Rect2f& box) override {
-    SWAPLINE_RETURN_IF_ERROR(load_status_);
-    if (image.empty() || (image.type() != CV_8UC3 && image.type() != CV_8UC1)) {
-      return InvalidArgument("landmarker needs an 8-bit BGR or grey image");
-    }
-    if (!(box.width > 0 && box.height > 0)) return InvalidArgument("landmarker needs a non-empty face box");
+  Result<Landmarks68> MarkChecked(const cv::Mat& image, const cv::Rect2f& box) {
     // Image → crop: scale the box's longer side to 195 px, its centre to the crop's.
     const double scale = kBoxSideInCrop / std::max(1.0f, std::max(box.width, box.height));
     const cv::Point2d centre(box.x + box.width / 2.0, box.y + box.height / 2.0);
@@ -53,7 +48,7 @@ class Fan68Landmarker final : public FaceLandmarker {
     if (crop.channels() == 1) cv::cvtColor(crop, crop, cv::COLOR_GRAY2BGR);  // a video's luma plane
     BrightenIfDark(crop);
     const cv::Mat blob = cv::dnn::blobFromImage(crop, 1.0 / 255.0, {}, {}, /*swapRB=*/false);
-    SWAPLINE_ASSIGN_OR_RETURN(std::vector<cv::Mat> outputs, session_->Run(blob));
+    SWAPLINE_ASSIGN_OR_RETURN(std::vector<cv::Mat> outputs, session().Run(blob));
     const float* xyc = outputs[0].ptr<float>();
     constexpr double kGridToCrop = static_cast<double>(kInputSide) / kHeatmapSide;
     Landmarks68 points;
@@ -64,25 +59,12 @@ class Fan68Landmarker final : public FaceLandmarker {
     }
     return points;
   }
-
-  std::unique_ptr<FaceLandmarker> Clone() const override {
-    if (!load_status_.ok()) return std::make_unique<Fan68Landmarker>(nullptr, load_status_);
-    auto session = session_->Clone();
-    if (!session.ok()) return std::make_unique<Fan68Landmarker>(nullptr, session.status());
-    return std::make_unique<Fan68Landmarker>(std::move(session).value(), Status::Ok());
-  }
-
- private:
-  std::unique_ptr<infer::InferenceSession> session_;
-  Status load_status_;
 };
 
 }  // namespace
 
 Result<std::unique_ptr<FaceLandmarker>> LoadFan68Landmarker(const std::filesystem::path& onnx) {
-  auto session = infer::InferenceSession::Load(onnx, Fan68Signature());
-  if (!session.ok()) return session.status().WithContext("2DFAN4 landmarker");
-  return std::unique_ptr<FaceLandmarker>(std::make_unique<Fan68Landmarker>(std::move(session).value(), Status::Ok()));
+  return Fan68Landmarker::Load(onnx, Fan68Signature(), "2DFAN4 landmarker");
 }
 
 }  // namespace swapline::vision

@@ -15,24 +15,11 @@
 namespace swapline::vision {
 namespace {
 
-const cv::Size kModelCrop(kInswapperSide, kInswapperSide);
 constexpr int kPixelBoosts[] = {128, 256, 384, 512, 768, 1024};
 
 infer::ModelSignature InswapperSignature() {
   return {{{"target", {1, 3, kInswapperSide, kInswapperSide}}, {"source", {1, kArcFaceEmbeddingSize}}},
           {{"", {1, 3, kInswapperSide, kInswapperSide}}}};
-}
-
-// A 1×3×S×S RGB 0..1 tensor as 8-bit BGR, clipped.
-cv::Mat ToBgr(const cv::Mat& tensor) {
-  const int side = tensor.size[2];
-  auto* data = const_cast<float*>(tensor.ptr<float>());
-  const std::vector<cv::Mat> bgr = {cv::Mat(side, side, CV_32F, data + 2 * side * side),
-                                    cv::Mat(side, side, CV_32F, data + side * side), cv::Mat(side, side, CV_32F, data)};
-  cv::Mat merged, out;
-  cv::merge(bgr, merged);
-  merged.convertTo(out, CV_8UC3, 255.0);  // saturating: clips to 0..255
-  return out;
 }
 
 // FaceFusion's implode_pixel_boost: the k² sub-images of a k·S crop, sub-image a·k + b
@@ -83,14 +70,7 @@ class InswapperFaceSwapper final : public FaceSwapper {
   }
 
   cv::Rect Region(const Face& target, cv::Size image) const override {
-    auto alignment = EstimateAlignment(target.landmarks5, WarpTemplate::kArcface128, kModelCrop);
-    if (!alignment.ok()) return {};
-    const float side = static_cast<float>(kInswapperSide);
-    const std::vector<cv::Point2f> corners =
-        TransformPoints({{0, 0}, {side, 0}, {side, side}, {0, side}}, InvertAlignment(*alignment));
-    const cv::Rect2f bounds = cv::boundingRect(corners);
-    return cv::Rect(cvFloor(bounds.x) - 2, cvFloor(bounds.y) - 2, cvCeil(bounds.width) + 5, cvCeil(bounds.height) + 5) &
-           cv::Rect(0, 0, image.width, image.height);
+    return AlignedCropRegion(target.landmarks5, WarpTemplate::kArcface128, image);
   }
 
   Result<SwapPatch> Render(const Face& target, cv::Size /*image*/, const cv::Rect& roi, const RegionReader& read,
@@ -116,7 +96,7 @@ class InswapperFaceSwapper final : public FaceSwapper {
     for (cv::Mat& part : parts) {
       const cv::Mat blob = cv::dnn::blobFromImage(part, 1.0 / 255.0, {}, {}, /*swapRB=*/true);
       SWAPLINE_ASSIGN_OR_RETURN(const cv::Mat swapped, model_->Run(blob, latent_));
-      part = ToBgr(swapped);
+      part = RgbTensorToBgr(swapped, 255.0, 0.0);
     }
     const cv::Mat to_work = InvertAlignment(alignment);
     cv::warpAffine(JoinBoosted(parts, k), patch.face, to_work, work.size, cv::INTER_LINEAR, cv::BORDER_REPLICATE);
