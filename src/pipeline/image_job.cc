@@ -65,17 +65,19 @@ Result<ImageSwapEngine> ImageSwapEngine::Create(const std::optional<std::filesys
     SWAPLINE_ASSIGN_OR_RETURN(auto recognizer, vision::LoadFaceRecognizer(*recognizer_model));
     analyser.set_recognizer(std::move(recognizer));
   }
-  std::shared_ptr<vision::InswapperModel> inswapper;
+  std::shared_ptr<vision::NeuralSwapperModel> neural_swapper;
   if (face_models.swapper) {
     if (!face_models.swapper_recognizer) return InvalidArgument("the neural swapper needs its recognizer model");
-    SWAPLINE_ASSIGN_OR_RETURN(inswapper, vision::InswapperModel::Load(face_models.swapper->path,
-                                                                      face_models.swapper_recognizer->path));
+    SWAPLINE_ASSIGN_OR_RETURN(neural_swapper,
+                              vision::NeuralSwapperModel::Load(face_models.swapper->architecture,
+                                                               face_models.swapper->path,
+                                                               face_models.swapper_recognizer->path));
   }
   std::shared_ptr<vision::EnhancerModel> enhancer;
   if (face_models.enhancer) {
     SWAPLINE_ASSIGN_OR_RETURN(enhancer, vision::EnhancerModel::Load(face_models.enhancer->path));
   }
-  return ImageSwapEngine(std::move(analyser), std::move(inswapper), std::move(enhancer));
+  return ImageSwapEngine(std::move(analyser), std::move(neural_swapper), std::move(enhancer));
 }
 
 Result<std::vector<std::unique_ptr<vision::FaceSwapper>>> ImageSwapEngine::NewProcessors(
@@ -85,8 +87,8 @@ Result<std::vector<std::unique_ptr<vision::FaceSwapper>>> ImageSwapEngine::NewPr
     if (processor == vision::FaceProcessor::kEnhancer) {
       if (!enhancer_) return FailedPrecondition("--processors face_enhancer: no enhancer model is loaded");
       processors.push_back(vision::NewFaceEnhancer(enhancer_, options));
-    } else if (inswapper_) {
-      processors.push_back(vision::NewInswapperFaceSwapper(inswapper_, options));
+    } else if (neural_swapper_) {
+      processors.push_back(vision::NewNeuralFaceSwapper(neural_swapper_, options));
     } else {
       processors.push_back(vision::NewClassicFaceSwapper(options));
     }

@@ -88,7 +88,7 @@ struct NetworkFile {
 struct FaceModelPaths {
   std::optional<NetworkFile> detector;    // detect with this network instead of HOG
   std::optional<NetworkFile> landmarker;  // mark with this network instead of dlib's 68-point model
-  std::optional<NetworkFile> swapper;     // swap with this network (inswapper) instead of the classic swapper
+  std::optional<NetworkFile> swapper;     // swap with this network (inswapper, hyperswap), not the classic swapper
   std::optional<NetworkFile> swapper_recognizer;  // the identity model the swapper needs (ArcFace)
   std::optional<NetworkFile> enhancer;            // the face enhancer's network (GFPGAN)
 };
@@ -118,11 +118,11 @@ class ImageSwapEngine {
   Result<std::vector<std::unique_ptr<vision::FaceSwapper>>> NewProcessors(const vision::SwapperOptions& options) const;
 
  private:
-  ImageSwapEngine(vision::FaceAnalyser analyser, std::shared_ptr<vision::InswapperModel> inswapper,
+  ImageSwapEngine(vision::FaceAnalyser analyser, std::shared_ptr<vision::NeuralSwapperModel> neural_swapper,
                   std::shared_ptr<vision::EnhancerModel> enhancer)
-      : analyser_(std::move(analyser)), inswapper_(std::move(inswapper)), enhancer_(std::move(enhancer)) {}
+      : analyser_(std::move(analyser)), neural_swapper_(std::move(neural_swapper)), enhancer_(std::move(enhancer)) {}
   vision::FaceAnalyser analyser_;
-  std::shared_ptr<vision::InswapperModel> inswapper_;
+  std::shared_ptr<vision::NeuralSwapperModel> neural_swapper_;
   std::shared_ptr<vision::EnhancerModel> enhancer_;
 };
 

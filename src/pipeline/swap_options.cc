@@ -51,12 +51,13 @@ constexpr Field kFields[] = {
     {"face-mask-blur", "feathering of the mask edge, 0..1", &O::face_mask_blur},
     {"face-mask-padding", "box mask padding in percent: top [right [bottom [left]]]", &O::face_mask_padding, 1, 4},
     {"face-swapper-model",
-     "classic (built in: shape morph, texture warp, tone; no model file) or inswapper_128 (InsightFace, "
-     "non-commercial, with arcface_w600k_r50: models you bring, README \"Models you bring\")",
+     "classic (built in: shape morph, texture warp, tone; no model file), inswapper_128 (InsightFace, "
+     "non-commercial) or hyperswap_1a_256/1b/1c (FaceFusion, ResearchRAIL), each with arcface_w600k_r50: models "
+     "you bring, README \"Models you bring\"",
      &O::face_swapper_model},
     {"face-swapper-pixel-boost",
-     "neural swappers: the aligned crop's size, e.g. 512x512 (inswapper_128: 128 to 1024 in steps of the model's "
-     "128, each step costing (size/128)^2 runs per face); default the model's own",
+     "neural swappers: the aligned crop's size, a multiple of the model's (inswapper 128, hyperswap 256) up to "
+     "1024x1024, e.g. 512x512, costing (size/model's)^2 runs per face; default the model's own",
      &O::face_swapper_pixel_boost},
     {"face-swapper-blend", "feather or poisson (classic swapper)", &O::face_swapper_blend},
     {"face-swapper-morph", "how far the face's shape moves toward the source's, 0..1", &O::face_swapper_morph},
@@ -160,16 +161,19 @@ struct OptionModel {
   const char* brought_architecture = nullptr;
 };
 
-// inswapper_128's identity input is an ArcFace embedding.
-const OptionModel kInswapperRecognizer{"arcface_w600k_r50", "arcface"};
+// The neural swappers' identity input is made from ArcFace embeddings.
+const OptionModel kSwapperRecognizer{"arcface_w600k_r50", "arcface"};
 
 Result<OptionModel> SwapperModel(const SwapOptions& options) {
-  if (options.face_swapper_model == "classic") return OptionModel{};
-  if (options.face_swapper_model == "inswapper_128" || options.face_swapper_model == "inswapper_128_fp16") {
-    return OptionModel{options.face_swapper_model, "inswapper"};
+  const std::string& model = options.face_swapper_model;
+  if (model == "classic") return OptionModel{};
+  if (model == "inswapper_128" || model == "inswapper_128_fp16") return OptionModel{model, "inswapper"};
+  if (model == "hyperswap_1a_256" || model == "hyperswap_1b_256" || model == "hyperswap_1c_256") {
+    return OptionModel{model, "hyperswap"};
   }
-  return InvalidArgument("--face-swapper-model must be classic, inswapper_128 or inswapper_128_fp16, got '" +
-                         options.face_swapper_model + "'");
+  return InvalidArgument(
+      "--face-swapper-model must be classic, inswapper_128, inswapper_128_fp16, hyperswap_1a_256, hyperswap_1b_256 "
+      "or hyperswap_1c_256, got '" + model + "'");
 }
 
 // The enhancer's model, unset when --processors has no face_enhancer.
@@ -202,7 +206,7 @@ Result<int> PixelBoost(const SwapOptions& options) {
   if (!((n == 1 && width > 0) || (n == 3 && (x == 'x' || x == 'X') && width == height))) {
     return InvalidArgument("--face-swapper-pixel-boost must look like 512x512 (square), got '" + text + "'");
   }
-  SWAPLINE_RETURN_IF_ERROR(vision::CheckPixelBoost(width));
+  SWAPLINE_RETURN_IF_ERROR(vision::CheckPixelBoost(*vision::FindNeuralSwapperLayout(swapper.brought_architecture), width));
   return width;
 }
 
@@ -386,7 +390,7 @@ Result<FaceModelPaths> ResolveFaceModels(const SwapOptions& options, int detect_
   SWAPLINE_ASSIGN_OR_RETURN(paths.swapper, resolve(swapper, "face-swapper-model", options.face_swapper_model));
   if (paths.swapper) {
     SWAPLINE_ASSIGN_OR_RETURN(paths.swapper_recognizer,
-                              resolve(kInswapperRecognizer, "face-swapper-model", options.face_swapper_model));
+                              resolve(kSwapperRecognizer, "face-swapper-model", options.face_swapper_model));
   }
   SWAPLINE_ASSIGN_OR_RETURN(const OptionModel enhancer, EnhancerModel(options));
   SWAPLINE_ASSIGN_OR_RETURN(paths.enhancer, resolve(enhancer, "face-enhancer-model", options.face_enhancer_model));

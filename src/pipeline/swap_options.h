@@ -42,7 +42,7 @@ struct SwapOptions {
   std::vector<std::string> face_mask_types = {"box", "region"};
   float face_mask_blur = 0.3f;
   std::vector<float> face_mask_padding = {0, 0, 0, 0};
-  std::string face_swapper_model = "classic";  // classic (built in) or inswapper_128 (models folder)
+  std::string face_swapper_model = "classic";  // classic (built in), inswapper_128 or hyperswap_1a_256 (models folder)
   std::string face_swapper_pixel_boost;  // "512x512" or "512"; empty: the model's size
   std::string face_swapper_blend = "feather";
   float face_swapper_morph = vision::kDefaultMorph;

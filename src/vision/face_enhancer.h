@@ -13,7 +13,7 @@
 // The enhancer implements the FaceSwapper interface, the processors' shared one
 // (Region, Render to a SwapPatch); it takes no source, so SetSource() is ignored.
 //
-// Thread safety: as InswapperModel, one shared EnhancerModel runs under one lock.
+// Thread safety: as NeuralSwapperModel, one shared EnhancerModel runs under one lock.
 #pragma once
 
 #include <filesystem>

@@ -15,11 +15,15 @@
 namespace swapline::vision {
 namespace {
 
-constexpr int kPixelBoosts[] = {128, 256, 384, 512, 768, 1024};
+constexpr NeuralSwapperLayout kLayouts[] = {
+    {"inswapper", 128, 1.0 / 255, 0.0, 255.0, 0.0, true},
+    {"hyperswap", 256, 1.0 / 127.5, -1.0, 127.5, 127.5, false},
+};
+// FaceFusion's largest pixel boost.
+constexpr int kMaxPixelBoost = 1024;
 
-infer::ModelSignature InswapperSignature() {
-  return {{{"target", {1, 3, kInswapperSide, kInswapperSide}}, {"source", {1, kArcFaceEmbeddingSize}}},
-          {{"", {1, 3, kInswapperSide, kInswapperSide}}}};
+infer::ModelSignature SwapperSignature(int side) {
+  return {{{"target", {1, 3, side, side}}, {"source", {1, kArcFaceEmbeddingSize}}}, {{"", {1, 3, side, side}}}};
 }
 
 // FaceFusion's implode_pixel_boost: the k² sub-images of a k·S crop, sub-image a·k + b
@@ -58,11 +62,11 @@ cv::Mat JoinBoosted(const std::vector<cv::Mat>& parts, int k) {
   return crop;
 }
 
-class InswapperFaceSwapper final : public FaceSwapper {
+class NeuralFaceSwapper final : public FaceSwapper {
  public:
-  InswapperFaceSwapper(std::shared_ptr<InswapperModel> model, const SwapperOptions& options)
+  NeuralFaceSwapper(std::shared_ptr<NeuralSwapperModel> model, const SwapperOptions& options)
       : model_(std::move(model)), mask_(options.mask),
-        crop_side_(options.pixel_boost > 0 ? options.pixel_boost : kInswapperSide) {}
+        crop_side_(options.pixel_boost > 0 ? options.pixel_boost : model_->layout().side) {}
 
   void SetSource(std::shared_ptr<const SwapSource> source) override {
     source_ = std::move(source);
@@ -91,12 +95,16 @@ class InswapperFaceSwapper final : public FaceSwapper {
     const cv::Size crop_size(crop_side_, crop_side_);
     SWAPLINE_ASSIGN_OR_RETURN(const cv::Mat alignment,
                               EstimateAlignment(face.landmarks5, WarpTemplate::kArcface128, crop_size));
-    const int k = crop_side_ / kInswapperSide;
+    const NeuralSwapperLayout& layout = model_->layout();
+    const int k = crop_side_ / layout.side;
     std::vector<cv::Mat> parts = SplitBoosted(WarpFace(region, alignment, crop_size), k);
     for (cv::Mat& part : parts) {
-      const cv::Mat blob = cv::dnn::blobFromImage(part, 1.0 / 255.0, {}, {}, /*swapRB=*/true);
+      // blobFromImage subtracts its mean before it scales.
+      const cv::Mat blob = cv::dnn::blobFromImage(part, layout.input_scale, {},
+                                                  cv::Scalar::all(-layout.input_offset / layout.input_scale),
+                                                  /*swapRB=*/true);
       SWAPLINE_ASSIGN_OR_RETURN(const cv::Mat swapped, model_->Run(blob, latent_));
-      part = RgbTensorToBgr(swapped, 255.0, 0.0);
+      part = RgbTensorToBgr(swapped, layout.output_scale, layout.output_offset);
     }
     const cv::Mat to_work = InvertAlignment(alignment);
     cv::warpAffine(JoinBoosted(parts, k), patch.face, to_work, work.size, cv::INTER_LINEAR, cv::BORDER_REPLICATE);
@@ -106,7 +114,7 @@ class InswapperFaceSwapper final : public FaceSwapper {
   }
 
  private:
-  std::shared_ptr<InswapperModel> model_;
+  std::shared_ptr<NeuralSwapperModel> model_;
   FaceMaskOptions mask_;
   int crop_side_;  // the pixel boost
   std::shared_ptr<const SwapSource> source_;
@@ -115,56 +123,74 @@ class InswapperFaceSwapper final : public FaceSwapper {
 
 }  // namespace
 
-InswapperModel::InswapperModel(std::unique_ptr<infer::InferenceSession> session, cv::Mat emap,
-                               std::unique_ptr<FaceRecognizer> arcface)
-    : session_(std::move(session)), emap_(std::move(emap)), arcface_(std::move(arcface)) {}
-
-Result<std::shared_ptr<InswapperModel>> InswapperModel::Load(const std::filesystem::path& inswapper,
-                                                             const std::filesystem::path& arcface) {
-  auto session = infer::InferenceSession::Load(inswapper, InswapperSignature());
-  if (!session.ok()) return session.status().WithContext("inswapper");
-  auto emap = infer::ReadLastInitializer(inswapper);
-  if (!emap.ok()) return emap.status().WithContext("inswapper emap");
-  if (emap->dims != 2 || emap->rows != kArcFaceEmbeddingSize || emap->cols != kArcFaceEmbeddingSize) {
-    return FailedPrecondition("inswapper: model " + inswapper.filename().string() +
-                              " does not end with a 512x512 emap initializer");
+const NeuralSwapperLayout* FindNeuralSwapperLayout(std::string_view architecture) {
+  for (const NeuralSwapperLayout& layout : kLayouts) {
+    if (architecture == layout.architecture) return &layout;
   }
-  auto recognizer = LoadArcFaceRecognizer(arcface);
-  if (!recognizer.ok()) return recognizer.status().WithContext("inswapper's recognizer");
-  return std::shared_ptr<InswapperModel>(
-      new InswapperModel(std::move(session).value(), std::move(emap).value(), std::move(recognizer).value()));
+  return nullptr;
 }
 
-Result<cv::Mat> InswapperModel::SourceLatent(const std::vector<SourceImage>& faces) {
-  if (faces.empty()) return InvalidArgument("inswapper: no source face");
+NeuralSwapperModel::NeuralSwapperModel(const NeuralSwapperLayout& layout,
+                                       std::unique_ptr<infer::InferenceSession> session, cv::Mat emap,
+                                       std::unique_ptr<FaceRecognizer> arcface)
+    : layout_(layout), session_(std::move(session)), emap_(std::move(emap)), arcface_(std::move(arcface)) {}
+
+Result<std::shared_ptr<NeuralSwapperModel>> NeuralSwapperModel::Load(std::string_view architecture,
+                                                                     const std::filesystem::path& swapper,
+                                                                     const std::filesystem::path& arcface) {
+  const NeuralSwapperLayout* layout = FindNeuralSwapperLayout(architecture);
+  if (layout == nullptr) return InvalidArgument("no face swapper of architecture '" + std::string(architecture) + "'");
+  const std::string name = layout->architecture;
+  auto session = infer::InferenceSession::Load(swapper, SwapperSignature(layout->side));
+  if (!session.ok()) return session.status().WithContext(name);
+  cv::Mat emap;
+  if (layout->emap_latent) {
+    auto read = infer::ReadLastInitializer(swapper);
+    if (!read.ok()) return read.status().WithContext(name + " emap");
+    if (read->dims != 2 || read->rows != kArcFaceEmbeddingSize || read->cols != kArcFaceEmbeddingSize) {
+      return FailedPrecondition(name + ": model " + swapper.filename().string() +
+                                " does not end with a 512x512 emap initializer");
+    }
+    emap = std::move(read).value();
+  }
+  auto recognizer = LoadArcFaceRecognizer(arcface);
+  if (!recognizer.ok()) return recognizer.status().WithContext(name + "'s recognizer");
+  return std::shared_ptr<NeuralSwapperModel>(
+      new NeuralSwapperModel(*layout, std::move(session).value(), std::move(emap), std::move(recognizer).value()));
+}
+
+Result<cv::Mat> NeuralSwapperModel::SourceLatent(const std::vector<SourceImage>& faces) {
+  if (faces.empty()) return InvalidArgument("face swapper: no source face");
   cv::Mat sum(1, kArcFaceEmbeddingSize, CV_32F, cv::Scalar(0));
   std::lock_guard lock(mutex_);
   for (const SourceImage& source : faces) {
     SWAPLINE_ASSIGN_OR_RETURN(const Embedding embedding, arcface_->Embed(source.image, source.face));
-    sum += cv::Mat(1, kArcFaceEmbeddingSize, CV_32F, const_cast<float*>(embedding.values.data()));
+    const cv::Mat e(1, kArcFaceEmbeddingSize, CV_32F, const_cast<float*>(embedding.values.data()));
+    const double length = cv::norm(e);
+    if (!(length > 0)) return NoFace("face swapper: the source face has an empty ArcFace embedding");
+    sum += layout_.emap_latent ? e : e / length;
   }
-  const double length = cv::norm(sum);  // the mean's length × the count, which cancels
-  if (!(length > 0)) return NoFace("inswapper: the source face has an empty ArcFace embedding");
-  cv::Mat latent = sum * emap_ / length;
-  return latent;
+  if (!layout_.emap_latent) return cv::Mat(sum / static_cast<double>(faces.size()));
+  return cv::Mat(sum * emap_ / cv::norm(sum));  // the mean's length × the count, which cancels
 }
 
-Result<cv::Mat> InswapperModel::Run(const cv::Mat& target, const cv::Mat& latent) {
+Result<cv::Mat> NeuralSwapperModel::Run(const cv::Mat& target, const cv::Mat& latent) {
   std::lock_guard lock(mutex_);
   SWAPLINE_ASSIGN_OR_RETURN(std::vector<cv::Mat> outputs, session_->Run(std::vector<cv::Mat>{target, latent}));
   return outputs[0].clone();  // the network's own buffer, which the next run overwrites
 }
 
-std::unique_ptr<FaceSwapper> NewInswapperFaceSwapper(std::shared_ptr<InswapperModel> model,
-                                                     const SwapperOptions& options) {
-  return std::make_unique<InswapperFaceSwapper>(std::move(model), options);
+std::unique_ptr<FaceSwapper> NewNeuralFaceSwapper(std::shared_ptr<NeuralSwapperModel> model,
+                                                  const SwapperOptions& options) {
+  return std::make_unique<NeuralFaceSwapper>(std::move(model), options);
 }
 
-Status CheckPixelBoost(int pixel_boost) {
-  if (pixel_boost == 0 || std::find(std::begin(kPixelBoosts), std::end(kPixelBoosts), pixel_boost) != std::end(kPixelBoosts)) {
+Status CheckPixelBoost(const NeuralSwapperLayout& layout, int pixel_boost) {
+  if (pixel_boost == 0 || (pixel_boost % layout.side == 0 && pixel_boost <= kMaxPixelBoost && pixel_boost > 0)) {
     return Status::Ok();
   }
-  return InvalidArgument("--face-swapper-pixel-boost takes 128, 256, 384, 512, 768 or 1024 (inswapper_128), got " +
+  return InvalidArgument("--face-swapper-pixel-boost takes a multiple of " + std::to_string(layout.side) +
+                         " up to " + std::to_string(kMaxPixelBoost) + " for " + layout.architecture + ", got " +
                          std::to_string(pixel_boost));
 }
 

@@ -724,7 +724,8 @@ TEST_F(BadInputTest, BadOptionValues) {
       {"--output-image-resolution", "wide"},
       {"--face-swapper-blend", "smudge"},
       {"--face-landmarker-model", "peppa_wutz"},
-      {"--face-swapper-model", "hyperswap_1a_256"},
+      {"--face-swapper-model", "simswap_256"},
+      {"--face-swapper-model", "hyperswap_1a_256", "--face-swapper-pixel-boost", "384"},
       {"--processors", "face_enhancer", "face_enhancer"},
       {"--processors", "face_swapper", "face_enhancer", "--face-enhancer-blend", "101"},
       {"--processors", "face_swapper", "face_enhancer", "--face-enhancer-model", "codeformer"},
@@ -836,7 +837,7 @@ TEST_F(BadInputTest, BroughtModelsNeedTheirManifestEntryAndTheLicenseAccepted) {
   }
 }
 
-TEST_F(BadInputTest, InswapperSwapsWithItsModelAndArcFaceBrought) {
+TEST_F(BadInputTest, NeuralSwappersSwapWithTheirModelAndArcFaceBrought) {
   // inswapper_128 redraws the aligned face; it needs the ArcFace recognizer too. The
   // stand-in adds its source latent to the face, so the swapped face changes colour.
   const fs::path models = dir_->Sub("brought_models");
@@ -871,6 +872,20 @@ TEST_F(BadInputTest, InswapperSwapsWithItsModelAndArcFaceBrought) {
   cv::Mat difference;
   cv::absdiff(*target, *output, difference);
   EXPECT_GT(cv::mean(difference)[0] + cv::mean(difference)[1] + cv::mean(difference)[2], 1.0);
+  // hyperswap the same way, at a pixel boost of twice its 256 px.
+  const swapline::testing::BroughtModel hyperswap{"hyperswap_1a_256", "swapper", "hyperswap_1a_256.onnx",
+                                                  "hyperswap"};
+  const fs::path hyper = dir_->Sub("manifests") / "hyperswap.json";
+  ASSERT_EQ(swapline::testing::PullBrought(kBinary, hyper, swapline::testing::BroughtManifest({hyperswap, arcface}),
+                                           models, dir_->Sub("pull_logs") / "hyperswap"),
+            0);
+  fs::remove(output_);
+  const RunResult h = Swapline({"swap", "-s", kCollins, "-t", kHopper, "-o", output_, "--face-swapper-model",
+                                "hyperswap_1a_256", "--face-swapper-pixel-boost", "512x512", "--models-dir",
+                                models.string(), "--models-manifest", hyper.string(), "--accept-license",
+                                "hyperswap_1a_256", "--accept-license", "arcface_w600k_r50"});
+  ASSERT_EQ(h.exit_code, 0) << h.err;
+  EXPECT_NE(h.err.find("swapped 1 of 1 target face"), std::string::npos) << h.err;
   // OpenCV's CPU backend reads no FLOAT16 weights: the fp16 export is refused at load.
   const swapline::testing::BroughtModel half{"inswapper_128_fp16", "swapper", "inswapper_128_fp16.onnx", "inswapper"};
   const fs::path fp16 = dir_->Sub("manifests") / "inswapper_fp16.json";

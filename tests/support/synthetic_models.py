@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Writes small ONNX networks with exactly the input and output layout of face models
-that cannot be shipped or downloaded here (SCRFD/RetinaFace, yolo_face, 2DFAN4, ArcFace, inswapper, GFPGAN), so the tests
+that cannot be shipped or downloaded here (SCRFD/RetinaFace, yolo_face, 2DFAN4, ArcFace, inswapper, HyperSwap, GFPGAN), so the tests
 can check swapline's pre- and post-processing of them numerically.
 
 Each detector network answers to a colour: at stride 8 it scores the mean of the blue
@@ -190,6 +190,7 @@ def arcface():
 
 
 INSWAPPER_SIDE = 128
+HYPERSWAP_SIDE = 256
 
 
 def inswapper_emap():
@@ -198,12 +199,12 @@ def inswapper_emap():
     return (2.0 * (j == c) + 0.0001 * ((j + 3 * c) % 11)).astype(np.float32)
 
 
-def inswapper(source_gain, emap_type):
-    """inswapper_128: target 1x3x128x128 (RGB / 255) and source 1x512 (the latent),
-    output 1x3x128x128 = target + source_gain x latent[c] in channel c (so 0 returns the
-    target unchanged); the emap is the last initializer, unused by the graph as in the
-    real file, of `emap_type` (FLOAT or FLOAT16)."""
-    side = INSWAPPER_SIDE
+def swapper(side, source_gain, emap_type=None):
+    """inswapper_128 (side 128, target RGB / 255) or hyperswap_1a_256 (side 256, target
+    RGB scaled to -1..1): target 1x3xSxS and source 1x512, output 1x3xSxS = target +
+    source_gain x source[c] in channel c (so 0 returns the target unchanged). For
+    inswapper the emap is the last initializer, unused by the graph as in the real
+    file, of `emap_type` (FLOAT or FLOAT16)."""
     nodes, inits = [], []
     pick = np.zeros((ARCFACE_SIZE, 3), np.float32)
     for c in range(3):
@@ -219,13 +220,13 @@ def inswapper(source_gain, emap_type):
     nodes.append(helper.make_node("ConvTranspose", ["latent_pixel", "spread"], ["latent_plane"],
                                   kernel_shape=[side, side]))
     nodes.append(helper.make_node("Add", ["target", "latent_plane"], ["output"]))
-    emap = inswapper_emap()
     if emap_type == TensorProto.FLOAT16:
         # make_tensor stores FLOAT16 values as their bits in int32_data.
+        emap = inswapper_emap()
         inits.append(helper.make_tensor("emap", TensorProto.FLOAT16, emap.shape, emap.flatten().tolist()))
-    else:
-        inits.append(numpy_helper.from_array(emap, "emap"))
-    return helper.make_graph(nodes, "inswapper_synthetic",
+    elif emap_type == TensorProto.FLOAT:
+        inits.append(numpy_helper.from_array(inswapper_emap(), "emap"))
+    return helper.make_graph(nodes, "swapper_synthetic",
                              [helper.make_tensor_value_info("target", TensorProto.FLOAT, [1, 3, side, side]),
                               helper.make_tensor_value_info("source", TensorProto.FLOAT, [1, ARCFACE_SIZE])],
                              [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, 3, side, side])], inits)
@@ -258,9 +259,11 @@ def main():
     write(yolo_face(), os.path.join(out, "yoloface_8n.onnx"))
     write(fan68(), os.path.join(out, "2dfan4.onnx"))
     write(arcface(), os.path.join(out, "arcface_w600k_r50.onnx"))
-    write(inswapper(1.0, TensorProto.FLOAT), os.path.join(out, "inswapper_128.onnx"))
-    write(inswapper(1.0, TensorProto.FLOAT16), os.path.join(out, "inswapper_128_fp16.onnx"))
-    write(inswapper(0.0, TensorProto.FLOAT), os.path.join(out, "inswapper_identity.onnx"))
+    write(swapper(INSWAPPER_SIDE, 1.0, TensorProto.FLOAT), os.path.join(out, "inswapper_128.onnx"))
+    write(swapper(INSWAPPER_SIDE, 1.0, TensorProto.FLOAT16), os.path.join(out, "inswapper_128_fp16.onnx"))
+    write(swapper(INSWAPPER_SIDE, 0.0, TensorProto.FLOAT), os.path.join(out, "inswapper_identity.onnx"))
+    write(swapper(HYPERSWAP_SIDE, 1.0), os.path.join(out, "hyperswap_1a_256.onnx"))
+    write(swapper(HYPERSWAP_SIDE, 0.0), os.path.join(out, "hyperswap_identity.onnx"))
     write(gfpgan(), os.path.join(out, "gfpgan_1.4.onnx"))
     # The grid points the network answers with (point 0's x for a black input), for the tests.
     with open(os.path.join(out, "2dfan4_points.json"), "w") as f:

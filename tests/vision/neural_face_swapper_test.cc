@@ -1,9 +1,11 @@
-// inswapper on synthetic networks with its layout (support/synthetic_models.py): the emap
-// is read from the model file's last initializer (FLOAT and FLOAT16); a network that
-// returns its target unchanged gives back the target face within rounding; one that adds
-// its source input to the face checks the latent (e · emap / ‖e‖ of the sources' mean
-// ArcFace embedding) and the RGB order against a reference computed here. The face
-// enhancer (GFPGAN's layout) on a network that negates its input.
+// inswapper and hyperswap on synthetic networks with their layouts
+// (support/synthetic_models.py): the emap is read from the model file's last
+// initializer (FLOAT and FLOAT16); a network that returns its target unchanged gives
+// back the target face within rounding, at the model's side and at a pixel boost; one
+// that adds its source input to the face checks the source input (inswapper:
+// e · emap / ‖e‖ of the sources' mean ArcFace embedding; hyperswap: the mean normalised
+// embedding), the normalisation and the RGB order against a reference computed here.
+// The face enhancer (GFPGAN's layout) on a network that negates its input.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -63,11 +65,25 @@ SwapperOptions BoxOnly(int pixel_boost = 0) {
   return options;
 }
 
-std::shared_ptr<InswapperModel> LoadModel(const std::string& file) {
-  auto model = InswapperModel::Load(kSynthetic / file, kArcFace);
+std::shared_ptr<NeuralSwapperModel> LoadModel(const std::string& architecture, const std::string& file) {
+  auto model = NeuralSwapperModel::Load(architecture, kSynthetic / file, kArcFace);
   EXPECT_TRUE(model.ok()) << model.status().ToString();
   return model.ok() ? *model : nullptr;
 }
+
+// The synthetic swappers: one returning its target, one adding its source to it.
+struct SwapperCase {
+  const char* architecture;
+  const char* file;
+  const char* identity_file;
+  int side;
+  int boost;             // a pixel boost to try besides the model's side
+  double output_scale;   // output units per 8-bit level: 255 (0..1) or 127.5 (−1..1)
+};
+const SwapperCase kSwappers[] = {
+    {"inswapper", "inswapper_128.onnx", "inswapper_identity.onnx", 128, 256, 255.0},
+    {"hyperswap", "hyperswap_1a_256.onnx", "hyperswap_identity.onnx", 256, 512, 127.5},
+};
 
 // The box mask is 1 more than 19 px inside the crop's edges (blur 0.3 at 128 px).
 cv::Rect Inner(int side) { return {side * 3 / 16, side * 3 / 16, side * 5 / 8, side * 5 / 8}; }
@@ -100,86 +116,107 @@ TEST(OnnxInitializer, ATruncatedOrForeignFileFailsNamingIt) {
   }
   fs::remove_all(dir);
   // OpenCV's CPU backend loads no FLOAT16 weights: the fp16 export is refused, saying so.
-  auto half = InswapperModel::Load(kSynthetic / "inswapper_128_fp16.onnx", kArcFace);
+  auto half = NeuralSwapperModel::Load("inswapper", kSynthetic / "inswapper_128_fp16.onnx", kArcFace);
   ASSERT_FALSE(half.ok());
   EXPECT_NE(half.status().message().find("FLOAT16"), std::string::npos) << half.status().ToString();
   // A network of another layout: refused at load, whatever its initializers.
-  auto wrong = InswapperModel::Load(kSynthetic / "2dfan4.onnx", kArcFace);
+  auto wrong = NeuralSwapperModel::Load("inswapper", kSynthetic / "2dfan4.onnx", kArcFace);
   ASSERT_FALSE(wrong.ok());
   EXPECT_NE(wrong.status().ToString().find("inswapper"), std::string::npos) << wrong.status().ToString();
 }
 
-TEST(InswapperFaceSwapper, ANetworkReturningItsTargetGivesBackTheTargetFace) {
-  auto model = LoadModel("inswapper_identity.onnx");
-  ASSERT_NE(model, nullptr);
+TEST(NeuralFaceSwapper, ANetworkReturningItsTargetGivesBackTheTargetFace) {
   auto prepared = PrepareSource({SourceFace("eileen_collins_nasa_portrait.png")});
   ASSERT_TRUE(prepared.ok()) << prepared.status().ToString();
-  const cv::Mat target = Photo("grace_hopper_usn_portrait.jpg");
-  // At pixel boost 256 the crop is split into four interleaved 128 px faces and joined
-  // back: the round trip must be exact too.
-  for (const int boost : {0, 256}) {
-    SCOPED_TRACE("pixel boost " + std::to_string(boost));
-    auto swapper = NewInswapperFaceSwapper(model, BoxOnly(boost));
-    swapper->SetSource(*prepared);
-    cv::Mat swapped = target.clone();
-    ASSERT_TRUE(Swap(*swapper, swapped, TemplateFace({180, 160}, boost > 0 ? boost : 128)).ok());
-    cv::Mat difference;
-    cv::absdiff(swapped, target, difference);
-    double worst = 0;
-    cv::minMaxLoc(difference.reshape(1), nullptr, &worst);
-    EXPECT_LE(worst, 1.0) << "the round trip through the crop changed the face";
-  }
-  EXPECT_FALSE(CheckPixelBoost(200).ok());
-  EXPECT_TRUE(CheckPixelBoost(1024).ok());
-}
-
-TEST(InswapperFaceSwapper, TheSourceLatentIsTheMeanEmbeddingThroughTheEmap) {
-  const std::vector<SourceImage> sources = {SourceFace("eileen_collins_nasa_portrait.png"),
-                                            SourceFace("obama_official_portrait_2012.jpg")};
-  auto recognizer = LoadArcFaceRecognizer(kArcFace);
-  ASSERT_TRUE(recognizer.ok()) << recognizer.status().ToString();
-  for (const std::size_t count : {std::size_t{1}, std::size_t{2}}) {
-    // The reference: e = Σ embeddings (the mean's direction), latent = e · emap / ‖e‖.
-    std::vector<double> e(512, 0.0);
-    for (std::size_t s = 0; s < count; ++s) {
-      auto embedding = (*recognizer)->Embed(sources[s].image, sources[s].face);
-      ASSERT_TRUE(embedding.ok()) << embedding.status().ToString();
-      for (int j = 0; j < 512; ++j) e[j] += embedding->values[j];
-    }
-    double length = 0;
-    for (double v : e) length += v * v;
-    length = std::sqrt(length);
-    double latent[3] = {0, 0, 0};
-    for (int c = 0; c < 3; ++c) {
-      for (int j = 0; j < 512; ++j) latent[c] += e[j] * Emap(j, c) / length;
-    }
-    const cv::Mat target = Photo("grace_hopper_usn_portrait.jpg");
-    const cv::Point corner(180, 160);
-    for (const int boost : {0, 256}) {
-      SCOPED_TRACE("sources: " + std::to_string(count) + ", pixel boost " + std::to_string(boost));
-      const int side = boost > 0 ? boost : 128;
-      auto model = LoadModel("inswapper_128.onnx");
-      ASSERT_NE(model, nullptr);
-      auto prepared = PrepareSource(std::vector<SourceImage>(sources.begin(), sources.begin() + count));
-      ASSERT_TRUE(prepared.ok()) << prepared.status().ToString();
-      auto swapper = NewInswapperFaceSwapper(model, BoxOnly(boost));
+  const cv::Mat target = Photo("obama_official_portrait_2012.jpg");
+  for (const SwapperCase& c : kSwappers) {
+    auto model = LoadModel(c.architecture, c.identity_file);
+    ASSERT_NE(model, nullptr);
+    // At a pixel boost the crop is split into interleaved faces of the model's side and
+    // joined back: the round trip must be exact too.
+    for (const int boost : {0, c.boost}) {
+      SCOPED_TRACE(std::string(c.architecture) + ", pixel boost " + std::to_string(boost));
+      auto swapper = NewNeuralFaceSwapper(model, BoxOnly(boost));
       swapper->SetSource(*prepared);
       cv::Mat swapped = target.clone();
-      ASSERT_TRUE(Swap(*swapper, swapped, TemplateFace(corner, side)).ok());
-      // The network adds latent[c] to RGB channel c: blue gets latent[2], red latent[0].
-      const cv::Rect inner = Inner(side) + corner;
-      int checked = 0;
-      for (int y = inner.y; y < inner.br().y; y += 7) {
-        for (int x = inner.x; x < inner.br().x; x += 7) {
-          const cv::Vec3b before = target.at<cv::Vec3b>(y, x), after = swapped.at<cv::Vec3b>(y, x);
-          for (int channel = 0; channel < 3; ++channel) {
-            const double expected = std::clamp(before[channel] + 255.0 * latent[2 - channel], 0.0, 255.0);
-            ASSERT_NEAR(after[channel], expected, 1.5) << "at " << x << "," << y << " channel " << channel;
-          }
-          ++checked;
+      ASSERT_TRUE(Swap(*swapper, swapped, TemplateFace({150, 200}, boost > 0 ? boost : c.side)).ok());
+      cv::Mat difference;
+      cv::absdiff(swapped, target, difference);
+      double worst = 0;
+      cv::minMaxLoc(difference.reshape(1), nullptr, &worst);
+      // The fitted alignment is exact to float precision (about 0.005 px across a 512 px
+      // crop), which moves the sharpest edges by up to 2 levels.
+      EXPECT_LE(worst, 2.0) << "the round trip through the crop changed the face";
+    }
+    EXPECT_FALSE(CheckPixelBoost(model->layout(), c.side + 64).ok());
+    EXPECT_TRUE(CheckPixelBoost(model->layout(), 1024).ok());
+    EXPECT_FALSE(CheckPixelBoost(model->layout(), 2048).ok());
+  }
+}
+
+TEST(NeuralFaceSwapper, TheSourceInputIsMadeFromTheArcFaceEmbeddingsAsFaceFusionDoes) {
+  const std::vector<SourceImage> sources = {SourceFace("eileen_collins_nasa_portrait.png"),
+                                            SourceFace("grace_hopper_usn_portrait.jpg")};
+  auto recognizer = LoadArcFaceRecognizer(kArcFace);
+  ASSERT_TRUE(recognizer.ok()) << recognizer.status().ToString();
+  std::vector<std::vector<double>> embeddings;
+  for (const SourceImage& source : sources) {
+    auto embedding = (*recognizer)->Embed(source.image, source.face);
+    ASSERT_TRUE(embedding.ok()) << embedding.status().ToString();
+    embeddings.emplace_back(embedding->values.begin(), embedding->values.end());
+  }
+  auto length = [](const std::vector<double>& v) {
+    double sum = 0;
+    for (double x : v) sum += x * x;
+    return std::sqrt(sum);
+  };
+  const cv::Mat target = Photo("obama_official_portrait_2012.jpg");
+  const cv::Point corner(150, 200);
+  for (const SwapperCase& c : kSwappers) {
+    auto model = LoadModel(c.architecture, c.file);
+    ASSERT_NE(model, nullptr);
+    for (const std::size_t count : {std::size_t{1}, std::size_t{2}}) {
+      // The reference. inswapper: e = Σ raw embeddings (the mean's direction), source =
+      // e · emap / ‖e‖. hyperswap: the mean of the normalised embeddings.
+      double source[3] = {0, 0, 0};
+      std::vector<double> e(512, 0.0);
+      for (std::size_t s = 0; s < count; ++s) {
+        const double norm = length(embeddings[s]);
+        for (int j = 0; j < 512; ++j) e[j] += c.side == 128 ? embeddings[s][j] : embeddings[s][j] / norm / count;
+      }
+      for (int ch = 0; ch < 3; ++ch) {
+        if (c.side == 128) {
+          for (int j = 0; j < 512; ++j) source[ch] += e[j] * Emap(j, ch) / length(e);
+        } else {
+          source[ch] = e[ch];
         }
       }
-      EXPECT_GT(checked, 100);
+      for (const int boost : {0, c.boost}) {
+        SCOPED_TRACE(std::string(c.architecture) + ", sources: " + std::to_string(count) + ", pixel boost " +
+                     std::to_string(boost));
+        const int side = boost > 0 ? boost : c.side;
+        auto prepared = PrepareSource(std::vector<SourceImage>(sources.begin(), sources.begin() + count));
+        ASSERT_TRUE(prepared.ok()) << prepared.status().ToString();
+        auto swapper = NewNeuralFaceSwapper(model, BoxOnly(boost));
+        swapper->SetSource(*prepared);
+        cv::Mat swapped = target.clone();
+        ASSERT_TRUE(Swap(*swapper, swapped, TemplateFace(corner, side)).ok());
+        // The network adds source[c] to RGB channel c: blue gets source[2], red source[0].
+        const cv::Rect inner = Inner(side) + corner;
+        int checked = 0;
+        for (int y = inner.y; y < inner.br().y; y += 7) {
+          for (int x = inner.x; x < inner.br().x; x += 7) {
+            const cv::Vec3b before = target.at<cv::Vec3b>(y, x), after = swapped.at<cv::Vec3b>(y, x);
+            for (int channel = 0; channel < 3; ++channel) {
+              const double expected =
+                  std::clamp(before[channel] + c.output_scale * source[2 - channel], 0.0, 255.0);
+              ASSERT_NEAR(after[channel], expected, 1.5) << "at " << x << "," << y << " channel " << channel;
+            }
+            ++checked;
+          }
+        }
+        EXPECT_GT(checked, 100);
+      }
     }
   }
 }
