@@ -378,9 +378,14 @@ Result<FaceModelPaths> ResolveFaceModels(const SwapOptions& options, int detect_
                                 model.brought_architecture +
                                 "\") in a manifest given with --models-manifest (README: Models you bring)");
     }
+    const models::ModelEntry* entry = models->manifest().Find(model.name);
+    if (model.brought_architecture != nullptr && entry->architecture != model.brought_architecture) {
+      return FailedPrecondition(named + ": the manifest lists " + model.name + " with architecture \"" +
+                                entry->architecture + "\"; it must be \"" + model.brought_architecture + "\"");
+    }
     auto path = models->Resolve(model.name, accepted_licenses);
     if (!path.ok()) return path.status().WithContext(named);
-    return std::optional<NetworkFile>(NetworkFile{models->manifest().Find(model.name)->architecture, *path});
+    return std::optional<NetworkFile>(NetworkFile{entry->architecture, *path});
   };
   FaceModelPaths paths;
   SWAPLINE_ASSIGN_OR_RETURN(paths.detector, resolve(detector, "face-detector-model", options.face_detector_model));

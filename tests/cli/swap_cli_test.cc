@@ -824,6 +824,15 @@ TEST_F(BadInputTest, BroughtModelsNeedTheirManifestEntryAndTheLicenseAccepted) {
     ASSERT_EQ(swapline::testing::PullBrought(kBinary, manifest, swapline::testing::BroughtManifest({m.model}), models,
                                              dir_->Sub("pull_logs") / m.model.name),
               0);
+    // Listed under another architecture, it would be read wrongly: refused, saying so.
+    swapline::testing::BroughtModel mislabelled = m.model;
+    mislabelled.architecture = "yunet";
+    const fs::path wrong = dir_->Sub("manifests") / (m.model.name + "_mislabelled.json");
+    swapline::testing::WriteFileBytes(wrong, swapline::testing::BroughtManifest({mislabelled}).dump());
+    std::vector<std::string> with_wrong = swap;
+    with_wrong.insert(with_wrong.end(), {"--models-manifest", wrong.string(), "--accept-license", m.model.name});
+    ExpectFailsCleanly(with_wrong, cli::kExitMissingModel, "architecture");
+
     std::vector<std::string> with_manifest = swap;
     with_manifest.insert(with_manifest.end(), {"--models-manifest", manifest.string()});
     ExpectFailsCleanly(with_manifest, cli::kExitMissingModel, "--accept-license");
