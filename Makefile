@@ -95,7 +95,7 @@ tsan: deps
 # FUZZ_SECONDS per target; new inputs stay in build-fuzz (fuzz/run.sh), the kept
 # corpus is fuzz/corpus. Findings make the target fail.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS ?= job_spec s3_xml s3_events uri image video api
+FUZZ_TARGETS ?= job_spec s3_xml s3_events uri image video api onnx_initializer
 fuzz:
 	$(MAKE) deps DEPS="$(DEPS) $(DEPS_FUZZ)"
 	cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang-14 \
