@@ -4,6 +4,7 @@
 #include <array>
 #include <cmath>
 #include <cstdio>
+#include <optional>
 
 #include "vision/image_turn.h"
 #include "vision/neural_face_swapper.h"
@@ -153,6 +154,16 @@ Result<cv::Size> ParseResolution(const std::string& option, const std::string& t
   return cv::Size(width, height);
 }
 
+// "960" (a square) or "960x540": the size; unset when `text` is neither.
+std::optional<cv::Size> ParseSideOrSize(const std::string& text) {
+  int width = 0, height = 0;
+  char x = 0, extra = 0;
+  const int n = std::sscanf(text.c_str(), "%d%c%d%c", &width, &x, &height, &extra);
+  if (n == 1 && width > 0) return cv::Size(width, width);
+  if (n == 3 && (x == 'x' || x == 'X') && width > 0 && height > 0) return cv::Size(width, height);
+  return std::nullopt;
+}
+
 // The model an option names: its models-folder name ("" for a built-in one) and, for
 // a model users bring (its license or an unknown checksum keeps it out of the embedded
 // manifest), the architecture their manifest entry gives it.
@@ -200,14 +211,13 @@ Result<int> PixelBoost(const SwapOptions& options) {
   if (text.empty()) return 0;
   SWAPLINE_ASSIGN_OR_RETURN(const OptionModel swapper, SwapperModel(options));
   if (swapper.name.empty()) return InvalidArgument("--face-swapper-pixel-boost applies to the neural swappers, not classic");
-  int width = 0, height = 0;
-  char x = 0, extra = 0;
-  const int n = std::sscanf(text.c_str(), "%d%c%d%c", &width, &x, &height, &extra);
-  if (!((n == 1 && width > 0) || (n == 3 && (x == 'x' || x == 'X') && width == height))) {
+  const std::optional<cv::Size> size = ParseSideOrSize(text);
+  if (!size || size->width != size->height) {
     return InvalidArgument("--face-swapper-pixel-boost must look like 512x512 (square), got '" + text + "'");
   }
-  SWAPLINE_RETURN_IF_ERROR(vision::CheckPixelBoost(*vision::FindNeuralSwapperLayout(swapper.brought_architecture), width));
-  return width;
+  SWAPLINE_RETURN_IF_ERROR(
+      vision::CheckPixelBoost(*vision::FindNeuralSwapperLayout(swapper.brought_architecture), size->width));
+  return size->width;
 }
 
 // The face options shared by image and video jobs.
@@ -330,16 +340,10 @@ Result<int> DetectorSide(const SwapOptions& options, bool video) {
   }
   const std::string& text = options.face_detector_size;
   if (text.empty()) return neural ? neural->sides.front() : video ? kVideoDetectSide : kImageDetectSide;
-  int width = 0, height = 0;
-  char x = 0, extra = 0;
-  const int n = std::sscanf(text.c_str(), "%d%c%d%c", &width, &x, &height, &extra);
-  int side = 0;
-  if (n == 1 && width > 0) {
-    side = width;
-  } else if (n == 3 && (x == 'x' || x == 'X') && width > 0 && height > 0) {
-    side = neural && width != height ? -1 : std::max(width, height);  // neural inputs are square
-  }
-  if (side == 0) return InvalidArgument("--face-detector-size must look like 960 or 960x960, got '" + text + "'");
+  const std::optional<cv::Size> size = ParseSideOrSize(text);
+  if (!size) return InvalidArgument("--face-detector-size must look like 960 or 960x960, got '" + text + "'");
+  // Neural inputs are square: another shape matches none of their sides.
+  const int side = neural && size->width != size->height ? -1 : std::max(size->width, size->height);
   if (neural && std::find(neural->sides.begin(), neural->sides.end(), side) == neural->sides.end()) {
     std::string sides;
     for (const int s : neural->sides) sides += (sides.empty() ? "" : ", ") + std::to_string(s);

@@ -387,7 +387,10 @@ Status Worker::Process(int slot, JobContext& ctx) {
     cache.engine.reset();
     auto engine = pipeline::ImageSwapEngine::Create(recognizer, detect_side, face_models, swap.face_detector_angles);
     if (!engine.ok()) {
-      if (recognizer || face_models.detector || face_models.landmarker || face_models.swapper || face_models.enhancer) return engine.status();
+      if (recognizer || face_models.detector || face_models.landmarker || face_models.swapper ||
+          face_models.enhancer) {
+        return engine.status();
+      }
       return Unavailable("this worker cannot load its face models: " + engine.status().message());
     }
     cache.engine.emplace(std::move(engine).value());

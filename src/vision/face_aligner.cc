@@ -124,8 +124,8 @@ void PasteBack(cv::Mat& frame, const cv::Mat& crop, const cv::Mat& mask, const c
 }
 
 cv::Rect AlignedCropRegion(const Landmarks5& landmarks, WarpTemplate warp_template, cv::Size image) {
-  constexpr float kSide = 128;  // any size: the region does not depend on it
-  auto alignment = EstimateAlignment(landmarks, warp_template, cv::Size(128, 128));
+  constexpr int kSide = 128;  // any size: the region does not depend on it
+  auto alignment = EstimateAlignment(landmarks, warp_template, cv::Size(kSide, kSide));
   if (!alignment.ok()) return {};
   const std::vector<cv::Point2f> corners =
       TransformPoints({{0, 0}, {kSide, 0}, {kSide, kSide}, {0, kSide}}, InvertAlignment(*alignment));

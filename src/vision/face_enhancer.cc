@@ -39,9 +39,8 @@ class FaceEnhancer final : public FaceSwapper {
     // The crop's square, turned, spans up to √2 its side: the frame keeps its pixels.
     const WorkFrame work(roi, kEnhancerSide * 3 / 2);
     const cv::Mat region = read(roi, work.size, cv::INTER_AREA);
-    Landmarks5 five;
-    for (std::size_t i = 0; i < five.size(); ++i) five[i] = work.ToWork(target.landmarks5[i]);
-    SWAPLINE_ASSIGN_OR_RETURN(const cv::Mat alignment, EstimateAlignment(five, WarpTemplate::kFfhq512, kCrop));
+    SWAPLINE_ASSIGN_OR_RETURN(const cv::Mat alignment,
+                              EstimateAlignment(work.ToWork(target.landmarks5), WarpTemplate::kFfhq512, kCrop));
     const cv::Mat crop = WarpFace(region, alignment, kCrop);
     const cv::Mat blob = cv::dnn::blobFromImage(crop, 1.0 / 127.5, {}, cv::Scalar::all(127.5), /*swapRB=*/true);
     SWAPLINE_ASSIGN_OR_RETURN(const cv::Mat enhanced, model_->Run(blob));

@@ -91,7 +91,7 @@ class NeuralFaceSwapper final : public FaceSwapper {
     const cv::Mat region = read(roi, work.size, cv::INTER_AREA);
     Face face;  // the target in the working frame
     face.landmarks68 = work.ToWork(target.landmarks68);
-    for (std::size_t i = 0; i < face.landmarks5.size(); ++i) face.landmarks5[i] = work.ToWork(target.landmarks5[i]);
+    face.landmarks5 = work.ToWork(target.landmarks5);
     const cv::Size crop_size(crop_side_, crop_side_);
     SWAPLINE_ASSIGN_OR_RETURN(const cv::Mat alignment,
                               EstimateAlignment(face.landmarks5, WarpTemplate::kArcface128, crop_size));

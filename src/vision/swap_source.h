@@ -3,6 +3,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <vector>
 
 #include <opencv2/core.hpp>
@@ -41,8 +42,9 @@ struct WorkFrame {
     const auto s = static_cast<float>(scale);
     return {(p.x - static_cast<float>(roi.x) + 0.5f) * s - 0.5f, (p.y - static_cast<float>(roi.y) + 0.5f) * s - 0.5f};
   }
-  Landmarks68 ToWork(const Landmarks68& points) const {
-    Landmarks68 out;
+  template <std::size_t N>
+  std::array<cv::Point2f, N> ToWork(const std::array<cv::Point2f, N>& points) const {
+    std::array<cv::Point2f, N> out;
     std::transform(points.begin(), points.end(), out.begin(), [this](cv::Point2f p) { return ToWork(p); });
     return out;
   }
