@@ -150,4 +150,17 @@ Result<std::unique_ptr<InferenceSession>> InferenceSession::Clone() const {
   return std::unique_ptr<InferenceSession>(new InferenceSession(path_, signature_, std::move(net)));
 }
 
+Result<std::shared_ptr<SharedSession>> SharedSession::Load(const std::filesystem::path& onnx,
+                                                          const ModelSignature& signature) {
+  SWAPLINE_ASSIGN_OR_RETURN(std::unique_ptr<InferenceSession> session, InferenceSession::Load(onnx, signature));
+  return std::shared_ptr<SharedSession>(new SharedSession(std::move(session)));
+}
+
+Result<std::vector<cv::Mat>> SharedSession::Run(const std::vector<cv::Mat>& inputs) {
+  std::lock_guard lock(mutex_);
+  SWAPLINE_ASSIGN_OR_RETURN(std::vector<cv::Mat> outputs, session_->Run(inputs));
+  for (cv::Mat& output : outputs) output = output.clone();
+  return outputs;
+}
+
 }  // namespace swapline::infer

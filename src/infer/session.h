@@ -18,6 +18,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -74,6 +75,23 @@ class InferenceSession {
   std::filesystem::path path_;
   ModelSignature signature_;
   std::unique_ptr<Net> net_;
+};
+
+// One session shared by the threads of a process: large networks (a face enhancer, a
+// segmenter) are loaded once per worker, not per thread. Runs take turns under a lock
+// (OpenCV DNN spreads each forward pass over its own threads anyway) and return copies
+// of the outputs, which the next run would overwrite.
+class SharedSession {
+ public:
+  static Result<std::shared_ptr<SharedSession>> Load(const std::filesystem::path& onnx,
+                                                     const ModelSignature& signature);
+  Result<std::vector<cv::Mat>> Run(const std::vector<cv::Mat>& inputs);
+  Result<std::vector<cv::Mat>> Run(const cv::Mat& input) { return Run(std::vector<cv::Mat>{input}); }
+
+ private:
+  explicit SharedSession(std::unique_ptr<InferenceSession> session) : session_(std::move(session)) {}
+  std::mutex mutex_;
+  std::unique_ptr<InferenceSession> session_;
 };
 
 // "1x3x320x320".

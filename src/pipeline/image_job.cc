@@ -65,32 +65,51 @@ Result<ImageSwapEngine> ImageSwapEngine::Create(const std::optional<std::filesys
     SWAPLINE_ASSIGN_OR_RETURN(auto recognizer, vision::LoadFaceRecognizer(*recognizer_model));
     analyser.set_recognizer(std::move(recognizer));
   }
-  std::shared_ptr<vision::NeuralSwapperModel> neural_swapper;
+  SharedModels models;
   if (face_models.swapper) {
     if (!face_models.swapper_recognizer) return InvalidArgument("the neural swapper needs its recognizer model");
-    SWAPLINE_ASSIGN_OR_RETURN(neural_swapper,
+    SWAPLINE_ASSIGN_OR_RETURN(models.neural_swapper,
                               vision::NeuralSwapperModel::Load(face_models.swapper->architecture,
                                                                face_models.swapper->path,
-                                                               face_models.swapper_recognizer->path));
+                                                               face_models.swapper_recognizer->path,
+                                                               face_models.swapper_converter
+                                                                   ? face_models.swapper_converter->path
+                                                                   : std::filesystem::path()));
   }
-  std::shared_ptr<vision::EnhancerModel> enhancer;
   if (face_models.enhancer) {
-    SWAPLINE_ASSIGN_OR_RETURN(enhancer, vision::EnhancerModel::Load(face_models.enhancer->path));
+    SWAPLINE_ASSIGN_OR_RETURN(models.enhancer, vision::LoadEnhancerModel(face_models.enhancer->path));
   }
-  return ImageSwapEngine(std::move(analyser), std::move(neural_swapper), std::move(enhancer));
+  if (face_models.occluder) {
+    SWAPLINE_ASSIGN_OR_RETURN(models.occluder, vision::FaceSegmenter::Load(face_models.occluder->architecture,
+                                                                          face_models.occluder->path));
+  }
+  if (face_models.parser) {
+    SWAPLINE_ASSIGN_OR_RETURN(models.parser, vision::FaceSegmenter::Load(face_models.parser->architecture,
+                                                                        face_models.parser->path));
+  }
+  return ImageSwapEngine(std::move(analyser), std::move(models));
 }
 
 Result<std::vector<std::unique_ptr<vision::FaceSwapper>>> ImageSwapEngine::NewProcessors(
     const vision::SwapperOptions& options) const {
+  vision::SwapperOptions shared = options;
+  shared.mask.occluder = models_.occluder;
+  shared.mask.parser = models_.parser;
+  if (shared.mask.Uses(vision::MaskType::kOcclusion) && !shared.mask.occluder) {
+    return FailedPrecondition("--face-mask-types occlusion: no occluder model is loaded");
+  }
+  if (shared.mask.Uses(vision::MaskType::kRegion) && !shared.mask.parser) {
+    return FailedPrecondition("--face-mask-types region: no face parser model is loaded");
+  }
   std::vector<std::unique_ptr<vision::FaceSwapper>> processors;
-  for (const vision::FaceProcessor processor : options.processors) {
+  for (const vision::FaceProcessor processor : shared.processors) {
     if (processor == vision::FaceProcessor::kEnhancer) {
-      if (!enhancer_) return FailedPrecondition("--processors face_enhancer: no enhancer model is loaded");
-      processors.push_back(vision::NewFaceEnhancer(enhancer_, options));
-    } else if (neural_swapper_) {
-      processors.push_back(vision::NewNeuralFaceSwapper(neural_swapper_, options));
+      if (!models_.enhancer) return FailedPrecondition("--processors face_enhancer: no enhancer model is loaded");
+      processors.push_back(vision::NewFaceEnhancer(models_.enhancer, shared));
+    } else if (models_.neural_swapper) {
+      processors.push_back(vision::NewNeuralFaceSwapper(models_.neural_swapper, shared));
     } else {
-      processors.push_back(vision::NewClassicFaceSwapper(options));
+      processors.push_back(vision::NewClassicFaceSwapper(shared));
     }
   }
   return processors;

@@ -29,8 +29,9 @@
 #include "media/image_codec.h"
 #include "vision/face_analyser.h"
 #include "vision/face_selector.h"
-#include "vision/face_swapper.h"
 #include "vision/face_enhancer.h"
+#include "vision/face_segmenter.h"
+#include "vision/face_swapper.h"
 #include "vision/neural_face_swapper.h"
 
 namespace swapline::pipeline {
@@ -90,7 +91,10 @@ struct FaceModelPaths {
   std::optional<NetworkFile> landmarker;  // mark with this network instead of dlib's 68-point model
   std::optional<NetworkFile> swapper;     // swap with this network (inswapper, hyperswap), not the classic swapper
   std::optional<NetworkFile> swapper_recognizer;  // the identity model the swapper needs (ArcFace)
+  std::optional<NetworkFile> swapper_converter;   // simswap's embedding converter (crossface_simswap)
   std::optional<NetworkFile> enhancer;            // the face enhancer's network (GFPGAN)
+  std::optional<NetworkFile> occluder;  // the occlusion mask's network (XSeg)
+  std::optional<NetworkFile> parser;    // the region mask's network (BiSeNet)
 };
 
 class ImageSwapEngine {
@@ -113,17 +117,23 @@ class ImageSwapEngine {
 
   // The processors of options.processors for one thread, in order: the swapper (the
   // neural one when the engine has its model, else the classic one) and the enhancer.
-  // Neural models are shared by every processor the engine makes. FailedPrecondition
-  // for the enhancer when the engine was made without its model.
+  // Neural models are shared by every processor the engine makes, and so are the
+  // occlusion and region masks' networks (options.mask's are replaced by the engine's).
+  // FailedPrecondition for the enhancer or a learned mask when the engine was made
+  // without its model.
   Result<std::vector<std::unique_ptr<vision::FaceSwapper>>> NewProcessors(const vision::SwapperOptions& options) const;
 
  private:
-  ImageSwapEngine(vision::FaceAnalyser analyser, std::shared_ptr<vision::NeuralSwapperModel> neural_swapper,
-                  std::shared_ptr<vision::EnhancerModel> enhancer)
-      : analyser_(std::move(analyser)), neural_swapper_(std::move(neural_swapper)), enhancer_(std::move(enhancer)) {}
+  // The networks of the processors and the learned masks, shared by every processor.
+  struct SharedModels {
+    std::shared_ptr<vision::NeuralSwapperModel> neural_swapper;
+    std::shared_ptr<infer::SharedSession> enhancer;
+    std::shared_ptr<const vision::FaceSegmenter> occluder, parser;
+  };
+  ImageSwapEngine(vision::FaceAnalyser analyser, SharedModels models)
+      : analyser_(std::move(analyser)), models_(std::move(models)) {}
   vision::FaceAnalyser analyser_;
-  std::shared_ptr<vision::NeuralSwapperModel> neural_swapper_;
-  std::shared_ptr<vision::EnhancerModel> enhancer_;
+  SharedModels models_;
 };
 
 }  // namespace swapline::pipeline

@@ -48,17 +48,32 @@ constexpr Field kFields[] = {
      "identity model for reference mode: dlib face_recognition_densenet_model_v1.dat, or an ArcFace .onnx "
      "(arcface_w600k_r50)",
      &O::face_recognizer_model},
-    {"face-mask-types", "box and/or region", &O::face_mask_types, 1, -1},
-    {"face-mask-blur", "feathering of the mask edge, 0..1", &O::face_mask_blur},
+    {"face-mask-types",
+     "box, area (the landmark outline), occlusion (keeps what covers the face; XSeg) and/or region (only the "
+     "--face-mask-regions of the swapped face; BiSeNet), combined by minimum",
+     &O::face_mask_types, 1, -1},
+    {"face-occluder-model",
+     "occlusion mask: xseg_1, xseg_2 or xseg_3 (DeepFaceLab, GPL-3.0; models you bring, README \"Models you "
+     "bring\")",
+     &O::face_occluder_model},
+    {"face-parser-model",
+     "region mask: bisenet_resnet_34 or bisenet_resnet_18 (MIT; models you bring, README \"Models you bring\")",
+     &O::face_parser_model},
+    {"face-mask-regions",
+     "region mask: skin, left-eyebrow, right-eyebrow, left-eye, right-eye, glasses, nose, mouth, upper-lip, "
+     "lower-lip (default all)",
+     &O::face_mask_regions, 1, -1},
+    {"face-mask-blur", "feathering of the box and area mask edges, 0..1", &O::face_mask_blur},
     {"face-mask-padding", "box mask padding in percent: top [right [bottom [left]]]", &O::face_mask_padding, 1, 4},
     {"face-swapper-model",
      "classic (built in: shape morph, texture warp, tone; no model file), inswapper_128 (InsightFace, "
-     "non-commercial) or hyperswap_1a_256/1b/1c (FaceFusion, ResearchRAIL), each with arcface_w600k_r50: models "
-     "you bring, README \"Models you bring\"",
+     "non-commercial), hyperswap_1a_256/1b/1c (FaceFusion, ResearchRAIL) or simswap_256 (neuralchen, "
+     "non-commercial; with crossface_simswap), each with arcface_w600k_r50: models you bring, README \"Models you "
+     "bring\"",
      &O::face_swapper_model},
     {"face-swapper-pixel-boost",
-     "neural swappers: the aligned crop's size, a multiple of the model's (inswapper 128, hyperswap 256) up to "
-     "1024x1024, e.g. 512x512, costing (size/model's)^2 runs per face; default the model's own",
+     "neural swappers: the aligned crop's size, a multiple of the model's (inswapper 128, hyperswap and simswap "
+     "256) up to 1024x1024, e.g. 512x512, costing (size/model's)^2 runs per face; default the model's own",
      &O::face_swapper_pixel_boost},
     {"face-swapper-blend", "feather or poisson (classic swapper)", &O::face_swapper_blend},
     {"face-swapper-morph", "how far the face's shape moves toward the source's, 0..1", &O::face_swapper_morph},
@@ -172,8 +187,10 @@ struct OptionModel {
   const char* brought_architecture = nullptr;
 };
 
-// The neural swappers' identity input is made from ArcFace embeddings.
+// The neural swappers' identity input is made from ArcFace embeddings; simswap's through
+// its converter.
 const OptionModel kSwapperRecognizer{"arcface_w600k_r50", "arcface"};
+const OptionModel kSimswapConverter{"crossface_simswap", "crossface"};
 
 Result<OptionModel> SwapperModel(const SwapOptions& options) {
   const std::string& model = options.face_swapper_model;
@@ -182,9 +199,31 @@ Result<OptionModel> SwapperModel(const SwapOptions& options) {
   if (model == "hyperswap_1a_256" || model == "hyperswap_1b_256" || model == "hyperswap_1c_256") {
     return OptionModel{model, "hyperswap"};
   }
+  if (model == "simswap_256") return OptionModel{model, "simswap"};
   return InvalidArgument(
-      "--face-swapper-model must be classic, inswapper_128, inswapper_128_fp16, hyperswap_1a_256, hyperswap_1b_256 "
-      "or hyperswap_1c_256, got '" + model + "'");
+      "--face-swapper-model must be classic, inswapper_128, inswapper_128_fp16, hyperswap_1a_256, hyperswap_1b_256, "
+      "hyperswap_1c_256 or simswap_256, got '" + model + "'");
+}
+
+// The occlusion and region masks' models, unset when --face-mask-types has not their type.
+Result<OptionModel> OccluderModel(const SwapOptions& options) {
+  const std::string& model = options.face_occluder_model;
+  if (model != "xseg_1" && model != "xseg_2" && model != "xseg_3") {
+    return InvalidArgument("--face-occluder-model must be xseg_1, xseg_2 or xseg_3, got '" + model + "'");
+  }
+  const auto& types = options.face_mask_types;
+  if (std::find(types.begin(), types.end(), "occlusion") == types.end()) return OptionModel{};
+  return OptionModel{model, "xseg"};
+}
+
+Result<OptionModel> ParserModel(const SwapOptions& options) {
+  const std::string& model = options.face_parser_model;
+  if (model != "bisenet_resnet_18" && model != "bisenet_resnet_34") {
+    return InvalidArgument("--face-parser-model must be bisenet_resnet_18 or bisenet_resnet_34, got '" + model + "'");
+  }
+  const auto& types = options.face_mask_types;
+  if (std::find(types.begin(), types.end(), "region") == types.end()) return OptionModel{};
+  return OptionModel{model, "bisenet"};
 }
 
 // The enhancer's model, unset when --processors has no face_enhancer.
@@ -240,6 +279,9 @@ Status FillFaceOptions(const SwapOptions& args, const std::vector<std::filesyste
     SWAPLINE_ASSIGN_OR_RETURN(vision::MaskType type, vision::ParseMaskType(name));
     spec.swapper.mask.types.push_back(type);
   }
+  SWAPLINE_ASSIGN_OR_RETURN(spec.swapper.mask.regions, vision::ParseFaceRegions(args.face_mask_regions));
+  SWAPLINE_RETURN_IF_ERROR(OccluderModel(args).status());
+  SWAPLINE_RETURN_IF_ERROR(ParserModel(args).status());
   spec.swapper.mask.blur = args.face_mask_blur;
   SWAPLINE_ASSIGN_OR_RETURN(spec.swapper.mask.padding, ExpandPadding(args.face_mask_padding));
   SWAPLINE_ASSIGN_OR_RETURN(spec.swapper.blend, vision::ParseBlendMode(args.face_swapper_blend));
@@ -400,9 +442,17 @@ Result<FaceModelPaths> ResolveFaceModels(const SwapOptions& options, int detect_
   if (paths.swapper) {
     SWAPLINE_ASSIGN_OR_RETURN(paths.swapper_recognizer,
                               resolve(kSwapperRecognizer, "face-swapper-model", options.face_swapper_model));
+    if (paths.swapper->architecture == "simswap") {
+      SWAPLINE_ASSIGN_OR_RETURN(paths.swapper_converter,
+                                resolve(kSimswapConverter, "face-swapper-model", options.face_swapper_model));
+    }
   }
   SWAPLINE_ASSIGN_OR_RETURN(const OptionModel enhancer, EnhancerModel(options));
   SWAPLINE_ASSIGN_OR_RETURN(paths.enhancer, resolve(enhancer, "face-enhancer-model", options.face_enhancer_model));
+  SWAPLINE_ASSIGN_OR_RETURN(const OptionModel occluder, OccluderModel(options));
+  SWAPLINE_ASSIGN_OR_RETURN(paths.occluder, resolve(occluder, "face-occluder-model", options.face_occluder_model));
+  SWAPLINE_ASSIGN_OR_RETURN(const OptionModel parser, ParserModel(options));
+  SWAPLINE_ASSIGN_OR_RETURN(paths.parser, resolve(parser, "face-parser-model", options.face_parser_model));
   return paths;
 }
 

@@ -39,10 +39,14 @@ struct SwapOptions {
   int reference_face_position = 0;
   float reference_face_distance = -1.0f;  // < 0: the recognizer's threshold
   std::string face_recognizer_model;      // a model path (CLI) or file name (jobs)
-  std::vector<std::string> face_mask_types = {"box", "region"};
+  std::vector<std::string> face_mask_types = {"box", "area"};
+  std::string face_occluder_model = "xseg_1";          // occlusion mask (models folder)
+  std::string face_parser_model = "bisenet_resnet_34";  // region mask (models folder)
+  std::vector<std::string> face_mask_regions = {"skin", "left-eyebrow", "right-eyebrow", "left-eye", "right-eye",
+                                                "glasses", "nose", "mouth", "upper-lip", "lower-lip"};
   float face_mask_blur = 0.3f;
   std::vector<float> face_mask_padding = {0, 0, 0, 0};
-  std::string face_swapper_model = "classic";  // classic (built in), inswapper_128 or hyperswap_1a_256 (models folder)
+  std::string face_swapper_model = "classic";  // classic (built in), inswapper_128, hyperswap_*, simswap_256 (models folder)
   std::string face_swapper_pixel_boost;  // "512x512" or "512"; empty: the model's size
   std::string face_swapper_blend = "feather";
   float face_swapper_morph = vision::kDefaultMorph;
@@ -108,9 +112,10 @@ std::string DetectorModelName(const SwapOptions& options, int detect_side);
 
 // The face models of a swap resolved by name in `models` (its manifest): the
 // detector's (DetectorModelName), the landmarker's (face_mesh, 2dfan4) and the swapper's
-// (inswapper_128 with its recognizer arcface_w600k_r50), each unset for the
-// built-in one (HOG, dlib_68). `accepted_licenses`: the non-commercial models the
-// operator accepted (--accept-license). `option_prefix` names the options in errors:
+// (inswapper_128 with its recognizer arcface_w600k_r50), the enhancer's, and the
+// occlusion and region masks' (xseg_1, bisenet_resnet_34) when asked for, each unset
+// for the built-in one (HOG, dlib_68, classic). `accepted_licenses`: the
+// non-commercial models the operator accepted (--accept-license). `option_prefix` names the options in errors:
 // "--" on the command line, "options." in jobs. `models` may be null (no models
 // folder). kInvalidArgument for an unknown --face-landmarker-model;
 // FailedPrecondition when a named model is unknown, not installed, corrupt or not

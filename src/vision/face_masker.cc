@@ -16,14 +16,14 @@ constexpr int kBoxCropSize = 256;
 // Share of the chin-to-nose-bridge distance the brows are raised by to reach the forehead.
 constexpr float kForeheadRaise = 1.0f / 3.0f;
 // The upper part of the raised forehead often holds hair, a hat brim or a fringe in
-// one of the two faces; the region mask fades out over it, from this share of the
+// one of the two faces; the area mask fades out over it, from this share of the
 // raise (full weight below) to the top (zero).
 constexpr float kForeheadFadeStart = 0.4f;
-// Region feather: the mask ramps from 0 at the landmark outline to 1 at this share of
+// Area feather: the mask ramps from 0 at the landmark outline to 1 at this share of
 // the face width inside it, times --face-mask-blur (0.3: 9 % of the face width). A
 // ramp on the distance to the outline, unlike a Gaussian, never leaks outside it and
 // costs the same for any width.
-constexpr float kRegionFeatherPerBlur = 0.3f;
+constexpr float kAreaFeatherPerBlur = 0.3f;
 
 std::vector<cv::Point> ToIntPoints(const std::vector<cv::Point2f>& points, cv::Point2f offset) {
   std::vector<cv::Point> out;
@@ -60,13 +60,19 @@ void FadeForehead(const Landmarks68& landmarks, const cv::Rect& roi, cv::Mat& ma
 
 Result<MaskType> ParseMaskType(std::string_view name) {
   if (name == "box") return MaskType::kBox;
+  if (name == "area") return MaskType::kArea;
+  if (name == "occlusion") return MaskType::kOcclusion;
   if (name == "region") return MaskType::kRegion;
-  if (name == "occlusion" || name == "area") {
-    return InvalidArgument("--face-mask-types " + std::string(name) +
-                           " is not available yet (box and region are)");
-  }
-  return InvalidArgument("unknown --face-mask-types '" + std::string(name) + "' (box, region)");
+  return InvalidArgument("unknown --face-mask-types '" + std::string(name) + "' (box, area, occlusion, region)");
 }
+
+std::vector<int> FaceMaskOptions::AllFaceRegions() {
+  std::vector<int> ids;
+  for (const FaceRegion& region : kFaceRegions) ids.push_back(region.class_id);
+  return ids;
+}
+
+bool FaceMaskOptions::Uses(MaskType type) const { return std::find(types.begin(), types.end(), type) != types.end(); }
 
 Status ValidateFaceMaskOptions(const FaceMaskOptions& options) {
   if (options.types.empty()) return InvalidArgument("--face-mask-types needs at least one type");
@@ -118,13 +124,13 @@ bool IsMouthOpen(const Landmarks68& landmarks) {
   return gap > 0.04f * FaceWidth(landmarks);
 }
 
-cv::Mat CreateRegionMask(const Face& face, cv::Size image, const cv::Rect& roi, float blur) {
+cv::Mat CreateAreaMask(const Face& face, cv::Size image, const cv::Rect& roi, float blur) {
   cv::Mat mask = cv::Mat::zeros(roi.size(), CV_32F);
   std::vector<cv::Point2f> hull;
   cv::convexHull(FaceOutline(face.landmarks68, image), hull);
   cv::fillConvexPoly(mask, ToIntPoints(hull, cv::Point2f(static_cast<float>(roi.x), static_cast<float>(roi.y))),
                      cv::Scalar(1.0), cv::LINE_AA);
-  const double ramp = blur * kRegionFeatherPerBlur * FaceWidth(face.landmarks68);
+  const double ramp = blur * kAreaFeatherPerBlur * FaceWidth(face.landmarks68);
   if (ramp >= 1.0) {
     cv::Mat inside, distance;
     cv::compare(mask, 0.5, inside, cv::CMP_GT);
@@ -161,10 +167,11 @@ cv::Mat CreateCropBoxMask(int size, float blur, const std::array<float, 4>& padd
   return crop_mask;
 }
 
-cv::Mat CreateBoxMask(const Face& face, const cv::Rect& roi, const FaceMaskOptions& options) {
+cv::Mat CreateBoxMask(const Face& face, const cv::Rect& roi, const FaceMaskOptions& options,
+                      WarpTemplate box_template) {
   const int size = kBoxCropSize;
   const cv::Mat crop_mask = CreateCropBoxMask(size, options.blur, options.padding);
-  auto alignment = EstimateAlignment(face.landmarks5, WarpTemplate::kArcface128, cv::Size(size, size));
+  auto alignment = EstimateAlignment(face.landmarks5, box_template, cv::Size(size, size));
   if (!alignment.ok()) return cv::Mat::zeros(roi.size(), CV_32F);
   cv::Mat to_roi = InvertAlignment(*alignment);
   to_roi.at<double>(0, 2) -= roi.x;
@@ -174,18 +181,50 @@ cv::Mat CreateBoxMask(const Face& face, const cv::Rect& roi, const FaceMaskOptio
   return mask;
 }
 
-cv::Mat CreateFaceMask(const Face& face, cv::Size image, const cv::Rect& roi, const FaceMaskOptions& options) {
+cv::Mat CreateFaceMask(const Face& face, cv::Size image, const cv::Rect& roi, const FaceMaskOptions& options,
+                       WarpTemplate box_template) {
   cv::Mat combined;
   for (MaskType type : options.types) {
-    cv::Mat mask = type == MaskType::kBox ? CreateBoxMask(face, roi, options)
-                                          : CreateRegionMask(face, image, roi, options.blur);
+    if (type == MaskType::kOcclusion || type == MaskType::kRegion) continue;
+    cv::Mat mask = type == MaskType::kBox ? CreateBoxMask(face, roi, options, box_template)
+                                          : CreateAreaMask(face, image, roi, options.blur);
     if (combined.empty()) {
       combined = mask;
     } else {
       cv::min(combined, mask, combined);
     }
   }
-  return combined;
+  // Learned masks only: they narrow a full mask.
+  return combined.empty() ? cv::Mat(roi.size(), CV_32F, cv::Scalar(1.0)) : combined;
+}
+
+Status ApplySegmentationMasks(const Face& face, WarpTemplate warp_template, const cv::Mat& target,
+                              const cv::Mat& swapped, const FaceMaskOptions& options, cv::Mat& mask) {
+  // One segmentation: `image` cropped for `segmenter`, segmented, mapped back, and the minimum taken.
+  auto narrow = [&](const FaceSegmenter& segmenter, const cv::Mat& image) -> Status {
+    const cv::Size crop_size(segmenter.side(), segmenter.side());
+    SWAPLINE_ASSIGN_OR_RETURN(const cv::Mat alignment, EstimateAlignment(face.landmarks5, warp_template, crop_size));
+    SWAPLINE_ASSIGN_OR_RETURN(const cv::Mat crop_mask,
+                              segmenter.Segment(WarpFace(image, alignment, crop_size), options.regions));
+    cv::Mat learned, narrowed;
+    cv::warpAffine(crop_mask, learned, InvertAlignment(alignment), target.size(), cv::INTER_LINEAR,
+                   cv::BORDER_CONSTANT, 0);
+    cv::min(mask, learned, narrowed);
+    mask = narrowed;
+    return Status::Ok();
+  };
+  if (options.Uses(MaskType::kOcclusion)) {
+    if (!options.occluder) return FailedPrecondition("--face-mask-types occlusion: no occluder model is loaded");
+    SWAPLINE_RETURN_IF_ERROR(narrow(*options.occluder, target));
+  }
+  if (options.Uses(MaskType::kRegion)) {
+    if (!options.parser) return FailedPrecondition("--face-mask-types region: no face parser model is loaded");
+    // The output as it will look: the swapped face over the target.
+    cv::Mat composite;
+    cv::blendLinear(swapped, target, mask, 1.0 - mask, composite);
+    SWAPLINE_RETURN_IF_ERROR(narrow(*options.parser, composite));
+  }
+  return Status::Ok();
 }
 
 cv::Mat CreateInnerMouthMask(const Landmarks68& landmarks, const cv::Rect& roi) {

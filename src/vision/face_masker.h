@@ -2,19 +2,28 @@
 //
 // Masks are CV_32F, 0..1, over a region of interest (ROI) of the frame; several types
 // combine by element-wise minimum, as FaceFusion's --face-mask-types:
-//   box     FaceFusion's box mask: the face's aligned square (arcface_128 template),
-//           edge bands cut by --face-mask-padding (top right bottom left, % of the
-//           square) and feathered by --face-mask-blur;
-//   region  the face outline from the 68 landmarks, reaching up to the forehead: brow
-//           points raised by a third of the chin-to-nose-bridge distance (the forehead
-//           carries much of a person's identity), without hairline or background;
-//           feathered by --face-mask-blur: the edge fades in inside the outline, never past it.
-// --face-mask-blur (0..1) sets the feather: 0 is a hard edge.
+//   box        FaceFusion's box mask: the face's aligned square (arcface_128 template,
+//              or a neural swapper's own),
+//              edge bands cut by --face-mask-padding (top right bottom left, % of the
+//              square) and feathered by --face-mask-blur;
+//   area       the face outline from the 68 landmarks, reaching up to the forehead: brow
+//              points raised by a third of the chin-to-nose-bridge distance (the forehead
+//              carries much of a person's identity), without hairline or background;
+//              feathered by --face-mask-blur: the edge fades in inside the outline, never
+//              past it (FaceFusion's area mask of all three areas, forehead included);
+//   occlusion  what covers the target's face (a hand, a microphone), found by an XSeg
+//              network (--face-occluder-model), is kept;
+//   region     only the facial regions of --face-mask-regions (skin, eyes, nose, lips…)
+//              of the swapped face, found by a BiSeNet face parser
+//              (--face-parser-model), take the swap.
+// The last two are learned (vision/face_segmenter.h) and need their networks.
+// --face-mask-blur (0..1) sets the feather of the first two: 0 is a hard edge.
 //
 // Pure functions, thread-safe.
 #pragma once
 
 #include <array>
+#include <memory>
 #include <string_view>
 #include <vector>
 
@@ -22,17 +31,26 @@
 
 #include "core/status.h"
 #include "vision/face.h"
+#include "vision/face_aligner.h"
+#include "vision/face_segmenter.h"
 
 namespace swapline::vision {
 
-enum class MaskType { kBox, kRegion };
+enum class MaskType { kBox, kArea, kOcclusion, kRegion };
 
 Result<MaskType> ParseMaskType(std::string_view name);
 
 struct FaceMaskOptions {
-  std::vector<MaskType> types = {MaskType::kBox, MaskType::kRegion};
+  std::vector<MaskType> types = {MaskType::kBox, MaskType::kArea};
   float blur = 0.3f;                          // 0..1
   std::array<float, 4> padding = {0, 0, 0, 0};  // top, right, bottom, left, percent 0..100
+  std::vector<int> regions = AllFaceRegions();  // the parser's classes the region mask keeps
+  // The networks of the learned masks, set by whoever loaded them (pipeline::ImageSwapEngine).
+  std::shared_ptr<const FaceSegmenter> occluder;
+  std::shared_ptr<const FaceSegmenter> parser;
+
+  static std::vector<int> AllFaceRegions();
+  bool Uses(MaskType type) const;
 };
 
 // Checks ranges; the message names the option.
@@ -55,14 +73,27 @@ float FaceWidth(const Landmarks68& landmarks);
 // True when the lips are apart (inner-lip gap above 4 % of the face width).
 bool IsMouthOpen(const Landmarks68& landmarks);
 
-// The combined mask of `face` over `roi` (frame coordinates).
-cv::Mat CreateFaceMask(const Face& face, cv::Size image, const cv::Rect& roi, const FaceMaskOptions& options);
+// The combined box and area masks of `face` over `roi` (frame coordinates); the
+// learned ones are ApplySegmentationMasks'. The box is the square `box_template`
+// aligns the face to: a neural swapper's own crop.
+cv::Mat CreateFaceMask(const Face& face, cv::Size image, const cv::Rect& roi, const FaceMaskOptions& options,
+                       WarpTemplate box_template = WarpTemplate::kArcface128);
 
-cv::Mat CreateBoxMask(const Face& face, const cv::Rect& roi, const FaceMaskOptions& options);
+cv::Mat CreateBoxMask(const Face& face, const cv::Rect& roi, const FaceMaskOptions& options,
+                      WarpTemplate box_template = WarpTemplate::kArcface128);
 // FaceFusion's create_box_mask over an aligned crop of `size`: edge bands of `padding`
 // (percent) or at least the blur's half-width cut, feathered by `blur` (0..1).
 cv::Mat CreateCropBoxMask(int size, float blur, const std::array<float, 4>& padding);
-cv::Mat CreateRegionMask(const Face& face, cv::Size image, const cv::Rect& roi, float blur);
+cv::Mat CreateAreaMask(const Face& face, cv::Size image, const cv::Rect& roi, float blur);
+
+// Narrows `mask` (CV_32F over `target`, the face's working frame) by the learned masks
+// of options.types: the occlusion mask of `target`, and the region mask of `swapped`
+// (8-bit BGR, `target`'s size) laid over `target` by `mask`. Each is made in the crop
+// that `warp_template` aligns `face` (landmarks in `target`) to, and mapped back.
+// `mask` becomes a new matrix: one it shared is left as it was. FailedPrecondition when
+// a mask's network is not set.
+Status ApplySegmentationMasks(const Face& face, WarpTemplate warp_template, const cv::Mat& target,
+                              const cv::Mat& swapped, const FaceMaskOptions& options, cv::Mat& mask);
 
 // The inner mouth (points 60-67), slightly grown: 1 inside, 0 outside, over `roi`.
 cv::Mat CreateInnerMouthMask(const Landmarks68& landmarks, const cv::Rect& roi);

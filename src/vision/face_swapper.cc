@@ -291,6 +291,8 @@ class ClassicFaceSwapper final : public FaceSwapper {
     patch.face = warped;
     patch.mask = geometry.mask;
     patch.shift = geometry.shift;
+    // The Poisson solve blends into `region`; the learned masks read the target as it was.
+    const cv::Mat target_region = options_.blend == BlendMode::kPoisson ? region.clone() : region;
     if (options_.blend == BlendMode::kPoisson) {
       // The solve replaces everything under the core mask; paste that back hard-edged.
       const auto blend_start = Clock::now();
@@ -306,6 +308,11 @@ class ClassicFaceSwapper final : public FaceSwapper {
       geometry.core_mask.convertTo(patch.mask, CV_32F, 1.0 / 255);
       if (timings) timings->blend_ms += MsSince(blend_start);
     }
+    Face work_target;
+    work_target.landmarks68 = geometry.landmarks;
+    work_target.landmarks5 = work.ToWork(target.landmarks5);
+    SWAPLINE_RETURN_IF_ERROR(ApplySegmentationMasks(work_target, WarpTemplate::kArcface128, target_region, patch.face,
+                                                    options_.mask, patch.mask));
     return patch;
   }
 

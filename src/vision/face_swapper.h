@@ -34,11 +34,12 @@
 // Several sources are averaged: their shapes after similarity alignment, and their
 // textures after warping onto that mean shape, each toned like the first.
 //
-// Per-face geometry (the morph field, the warped source, the masks) depends only on
-// the target's landmarks in its working frame; a swapper keeps it for the last few
-// faces and reuses it while a face holds still (no landmark moved by more than a
-// quarter of a working pixel), so a still face in a video costs only its tone and
-// paste-back.
+// Per-face geometry (the morph field, the warped source, the box and area masks)
+// depends only on the target's landmarks in its working frame; a swapper keeps it for
+// the last few faces and reuses it while a face holds still (no landmark moved by more
+// than a quarter of a working pixel), so a still face in a video costs only its tone
+// and paste-back. The learned masks (occlusion, region) read the pixels, so they are
+// made for every face: a hand passing over a still face is seen.
 //
 // Thread safety: a SwapSource is immutable; a FaceSwapper is used by one thread at a time.
 #pragma once

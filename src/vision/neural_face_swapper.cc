@@ -4,7 +4,6 @@
 #include <iterator>
 #include <string>
 
-#include <opencv2/dnn.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include "infer/onnx_initializer.h"
@@ -15,15 +14,22 @@
 namespace swapline::vision {
 namespace {
 
-constexpr NeuralSwapperLayout kLayouts[] = {
-    {"inswapper", 128, 1.0 / 255, 0.0, 255.0, 0.0, true},
-    {"hyperswap", 256, 1.0 / 127.5, -1.0, 127.5, 127.5, false},
+const NeuralSwapperLayout kLayouts[] = {
+    {"inswapper", WarpTemplate::kArcface128, 128, kUnitRange, 255.0, 0.0, SourceInput::kEmapLatent},
+    {"hyperswap", WarpTemplate::kArcface128, 256, kSignedRange, 127.5, 127.5, SourceInput::kMeanNormalised},
+    // Its output is 0..1, not de-normalised from ImageNet's statistics.
+    {"simswap", WarpTemplate::kArcface112V1, 256, kImageNet, 255.0, 0.0, SourceInput::kConvertedNormalised},
 };
 // FaceFusion's largest pixel boost.
 constexpr int kMaxPixelBoost = 1024;
 
 infer::ModelSignature SwapperSignature(int side) {
   return {{{"target", {1, 3, side, side}}, {"source", {1, kArcFaceEmbeddingSize}}}, {{"", {1, 3, side, side}}}};
+}
+
+// simswap's crossface converter: an embedding in, one out.
+infer::ModelSignature ConverterSignature() {
+  return {{{"", {1, kArcFaceEmbeddingSize}}}, {{"", {1, kArcFaceEmbeddingSize}}}};
 }
 
 // FaceFusion's implode_pixel_boost: the k² sub-images of a k·S crop, sub-image a·k + b
@@ -74,7 +80,7 @@ class NeuralFaceSwapper final : public FaceSwapper {
   }
 
   cv::Rect Region(const Face& target, cv::Size image) const override {
-    return AlignedCropRegion(target.landmarks5, WarpTemplate::kArcface128, image);
+    return AlignedCropRegion(target.landmarks5, model_->layout().warp_template, image);
   }
 
   Result<SwapPatch> Render(const Face& target, cv::Size /*image*/, const cv::Rect& roi, const RegionReader& read,
@@ -92,23 +98,22 @@ class NeuralFaceSwapper final : public FaceSwapper {
     Face face;  // the target in the working frame
     face.landmarks68 = work.ToWork(target.landmarks68);
     face.landmarks5 = work.ToWork(target.landmarks5);
+    const NeuralSwapperLayout& layout = model_->layout();
     const cv::Size crop_size(crop_side_, crop_side_);
     SWAPLINE_ASSIGN_OR_RETURN(const cv::Mat alignment,
-                              EstimateAlignment(face.landmarks5, WarpTemplate::kArcface128, crop_size));
-    const NeuralSwapperLayout& layout = model_->layout();
+                              EstimateAlignment(face.landmarks5, layout.warp_template, crop_size));
     const int k = crop_side_ / layout.side;
     std::vector<cv::Mat> parts = SplitBoosted(WarpFace(region, alignment, crop_size), k);
     for (cv::Mat& part : parts) {
-      // blobFromImage subtracts its mean before it scales.
-      const cv::Mat blob = cv::dnn::blobFromImage(part, layout.input_scale, {},
-                                                  cv::Scalar::all(-layout.input_offset / layout.input_scale),
-                                                  /*swapRB=*/true);
-      SWAPLINE_ASSIGN_OR_RETURN(const cv::Mat swapped, model_->Run(blob, latent_));
+      SWAPLINE_ASSIGN_OR_RETURN(const cv::Mat swapped, model_->Run(RgbBlob(part, layout.input), latent_));
       part = RgbTensorToBgr(swapped, layout.output_scale, layout.output_offset);
     }
     const cv::Mat to_work = InvertAlignment(alignment);
     cv::warpAffine(JoinBoosted(parts, k), patch.face, to_work, work.size, cv::INTER_LINEAR, cv::BORDER_REPLICATE);
-    patch.mask = CreateFaceMask(face, work.size, cv::Rect(0, 0, work.size.width, work.size.height), mask_);
+    patch.mask = CreateFaceMask(face, work.size, cv::Rect(0, 0, work.size.width, work.size.height), mask_,
+                                layout.warp_template);
+    SWAPLINE_RETURN_IF_ERROR(
+        ApplySegmentationMasks(face, layout.warp_template, region, patch.face, mask_, patch.mask));
     if (timings) ++timings->faces;
     return patch;
   }
@@ -132,19 +137,22 @@ const NeuralSwapperLayout* FindNeuralSwapperLayout(std::string_view architecture
 
 NeuralSwapperModel::NeuralSwapperModel(const NeuralSwapperLayout& layout,
                                        std::unique_ptr<infer::InferenceSession> session, cv::Mat emap,
-                                       std::unique_ptr<FaceRecognizer> arcface)
-    : layout_(layout), session_(std::move(session)), emap_(std::move(emap)), arcface_(std::move(arcface)) {}
+                                       std::unique_ptr<FaceRecognizer> arcface,
+                                       std::unique_ptr<infer::InferenceSession> converter)
+    : layout_(layout), session_(std::move(session)), emap_(std::move(emap)), arcface_(std::move(arcface)),
+      converter_(std::move(converter)) {}
 
 Result<std::shared_ptr<NeuralSwapperModel>> NeuralSwapperModel::Load(std::string_view architecture,
                                                                      const std::filesystem::path& swapper,
-                                                                     const std::filesystem::path& arcface) {
+                                                                     const std::filesystem::path& arcface,
+                                                                     const std::filesystem::path& converter) {
   const NeuralSwapperLayout* layout = FindNeuralSwapperLayout(architecture);
   if (layout == nullptr) return InvalidArgument("no face swapper of architecture '" + std::string(architecture) + "'");
   const std::string name = layout->architecture;
   auto session = infer::InferenceSession::Load(swapper, SwapperSignature(layout->side));
   if (!session.ok()) return session.status().WithContext(name);
   cv::Mat emap;
-  if (layout->emap_latent) {
+  if (layout->source == SourceInput::kEmapLatent) {
     auto read = infer::ReadLastInitializer(swapper);
     if (!read.ok()) return read.status().WithContext(name + " emap");
     if (read->dims != 2 || read->rows != kArcFaceEmbeddingSize || read->cols != kArcFaceEmbeddingSize) {
@@ -155,8 +163,15 @@ Result<std::shared_ptr<NeuralSwapperModel>> NeuralSwapperModel::Load(std::string
   }
   auto recognizer = LoadArcFaceRecognizer(arcface);
   if (!recognizer.ok()) return recognizer.status().WithContext(name + "'s recognizer");
-  return std::shared_ptr<NeuralSwapperModel>(
-      new NeuralSwapperModel(*layout, std::move(session).value(), std::move(emap), std::move(recognizer).value()));
+  std::unique_ptr<infer::InferenceSession> converter_session;
+  if (layout->source == SourceInput::kConvertedNormalised) {
+    auto loaded = infer::InferenceSession::Load(converter, ConverterSignature());
+    if (!loaded.ok()) return loaded.status().WithContext(name + "'s embedding converter");
+    converter_session = std::move(loaded).value();
+  }
+  return std::shared_ptr<NeuralSwapperModel>(new NeuralSwapperModel(*layout, std::move(session).value(),
+                                                                    std::move(emap), std::move(recognizer).value(),
+                                                                    std::move(converter_session)));
 }
 
 Result<cv::Mat> NeuralSwapperModel::SourceLatent(const std::vector<SourceImage>& faces) {
@@ -168,10 +183,23 @@ Result<cv::Mat> NeuralSwapperModel::SourceLatent(const std::vector<SourceImage>&
     const cv::Mat e(1, kArcFaceEmbeddingSize, CV_32F, const_cast<float*>(embedding.values.data()));
     const double length = cv::norm(e);
     if (!(length > 0)) return NoFace("face swapper: the source face has an empty ArcFace embedding");
-    sum += layout_.emap_latent ? e : e / length;
+    sum += layout_.source == SourceInput::kMeanNormalised ? e / length : e;
   }
-  if (!layout_.emap_latent) return cv::Mat(sum / static_cast<double>(faces.size()));
-  return cv::Mat(sum * emap_ / cv::norm(sum));  // the mean's length × the count, which cancels
+  switch (layout_.source) {
+    case SourceInput::kEmapLatent:
+      return cv::Mat(sum * emap_ / cv::norm(sum));  // the mean's length × the count, which cancels
+    case SourceInput::kMeanNormalised:
+      return cv::Mat(sum / static_cast<double>(faces.size()));
+    case SourceInput::kConvertedNormalised: {
+      const cv::Mat mean = sum / static_cast<double>(faces.size());
+      SWAPLINE_ASSIGN_OR_RETURN(std::vector<cv::Mat> converted, converter_->Run(mean));
+      const cv::Mat out = converted[0].reshape(1, 1);
+      const double length = cv::norm(out);
+      if (!(length > 0)) return NoFace("face swapper: the converted source embedding is empty");
+      return cv::Mat(out / length);
+    }
+  }
+  return Internal("unknown source input");
 }
 
 Result<cv::Mat> NeuralSwapperModel::Run(const cv::Mat& target, const cv::Mat& latent) {

@@ -50,17 +50,4 @@ struct WorkFrame {
   }
 };
 
-// A network's 1×3×S×S RGB output as 8-bit BGR: value × scale + offset, saturated
-// (so clipped to 0..255).
-inline cv::Mat RgbTensorToBgr(const cv::Mat& tensor, double scale, double offset) {
-  const int side = tensor.size[2];
-  auto* data = const_cast<float*>(tensor.ptr<float>());
-  const std::vector<cv::Mat> bgr = {cv::Mat(side, side, CV_32F, data + 2 * side * side),
-                                    cv::Mat(side, side, CV_32F, data + side * side), cv::Mat(side, side, CV_32F, data)};
-  cv::Mat merged, out;
-  cv::merge(bgr, merged);
-  merged.convertTo(out, CV_8UC3, scale, offset);
-  return out;
-}
-
 }  // namespace swapline::vision

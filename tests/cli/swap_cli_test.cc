@@ -539,8 +539,8 @@ TEST_F(SwapCliTest, MaskOptionsChangeOnlyTheFace) {
   const cv::Mat region = SwapRegion(faces, before.size());
   const cv::Mat core = FaceCore(faces.front(), before.size());
   const std::vector<std::vector<std::string>> variants = {
-      {"--face-mask-types", "region", "--face-mask-blur", "0"},
-      {"--face-mask-types", "box", "region", "--face-mask-blur", "1", "--face-mask-padding", "10", "5"},
+      {"--face-mask-types", "area", "--face-mask-blur", "0"},
+      {"--face-mask-types", "box", "area", "--face-mask-blur", "1", "--face-mask-padding", "10", "5"},
       {"--no-color-transfer"},
   };
   for (const auto& extra : variants) {
@@ -716,7 +716,10 @@ TEST_F(BadInputTest, BadOptionValues) {
       {"--face-mask-blur", "-0.5"},
       {"--face-mask-padding", "120"},
       {"--face-mask-padding", "1", "2", "3", "4", "5"},
-      {"--face-mask-types", "occlusion"},
+      {"--face-mask-types", "circle"},
+      {"--face-mask-regions", "ears"},
+      {"--face-mask-types", "box", "occlusion", "--face-occluder-model", "xseg_9"},
+      {"--face-parser-model", "bisenet"},
       {"--face-selector-mode", "everyone"},
       {"--face-selector-order", "tallest"},
       {"--face-detector-score", "1.5"},
@@ -724,7 +727,7 @@ TEST_F(BadInputTest, BadOptionValues) {
       {"--output-image-resolution", "wide"},
       {"--face-swapper-blend", "smudge"},
       {"--face-landmarker-model", "peppa_wutz"},
-      {"--face-swapper-model", "simswap_256"},
+      {"--face-swapper-model", "simswap_512"},
       {"--face-swapper-model", "hyperswap_1a_256", "--face-swapper-pixel-boost", "384"},
       {"--processors", "face_enhancer", "face_enhancer"},
       {"--processors", "face_swapper", "face_enhancer", "--face-enhancer-blend", "101"},
@@ -895,6 +898,31 @@ TEST_F(BadInputTest, NeuralSwappersSwapWithTheirModelAndArcFaceBrought) {
                                 "hyperswap_1a_256", "--accept-license", "arcface_w600k_r50"});
   ASSERT_EQ(h.exit_code, 0) << h.err;
   EXPECT_NE(h.err.find("swapped 1 of 1 target face"), std::string::npos) << h.err;
+  // simswap needs its embedding converter too, named when it is missing.
+  const swapline::testing::BroughtModel simswap{"simswap_256", "swapper", "simswap_256.onnx", "simswap"};
+  const swapline::testing::BroughtModel crossface{"crossface_simswap", "recognizer", "crossface_simswap.onnx",
+                                                  "crossface"};
+  const fs::path sim_alone = dir_->Sub("manifests") / "simswap_alone.json";
+  ASSERT_EQ(swapline::testing::PullBrought(kBinary, sim_alone,
+                                           swapline::testing::BroughtManifest({simswap, arcface}), models,
+                                           dir_->Sub("pull_logs") / "simswap_alone"),
+            0);
+  fs::remove(output_);
+  ExpectFailsCleanly({"swap", "-s", kCollins, "-t", kHopper, "-o", output_, "--face-swapper-model", "simswap_256",
+                      "--models-dir", models.string(), "--models-manifest", sim_alone.string(), "--accept-license",
+                      "simswap_256", "--accept-license", "arcface_w600k_r50"},
+                     cli::kExitMissingModel, "crossface_simswap");
+  const fs::path sim = dir_->Sub("manifests") / "simswap.json";
+  ASSERT_EQ(swapline::testing::PullBrought(kBinary, sim,
+                                           swapline::testing::BroughtManifest({simswap, arcface, crossface}), models,
+                                           dir_->Sub("pull_logs") / "simswap"),
+            0);
+  const RunResult si = Swapline({"swap", "-s", kCollins, "-t", kHopper, "-o", output_, "--face-swapper-model",
+                                 "simswap_256", "--models-dir", models.string(), "--models-manifest", sim.string(),
+                                 "--accept-license", "simswap_256", "--accept-license", "arcface_w600k_r50",
+                                 "--accept-license", "crossface_simswap"});
+  ASSERT_EQ(si.exit_code, 0) << si.err;
+  EXPECT_NE(si.err.find("swapped 1 of 1 target face"), std::string::npos) << si.err;
   // OpenCV's CPU backend reads no FLOAT16 weights: the fp16 export is refused at load.
   const swapline::testing::BroughtModel half{"inswapper_128_fp16", "swapper", "inswapper_128_fp16.onnx", "inswapper"};
   const fs::path fp16 = dir_->Sub("manifests") / "inswapper_fp16.json";
@@ -940,6 +968,70 @@ TEST_F(BadInputTest, FaceEnhancerRunsAfterTheSwapWithGfpganBrought) {
   cv::Mat difference;
   cv::absdiff((*enhanced)(centre), (*swapped)(centre), difference);
   EXPECT_GT(cv::mean(difference)[1], 40.0);
+}
+
+TEST_F(BadInputTest, LearnedMasksKeepOccludersAndTakeOnlyTheChosenRegionsWithTheirModelsBrought) {
+  const fs::path models = dir_->Sub("brought_models");
+  // A green card (no red: the XSeg stand-in's occluder) over the target's mouth.
+  auto hopper = media::ReadImage(kHopper);
+  ASSERT_TRUE(hopper.ok());
+  auto analyser = vision::FaceAnalyser::CreateDefault();
+  ASSERT_TRUE(analyser.ok());
+  auto faces = analyser->Analyse(*hopper, 0.3f, false);
+  ASSERT_TRUE(faces.ok() && faces->size() == 1u);
+  const auto& landmarks = faces->front().landmarks68;
+  const float width = vision::FaceWidth(landmarks);
+  const cv::Rect card(cvRound(landmarks[62].x - 0.2f * width), cvRound(landmarks[62].y - 0.1f * width),
+                      cvRound(0.4f * width), cvRound(0.2f * width));
+  cv::Mat occluded = hopper->clone();
+  occluded(card).setTo(cv::Scalar(0, 255, 0));
+  const fs::path target = dir_->Sub("inputs") / "occluded_target.png";
+  ASSERT_TRUE(cv::imwrite(target.string(), occluded));
+  const std::vector<std::string> swap = {"swap", "-s", kCollins, "-t", target.string(), "-o", output_,
+                                         "--models-dir", models.string()};
+  std::vector<std::string> args = swap;
+  args.insert(args.end(), {"--face-mask-types", "box", "occlusion"});
+  ExpectFailsCleanly(args, cli::kExitMissingModel, "xseg_1");
+  const fs::path manifest = dir_->Sub("manifests") / "masks.json";
+  ASSERT_EQ(swapline::testing::PullBrought(
+                kBinary, manifest,
+                swapline::testing::BroughtManifest({{"xseg_1", "masker", "xseg_1.onnx", "xseg"},
+                                                    {"bisenet_resnet_34", "masker", "bisenet_resnet_34.onnx",
+                                                     "bisenet"}}),
+                models, dir_->Sub("pull_logs") / "masks"),
+            0);
+  const std::vector<std::string> brought = {"--models-manifest", manifest.string(), "--accept-license", "xseg_1",
+                                            "--accept-license", "bisenet_resnet_34"};
+  auto run = [&](std::vector<std::string> options) -> cv::Mat {
+    std::vector<std::string> a = swap;
+    a.insert(a.end(), options.begin(), options.end());
+    a.insert(a.end(), brought.begin(), brought.end());
+    fs::remove(output_);
+    const RunResult r = Swapline(a);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    auto image = media::ReadImage(output_);
+    return image.ok() ? *image : cv::Mat();
+  };
+  // The card's inside: the box mask swaps over it, the occlusion mask keeps it.
+  const cv::Rect inside(card.x + card.width / 4, card.y + card.height / 4, card.width / 2, card.height / 2);
+  const cv::Mat green(inside.size(), CV_8UC3, cv::Scalar(0, 255, 0));
+  const cv::Mat boxed = run({"--face-mask-types", "box"});
+  const cv::Mat kept = run({"--face-mask-types", "box", "occlusion"});
+  ASSERT_FALSE(boxed.empty() || kept.empty());
+  EXPECT_GT(cv::norm(boxed(inside), green, cv::NORM_L1) / inside.area(), 60.0);
+  EXPECT_LE(cv::norm(kept(inside), green, cv::NORM_INF), 2.0);
+  // The skin still takes the swap.
+  EXPECT_GT(cv::norm(kept, occluded, cv::NORM_L1) / cv::norm(boxed, occluded, cv::NORM_L1), 0.3);
+  // The region mask of the swapped face: no "nose" (bright blue) anywhere, so with the
+  // morph off (it moves the target's own pixels) the target comes back unchanged; its
+  // skin is swapped.
+  const cv::Mat no_nose = run({"--face-mask-types", "box", "region", "--face-mask-regions", "nose",
+                               "--face-swapper-morph", "0"});
+  const cv::Mat skin = run({"--face-mask-types", "box", "region", "--face-mask-regions", "skin",
+                            "--face-swapper-morph", "0"});
+  ASSERT_FALSE(no_nose.empty() || skin.empty());
+  EXPECT_EQ(cv::norm(no_nose, occluded, cv::NORM_INF), 0.0);
+  EXPECT_GT(cv::norm(skin, occluded, cv::NORM_L1) / card.area(), 10.0);
 }
 
 // ---- Version and help. ----

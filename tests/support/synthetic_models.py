@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """Writes small ONNX networks with exactly the input and output layout of face models
-that cannot be shipped or downloaded here (SCRFD/RetinaFace, yolo_face, 2DFAN4, ArcFace, inswapper, HyperSwap, GFPGAN), so the tests
+that cannot be shipped or downloaded here (SCRFD/RetinaFace, yolo_face, 2DFAN4, ArcFace,
+inswapper, HyperSwap, SimSwap and its converter, GFPGAN, XSeg, BiSeNet), so the tests
 can check swapline's pre- and post-processing of them numerically.
 
 Each detector network answers to a colour: at stride 8 it scores the mean of the blue
@@ -199,13 +200,28 @@ def inswapper_emap():
     return (2.0 * (j == c) + 0.0001 * ((j + 3 * c) % 11)).astype(np.float32)
 
 
-def swapper(side, source_gain, emap_type=None):
-    """inswapper_128 (side 128, target RGB / 255) or hyperswap_1a_256 (side 256, target
-    RGB scaled to -1..1): target 1x3xSxS and source 1x512, output 1x3xSxS = target +
-    source_gain x source[c] in channel c (so 0 returns the target unchanged). For
-    inswapper the emap is the last initializer, unused by the graph as in the real
-    file, of `emap_type` (FLOAT or FLOAT16)."""
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def swapper(side, source_gain, emap_type=None, imagenet_target=False):
+    """inswapper_128 (side 128, target RGB / 255), hyperswap_1a_256 (side 256, target
+    RGB scaled to -1..1) or simswap_256 (`imagenet_target`: side 256, target RGB with
+    ImageNet mean and std, output 0..1): target 1x3xSxS and source 1x512, output
+    1x3xSxS = target (simswap: de-normalised to 0..1) + source_gain x source[c] in
+    channel c (so 0 returns the target unchanged). For inswapper the emap is the last
+    initializer, unused by the graph as in the real file, of `emap_type` (FLOAT or
+    FLOAT16)."""
     nodes, inits = [], []
+    target = "target"
+    if imagenet_target:
+        weight = np.zeros((3, 3, 1, 1), np.float32)
+        for c in range(3):
+            weight[c, c] = IMAGENET_STD[c]
+        inits += [numpy_helper.from_array(weight, "denorm_w"),
+                  numpy_helper.from_array(np.asarray(IMAGENET_MEAN, np.float32), "denorm_b")]
+        nodes.append(helper.make_node("Conv", ["target", "denorm_w", "denorm_b"], ["target_unit"], kernel_shape=[1, 1]))
+        target = "target_unit"
     pick = np.zeros((ARCFACE_SIZE, 3), np.float32)
     for c in range(3):
         pick[c, c] = source_gain
@@ -219,7 +235,7 @@ def swapper(side, source_gain, emap_type=None):
     inits.append(numpy_helper.from_array(spread, "spread"))
     nodes.append(helper.make_node("ConvTranspose", ["latent_pixel", "spread"], ["latent_plane"],
                                   kernel_shape=[side, side]))
-    nodes.append(helper.make_node("Add", ["target", "latent_plane"], ["output"]))
+    nodes.append(helper.make_node("Add", [target, "latent_plane"], ["output"]))
     if emap_type == TensorProto.FLOAT16:
         # make_tensor stores FLOAT16 values as their bits in int32_data.
         emap = inswapper_emap()
@@ -230,6 +246,22 @@ def swapper(side, source_gain, emap_type=None):
                              [helper.make_tensor_value_info("target", TensorProto.FLOAT, [1, 3, side, side]),
                               helper.make_tensor_value_info("source", TensorProto.FLOAT, [1, ARCFACE_SIZE])],
                              [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, 3, side, side])], inits)
+
+
+def crossface_matrix():
+    """The 512x512 map of the synthetic crossface_simswap converter (row j, column c)."""
+    j, c = np.meshgrid(np.arange(ARCFACE_SIZE), np.arange(ARCFACE_SIZE), indexing="ij")
+    return (1.5 * (j == c) + 0.0002 * ((2 * j + c) % 7)).astype(np.float32)
+
+
+def crossface():
+    """crossface_simswap: an ArcFace embedding 1x512 in, SimSwap's 1x512 out; the
+    stand-in multiplies by crossface_matrix()."""
+    inits = [numpy_helper.from_array(crossface_matrix(), "convert")]
+    nodes = [helper.make_node("MatMul", ["input", "convert"], ["output"])]
+    return helper.make_graph(nodes, "crossface_synthetic",
+                             [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, ARCFACE_SIZE])],
+                             [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, ARCFACE_SIZE])], inits)
 
 
 def gfpgan():
@@ -243,6 +275,44 @@ def gfpgan():
     return helper.make_graph(nodes, "gfpgan_synthetic",
                              [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, 512, 512])],
                              [helper.make_tensor_value_info("1288", TensorProto.FLOAT, [1, 3, 512, 512])], inits)
+
+
+def xseg():
+    """XSeg occluder: input 1x256x256x3 NHWC (BGR / 255), output 1x256x256x1 under TF-style
+    names; the stand-in's mask is the red channel (what is red shows, what is not is an
+    occluder)."""
+    pick_red = np.zeros((1, 3, 1, 1), np.float32)
+    pick_red[0, 2] = 1.0
+    inits = [numpy_helper.from_array(pick_red, "pick_red")]
+    nodes = [
+        helper.make_node("Transpose", ["in_face:0"], ["nchw"], perm=[0, 3, 1, 2]),
+        helper.make_node("Conv", ["nchw", "pick_red"], ["red"], kernel_shape=[1, 1]),
+        helper.make_node("Transpose", ["red"], ["out_mask:0"], perm=[0, 2, 3, 1]),
+    ]
+    return helper.make_graph(nodes, "xseg_synthetic",
+                             [helper.make_tensor_value_info("in_face:0", TensorProto.FLOAT, [1, 256, 256, 3])],
+                             [helper.make_tensor_value_info("out_mask:0", TensorProto.FLOAT, [1, 256, 256, 1])], inits)
+
+
+PARSER_CLASSES = 19
+
+
+def bisenet():
+    """BiSeNet face parser: input `input` 1x3x512x512 (RGB, ImageNet mean/std), output
+    1x19x512x512 class scores. The stand-in scores background 0, skin (1) the normalised
+    red, nose (10) the normalised blue and every other class -100: a bright red pixel is
+    skin, a bright blue one nose, a dark one background."""
+    weight = np.zeros((PARSER_CLASSES, 3, 1, 1), np.float32)
+    bias = np.full(PARSER_CLASSES, -100.0, np.float32)
+    bias[0] = bias[1] = bias[10] = 0.0
+    weight[1, 0] = 1.0
+    weight[10, 2] = 1.0
+    inits = [numpy_helper.from_array(weight, "scores_w"), numpy_helper.from_array(bias, "scores_b")]
+    nodes = [helper.make_node("Conv", ["input", "scores_w", "scores_b"], ["output"], kernel_shape=[1, 1])]
+    return helper.make_graph(nodes, "bisenet_synthetic",
+                             [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, 512, 512])],
+                             [helper.make_tensor_value_info("output", TensorProto.FLOAT,
+                                                            [1, PARSER_CLASSES, 512, 512])], inits)
 
 
 def write(graph, path):
@@ -264,7 +334,12 @@ def main():
     write(swapper(INSWAPPER_SIDE, 0.0, TensorProto.FLOAT), os.path.join(out, "inswapper_identity.onnx"))
     write(swapper(HYPERSWAP_SIDE, 1.0), os.path.join(out, "hyperswap_1a_256.onnx"))
     write(swapper(HYPERSWAP_SIDE, 0.0), os.path.join(out, "hyperswap_identity.onnx"))
+    write(swapper(HYPERSWAP_SIDE, 1.0, imagenet_target=True), os.path.join(out, "simswap_256.onnx"))
+    write(swapper(HYPERSWAP_SIDE, 0.0, imagenet_target=True), os.path.join(out, "simswap_identity.onnx"))
+    write(crossface(), os.path.join(out, "crossface_simswap.onnx"))
     write(gfpgan(), os.path.join(out, "gfpgan_1.4.onnx"))
+    write(xseg(), os.path.join(out, "xseg_1.onnx"))
+    write(bisenet(), os.path.join(out, "bisenet_resnet_34.onnx"))
     # The grid points the network answers with (point 0's x for a black input), for the tests.
     with open(os.path.join(out, "2dfan4_points.json"), "w") as f:
         json.dump({"points": fan68_grid_points().tolist(), "blue_gain": FAN_BLUE_GAIN}, f)

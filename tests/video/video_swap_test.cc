@@ -556,10 +556,11 @@ TEST_F(VideoSwapTest, DetectorAnglesTrackAFaceLyingOnItsSide) {
   EXPECT_NE(r.err.find("swapped 30 face(s) in 30 of 30 frame(s)"), std::string::npos) << r.err;
 }
 
-TEST_F(VideoSwapTest, InswapperAndEnhancerProcessEveryTrackedFaceOfTheTwoFaceClip) {
+TEST_F(VideoSwapTest, InswapperEnhancerAndLearnedMasksProcessEveryTrackedFaceOfTheTwoFaceClip) {
   // The neural swapper and the enhancer in the one-pass pipeline, one after the other
   // on each face: one model each, shared by the swap threads. Their stand-ins
   // (support/synthetic_models.py) add the source latent to the face and negate it.
+  // Both run under the box, occlusion and region masks (XSeg and BiSeNet stand-ins).
   const fs::path models = dir_->Sub("models");
   const fs::path manifest = dir_->Sub("manifests") / "inswapper.json";
   ASSERT_EQ(swapline::testing::PullBrought(
@@ -567,7 +568,9 @@ TEST_F(VideoSwapTest, InswapperAndEnhancerProcessEveryTrackedFaceOfTheTwoFaceCli
                 swapline::testing::BroughtManifest(
                     {{"inswapper_128", "swapper", "inswapper_128.onnx", "inswapper"},
                      {"arcface_w600k_r50", "recognizer", "arcface_w600k_r50.onnx", "arcface"},
-                     {"gfpgan_1.4", "enhancer", "gfpgan_1.4.onnx", "gfpgan"}}),
+                     {"gfpgan_1.4", "enhancer", "gfpgan_1.4.onnx", "gfpgan"},
+                     {"xseg_1", "masker", "xseg_1.onnx", "xseg"},
+                     {"bisenet_resnet_34", "masker", "bisenet_resnet_34.onnx", "bisenet"}}),
                 models, dir_->Sub("pull_logs")),
             0);
   const fs::path output = out_dir_ / "inswapper.mp4";
@@ -575,7 +578,9 @@ TEST_F(VideoSwapTest, InswapperAndEnhancerProcessEveryTrackedFaceOfTheTwoFaceCli
                            {"--trim-frame-end", "30", "--output-video-preset", "ultrafast", "--face-swapper-model",
                             "inswapper_128", "--models-dir", models.string(), "--models-manifest", manifest.string(),
                             "--accept-license", "inswapper_128", "--accept-license", "arcface_w600k_r50",
-                            "--accept-license", "gfpgan_1.4", "--processors", "face_swapper", "face_enhancer"});
+                            "--accept-license", "gfpgan_1.4", "--processors", "face_swapper", "face_enhancer",
+                            "--face-mask-types", "box", "occlusion", "region", "--accept-license", "xseg_1",
+                            "--accept-license", "bisenet_resnet_34"});
   ASSERT_EQ(r.exit_code, cli::kExitOk) << r.err;
   EXPECT_NE(r.err.find("swapped 60 face(s) in 30 of 30 frame(s)"), std::string::npos) << r.err;
 }

@@ -457,7 +457,7 @@ TEST_F(FaceAnalysisTest, RegionMaskCoversTheFaceCentre) {
     ASSERT_FALSE(roi.empty());
     for (const float blur : {0.0f, 0.3f, 1.0f}) {
       SCOPED_TRACE("blur " + std::to_string(blur));
-      const cv::Mat mask = CreateRegionMask(face, image, roi, blur);
+      const cv::Mat mask = CreateAreaMask(face, image, roi, blur);
       ASSERT_EQ(mask.size(), roi.size());
       ASSERT_EQ(mask.type(), CV_32F);
       double lo = 0, hi = 0;
@@ -491,7 +491,7 @@ TEST_F(FaceAnalysisTest, HardRegionMaskStaysInsideTheForeheadOutline) {
     const Face face = Largest(path);
     const cv::Size image = Image(path).size();
     const cv::Rect roi = FaceRegionOfInterest(face.landmarks68, image, 0.1f);
-    const MaskLeak leak = LeakOutsideOutline(face, image, roi, CreateRegionMask(face, image, roi, 0.0f));
+    const MaskLeak leak = LeakOutsideOutline(face, image, roi, CreateAreaMask(face, image, roi, 0.0f));
     EXPECT_EQ(leak.pixels, 0) << name;
   }
 }
@@ -506,7 +506,7 @@ TEST_F(FaceAnalysisTest, FeatheredRegionMaskStaysInsideTheForeheadOutline) {
     const cv::Size image = Image(path).size();
     const cv::Rect roi = FaceRegionOfInterest(face.landmarks68, image, 0.1f);
     for (const float blur : {0.3f, 1.0f}) {
-      const MaskLeak leak = LeakOutsideOutline(face, image, roi, CreateRegionMask(face, image, roi, blur));
+      const MaskLeak leak = LeakOutsideOutline(face, image, roi, CreateAreaMask(face, image, roi, blur));
       std::ostringstream line;
       line << name << " blur " << blur << ": " << leak.pixels << " px outside, up to " << leak.max_value
            << " and " << leak.max_distance << " px out (face width " << FaceWidth(face.landmarks68) << ")";
@@ -538,8 +538,8 @@ TEST_F(FaceAnalysisTest, RegionMaskBlurZeroIsAHardEdge) {
     return partial;
   };
   int ones_hard = 0, ones_soft = 0;
-  const int hard = partial_in_row(CreateRegionMask(face, image, roi, 0.0f), &ones_hard);
-  const int soft = partial_in_row(CreateRegionMask(face, image, roi, 0.5f), &ones_soft);
+  const int hard = partial_in_row(CreateAreaMask(face, image, roi, 0.0f), &ones_hard);
+  const int soft = partial_in_row(CreateAreaMask(face, image, roi, 0.5f), &ones_soft);
   std::cout << "[ mask     ] region edge pixels in the nose row: blur 0 → " << hard << " (" << ones_hard
             << " full), blur 0.5 → " << soft << " (" << ones_soft << " full)\n";
   EXPECT_LE(hard, 4) << "anti-aliasing only: a pixel or two per side";
@@ -547,7 +547,7 @@ TEST_F(FaceAnalysisTest, RegionMaskBlurZeroIsAHardEdge) {
   EXPECT_GT(soft, 10);
   EXPECT_LT(ones_soft, ones_hard) << "feathering erodes the full-weight core";
   // The hard mask holds only 0 and 1 away from its edge.
-  const cv::Mat hard_mask = CreateRegionMask(face, image, roi, 0.0f);
+  const cv::Mat hard_mask = CreateAreaMask(face, image, roi, 0.0f);
   EXPECT_EQ(hard_mask.at<float>(row, 0), 0.0f);
   EXPECT_EQ(hard_mask.at<float>(row, cvRound(face.landmarks68[30].x) - roi.x), 1.0f);
 }
@@ -557,7 +557,7 @@ TEST_F(FaceAnalysisTest, RegionMaskFadesOutOverTheTopOfTheForehead) {
   const Face face = Largest(path);
   const cv::Size image = Image(path).size();
   const cv::Rect roi = FaceRegionOfInterest(face.landmarks68, image, 0.1f);
-  const cv::Mat mask = CreateRegionMask(face, image, roi, 0.0f);
+  const cv::Mat mask = CreateAreaMask(face, image, roi, 0.0f);
   cv::Point2f brows(0, 0);
   for (int i = 17; i <= 26; ++i) brows += face.landmarks68[i];
   brows *= 0.1f;
@@ -577,12 +577,12 @@ TEST_F(FaceAnalysisTest, CombinedMaskIsTheMinimum) {
   FaceMaskOptions options;
   options.padding = {20, 0, 0, 0};
   const cv::Mat box = CreateBoxMask(face, roi, options);
-  const cv::Mat region = CreateRegionMask(face, image, roi, options.blur);
+  const cv::Mat region = CreateAreaMask(face, image, roi, options.blur);
   cv::Mat expected;
   cv::min(box, region, expected);
   const cv::Mat combined = CreateFaceMask(face, image, roi, options);
   EXPECT_LT(cv::norm(combined, expected, cv::NORM_INF), 1e-6);
-  options.types = {MaskType::kRegion};
+  options.types = {MaskType::kArea};
   EXPECT_LT(cv::norm(CreateFaceMask(face, image, roi, options), region, cv::NORM_INF), 1e-6);
 }
 

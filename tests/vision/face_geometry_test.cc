@@ -500,8 +500,10 @@ TEST(FaceMaskOptionsTest, RejectsNoTypes) {
 
 TEST(FaceMaskOptionsTest, ParsesTypeNames) {
   EXPECT_EQ(*ParseMaskType("box"), MaskType::kBox);
+  EXPECT_EQ(*ParseMaskType("area"), MaskType::kArea);
+  EXPECT_EQ(*ParseMaskType("occlusion"), MaskType::kOcclusion);
   EXPECT_EQ(*ParseMaskType("region"), MaskType::kRegion);
-  for (const char* name : {"occlusion", "area", "circle", ""}) {
+  for (const char* name : {"circle", "Region", ""}) {
     auto parsed = ParseMaskType(name);
     ASSERT_FALSE(parsed.ok()) << name;
     EXPECT_EQ(parsed.status().code(), Code::kInvalidArgument);

@@ -1,10 +1,11 @@
-// inswapper and hyperswap on synthetic networks with their layouts
+// inswapper, hyperswap and simswap on synthetic networks with their layouts
 // (support/synthetic_models.py): the emap is read from the model file's last
 // initializer (FLOAT and FLOAT16); a network that returns its target unchanged gives
 // back the target face within rounding, at the model's side and at a pixel boost; one
 // that adds its source input to the face checks the source input (inswapper:
 // e · emap / ‖e‖ of the sources' mean ArcFace embedding; hyperswap: the mean normalised
-// embedding), the normalisation and the RGB order against a reference computed here.
+// embedding; simswap: the mean embedding through its converter, normalised), the
+// normalisation and the RGB order against a reference computed here.
 // The face enhancer (GFPGAN's layout) on a network that negates its input.
 #include <gtest/gtest.h>
 
@@ -30,8 +31,10 @@ const fs::path kSynthetic = SWAPLINE_SYNTHETIC_MODELS_DIR;
 const fs::path kArcFace = kSynthetic / "arcface_w600k_r50.onnx";
 const std::string kPhotos = SWAPLINE_TESTDATA_DIR "/photos/";
 
-// synthetic_models.py's inswapper_emap().
+// synthetic_models.py's inswapper_emap() and crossface_matrix().
 float Emap(int j, int c) { return (j == c ? 2.0f : 0.0f) + 0.0001f * static_cast<float>((j + 3 * c) % 11); }
+float Crossface(int j, int c) { return (j == c ? 1.5f : 0.0f) + 0.0002f * static_cast<float>((2 * j + c) % 7); }
+const fs::path kCrossface = kSynthetic / "crossface_simswap.onnx";
 
 cv::Mat Photo(const std::string& name) {
   auto image = media::ReadImage(kPhotos + name);
@@ -51,9 +54,9 @@ SourceImage SourceFace(const std::string& name) {
 // A target face whose five landmarks are arcface_128's at `side` px moved by whole
 // pixels: its aligned crop at that side is the image's pixels at `corner`, untouched by
 // resampling.
-Face TemplateFace(cv::Point corner, int side = 128) {
+Face TemplateFace(cv::Point corner, int side = 128, WarpTemplate warp_template = WarpTemplate::kArcface128) {
   Face face;
-  const auto& points = TemplatePoints(WarpTemplate::kArcface128);
+  const auto& points = TemplatePoints(warp_template);
   for (std::size_t i = 0; i < 5; ++i) face.landmarks5[i] = points[i] * static_cast<float>(side) + cv::Point2f(corner);
   return face;
 }
@@ -66,7 +69,7 @@ SwapperOptions BoxOnly(int pixel_boost = 0) {
 }
 
 std::shared_ptr<NeuralSwapperModel> LoadModel(const std::string& architecture, const std::string& file) {
-  auto model = NeuralSwapperModel::Load(architecture, kSynthetic / file, kArcFace);
+  auto model = NeuralSwapperModel::Load(architecture, kSynthetic / file, kArcFace, kCrossface);
   EXPECT_TRUE(model.ok()) << model.status().ToString();
   return model.ok() ? *model : nullptr;
 }
@@ -79,11 +82,14 @@ struct SwapperCase {
   int side;
   int boost;             // a pixel boost to try besides the model's side
   double output_scale;   // output units per 8-bit level: 255 (0..1) or 127.5 (−1..1)
+  WarpTemplate warp_template;
 };
 const SwapperCase kSwappers[] = {
-    {"inswapper", "inswapper_128.onnx", "inswapper_identity.onnx", 128, 256, 255.0},
-    {"hyperswap", "hyperswap_1a_256.onnx", "hyperswap_identity.onnx", 256, 512, 127.5},
+    {"inswapper", "inswapper_128.onnx", "inswapper_identity.onnx", 128, 256, 255.0, WarpTemplate::kArcface128},
+    {"hyperswap", "hyperswap_1a_256.onnx", "hyperswap_identity.onnx", 256, 512, 127.5, WarpTemplate::kArcface128},
+    {"simswap", "simswap_256.onnx", "simswap_identity.onnx", 256, 512, 255.0, WarpTemplate::kArcface112V1},
 };
+const std::string_view kInswapper = "inswapper", kHyperswap = "hyperswap";
 
 // The box mask is 1 more than 19 px inside the crop's edges (blur 0.3 at 128 px).
 cv::Rect Inner(int side) { return {side * 3 / 16, side * 3 / 16, side * 5 / 8, side * 5 / 8}; }
@@ -139,7 +145,7 @@ TEST(NeuralFaceSwapper, ANetworkReturningItsTargetGivesBackTheTargetFace) {
       auto swapper = NewNeuralFaceSwapper(model, BoxOnly(boost));
       swapper->SetSource(*prepared);
       cv::Mat swapped = target.clone();
-      ASSERT_TRUE(Swap(*swapper, swapped, TemplateFace({150, 200}, boost > 0 ? boost : c.side)).ok());
+      ASSERT_TRUE(Swap(*swapper, swapped, TemplateFace({150, 200}, boost > 0 ? boost : c.side, c.warp_template)).ok());
       cv::Mat difference;
       cv::absdiff(swapped, target, difference);
       double worst = 0;
@@ -177,19 +183,26 @@ TEST(NeuralFaceSwapper, TheSourceInputIsMadeFromTheArcFaceEmbeddingsAsFaceFusion
     ASSERT_NE(model, nullptr);
     for (const std::size_t count : {std::size_t{1}, std::size_t{2}}) {
       // The reference. inswapper: e = Σ raw embeddings (the mean's direction), source =
-      // e · emap / ‖e‖. hyperswap: the mean of the normalised embeddings.
+      // e · emap / ‖e‖. hyperswap: the mean of the normalised embeddings. simswap: the
+      // mean raw embedding through the converter, normalised.
       double source[3] = {0, 0, 0};
       std::vector<double> e(512, 0.0);
       for (std::size_t s = 0; s < count; ++s) {
         const double norm = length(embeddings[s]);
-        for (int j = 0; j < 512; ++j) e[j] += c.side == 128 ? embeddings[s][j] : embeddings[s][j] / norm / count;
+        for (int j = 0; j < 512; ++j) e[j] += (c.architecture == kHyperswap ? embeddings[s][j] / norm : embeddings[s][j]) / count;
       }
-      for (int ch = 0; ch < 3; ++ch) {
-        if (c.side == 128) {
+      if (c.architecture == kHyperswap) {
+        std::copy(e.begin(), e.begin() + 3, source);
+      } else if (c.architecture == kInswapper) {
+        for (int ch = 0; ch < 3; ++ch) {
           for (int j = 0; j < 512; ++j) source[ch] += e[j] * Emap(j, ch) / length(e);
-        } else {
-          source[ch] = e[ch];
         }
+      } else {
+        std::vector<double> converted(512, 0.0);
+        for (int k = 0; k < 512; ++k) {
+          for (int j = 0; j < 512; ++j) converted[k] += e[j] * Crossface(j, k);
+        }
+        for (int ch = 0; ch < 3; ++ch) source[ch] = converted[ch] / length(converted);
       }
       for (const int boost : {0, c.boost}) {
         SCOPED_TRACE(std::string(c.architecture) + ", sources: " + std::to_string(count) + ", pixel boost " +
@@ -200,7 +213,7 @@ TEST(NeuralFaceSwapper, TheSourceInputIsMadeFromTheArcFaceEmbeddingsAsFaceFusion
         auto swapper = NewNeuralFaceSwapper(model, BoxOnly(boost));
         swapper->SetSource(*prepared);
         cv::Mat swapped = target.clone();
-        ASSERT_TRUE(Swap(*swapper, swapped, TemplateFace(corner, side)).ok());
+        ASSERT_TRUE(Swap(*swapper, swapped, TemplateFace(corner, side, c.warp_template)).ok());
         // The network adds source[c] to RGB channel c: blue gets source[2], red source[0].
         const cv::Rect inner = Inner(side) + corner;
         int checked = 0;
@@ -222,7 +235,7 @@ TEST(NeuralFaceSwapper, TheSourceInputIsMadeFromTheArcFaceEmbeddingsAsFaceFusion
 }
 
 TEST(FaceEnhancer, TheEnhancedFaceIsLaidOverTheFrameAtTheBlend) {
-  auto model = EnhancerModel::Load(kSynthetic / "gfpgan_1.4.onnx");
+  auto model = LoadEnhancerModel(kSynthetic / "gfpgan_1.4.onnx");
   ASSERT_TRUE(model.ok()) << model.status().ToString();
   const cv::Mat target = Photo("obama_official_portrait_2012.jpg");
   // Five landmarks on ffhq_512 at 512 px, moved by whole pixels: the crop is the

@@ -263,7 +263,7 @@
     };
     const masks = [];
     if ($('mask-box').checked) masks.push('box');
-    if ($('mask-region').checked) masks.push('region');
+    if ($('mask-area').checked) masks.push('area');
     if (masks.length === 0) throw new ApiError(400, 'invalid_argument', 'Pick at least one mask type.');
     o['face-mask-types'] = masks;
     if (o['face-selector-mode'] === 'reference') {
