@@ -110,7 +110,7 @@ int RunVideoBench(const VideoBenchOptions& options) {
     std::filesystem::remove_all(scratch);
     return 1;
   };
-  auto engine = pipeline::ImageSwapEngine::Create(std::nullopt, pipeline::kVideoDetectSide);
+  auto engine = pipeline::ImageSwapEngine::Create(std::nullopt, {.side = pipeline::kVideoDetectSide});
   if (!engine.ok()) return fail(engine.status());
   auto info = media::ProbeVideo(options.video);
   if (!info.ok()) return fail(info.status());
@@ -144,7 +144,7 @@ int RunVideoBench(const VideoBenchOptions& options) {
                 "swap fps", "vs hog + dlib_68");
     std::printf("%-28s %10.1f %15.2fx\n", "hog + dlib_68", first->fps, 1.0);
     for (const FaceModelChain& chain : options.chains) {
-      auto chain_engine = pipeline::ImageSwapEngine::Create(std::nullopt, chain.detect_side, chain.models);
+      auto chain_engine = pipeline::ImageSwapEngine::Create(std::nullopt, {.side = chain.detect_side}, chain.models);
       if (!chain_engine.ok()) return fail(chain_engine.status());
       auto swap = TimeSwap(*chain_engine, options, options.video, scratch / "swap-chain.mp4", "ultrafast");
       if (!swap.ok()) return fail(swap.status());

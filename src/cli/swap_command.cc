@@ -88,8 +88,8 @@ int RunSwap(const SwapArgs& args) {
     reference.mode = vision::SelectorMode::kReference;
     return Fail(vision::SelectFaces({}, {}, reference, nullptr).status());
   }
-  auto detect_side = pipeline::DetectorSide(args.options, video);
-  if (!detect_side.ok()) return Fail(detect_side.status());
+  auto detection = pipeline::DetectorSettingsOf(args.options, video);
+  if (!detection.ok()) return Fail(detection.status());
   // Every option is checked (exit 2) before any model is looked for (exit 6).
   std::optional<pipeline::VideoJobSpec> video_spec;
   std::optional<pipeline::ImageJobSpec> image_spec;
@@ -106,10 +106,9 @@ int RunSwap(const SwapArgs& args) {
   if (!manifest.ok()) return Fail(manifest.status().WithContext("--models-manifest"));
   models::ModelDir models(models::ModelsDirOr(args.models_dir), *manifest);
   auto face_models = pipeline::ResolveFaceModels(
-      args.options, *detect_side, &models, {args.accepted_licenses.begin(), args.accepted_licenses.end()}, "--");
+      args.options, detection->side, &models, {args.accepted_licenses.begin(), args.accepted_licenses.end()}, "--");
   if (!face_models.ok()) return Fail(face_models.status());
-  auto engine = pipeline::ImageSwapEngine::Create(recognizer, *detect_side, *face_models,
-                                                  args.options.face_detector_angles);
+  auto engine = pipeline::ImageSwapEngine::Create(recognizer, *detection, *face_models);
   if (!engine.ok()) return Fail(engine.status());
   if (video) {
     auto report = pipeline::RunVideoJob(*engine, *video_spec, ReportProgress, &g_interrupted);

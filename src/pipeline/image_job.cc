@@ -38,20 +38,31 @@ float SourceFaceQuality(const vision::Face& face) {
   return static_cast<float>(vision::FaceWidth(p) * frontal * frontal);
 }
 
+std::string FaceModelPaths::Key() const {
+  std::string key;
+  for (const auto* network : {&detector, &landmarker, &swapper, &swapper_recognizer, &swapper_converter, &enhancer,
+                              &occluder, &parser}) {
+    if (*network) key += (*network)->architecture + ":" + (*network)->path.string() + "|";
+  }
+  return key;
+}
+
 Result<ImageSwapEngine> ImageSwapEngine::Create(const std::optional<std::filesystem::path>& recognizer_model,
-                                                int detect_side, const FaceModelPaths& face_models,
-                                                const std::vector<int>& detector_angles) {
+                                                const DetectorSettings& detection, const FaceModelPaths& face_models) {
   // HOG scans a copy of any size; a network's side is checked by DetectorSide.
-  if (!face_models.detector && (detect_side < 160 || detect_side > 8192)) {
+  if (!face_models.detector && (detection.side < 160 || detection.side > 8192)) {
     return InvalidArgument("--face-detector-size must be between 160 and 8192");
   }
-  std::unique_ptr<vision::FaceDetector> detector = vision::NewHogFaceDetector({.detect_side = detect_side});
+  std::unique_ptr<vision::FaceDetector> detector = vision::NewHogFaceDetector({.detect_side = detection.side});
   if (face_models.detector) {
     SWAPLINE_ASSIGN_OR_RETURN(detector, vision::LoadFaceDetector(face_models.detector->architecture,
-                                                                 face_models.detector->path, detect_side));
+                                                                 face_models.detector->path, detection.side));
   }
-  if (detector_angles != std::vector<int>{0}) {
-    SWAPLINE_ASSIGN_OR_RETURN(detector, vision::NewTurningFaceDetector(std::move(detector), detector_angles));
+  if (detection.angles != std::vector<int>{0}) {
+    SWAPLINE_ASSIGN_OR_RETURN(detector, vision::NewTurningFaceDetector(std::move(detector), detection.angles));
+  }
+  if (detection.margin != std::array<float, 4>{0, 0, 0, 0}) {
+    SWAPLINE_ASSIGN_OR_RETURN(detector, vision::NewMarginFaceDetector(std::move(detector), detection.margin));
   }
   std::unique_ptr<vision::FaceLandmarker> landmarker;
   if (face_models.landmarker) {

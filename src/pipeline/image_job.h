@@ -16,6 +16,7 @@
 // Thread safety: one engine per thread.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -95,17 +96,26 @@ struct FaceModelPaths {
   std::optional<NetworkFile> enhancer;            // the face enhancer's network (GFPGAN)
   std::optional<NetworkFile> occluder;  // the occlusion mask's network (XSeg)
   std::optional<NetworkFile> parser;    // the region mask's network (BiSeNet)
+
+  // Every network's file, in one line: engines made from equal keys are interchangeable.
+  std::string Key() const;
+  bool Empty() const { return Key().empty(); }
+};
+
+// How faces are looked for.
+struct DetectorSettings {
+  int side = kImageDetectSide;                  // --face-detector-size: the longest side detected at
+  std::vector<int> angles = {0};                // --face-detector-angles: turns faces are looked for at
+  std::array<float, 4> margin = {0, 0, 0, 0};  // --face-detector-margin: percent, top right bottom left
 };
 
 class ImageSwapEngine {
  public:
   // Loads the embedded default models, plus a recognizer when a model is given.
-  // `detect_side`: the longest side faces are detected at (--face-detector-size).
-  // `face_models`: the neural detector (input `detect_side`), landmarker and swapper to use.
-  // `detector_angles`: the turns faces are looked for at (--face-detector-angles).
+  // `detector`: the detection settings (a neural detector's input is `detector.side`).
+  // `face_models`: the neural detector, landmarker, swapper, enhancer and mask networks to use.
   static Result<ImageSwapEngine> Create(const std::optional<std::filesystem::path>& recognizer_model,
-                                        int detect_side = kImageDetectSide, const FaceModelPaths& face_models = {},
-                                        const std::vector<int>& detector_angles = {0});
+                                        const DetectorSettings& detector = {}, const FaceModelPaths& face_models = {});
 
   // The best face of each source image that has one, best first.
   Result<std::vector<SourceFace>> ChooseSourceFaces(const std::vector<std::filesystem::path>& sources,

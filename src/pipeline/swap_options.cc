@@ -31,6 +31,10 @@ constexpr Field kFields[] = {
      "also look for faces turned by these angles (0 90 180 270, clockwise): faces on their side or upside "
      "down; each angle costs one more detection",
      &O::face_detector_angles, 1, 4},
+    {"face-detector-margin",
+     "pad the frame with black before detection, percent of half its size: top [right [bottom [left]]], 0..100; "
+     "finds faces cut by the frame's edge",
+     &O::face_detector_margin, 1, 4},
     {"face-landmarker-model",
      "dlib_68 (built in; its training data excludes commercial use), face_mesh (MediaPipe Face Mesh, "
      "Apache-2.0, from the models folder: `swapline models pull face_mesh`) or 2dfan4 (FaceFusion's default, MIT; "
@@ -148,15 +152,21 @@ Status ReadField(const std::string& name, const nlohmann::json& value, std::vect
   return Status::Ok();
 }
 
-// CSS-style expansion of 1-4 values to top, right, bottom, left, as FaceFusion.
-Result<std::array<float, 4>> ExpandPadding(const std::vector<float>& v) {
+// CSS-style expansion of 1-4 values of `option` to top, right, bottom, left, as FaceFusion.
+Result<std::array<float, 4>> ExpandSides(const std::string& option, const std::vector<float>& v) {
   switch (v.size()) {
     case 1: return std::array<float, 4>{v[0], v[0], v[0], v[0]};
     case 2: return std::array<float, 4>{v[0], v[1], v[0], v[1]};
     case 3: return std::array<float, 4>{v[0], v[1], v[2], v[1]};
     case 4: return std::array<float, 4>{v[0], v[1], v[2], v[3]};
-    default: return InvalidArgument("--face-mask-padding takes 1 to 4 values (top right bottom left)");
+    default: return InvalidArgument("--" + option + " takes 1 to 4 values (top right bottom left)");
   }
+}
+
+Result<std::array<float, 4>> DetectorMargin(const SwapOptions& options) {
+  SWAPLINE_ASSIGN_OR_RETURN(const auto margin, ExpandSides("face-detector-margin", options.face_detector_margin));
+  SWAPLINE_RETURN_IF_ERROR(vision::CheckDetectorMargin(margin));
+  return margin;
 }
 
 Result<cv::Size> ParseResolution(const std::string& option, const std::string& text) {
@@ -270,6 +280,7 @@ Status FillFaceOptions(const SwapOptions& args, const std::vector<std::filesyste
   SWAPLINE_RETURN_IF_ERROR(LandmarkerModel(args).status());
   SWAPLINE_RETURN_IF_ERROR(SwapperModel(args).status());
   SWAPLINE_RETURN_IF_ERROR(DetectorAngles(args).status());
+  SWAPLINE_RETURN_IF_ERROR(DetectorMargin(args).status());
   SWAPLINE_ASSIGN_OR_RETURN(spec.selector.mode, vision::ParseSelectorMode(args.face_selector_mode));
   SWAPLINE_ASSIGN_OR_RETURN(spec.selector.order, vision::ParseSelectorOrder(args.face_selector_order));
   spec.selector.reference_face_position = args.reference_face_position;
@@ -283,7 +294,7 @@ Status FillFaceOptions(const SwapOptions& args, const std::vector<std::filesyste
   SWAPLINE_RETURN_IF_ERROR(OccluderModel(args).status());
   SWAPLINE_RETURN_IF_ERROR(ParserModel(args).status());
   spec.swapper.mask.blur = args.face_mask_blur;
-  SWAPLINE_ASSIGN_OR_RETURN(spec.swapper.mask.padding, ExpandPadding(args.face_mask_padding));
+  SWAPLINE_ASSIGN_OR_RETURN(spec.swapper.mask.padding, ExpandSides("face-mask-padding", args.face_mask_padding));
   SWAPLINE_ASSIGN_OR_RETURN(spec.swapper.blend, vision::ParseBlendMode(args.face_swapper_blend));
   spec.swapper.color_transfer = !args.no_color_transfer;
   spec.swapper.morph = args.face_swapper_morph;
@@ -398,6 +409,14 @@ Result<int> DetectorSide(const SwapOptions& options, bool video) {
 Result<std::vector<int>> DetectorAngles(const SwapOptions& options) {
   if (Status checked = vision::CheckDetectorAngles(options.face_detector_angles); !checked.ok()) return checked;
   return options.face_detector_angles;
+}
+
+Result<DetectorSettings> DetectorSettingsOf(const SwapOptions& options, bool video) {
+  DetectorSettings settings;
+  SWAPLINE_ASSIGN_OR_RETURN(settings.side, DetectorSide(options, video));
+  SWAPLINE_ASSIGN_OR_RETURN(settings.angles, DetectorAngles(options));
+  SWAPLINE_ASSIGN_OR_RETURN(settings.margin, DetectorMargin(options));
+  return settings;
 }
 
 std::string DetectorModelName(const SwapOptions& options, int detect_side) {

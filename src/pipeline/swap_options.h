@@ -33,6 +33,7 @@ struct SwapOptions {
   float face_detector_score = 0.5f;
   std::string face_detector_size;  // "960" or "960x960"; empty: 640 images, 960 videos
   std::vector<int> face_detector_angles = {0};  // turns (clockwise degrees) faces are looked for at
+  std::vector<float> face_detector_margin = {0, 0, 0, 0};  // percent of half the frame, top right bottom left
   std::string face_landmarker_model = "dlib_68";  // dlib_68 (built in), face_mesh or 2dfan4 (models folder)
   std::string face_selector_mode = "many";
   std::string face_selector_order = "large-small";
@@ -105,6 +106,9 @@ Result<int> DetectorSide(const SwapOptions& options, bool video);
 
 // --face-detector-angles checked: distinct values of 0, 90, 180 and 270.
 Result<std::vector<int>> DetectorAngles(const SwapOptions& options);
+
+// DetectorSide, DetectorAngles and --face-detector-margin (1 to 4 values, 0..100) together.
+Result<DetectorSettings> DetectorSettingsOf(const SwapOptions& options, bool video);
 
 // The models-folder name of the detector model (models/models.json), "" for the
 // built-in HOG detector. REQUIRES: `detect_side` from DetectorSide(options, …).

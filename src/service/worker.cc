@@ -369,28 +369,24 @@ Status Worker::Process(int slot, JobContext& ctx) {
                                 "' is not in this worker's models folder");
     }
   }
-  const int detect_side = admitted.detect_side;
+  // The side as admitted; the angles and margin were checked there too.
+  SWAPLINE_ASSIGN_OR_RETURN(pipeline::DetectorSettings detection, pipeline::DetectorSettingsOf(swap, video));
+  detection.side = admitted.detect_side;
   SWAPLINE_ASSIGN_OR_RETURN(
       const pipeline::FaceModelPaths face_models,
-      pipeline::ResolveFaceModels(swap, detect_side, options_.models_dir.empty() ? nullptr : &models_,
+      pipeline::ResolveFaceModels(swap, detection.side, options_.models_dir.empty() ? nullptr : &models_,
                                   options_.accepted_licenses, "options."));
   const fs::path output = ctx.scratch / ("output" + Extension(ctx.output_key));
 
   EngineCache& cache = *engines_[static_cast<std::size_t>(slot)];
-  const std::string engine_key = (recognizer ? recognizer->string() : "") + "|" + std::to_string(detect_side) + "|" +
-                                 (face_models.detector ? face_models.detector->path.string() : "hog") + "|" +
-                                 (face_models.landmarker ? face_models.landmarker->path.string() : "dlib_68") + "|" +
-                                 (face_models.swapper ? face_models.swapper->path.string() : "classic") + "|" +
-                                 (face_models.enhancer ? face_models.enhancer->path.string() : "") + "|" +
-                                 nlohmann::json(swap.face_detector_angles).dump();
+  const std::string engine_key = (recognizer ? recognizer->string() : "") + "|" + std::to_string(detection.side) +
+                                 "|" + nlohmann::json(detection.angles).dump() + "|" +
+                                 nlohmann::json(detection.margin).dump() + "|" + face_models.Key();
   if (!cache.engine || cache.key != engine_key) {
     cache.engine.reset();
-    auto engine = pipeline::ImageSwapEngine::Create(recognizer, detect_side, face_models, swap.face_detector_angles);
+    auto engine = pipeline::ImageSwapEngine::Create(recognizer, detection, face_models);
     if (!engine.ok()) {
-      if (recognizer || face_models.detector || face_models.landmarker || face_models.swapper ||
-          face_models.enhancer) {
-        return engine.status();
-      }
+      if (recognizer || !face_models.Empty()) return engine.status();
       return Unavailable("this worker cannot load its face models: " + engine.status().message());
     }
     cache.engine.emplace(std::move(engine).value());

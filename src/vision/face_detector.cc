@@ -130,4 +130,50 @@ Result<std::unique_ptr<FaceDetector>> NewTurningFaceDetector(std::unique_ptr<Fac
   return std::unique_ptr<FaceDetector>(std::make_unique<TurningFaceDetector>(std::move(detector), angles));
 }
 
+namespace {
+
+class MarginFaceDetector final : public FaceDetector {
+ public:
+  MarginFaceDetector(std::unique_ptr<FaceDetector> detector, const std::array<float, 4>& margin)
+      : detector_(std::move(detector)), margin_(margin) {}
+
+  Result<std::vector<Detection>> Detect(const cv::Mat& image, float min_score) override {
+    // Percent of half the side: 100 pads by half the image.
+    auto pad = [](float percent, int side) { return static_cast<int>(side * percent / 200.0f); };
+    const int top = pad(margin_[0], image.rows), right = pad(margin_[1], image.cols);
+    const int bottom = pad(margin_[2], image.rows), left = pad(margin_[3], image.cols);
+    cv::Mat padded;
+    cv::copyMakeBorder(image, padded, top, bottom, left, right, cv::BORDER_CONSTANT, cv::Scalar::all(0));
+    SWAPLINE_ASSIGN_OR_RETURN(std::vector<Detection> found, detector_->Detect(padded, min_score));
+    std::vector<Detection> kept;
+    const cv::Rect2f frame(0, 0, static_cast<float>(image.cols), static_cast<float>(image.rows));
+    for (Detection& d : found) {
+      d.box.x -= static_cast<float>(left);
+      d.box.y -= static_cast<float>(top);
+      // A "face" wholly in the padding is no face of the image.
+      if ((d.box & frame).area() > 0) kept.push_back(d);
+    }
+    return kept;
+  }
+
+ private:
+  std::unique_ptr<FaceDetector> detector_;
+  std::array<float, 4> margin_;
+};
+
+}  // namespace
+
+Status CheckDetectorMargin(const std::array<float, 4>& margin) {
+  for (const float m : margin) {
+    if (!(m >= 0.0f && m <= 100.0f)) return InvalidArgument("--face-detector-margin values must be 0..100");
+  }
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<FaceDetector>> NewMarginFaceDetector(std::unique_ptr<FaceDetector> detector,
+                                                            const std::array<float, 4>& margin) {
+  SWAPLINE_RETURN_IF_ERROR(CheckDetectorMargin(margin));
+  return std::unique_ptr<FaceDetector>(std::make_unique<MarginFaceDetector>(std::move(detector), margin));
+}
+
 }  // namespace swapline::vision

@@ -17,6 +17,7 @@
 // Thread safety: an instance is used by one thread at a time; make one per worker.
 #pragma once
 
+#include <array>
 #include <filesystem>
 #include <memory>
 #include <string_view>
@@ -66,6 +67,14 @@ Result<std::unique_ptr<FaceDetector>> NewYoloFaceDetector(const std::filesystem:
 // InvalidArgument for other or repeated angles, or none.
 Result<std::unique_ptr<FaceDetector>> NewTurningFaceDetector(std::unique_ptr<FaceDetector> detector,
                                                              const std::vector<int>& angles);
+
+// FaceFusion's --face-detector-margin: `detector` runs on the image padded with black
+// by `margin` percent (top, right, bottom, left; 0..100) of half its height or width,
+// so a face cut by the image's edge is seen with room around it; boxes map back to the
+// image and may reach past its edges. InvalidArgument for a value outside 0..100.
+Status CheckDetectorMargin(const std::array<float, 4>& margin);
+Result<std::unique_ptr<FaceDetector>> NewMarginFaceDetector(std::unique_ptr<FaceDetector> detector,
+                                                            const std::array<float, 4>& margin);
 
 // One of the above by the model manifest's `architecture` (yunet, blazeface, scrfd,
 // yolo_face) with `side` its square input; InvalidArgument for another architecture.

@@ -717,6 +717,8 @@ TEST_F(BadInputTest, BadOptionValues) {
       {"--face-mask-padding", "120"},
       {"--face-mask-padding", "1", "2", "3", "4", "5"},
       {"--face-mask-types", "circle"},
+      {"--face-detector-margin", "120"},
+      {"--face-detector-margin", "1", "2", "3", "4", "5"},
       {"--face-mask-regions", "ears"},
       {"--face-mask-types", "box", "occlusion", "--face-occluder-model", "xseg_9"},
       {"--face-parser-model", "bisenet"},

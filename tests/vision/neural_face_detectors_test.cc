@@ -118,6 +118,42 @@ TEST(BlazeFaceDetector, FrontFindsThePortraitsBackFindsSmallerFaces) {
             Code::kFailedPrecondition);
 }
 
+TEST(MarginFaceDetector, AFaceCutByTheFramesLeftEdgeIsFoundWithAMarginThere) {
+  const fs::path back_model = fs::path(SWAPLINE_MODELS_DIR) / "blazeface/face_detection_back_256x256_barracuda.onnx";
+  const cv::Mat portrait = Photo("obama_official_portrait_2012.jpg");
+  auto hog = NewHogFaceDetector();
+  auto whole = hog->Detect(portrait, 0.5f);
+  ASSERT_TRUE(whole.ok() && whole->size() == 1u);
+  const cv::Rect2f face = whole->front().box;
+  // The frame's left edge through the face, a little left of its middle.
+  const int cut = cvRound(face.x + 0.45f * face.width);
+  const cv::Mat cut_image = portrait.colRange(cut, portrait.cols).clone();
+  auto plain = NewBlazeFaceDetector(back_model, 256);
+  auto padded = NewBlazeFaceDetector(back_model, 256);
+  ASSERT_TRUE(plain.ok() && padded.ok());
+  auto without = (*plain)->Detect(cut_image, 0.5f);
+  ASSERT_TRUE(without.ok());
+  EXPECT_TRUE(without->empty()) << "BlazeFace found the cut face without a margin: the case no longer shows it";
+  auto margin = NewMarginFaceDetector(std::move(padded).value(), {0, 0, 0, 40});
+  ASSERT_TRUE(margin.ok()) << margin.status().ToString();
+  auto found = (*margin)->Detect(cut_image, 0.5f);
+  ASSERT_TRUE(found.ok());
+  ASSERT_EQ(found->size(), 1u);
+  // The box reaches past the frame's edge, where the rest of the face is.
+  EXPECT_LT(found->front().box.x, 0.0f);
+  const cv::Rect2f in_portrait = found->front().box + cv::Point2f(static_cast<float>(cut), 0.0f);
+  EXPECT_GT(Iou(in_portrait, face), 0.4) << in_portrait << " vs " << face;
+  // On the whole portrait a margin changes nothing but the scale detected at.
+  auto hog_margin = NewMarginFaceDetector(NewHogFaceDetector(), {30, 0, 0, 30});
+  ASSERT_TRUE(hog_margin.ok());
+  auto again = (*hog_margin)->Detect(portrait, 0.5f);
+  ASSERT_TRUE(again.ok() && again->size() == 1u);
+  EXPECT_GT(Iou(again->front().box, face), 0.7) << again->front().box << " vs " << face;
+  for (const float wrong : {-1.0f, 100.5f}) {
+    EXPECT_EQ(NewMarginFaceDetector(NewHogFaceDetector(), {0, wrong, 0, 0}).status().code(), Code::kInvalidArgument);
+  }
+}
+
 TEST(InferenceSession, AWrongOrDamagedModelFailsAtLoadNamingTheProblem) {
   // Declared outputs that the network does not have, or has with another shape.
   const fs::path model = kYunet / "yunet_n_320_320.onnx";
