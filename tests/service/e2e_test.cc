@@ -13,6 +13,7 @@
 #include <httplib.h>
 
 #include "cli/cli_test_util.h"
+#include "support/brought_models.h"
 #include "service/service_test_util.h"
 #include "service/api_client.h"
 #include "storage/file_store.h"
@@ -212,6 +213,33 @@ TEST_F(E2eTest, JobsNameFaceModelsTheWorkerResolvesInItsFolder) {
   expect_named_model("--face-detector-model", "yunet", "mtcnn", "yunet_s_640");
   // YuNet + Face Mesh: the fully permissive chain.
   expect_named_model("--face-landmarker-model", "face_mesh", "peppa_wutz", "face_mesh");
+  serve->Signal(SIGTERM);
+  EXPECT_EQ(serve->WaitExit(std::chrono::seconds(20)), 0) << serve->log();
+}
+
+TEST_F(E2eTest, OneWorkerRunsJobsWithAndWithoutTheLearnedMasksTheirNetworksBrought) {
+  // The worker keeps one engine per thread and makes a new one when a job needs other
+  // networks: a mask job between two plain ones gets its occluder and parser.
+  const fs::path models = dir_.path() / "models";
+  const fs::path manifest = dir_.path() / "masks.json";
+  ASSERT_EQ(swapline::testing::PullBrought(
+                SWAPLINE_BINARY, manifest,
+                swapline::testing::BroughtManifest({{"xseg_1", "masker", "xseg_1.onnx", "xseg"},
+                                                    {"bisenet_resnet_34", "masker", "bisenet_resnet_34.onnx",
+                                                     "bisenet"}}),
+                models, dir_.path() / "pull-log-masks"),
+            0);
+  auto serve = Serve(1, {"--models-dir", models.string(), "--models-manifest", manifest.string(), "--accept-license",
+                         "xseg_1", "--accept-license", "bisenet_resnet_34"});
+  const std::vector<std::string> submit = {"submit", "-s", kFace, "-t", kTestdata + "/photos/obama_official_portrait_2012.jpg",
+                                           "--wait"};
+  std::vector<std::string> masked = submit;
+  masked.insert(masked.end(), {"--face-mask-types", "box", "occlusion", "region"});
+  for (const auto& args : {submit, masked, submit}) {
+    const auto run = Jobs(args);
+    ASSERT_EQ(run.exit_code, 0) << run.err;
+    EXPECT_EQ(GetJob(LastLine(run.out))["state"], "succeeded");
+  }
   serve->Signal(SIGTERM);
   EXPECT_EQ(serve->WaitExit(std::chrono::seconds(20)), 0) << serve->log();
 }
