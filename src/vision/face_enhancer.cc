@@ -58,7 +58,7 @@ class FaceEnhancer final : public FaceSwapper {
                    cv::BORDER_REPLICATE);
     cv::warpAffine(crop_mask_, patch.mask, to_work, work.size, cv::INTER_LINEAR, cv::BORDER_CONSTANT, 0);
     SWAPLINE_RETURN_IF_ERROR(
-        ApplySegmentationMasks(face, WarpTemplate::kFfhq512, region, patch.face, masks_, patch.mask));
+        ApplySegmentationMasks(face, WarpTemplate::kFfhq512, region, patch.face, masks_, patch.mask, patch.shift));
     patch.mask *= blend_;
     if (timings) ++timings->faces;
     return patch;

@@ -199,30 +199,43 @@ cv::Mat CreateFaceMask(const Face& face, cv::Size image, const cv::Rect& roi, co
 }
 
 Status ApplySegmentationMasks(const Face& face, WarpTemplate warp_template, const cv::Mat& target,
-                              const cv::Mat& swapped, const FaceMaskOptions& options, cv::Mat& mask) {
-  // One segmentation: `image` cropped for `segmenter`, segmented, mapped back, and the minimum taken.
-  auto narrow = [&](const FaceSegmenter& segmenter, const cv::Mat& image) -> Status {
+                              const cv::Mat& swapped, const FaceMaskOptions& options, cv::Mat& mask,
+                              cv::Mat& shift) {
+  // One segmentation: `image` cropped for `segmenter`, segmented and mapped back.
+  auto segment = [&](const FaceSegmenter& segmenter, const cv::Mat& image) -> Result<cv::Mat> {
     const cv::Size crop_size(segmenter.side(), segmenter.side());
     SWAPLINE_ASSIGN_OR_RETURN(const cv::Mat alignment, EstimateAlignment(face.landmarks5, warp_template, crop_size));
     SWAPLINE_ASSIGN_OR_RETURN(const cv::Mat crop_mask,
                               segmenter.Segment(WarpFace(image, alignment, crop_size), options.regions));
-    cv::Mat learned, narrowed;
+    cv::Mat learned;
     cv::warpAffine(crop_mask, learned, InvertAlignment(alignment), target.size(), cv::INTER_LINEAR,
                    cv::BORDER_CONSTANT, 0);
+    return learned;
+  };
+  auto narrow = [&mask](const cv::Mat& learned) {
+    cv::Mat narrowed;
     cv::min(mask, learned, narrowed);
     mask = narrowed;
-    return Status::Ok();
   };
   if (options.Uses(MaskType::kOcclusion)) {
     if (!options.occluder) return FailedPrecondition("--face-mask-types occlusion: no occluder model is loaded");
-    SWAPLINE_RETURN_IF_ERROR(narrow(*options.occluder, target));
+    SWAPLINE_ASSIGN_OR_RETURN(const cv::Mat visible, segment(*options.occluder, target));
+    narrow(visible);
+    if (!shift.empty()) {
+      cv::Mat weights, stopped;
+      const cv::Mat planes[] = {visible, visible};
+      cv::merge(planes, 2, weights);
+      cv::multiply(shift, weights, stopped);
+      shift = stopped;
+    }
   }
   if (options.Uses(MaskType::kRegion)) {
     if (!options.parser) return FailedPrecondition("--face-mask-types region: no face parser model is loaded");
     // The output as it will look: the swapped face over the target.
     cv::Mat composite;
     cv::blendLinear(swapped, target, mask, 1.0 - mask, composite);
-    SWAPLINE_RETURN_IF_ERROR(narrow(*options.parser, composite));
+    SWAPLINE_ASSIGN_OR_RETURN(const cv::Mat regions, segment(*options.parser, composite));
+    narrow(regions);
   }
   return Status::Ok();
 }

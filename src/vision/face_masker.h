@@ -90,10 +90,13 @@ cv::Mat CreateAreaMask(const Face& face, cv::Size image, const cv::Rect& roi, fl
 // of options.types: the occlusion mask of `target`, and the region mask of `swapped`
 // (8-bit BGR, `target`'s size) laid over `target` by `mask`. Each is made in the crop
 // that `warp_template` aligns `face` (landmarks in `target`) to, and mapped back.
-// `mask` becomes a new matrix: one it shared is left as it was. FailedPrecondition when
+// `shift` (a SwapPatch's motion of the target's own pixels, may be empty) is stopped
+// under occluders too: what covers the face stays where it is. `mask` and `shift`
+// become new matrices: ones they shared are left as they were. FailedPrecondition when
 // a mask's network is not set.
 Status ApplySegmentationMasks(const Face& face, WarpTemplate warp_template, const cv::Mat& target,
-                              const cv::Mat& swapped, const FaceMaskOptions& options, cv::Mat& mask);
+                              const cv::Mat& swapped, const FaceMaskOptions& options, cv::Mat& mask,
+                              cv::Mat& shift);
 
 // The inner mouth (points 60-67), slightly grown: 1 inside, 0 outside, over `roi`.
 cv::Mat CreateInnerMouthMask(const Landmarks68& landmarks, const cv::Rect& roi);

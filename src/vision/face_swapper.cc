@@ -312,7 +312,7 @@ class ClassicFaceSwapper final : public FaceSwapper {
     work_target.landmarks68 = geometry.landmarks;
     work_target.landmarks5 = work.ToWork(target.landmarks5);
     SWAPLINE_RETURN_IF_ERROR(ApplySegmentationMasks(work_target, WarpTemplate::kArcface128, target_region, patch.face,
-                                                    options_.mask, patch.mask));
+                                                    options_.mask, patch.mask, patch.shift));
     return patch;
   }
 

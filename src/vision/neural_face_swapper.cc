@@ -113,7 +113,7 @@ class NeuralFaceSwapper final : public FaceSwapper {
     patch.mask = CreateFaceMask(face, work.size, cv::Rect(0, 0, work.size.width, work.size.height), mask_,
                                 layout.warp_template);
     SWAPLINE_RETURN_IF_ERROR(
-        ApplySegmentationMasks(face, layout.warp_template, region, patch.face, mask_, patch.mask));
+        ApplySegmentationMasks(face, layout.warp_template, region, patch.face, mask_, patch.mask, patch.shift));
     if (timings) ++timings->faces;
     return patch;
   }

@@ -1021,7 +1021,8 @@ TEST_F(BadInputTest, LearnedMasksKeepOccludersAndTakeOnlyTheChosenRegionsWithThe
   const cv::Mat kept = run({"--face-mask-types", "box", "occlusion"});
   ASSERT_FALSE(boxed.empty() || kept.empty());
   EXPECT_GT(cv::norm(boxed(inside), green, cv::NORM_L1) / inside.area(), 60.0);
-  EXPECT_LE(cv::norm(kept(inside), green, cv::NORM_INF), 2.0);
+  // Nothing under it moves either (the morph stops there): the card comes out as it went in.
+  EXPECT_LE(cv::norm(kept(inside), green, cv::NORM_INF), 1.0);
   // The skin still takes the swap.
   EXPECT_GT(cv::norm(kept, occluded, cv::NORM_L1) / cv::norm(boxed, occluded, cv::NORM_L1), 0.3);
   // The region mask of the swapped face: no "nose" (bright blue) anywhere, so with the

@@ -135,18 +135,28 @@ TEST(FaceSegmenter, AnOccluderOnARealFaceKeepsTheTargetThere) {
   const cv::Mat ones(target.size(), CV_32F, cv::Scalar(1.0));
   cv::Mat mask = ones;
   // Without the network: a clear refusal, the mask untouched.
-  Status missing = ApplySegmentationMasks(face, WarpTemplate::kArcface128, target, target, options, mask);
+  cv::Mat no_shift;
+  Status missing = ApplySegmentationMasks(face, WarpTemplate::kArcface128, target, target, options, mask, no_shift);
   EXPECT_EQ(missing.code(), Code::kFailedPrecondition);
   options.occluder = Load("xseg", kXseg);
   ASSERT_NE(options.occluder, nullptr);
-  ASSERT_TRUE(ApplySegmentationMasks(face, WarpTemplate::kArcface128, target, target, options, mask).ok());
+  // A motion of the target's pixels (the classic swapper's morph) stops under the card.
+  const cv::Mat moving(target.size(), CV_32FC2, cv::Scalar(2.0f, -1.0f));
+  cv::Mat shift = moving;
+  ASSERT_TRUE(ApplySegmentationMasks(face, WarpTemplate::kArcface128, target, target, options, mask, shift).ok());
   EXPECT_EQ(cv::countNonZero(ones != 1.0f), 0) << "the mask it narrowed was shared";
+  EXPECT_EQ(moving.at<cv::Vec2f>(0, 0), cv::Vec2f(2.0f, -1.0f)) << "the shift it stopped was shared";
   // The card's inside is occluded; the skin of the cheeks (red above half) shows;
   // nothing outside the aligned crop is touched by the mask.
   const cv::Rect inside(card.x + card.width / 4, card.y + card.height / 4, card.width / 2, card.height / 2);
   double max_inside = 0;
   cv::minMaxLoc(mask(inside), nullptr, &max_inside);
   EXPECT_LT(max_inside, 0.01);
+  cv::Mat shift_x;
+  cv::extractChannel(shift(inside), shift_x, 0);
+  double max_shift = 0;
+  cv::minMaxLoc(cv::abs(shift_x), nullptr, &max_shift);
+  EXPECT_LT(max_shift, 0.02);
   const cv::Point2f cheek = (face.landmarks68[2] + face.landmarks68[30]) * 0.5f;
   EXPECT_GT(At(mask, cvRound(cheek.x), cvRound(cheek.y)), 0.1f);
   EXPECT_EQ(At(mask, 2, 2), 0.0f);
