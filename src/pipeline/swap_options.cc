@@ -4,6 +4,7 @@
 #include <array>
 #include <cmath>
 #include <cstdio>
+#include <initializer_list>
 #include <optional>
 
 #include "vision/image_turn.h"
@@ -215,36 +216,39 @@ Result<OptionModel> SwapperModel(const SwapOptions& options) {
       "hyperswap_1c_256 or simswap_256, got '" + model + "'");
 }
 
-// The occlusion and region masks' models, unset when --face-mask-types has not their type.
-Result<OptionModel> OccluderModel(const SwapOptions& options) {
-  const std::string& model = options.face_occluder_model;
-  if (model != "xseg_1" && model != "xseg_2" && model != "xseg_3") {
-    return InvalidArgument("--face-occluder-model must be xseg_1, xseg_2 or xseg_3, got '" + model + "'");
+// A brought model of `architecture` that `option` picks among `choices`, used only when
+// the list option `uses` names `use`: unset otherwise.
+Result<OptionModel> PickedModel(const std::string& option, const std::string& model,
+                                std::initializer_list<const char*> choices, const char* architecture,
+                                const std::vector<std::string>& uses, const char* use) {
+  if (std::find(choices.begin(), choices.end(), model) == choices.end()) {
+    std::string names;
+    std::size_t i = 0;
+    for (const char* choice : choices) {
+      names += (i == 0 ? "" : i + 1 == choices.size() ? " or " : ", ") + std::string(choice);
+      ++i;
+    }
+    return InvalidArgument("--" + option + " must be " + names + ", got '" + model + "'");
   }
-  const auto& types = options.face_mask_types;
-  if (std::find(types.begin(), types.end(), "occlusion") == types.end()) return OptionModel{};
-  return OptionModel{model, "xseg"};
+  if (std::find(uses.begin(), uses.end(), use) == uses.end()) return OptionModel{};
+  return OptionModel{model, architecture};
+}
+
+// The occlusion and region masks' models, when --face-mask-types has their type.
+Result<OptionModel> OccluderModel(const SwapOptions& options) {
+  return PickedModel("face-occluder-model", options.face_occluder_model, {"xseg_1", "xseg_2", "xseg_3"}, "xseg",
+                     options.face_mask_types, "occlusion");
 }
 
 Result<OptionModel> ParserModel(const SwapOptions& options) {
-  const std::string& model = options.face_parser_model;
-  if (model != "bisenet_resnet_18" && model != "bisenet_resnet_34") {
-    return InvalidArgument("--face-parser-model must be bisenet_resnet_18 or bisenet_resnet_34, got '" + model + "'");
-  }
-  const auto& types = options.face_mask_types;
-  if (std::find(types.begin(), types.end(), "region") == types.end()) return OptionModel{};
-  return OptionModel{model, "bisenet"};
+  return PickedModel("face-parser-model", options.face_parser_model, {"bisenet_resnet_18", "bisenet_resnet_34"},
+                     "bisenet", options.face_mask_types, "region");
 }
 
-// The enhancer's model, unset when --processors has no face_enhancer.
+// The enhancer's model, when --processors has face_enhancer.
 Result<OptionModel> EnhancerModel(const SwapOptions& options) {
-  const std::string& model = options.face_enhancer_model;
-  if (model != "gfpgan_1.2" && model != "gfpgan_1.3" && model != "gfpgan_1.4") {
-    return InvalidArgument("--face-enhancer-model must be gfpgan_1.2, gfpgan_1.3 or gfpgan_1.4, got '" + model + "'");
-  }
-  const auto& processors = options.processors;
-  if (std::find(processors.begin(), processors.end(), "face_enhancer") == processors.end()) return OptionModel{};
-  return OptionModel{model, "gfpgan"};
+  return PickedModel("face-enhancer-model", options.face_enhancer_model, {"gfpgan_1.2", "gfpgan_1.3", "gfpgan_1.4"},
+                     "gfpgan", options.processors, "face_enhancer");
 }
 
 Result<OptionModel> LandmarkerModel(const SwapOptions& options) {
