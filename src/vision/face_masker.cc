@@ -207,8 +207,10 @@ Status ApplySegmentationMasks(const Face& face, WarpTemplate warp_template, cons
     SWAPLINE_ASSIGN_OR_RETURN(const cv::Mat alignment, EstimateAlignment(face.landmarks5, warp_template, crop_size));
     SWAPLINE_ASSIGN_OR_RETURN(const cv::Mat crop_mask,
                               segmenter.Segment(WarpFace(image, alignment, crop_size), options.regions));
+    // The mask covers the crop's square at its own size.
+    const cv::Mat to_mask = alignment * (static_cast<double>(crop_mask.cols) / segmenter.side());
     cv::Mat learned;
-    cv::warpAffine(crop_mask, learned, InvertAlignment(alignment), target.size(), cv::INTER_LINEAR,
+    cv::warpAffine(crop_mask, learned, InvertAlignment(to_mask), target.size(), cv::INTER_LINEAR,
                    cv::BORDER_CONSTANT, 0);
     return learned;
   };

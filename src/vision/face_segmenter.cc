@@ -10,8 +10,9 @@ namespace swapline::vision {
 namespace {
 
 constexpr int kParserClasses = 19;
-// FaceFusion feathers at σ 5 on a 256 px crop.
-constexpr double kFeatherPerSide = 5.0 / 256.0;
+// FaceFusion feathers at σ 5 on a 256 px crop; both masks are finished at that size.
+constexpr int kMaskSide = 256;
+constexpr double kFeatherSigma = 5.0;
 
 infer::ModelSignature OccluderSignature() { return {{{"", {1, 256, 256, 3}}}, {{"", {1, 256, 256, 1}}}}; }
 
@@ -21,7 +22,8 @@ infer::ModelSignature ParserSignature() {
 
 // FaceFusion's mask finish: feathered, then only confident pixels kept.
 cv::Mat Feather(cv::Mat mask) {
-  cv::GaussianBlur(mask, mask, cv::Size(0, 0), kFeatherPerSide * mask.cols);
+  if (mask.cols != kMaskSide) cv::resize(mask, mask, cv::Size(kMaskSide, kMaskSide), 0, 0, cv::INTER_AREA);
+  cv::GaussianBlur(mask, mask, cv::Size(0, 0), kFeatherSigma);
   cv::Mat out = cv::max(cv::min(mask, 1.0), 0.5);
   out = (out - 0.5) * 2.0;
   return out;

@@ -8,9 +8,8 @@
 //              `input` 1×3×512×512 RGB with ImageNet mean and std; output 1×19×512×512
 //              class scores, the class of a pixel its highest score.
 // As FaceFusion: the occlusion mask is made on the target's crop before the swap, the
-// region mask on the swapped face; either is feathered (Gaussian σ of 5/256 of the
-// crop) and remapped so that only confident pixels take the swap
-// ((clip(m, 0.5, 1) − 0.5) · 2).
+// region mask on the swapped face; either is feathered at 256×256 (Gaussian σ 5) and
+// remapped so that only confident pixels take the swap ((clip(m, 0.5, 1) − 0.5) · 2).
 //
 // Thread safety: a FaceSegmenter is loaded once and shared by every thread; its network
 // runs under a lock (infer::SharedSession).
@@ -53,8 +52,8 @@ class FaceSegmenter {
   // The side of the square crop the network reads.
   int side() const { return kind_ == Kind::kOccluder ? 256 : 512; }
 
-  // The feathered mask (CV_32F, 0..1, side()×side()) of an 8-bit BGR aligned face crop
-  // of side()×side(). `regions`: the parser's class ids that count as face (unused by
+  // The feathered mask (CV_32F, 0..1, 256×256: the crop's square at a quarter of the
+  // parser's pixels) of an 8-bit BGR aligned face crop of side()×side(). `regions`: the parser's class ids that count as face (unused by
   // an occluder).
   Result<cv::Mat> Segment(const cv::Mat& crop, const std::vector<int>& regions) const;
 

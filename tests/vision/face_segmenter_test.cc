@@ -78,14 +78,16 @@ TEST(FaceSegmenter, ParserKeepsTheChosenRegionsOfAnRgbImageNetCrop) {
   auto nose_mask = parser->Segment(crop, *nose);
   auto all_mask = parser->Segment(crop, FaceMaskOptions::AllFaceRegions());
   ASSERT_TRUE(skin_mask.ok() && nose_mask.ok() && all_mask.ok());
-  for (int y : {20, 256, 490}) {
+  // Finished at 256×256, the crop's square at half the parser's side.
+  ASSERT_EQ(skin_mask->size(), cv::Size(256, 256));
+  for (int y : {10, 128, 245}) {
     // Red is skin (RGB's first channel), blue is nose (its last).
-    EXPECT_NEAR(At(*skin_mask, 60, y), 1.0f, 1e-4);
-    EXPECT_NEAR(At(*skin_mask, 450, y), 0.0f, 1e-4);
-    EXPECT_NEAR(At(*nose_mask, 60, y), 0.0f, 1e-4);
-    EXPECT_NEAR(At(*nose_mask, 450, y), 1.0f, 1e-4);
-    EXPECT_NEAR(At(*all_mask, 60, y), 1.0f, 1e-4);
-    EXPECT_NEAR(At(*all_mask, 450, y), 1.0f, 1e-4);
+    EXPECT_NEAR(At(*skin_mask, 30, y), 1.0f, 1e-4);
+    EXPECT_NEAR(At(*skin_mask, 225, y), 0.0f, 1e-4);
+    EXPECT_NEAR(At(*nose_mask, 30, y), 0.0f, 1e-4);
+    EXPECT_NEAR(At(*nose_mask, 225, y), 1.0f, 1e-4);
+    EXPECT_NEAR(At(*all_mask, 30, y), 1.0f, 1e-4);
+    EXPECT_NEAR(At(*all_mask, 225, y), 1.0f, 1e-4);
   }
   // ImageNet's red mean is 0.485: red 120 normalises below zero, the background's
   // score, and 130 above it.
@@ -93,7 +95,7 @@ TEST(FaceSegmenter, ParserKeepsTheChosenRegionsOfAnRgbImageNetCrop) {
   auto lit = parser->Segment(cv::Mat(512, 512, CV_8UC3, cv::Scalar(0, 0, 130)), *skin);
   ASSERT_TRUE(dim.ok() && lit.ok());
   EXPECT_EQ(cv::countNonZero(*dim), 0);
-  EXPECT_NEAR(At(*lit, 256, 256), 1.0f, 1e-4);
+  EXPECT_NEAR(At(*lit, 128, 128), 1.0f, 1e-4);
 }
 
 TEST(FaceSegmenter, WrongModelsAndNamesAreRefused) {
