@@ -80,19 +80,21 @@ Result<cv::Mat> FaceSegmenter::Segment(const cv::Mat& crop, const std::vector<in
     return Feather(cv::max(cv::min(mask, 1.0), 0.0));
   }
   SWAPLINE_ASSIGN_OR_RETURN(std::vector<cv::Mat> out, session_->Run(RgbBlob(crop, kImageNet)));
-  const auto* scores = out[0].ptr<float>();
+  // Per pixel, the class of the highest score, kept or not: plane by plane, vectorised.
+  auto* scores = out[0].ptr<float>();
   const std::size_t plane = static_cast<std::size_t>(n) * n;
   std::vector<bool> kept(kParserClasses, false);
   for (int id : regions) kept[static_cast<std::size_t>(id)] = true;
-  cv::Mat mask(n, n, CV_32F);
-  auto* m = mask.ptr<float>();
-  for (std::size_t i = 0; i < plane; ++i) {
-    int best = 0;
-    for (int c = 1; c < kParserClasses; ++c) {
-      if (scores[c * plane + i] > scores[best * plane + i]) best = c;
-    }
-    m[i] = kept[static_cast<std::size_t>(best)] ? 1.0f : 0.0f;
+  cv::Mat best = cv::Mat(n, n, CV_32F, scores).clone();
+  cv::Mat face(n, n, CV_8U, cv::Scalar(kept[0] ? 255 : 0));
+  for (int c = 1; c < kParserClasses; ++c) {
+    const cv::Mat score(n, n, CV_32F, scores + static_cast<std::size_t>(c) * plane);
+    const cv::Mat higher = score > best;
+    score.copyTo(best, higher);
+    face.setTo(kept[static_cast<std::size_t>(c)] ? 255 : 0, higher);
   }
+  cv::Mat mask;
+  face.convertTo(mask, CV_32F, 1.0 / 255);
   return Feather(mask);
 }
 
