@@ -106,12 +106,7 @@ Result<std::vector<std::unique_ptr<vision::FaceSwapper>>> ImageSwapEngine::NewPr
   vision::SwapperOptions shared = options;
   shared.mask.occluder = models_.occluder;
   shared.mask.parser = models_.parser;
-  if (shared.mask.Uses(vision::MaskType::kOcclusion) && !shared.mask.occluder) {
-    return FailedPrecondition("--face-mask-types occlusion: no occluder model is loaded");
-  }
-  if (shared.mask.Uses(vision::MaskType::kRegion) && !shared.mask.parser) {
-    return FailedPrecondition("--face-mask-types region: no face parser model is loaded");
-  }
+  SWAPLINE_RETURN_IF_ERROR(shared.mask.CheckSegmenters());
   std::vector<std::unique_ptr<vision::FaceSwapper>> processors;
   for (const vision::FaceProcessor processor : shared.processors) {
     if (processor == vision::FaceProcessor::kEnhancer) {

@@ -18,10 +18,11 @@ infer::ModelSignature GfpganSignature() {
   return {{{"input", {1, 3, kEnhancerSide, kEnhancerSide}}}, {{"", {1, 3, kEnhancerSide, kEnhancerSide}}}};
 }
 
-// FaceFusion's enhancer masks: the box, and the occlusion mask when asked for.
+// FaceFusion's enhancer takes the occlusion mask when asked for, never the region mask;
+// its box is the crop's own (crop_mask_).
 FaceMaskOptions EnhancerMasks(const FaceMaskOptions& mask) {
   FaceMaskOptions out = mask;
-  out.types = {MaskType::kBox};
+  out.types.clear();
   if (mask.Uses(MaskType::kOcclusion)) out.types.push_back(MaskType::kOcclusion);
   return out;
 }

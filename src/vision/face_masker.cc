@@ -74,6 +74,16 @@ std::vector<int> FaceMaskOptions::AllFaceRegions() {
 
 bool FaceMaskOptions::Uses(MaskType type) const { return std::find(types.begin(), types.end(), type) != types.end(); }
 
+Status FaceMaskOptions::CheckSegmenters() const {
+  if (Uses(MaskType::kOcclusion) && !occluder) {
+    return FailedPrecondition("--face-mask-types occlusion: no occluder model is loaded");
+  }
+  if (Uses(MaskType::kRegion) && !parser) {
+    return FailedPrecondition("--face-mask-types region: no face parser model is loaded");
+  }
+  return Status::Ok();
+}
+
 Status ValidateFaceMaskOptions(const FaceMaskOptions& options) {
   if (options.types.empty()) return InvalidArgument("--face-mask-types needs at least one type");
   if (!(options.blur >= 0.0f && options.blur <= 1.0f)) {
@@ -219,8 +229,8 @@ Status ApplySegmentationMasks(const Face& face, WarpTemplate warp_template, cons
     cv::min(mask, learned, narrowed);
     mask = narrowed;
   };
+  SWAPLINE_RETURN_IF_ERROR(options.CheckSegmenters());
   if (options.Uses(MaskType::kOcclusion)) {
-    if (!options.occluder) return FailedPrecondition("--face-mask-types occlusion: no occluder model is loaded");
     SWAPLINE_ASSIGN_OR_RETURN(const cv::Mat visible, segment(*options.occluder, target));
     narrow(visible);
     if (!shift.empty()) {
@@ -232,7 +242,6 @@ Status ApplySegmentationMasks(const Face& face, WarpTemplate warp_template, cons
     }
   }
   if (options.Uses(MaskType::kRegion)) {
-    if (!options.parser) return FailedPrecondition("--face-mask-types region: no face parser model is loaded");
     // The output as it will look: the swapped face over the target.
     cv::Mat composite;
     cv::blendLinear(swapped, target, mask, 1.0 - mask, composite);

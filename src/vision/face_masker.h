@@ -51,6 +51,10 @@ struct FaceMaskOptions {
 
   static std::vector<int> AllFaceRegions();
   bool Uses(MaskType type) const;
+  // Whether a learned mask (occlusion, region) is asked for.
+  bool UsesSegmenters() const { return Uses(MaskType::kOcclusion) || Uses(MaskType::kRegion); }
+  // FailedPrecondition naming the mask whose network is not set.
+  Status CheckSegmenters() const;
 };
 
 // Checks ranges; the message names the option.

@@ -53,8 +53,8 @@ class FaceSegmenter {
   int side() const { return kind_ == Kind::kOccluder ? 256 : 512; }
 
   // The feathered mask (CV_32F, 0..1, 256×256: the crop's square at a quarter of the
-  // parser's pixels) of an 8-bit BGR aligned face crop of side()×side(). `regions`: the parser's class ids that count as face (unused by
-  // an occluder).
+  // parser's pixels) of an 8-bit BGR aligned face crop of side()×side(). `regions`:
+  // the parser's class ids that count as face (unused by an occluder).
   Result<cv::Mat> Segment(const cv::Mat& crop, const std::vector<int>& regions) const;
 
  private:

@@ -292,7 +292,8 @@ class ClassicFaceSwapper final : public FaceSwapper {
     patch.mask = geometry.mask;
     patch.shift = geometry.shift;
     // The Poisson solve blends into `region`; the learned masks read the target as it was.
-    const cv::Mat target_region = options_.blend == BlendMode::kPoisson ? region.clone() : region;
+    const cv::Mat target_region =
+        options_.blend == BlendMode::kPoisson && options_.mask.UsesSegmenters() ? region.clone() : region;
     if (options_.blend == BlendMode::kPoisson) {
       // The solve replaces everything under the core mask; paste that back hard-edged.
       const auto blend_start = Clock::now();
