@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <deque>
+#include <mutex>
 #include <string>
 
 #include <opencv2/imgproc.hpp>
@@ -54,6 +56,27 @@ void FadeForehead(const Landmarks68& landmarks, const cv::Rect& roi, cv::Mat& ma
       if (t > kForeheadFadeStart) m[x] *= std::max(0.0f, 1.0f - (t - kForeheadFadeStart) / span);
     }
   }
+}
+
+// CreateCropBoxMask(kBoxCropSize, blur, padding), made once per (blur, padding): its
+// blur is most of a box mask's cost, and a process sees few distinct settings. The
+// few last ones are kept; the matrices are shared read-only.
+cv::Mat CachedCropBoxMask(float blur, const std::array<float, 4>& padding) {
+  struct Entry {
+    float blur;
+    std::array<float, 4> padding;
+    cv::Mat mask;
+  };
+  constexpr std::size_t kKept = 8;
+  static std::mutex mutex;
+  static std::deque<Entry> kept;
+  std::lock_guard lock(mutex);
+  for (const Entry& entry : kept) {
+    if (entry.blur == blur && entry.padding == padding) return entry.mask;
+  }
+  if (kept.size() == kKept) kept.pop_back();
+  kept.push_front({blur, padding, CreateCropBoxMask(kBoxCropSize, blur, padding)});
+  return kept.front().mask;
 }
 
 }  // namespace
@@ -179,9 +202,8 @@ cv::Mat CreateCropBoxMask(int size, float blur, const std::array<float, 4>& padd
 
 cv::Mat CreateBoxMask(const Face& face, const cv::Rect& roi, const FaceMaskOptions& options,
                       WarpTemplate box_template) {
-  const int size = kBoxCropSize;
-  const cv::Mat crop_mask = CreateCropBoxMask(size, options.blur, options.padding);
-  auto alignment = EstimateAlignment(face.landmarks5, box_template, cv::Size(size, size));
+  const cv::Mat crop_mask = CachedCropBoxMask(options.blur, options.padding);
+  auto alignment = EstimateAlignment(face.landmarks5, box_template, cv::Size(kBoxCropSize, kBoxCropSize));
   if (!alignment.ok()) return cv::Mat::zeros(roi.size(), CV_32F);
   cv::Mat to_roi = InvertAlignment(*alignment);
   to_roi.at<double>(0, 2) -= roi.x;

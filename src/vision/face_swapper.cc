@@ -32,6 +32,12 @@ constexpr float kMorphRing = 0.10f;
 constexpr float kMaxMorphShift = 0.05f;
 // Source faces smaller than the target face by more than this are sharpened.
 constexpr float kSharpenAbove = 1.25f;
+// The working frame holds at most this many pixels per pixel of the source face:
+// every pixel of the face is sampled from the source, so a finer frame adds cost but
+// no detail (the margin keeps the double resampling's blur below what shows).
+constexpr float kSourceDetail = 1.5f;
+// ...and at least this side, so that the masks' outlines and the mouth stay smooth.
+constexpr int kMinWorkSide = 192;
 
 double TriangleArea(const cv::Point2f& a, const cv::Point2f& b, const cv::Point2f& c) {
   return std::abs((b.x - a.x) * (c.y - a.y) - (c.x - a.x) * (b.y - a.y)) * 0.5;
@@ -98,8 +104,10 @@ cv::Mat MorphShift(const std::vector<cv::Point2f>& from, const std::vector<cv::P
   cv::Mat map_x, map_y, coverage;
   TriangleMaps(from, to, Triangulate(from), size, map_x, map_y, coverage);
   // No motion on the ring's last two pixels: scaled up to full resolution, the field
-  // must be zero at the ring already, not a pixel or two beyond it.
-  cv::erode(coverage, coverage, cv::getStructuringElement(cv::MORPH_RECT, cv::Size(5, 5)));
+  // must be zero at the ring already, not a pixel or two beyond it. Beyond the frame
+  // counts as outside: the ring reaches within a pixel of the frame's border.
+  cv::erode(coverage, coverage, cv::getStructuringElement(cv::MORPH_RECT, cv::Size(5, 5)), cv::Point(-1, -1), 1,
+            cv::BORDER_CONSTANT, cv::Scalar(0));
   cv::Mat shift(size, CV_32FC2);
   for (int y = 0; y < size.height; ++y) {
     const float* mx = map_x.ptr<float>(y);
@@ -264,7 +272,7 @@ class ClassicFaceSwapper final : public FaceSwapper {
   Result<SwapPatch> Render(const Face& target, cv::Size image, const cv::Rect& roi, const RegionReader& read,
                            SwapTimings* timings) override {
     if (!source_) return Internal("Render() called before SetSource()");
-    const WorkFrame work(roi);
+    const WorkFrame work(roi, WorkSide(roi, target.landmarks68));
     SwapPatch patch;
     patch.roi = roi;
     if (roi.width < 4 || roi.height < 4) return patch;  // face outside the frame
@@ -318,6 +326,15 @@ class ClassicFaceSwapper final : public FaceSwapper {
   }
 
  private:
+  // The working frame's side for `roi`: kWorkSide at most, and no finer than the
+  // source face's detail needs (kSourceDetail).
+  int WorkSide(const cv::Rect& roi, const Landmarks68& target) const {
+    const float target_width = std::max(FaceWidth(target), 1.0f);
+    const float side = static_cast<float>(std::max(roi.width, roi.height)) * kSourceDetail *
+                       FaceWidth(source_->landmarks) / target_width;
+    return std::clamp(cvCeil(side), kMinWorkSide, kWorkSide);
+  }
+
   // The geometry of `target` in `work`: a kept one when the face held still, else
   // made anew (and kept, replacing the least recently used).
   const FaceGeometry& Geometry(const Face& target, cv::Size image, const WorkFrame& work, SwapTimings* timings) {
@@ -453,17 +470,40 @@ Result<std::shared_ptr<const SwapSource>> PrepareSource(const std::vector<Source
   return std::make_shared<const SwapSource>(std::move(average));
 }
 
+namespace {
+
+// out = round((base * (255 - weight) + face * weight) / 255), element by element over
+// 8-bit matrices of one size and channel count: weight 0 gives base exactly, 255
+// face exactly. All in 16 bits (255 * 255 + 128 fits), which the compiler vectorises.
+void BlendByWeight(const cv::Mat& base, const cv::Mat& face, const cv::Mat& weight, cv::Mat& out) {
+  const int width = out.cols * out.channels();
+  for (int y = 0; y < out.rows; ++y) {
+    const std::uint8_t* b = base.ptr<std::uint8_t>(y);
+    const std::uint8_t* f = face.ptr<std::uint8_t>(y);
+    const std::uint8_t* w = weight.ptr<std::uint8_t>(y);
+    std::uint8_t* o = out.ptr<std::uint8_t>(y);
+    for (int x = 0; x < width; ++x) {
+      const auto t = static_cast<std::uint16_t>(b[x] * (255 - w[x]) + f[x] * w[x] + 128);
+      o[x] = static_cast<std::uint8_t>((t + (t >> 8)) >> 8);  // t / 255, rounded
+    }
+  }
+}
+
+}  // namespace
+
 void PastePatch(cv::Mat region, const cv::Mat& face, const SwapPatch& patch) {
   if (patch.face.empty()) return;
   const cv::Size size = region.size();
-  // Both weights made at the working resolution: enlarging is cheaper than computing
-  // 1 - mask over the enlarged plane.
-  const cv::Mat keep = 1.0f - patch.mask;
-  cv::Mat up_face = face, up_mask = patch.mask, up_keep = keep;
+  // The blend weight in 8 bits, one copy per channel, made at the working resolution:
+  // enlarging 8-bit planes costs a fraction of enlarging float ones, and 1/255 steps
+  // are finer than the 8-bit pixels they weigh. Where the mask is 0 the weight is 0.
+  cv::Mat weight;
+  patch.mask.convertTo(weight, CV_8U, 255.0);
+  if (face.channels() > 1) cv::merge(std::vector<cv::Mat>(static_cast<std::size_t>(face.channels()), weight), weight);
+  cv::Mat up_face = face, up_weight = weight;
   if (face.size() != size) {
     cv::resize(face, up_face, size, 0, 0, cv::INTER_LINEAR);
-    cv::resize(patch.mask, up_mask, size, 0, 0, cv::INTER_LINEAR);
-    cv::resize(keep, up_keep, size, 0, 0, cv::INTER_LINEAR);
+    cv::resize(weight, up_weight, size, 0, 0, cv::INTER_LINEAR);
   }
   cv::Mat base = region;
   if (!patch.shift.empty()) {
@@ -473,9 +513,7 @@ void PastePatch(cv::Mat region, const cv::Mat& face, const SwapPatch& patch) {
     base = cv::Mat();
     cv::remap(region, base, map_x, map_y, cv::INTER_LINEAR, cv::BORDER_REPLICATE);
   }
-  // The mask is within 0..1 (CreateFaceMask), and so are both enlarged weights; where
-  // the mask is 0 the blend weighs the base 1 and returns its pixels exactly.
-  cv::blendLinear(base, up_face, up_keep, up_mask, region);
+  BlendByWeight(base, up_face, up_weight, region);
 }
 
 Status Swap(FaceSwapper& swapper, cv::Mat& image, const Face& target, SwapTimings* timings) {

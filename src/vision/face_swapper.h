@@ -11,6 +11,8 @@
 //
 // The embedded swapper is "classic" (no model file). Per face, everything runs in a
 // working face frame: the face's region scaled down to at most 512 px (kWorkSide),
+// and to no more than 1.5 pixels per pixel of the source face (every pixel of the
+// swapped face is sampled from the source, so a finer frame adds cost, not detail),
 // so the cost does not grow with the face's pixel area; only the final paste-back
 // touches full-resolution pixels, and only inside the face region.
 //   shape   the target's landmarks move toward the source's proportions

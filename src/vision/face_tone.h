@@ -28,7 +28,7 @@ cv::Mat CreateSkinMask(const Landmarks68& landmarks, cv::Size size);
 
 // Recolours `face` (8-bit BGR) in place. `target` is the same size, the same frame;
 // `face_skin` and `target_skin` (8-bit masks) mark the skin of each. The target is
-// only measured, on a copy reduced to at most 256 px (its statistics and shading
+// only measured, on a copy reduced to at most 192 px (its statistics and shading
 // surface need no more), so the cost is that of converting `face`.
 void TransferTone(cv::Mat& face, const cv::Mat& face_skin, const cv::Mat& target, const cv::Mat& target_skin);
 
