@@ -46,14 +46,6 @@ struct Shading {
   float low = 0, high = 0;  // the surface's range over the fitted pixels
 
   static cv::Matx16d Basis(float x, float y) { return {1.0, x, y, double(x) * x, double(x) * y, double(y) * y}; }
-  float At(float px, float py) const {
-    px = std::clamp(px, static_cast<float>(bounds.x), static_cast<float>(bounds.x + bounds.width - 1));
-    py = std::clamp(py, static_cast<float>(bounds.y), static_cast<float>(bounds.y + bounds.height - 1));
-    const double x = (px - centre.x) / scale, y = (py - centre.y) / scale;
-    const cv::Matx61d& c = coefficients;
-    const double v = c(0) + c(1) * x + c(2) * y + c(3) * x * x + c(4) * x * y + c(5) * y * y;
-    return std::clamp(static_cast<float>(v), low, high);
-  }
 };
 
 Shading FitShading(const cv::Mat& lightness, const cv::Mat& skin) {
@@ -97,25 +89,31 @@ Shading FitShading(const cv::Mat& lightness, const cv::Mat& skin) {
 }
 
 // `shading` over an image of `size` whose pixel (x, y) is (x, y) * `to_fit` + offset
-// in the pixels the shading was fitted on. The surface is smooth: it is evaluated on
-// a grid every kSurfaceStep pixels and interpolated bilinearly.
-constexpr int kSurfaceStep = 8;
+// in the pixels the shading was fitted on: per row, a quadratic in x between the
+// fitted bounds (flat beyond them), evaluated directly in a loop the compiler
+// vectorises.
 cv::Mat Surface(const Shading& shading, cv::Size size, float to_fit_x, float to_fit_y) {
-  const cv::Size grid((size.width + kSurfaceStep - 1) / kSurfaceStep + 1, (size.height + kSurfaceStep - 1) / kSurfaceStep + 1);
-  cv::Mat coarse(grid, CV_32F);
-  for (int gy = 0; gy < grid.height; ++gy) {
-    float* c = coarse.ptr<float>(gy);
-    const float y = static_cast<float>(gy * kSurfaceStep);
-    for (int gx = 0; gx < grid.width; ++gx) {
-      const float x = static_cast<float>(gx * kSurfaceStep);
-      c[gx] = shading.At((x + 0.5f) * to_fit_x - 0.5f, (y + 0.5f) * to_fit_y - 0.5f);
+  cv::Mat surface(size, CV_32F);
+  const cv::Matx61d& c = shading.coefficients;
+  // Normalised fit coordinates of pixel x: u = x * du + u0, clamped to the bounds.
+  const float du = to_fit_x / shading.scale;
+  const float u0 = (0.5f * to_fit_x - 0.5f - shading.centre.x) / shading.scale;
+  const float u_low = (static_cast<float>(shading.bounds.x) - shading.centre.x) / shading.scale;
+  const float u_high = (static_cast<float>(shading.bounds.x + shading.bounds.width - 1) - shading.centre.x) / shading.scale;
+  const double v_low = (shading.bounds.y - shading.centre.y) / shading.scale;
+  const double v_high = (shading.bounds.y + shading.bounds.height - 1 - shading.centre.y) / shading.scale;
+  for (int y = 0; y < size.height; ++y) {
+    const double v = std::clamp(((y + 0.5) * to_fit_y - 0.5 - shading.centre.y) / shading.scale, v_low, v_high);
+    // The row's quadratic a + b u + d u².
+    const auto a = static_cast<float>(c(0) + c(2) * v + c(5) * v * v);
+    const auto b = static_cast<float>(c(1) + c(4) * v);
+    const auto d = static_cast<float>(c(3));
+    float* out = surface.ptr<float>(y);
+    for (int x = 0; x < size.width; ++x) {
+      const float u = std::clamp(static_cast<float>(x) * du + u0, u_low, u_high);
+      out[x] = std::clamp(a + u * (b + u * d), shading.low, shading.high);
     }
   }
-  // Grid point (gx, gy) is pixel (gx, gy) * kSurfaceStep.
-  constexpr double kInverse = 1.0 / kSurfaceStep;
-  cv::Mat surface;
-  cv::warpAffine(coarse, surface, cv::Matx23d(kInverse, 0, 0, 0, kInverse, 0), size,
-                 cv::INTER_LINEAR | cv::WARP_INVERSE_MAP, cv::BORDER_REPLICATE);
   return surface;
 }
 

@@ -40,8 +40,11 @@ namespace {
 constexpr double kMinMargin = 0.10;
 constexpr double kMaxMeanToSource = 0.45;
 // 1.5 held with a float paste-back (max 1.48); OpenCV's fixed-point remap rounds the
-// moved target to 8 bits before blending, which adds up to 0.03 on flat skin.
-constexpr double kMaxSeam = 1.55;
+// moved target to 8 bits before blending, which adds up to 0.03 on flat skin, and the
+// landmarks of faces marked on a reduced copy moved by under half a pixel when their
+// mapping back took the reduction's exact scale, which moved one mask edge: max 1.57
+// (Hopper 720p -> Lincoln 720p), mean 0.95 unchanged.
+constexpr double kMaxSeam = 1.6;
 
 struct Still {
   std::string label;
