@@ -1,6 +1,7 @@
 #include "vision/face_masker.h"
 
 #include <algorithm>
+#include <limits>
 #include <cmath>
 #include <deque>
 #include <mutex>
@@ -161,20 +162,51 @@ cv::Mat CreateAreaMask(const Face& face, cv::Size image, const cv::Rect& roi, fl
   cv::Mat mask = cv::Mat::zeros(roi.size(), CV_32F);
   std::vector<cv::Point2f> hull;
   cv::convexHull(FaceOutline(face.landmarks68, image), hull);
-  cv::fillConvexPoly(mask, ToIntPoints(hull, cv::Point2f(static_cast<float>(roi.x), static_cast<float>(roi.y))),
-                     cv::Scalar(1.0), cv::LINE_AA);
-  const double ramp = blur * kAreaFeatherPerBlur * FaceWidth(face.landmarks68);
-  if (ramp >= 1.0) {
-    cv::Mat inside, distance;
-    cv::compare(mask, 0.5, inside, cv::CMP_GT);
-    cv::distanceTransform(inside, distance, cv::DIST_L2, cv::DIST_MASK_5);
-    // smoothstep(distance / ramp): soft at both ends of the ramp.
-    for (int y = 0; y < mask.rows; ++y) {
-      const float* d = distance.ptr<float>(y);
-      float* m = mask.ptr<float>(y);
+  if (hull.size() < 3) return mask;
+  cv::Point2f centre(0, 0);
+  for (const auto& p : hull) centre += p;
+  centre *= 1.0f / static_cast<float>(hull.size());
+  // Inside a convex polygon, a point's distance to the outline is its least distance
+  // to the edges' lines, each linear in x and y: exact to a fraction of a pixel, where
+  // a filled and rounded outline would step by whole pixels as the face moves (and
+  // move the outline a landmarker reads on the output from frame to frame).
+  struct Edge {
+    float nx, ny, at_origin;  // inward unit normal; signed distance of the roi's pixel (0, 0)
+  };
+  std::vector<Edge> edges;
+  for (std::size_t i = 0; i < hull.size(); ++i) {
+    const cv::Point2f a = hull[i], b = hull[(i + 1) % hull.size()];
+    const float length = static_cast<float>(cv::norm(b - a));
+    if (length < 1e-4f) continue;
+    cv::Point2f normal((a.y - b.y) / length, (b.x - a.x) / length);
+    if (normal.dot(centre - a) < 0) normal = -normal;
+    const cv::Point2f origin(static_cast<float>(roi.x), static_cast<float>(roi.y));
+    edges.push_back({normal.x, normal.y, normal.dot(origin - a)});
+  }
+  if (edges.empty()) return mask;
+  // Below a pixel of ramp the edge is antialiased: the pixel's covered share, roughly.
+  const auto ramp = static_cast<float>(blur * kAreaFeatherPerBlur * FaceWidth(face.landmarks68));
+  const bool feathered = ramp >= 1.0f;
+  std::vector<float> distance(static_cast<std::size_t>(roi.width));
+  for (int y = 0; y < mask.rows; ++y) {
+    std::fill(distance.begin(), distance.end(), std::numeric_limits<float>::max());
+    for (const Edge& e : edges) {
+      const float start = e.at_origin + e.ny * static_cast<float>(y);
       for (int x = 0; x < mask.cols; ++x) {
-        const float t = std::min(1.0f, d[x] / static_cast<float>(ramp));
+        distance[static_cast<std::size_t>(x)] =
+            std::min(distance[static_cast<std::size_t>(x)], start + e.nx * static_cast<float>(x));
+      }
+    }
+    float* m = mask.ptr<float>(y);
+    for (int x = 0; x < mask.cols; ++x) {
+      // From the pixel's centre to the outer side of the pixel next to the outline.
+      const float d = distance[static_cast<std::size_t>(x)] + 0.5f;
+      if (feathered) {
+        // smoothstep(distance / ramp): soft at both ends of the ramp.
+        const float t = std::clamp(d / ramp, 0.0f, 1.0f);
         m[x] = t * t * (3.0f - 2.0f * t);
+      } else {
+        m[x] = std::clamp(d, 0.0f, 1.0f);
       }
     }
   }

@@ -121,51 +121,71 @@ cv::Mat MorphShift(const std::vector<cv::Point2f>& from, const std::vector<cv::P
   return shift;
 }
 
-// Sampling positions for cv::remap (map_x, map_y: CV_32F, of size `plane`) that move
-// each pixel of a plane covering the working frame by the motion field `shift`
-// (CV_32FC2, relative, in working pixels). They are made at the working resolution
-// and enlarged with the bilinear resize that enlarges the face: exact, since a
-// bilinear enlargement of a ramp is the ramp, except where cv::resize clamps (within
-// half a working pixel of the border), which gets the ramp's own values back.
-void MotionMaps(const cv::Mat& shift, cv::Size plane, cv::Mat& map_x, cv::Mat& map_y) {
+// Where cv::resize's bilinear enlargement from `from` to `to` samples output pixel
+// `i`: the lower input pixel, the next one and the weight of the next. Out of range,
+// it clamps to the border pixel, as cv::resize does.
+struct BilinearTap {
+  int lower, upper;
+  float fraction;
+};
+BilinearTap Tap(int i, int from, int to) {
+  const float position = (static_cast<float>(i) + 0.5f) * static_cast<float>(from) / static_cast<float>(to) - 0.5f;
+  const int lower = cvFloor(position);
+  if (lower < 0) return {0, 0, 0.0f};
+  if (lower >= from - 1) return {from - 1, from - 1, 0.0f};
+  return {lower, lower + 1, position - static_cast<float>(lower)};
+}
+
+// Sampling positions for cv::remap (map_x, map_y: CV_32F, of the size of `block`)
+// that move each pixel of `block` of a plane covering the working frame by the motion
+// field `shift` (CV_32FC2, relative, in working pixels): the motion is enlarged
+// bilinearly, as the face is, and scaled to the plane's pixels. Separably: each
+// working row the block reads is enlarged along x once, then output rows blend two
+// of those, a loop the compiler vectorises.
+void MotionMaps(const cv::Mat& shift, cv::Size plane, const cv::Rect& block, cv::Mat& map_x, cv::Mat& map_y) {
   const cv::Size work = shift.size();
   const float kx = static_cast<float>(plane.width) / static_cast<float>(work.width);
   const float ky = static_cast<float>(plane.height) / static_cast<float>(work.height);
-  // The plane position of a working pixel's centre.
-  auto plane_x = [kx](float u) { return (u + 0.5f) * kx - 0.5f; };
-  auto plane_y = [ky](float v) { return (v + 0.5f) * ky - 0.5f; };
-  cv::Mat work_x(work, CV_32F), work_y(work, CV_32F);
-  for (int v = 0; v < work.height; ++v) {
+  map_x.create(block.size(), CV_32F);
+  map_y.create(block.size(), CV_32F);
+  const int first_row = Tap(block.y, work.height, plane.height).lower;
+  const int last_row = Tap(block.y + block.height - 1, work.height, plane.height).upper;
+  const auto width = static_cast<std::size_t>(block.width);
+  // Rows first_row..last_row of the field enlarged along x, in plane pixels: x moves
+  // then y moves.
+  std::vector<float> wide(static_cast<std::size_t>(last_row - first_row + 1) * 2 * width);
+  for (int v = first_row; v <= last_row; ++v) {
     const cv::Vec2f* s = shift.ptr<cv::Vec2f>(v);
-    float* wx = work_x.ptr<float>(v);
-    float* wy = work_y.ptr<float>(v);
-    const float py = plane_y(static_cast<float>(v));
-    for (int u = 0; u < work.width; ++u) {
-      wx[u] = plane_x(static_cast<float>(u)) + s[u][0] * kx;
-      wy[u] = py + s[u][1] * ky;
+    float* moves_x = wide.data() + static_cast<std::size_t>(v - first_row) * 2 * width;
+    float* moves_y = moves_x + width;
+    for (int x = 0; x < block.width; ++x) {
+      const BilinearTap c = Tap(block.x + x, work.width, plane.width);
+      moves_x[x] = (s[c.lower][0] + (s[c.upper][0] - s[c.lower][0]) * c.fraction) * kx;
+      moves_y[x] = (s[c.lower][1] + (s[c.upper][1] - s[c.lower][1]) * c.fraction) * ky;
     }
   }
-  if (plane == work) {
-    map_x = work_x;
-    map_y = work_y;
-    return;
+  for (int y = 0; y < block.height; ++y) {
+    const BilinearTap row = Tap(block.y + y, work.height, plane.height);
+    const float* above = wide.data() + static_cast<std::size_t>(row.lower - first_row) * 2 * width;
+    const float* below = wide.data() + static_cast<std::size_t>(row.upper - first_row) * 2 * width;
+    const float f = row.fraction;
+    const auto py = static_cast<float>(block.y + y);
+    float* mx = map_x.ptr<float>(y);
+    float* my = map_y.ptr<float>(y);
+    for (int x = 0; x < block.width; ++x) {
+      mx[x] = static_cast<float>(block.x + x) + above[x] + (below[x] - above[x]) * f;
+      my[x] = py + above[width + x] + (below[width + x] - above[width + x]) * f;
+    }
   }
-  cv::resize(work_x, map_x, plane, 0, 0, cv::INTER_LINEAR);
-  cv::resize(work_y, map_y, plane, 0, 0, cv::INTER_LINEAR);
-  // Clamped pixels hold the ramp's value at the border working pixel; put their own in.
-  const float first_x = plane_x(0), last_x = plane_x(static_cast<float>(work.width - 1));
-  for (int x = 0; x < plane.width; ++x) {
-    const auto fx = static_cast<float>(x);
-    const float fix = fx < first_x ? fx - first_x : fx > last_x ? fx - last_x : 0.0f;
-    if (fix == 0.0f) continue;
-    for (int y = 0; y < plane.height; ++y) map_x.at<float>(y, x) += fix;
-  }
-  const float first_y = plane_y(0), last_y = plane_y(static_cast<float>(work.height - 1));
-  for (int y = 0; y < plane.height; ++y) {
-    const auto fy = static_cast<float>(y);
-    const float fix = fy < first_y ? fy - first_y : fy > last_y ? fy - last_y : 0.0f;
-    if (fix != 0.0f) map_y.row(y) += fix;
-  }
+}
+
+// The working pixels that cv::resize reads to enlarge `work` to `plane` within `block`.
+cv::Rect WorkWindow(const cv::Rect& block, cv::Size work, cv::Size plane) {
+  const BilinearTap left = Tap(block.x, work.width, plane.width);
+  const BilinearTap right = Tap(block.x + block.width - 1, work.width, plane.width);
+  const BilinearTap top = Tap(block.y, work.height, plane.height);
+  const BilinearTap bottom = Tap(block.y + block.height - 1, work.height, plane.height);
+  return {left.lower, top.lower, right.upper - left.lower + 1, bottom.upper - top.lower + 1};
 }
 
 // Unsharp mask of `face`, as strong as the source was enlarged (`enlargement` = target
@@ -307,7 +327,7 @@ class ClassicFaceSwapper final : public FaceSwapper {
       const auto blend_start = Clock::now();
       if (!geometry.shift.empty()) {
         cv::Mat map_x, map_y;
-        MotionMaps(geometry.shift, region.size(), map_x, map_y);
+        MotionMaps(geometry.shift, region.size(), cv::Rect(cv::Point(0, 0), region.size()), map_x, map_y);
         cv::remap(region.clone(), region, map_x, map_y, cv::INTER_LINEAR, cv::BORDER_REPLICATE);
       }
       SWAPLINE_RETURN_IF_ERROR(PoissonBlend(region, warped, geometry.core_mask));
@@ -499,21 +519,47 @@ void PastePatch(cv::Mat region, const cv::Mat& face, const SwapPatch& patch) {
   // are finer than the 8-bit pixels they weigh. Where the mask is 0 the weight is 0.
   cv::Mat weight;
   patch.mask.convertTo(weight, CV_8U, 255.0);
-  if (face.channels() > 1) cv::merge(std::vector<cv::Mat>(static_cast<std::size_t>(face.channels()), weight), weight);
-  cv::Mat up_face = face, up_weight = weight;
+  cv::Mat weights = weight;
+  if (face.channels() > 1) cv::merge(std::vector<cv::Mat>(static_cast<std::size_t>(face.channels()), weight), weights);
+  cv::Mat up_face = face, up_weight = weights;
   if (face.size() != size) {
     cv::resize(face, up_face, size, 0, 0, cv::INTER_LINEAR);
-    cv::resize(weight, up_weight, size, 0, 0, cv::INTER_LINEAR);
+    cv::resize(weights, up_weight, size, 0, 0, cv::INTER_LINEAR);
   }
-  cv::Mat base = region;
-  if (!patch.shift.empty()) {
-    cv::Mat map_x, map_y;
-    MotionMaps(patch.shift, size, map_x, map_y);
-    // Into a matrix of its own: the remap reads `region` while it writes.
-    base = cv::Mat();
-    cv::remap(region, base, map_x, map_y, cv::INTER_LINEAR, cv::BORDER_REPLICATE);
+  if (patch.shift.empty()) {
+    BlendByWeight(region, up_face, up_weight, region);
+    return;
   }
-  BlendByWeight(base, up_face, up_weight, region);
+  // The morph moves the target's own pixels only where they still show through the
+  // face (weight below 1): blocks of the plane where none both moves and shows skip
+  // the remap, which is most of a large face.
+  const cv::Size work = patch.shift.size();
+  cv::Mat moving = weight < 255, shown = weight > 0;
+  {
+    cv::Mat still[2];
+    cv::split(patch.shift, still);
+    cv::Mat moves = (still[0] != 0) | (still[1] != 0);
+    moving &= moves;
+    shown |= moves;
+  }
+  const cv::Mat original = region.clone();  // the remap reads pixels that blocks before it have pasted
+  constexpr int kBlock = 64;
+  cv::Mat map_x, map_y, moved;
+  for (int y = 0; y < size.height; y += kBlock) {
+    for (int x = 0; x < size.width; x += kBlock) {
+      const cv::Rect block(x, y, std::min(kBlock, size.width - x), std::min(kBlock, size.height - y));
+      const cv::Rect window = WorkWindow(block, work, size);
+      if (cv::countNonZero(shown(window)) == 0) continue;  // neither face nor motion: the pixels stay
+      cv::Mat out = region(block);
+      cv::Mat base = out;
+      if (cv::countNonZero(moving(window)) > 0) {
+        MotionMaps(patch.shift, size, block, map_x, map_y);
+        cv::remap(original, moved, map_x, map_y, cv::INTER_LINEAR, cv::BORDER_REPLICATE);
+        base = moved;
+      }
+      BlendByWeight(base, up_face(block), up_weight(block), out);
+    }
+  }
 }
 
 Status Swap(FaceSwapper& swapper, cv::Mat& image, const Face& target, SwapTimings* timings) {

@@ -552,6 +552,25 @@ TEST_F(FaceAnalysisTest, RegionMaskBlurZeroIsAHardEdge) {
   EXPECT_EQ(hard_mask.at<float>(row, cvRound(face.landmarks68[30].x) - roi.x), 1.0f);
 }
 
+TEST_F(FaceAnalysisTest, RegionMaskFollowsSubPixelMoves) {
+  // The feathered edge moves with the landmarks by fractions of a pixel: an outline
+  // that stepped by whole pixels would make the swapped face's edge flicker in video.
+  const std::string path = kPhotos + "eileen_collins_nasa_portrait.png";
+  const Face face = Largest(path);
+  const cv::Size image = Image(path).size();
+  const cv::Rect roi = FaceRegionOfInterest(face.landmarks68, image, 0.1f);
+  std::vector<double> centres;
+  for (int step = 0; step <= 4; ++step) {
+    Face moved = face;
+    for (auto& p : moved.landmarks68) p.x += 0.25f * static_cast<float>(step);
+    const cv::Moments m = cv::moments(CreateAreaMask(moved, image, roi, 0.3f));
+    centres.push_back(m.m10 / m.m00);
+  }
+  for (std::size_t i = 1; i < centres.size(); ++i) {
+    EXPECT_NEAR(centres[i] - centres[i - 1], 0.25, 0.05) << "step " << i;
+  }
+}
+
 TEST_F(FaceAnalysisTest, RegionMaskFadesOutOverTheTopOfTheForehead) {
   const std::string path = kPhotos + "grace_hopper_usn_portrait.jpg";
   const Face face = Largest(path);

@@ -227,5 +227,82 @@ TEST_F(FaceSwapperTest, ResultDoesNotDependOnTheTargetsPixelSize) {
   EXPECT_GT(cv::PSNR(small_out(roi), large_out(roi)), 28.0);
 }
 
+
+// The paste-back of a patch whose morph moves pixels, on a plane 3.3 times finer than
+// the working frame, against a reference that enlarges the motion field and the face
+// for the whole plane with cv::resize: the same to within one level everywhere (the
+// paste-back works block by block and skips blocks the motion cannot show in), and
+// exactly the plane's own pixels where neither the face nor the motion reaches.
+TEST(PastePatchTest, MovedPasteMatchesAWholePlaneReference) {
+  const cv::Size work(150, 170), plane(495, 561);
+  SwapPatch patch;
+  patch.roi = cv::Rect(cv::Point(0, 0), plane);
+  patch.face = cv::Mat(work, CV_8UC3);
+  cv::randu(patch.face, 0, 256);
+  patch.mask = cv::Mat::zeros(work, CV_32F);
+  cv::ellipse(patch.mask, {75, 85}, {45, 60}, 0, 0, 360, cv::Scalar(1.0), -1);
+  cv::GaussianBlur(patch.mask, patch.mask, cv::Size(0, 0), 4);
+  // A smooth motion, zero outside a ring around the face and within the core.
+  patch.shift = cv::Mat::zeros(work, CV_32FC2);
+  for (int y = 0; y < work.height; ++y) {
+    for (int x = 0; x < work.width; ++x) {
+      const double r = std::hypot((x - 75) / 62.0, (y - 85) / 78.0);
+      const double ring = std::max(0.0, 1.0 - std::abs(r - 0.85) / 0.25);
+      patch.shift.at<cv::Vec2f>(y, x) = cv::Vec2f(static_cast<float>(2.5 * ring), static_cast<float>(-1.5 * ring));
+    }
+  }
+  cv::Mat region(plane, CV_8UC3);
+  cv::randu(region, 0, 256);
+  cv::GaussianBlur(region, region, cv::Size(0, 0), 1.5);  // content a sub-pixel move changes smoothly
+
+  // The reference: whole-plane motion maps from cv::resize of the field.
+  const float kx = static_cast<float>(plane.width) / work.width, ky = static_cast<float>(plane.height) / work.height;
+  cv::Mat moves;
+  cv::resize(patch.shift, moves, plane, 0, 0, cv::INTER_LINEAR);
+  cv::Mat map_x(plane, CV_32F), map_y(plane, CV_32F);
+  for (int y = 0; y < plane.height; ++y) {
+    for (int x = 0; x < plane.width; ++x) {
+      map_x.at<float>(y, x) = static_cast<float>(x) + moves.at<cv::Vec2f>(y, x)[0] * kx;
+      map_y.at<float>(y, x) = static_cast<float>(y) + moves.at<cv::Vec2f>(y, x)[1] * ky;
+    }
+  }
+  cv::Mat base, face, weight;
+  cv::remap(region, base, map_x, map_y, cv::INTER_LINEAR, cv::BORDER_REPLICATE);
+  cv::resize(patch.face, face, plane, 0, 0, cv::INTER_LINEAR);
+  cv::resize(patch.mask, weight, plane, 0, 0, cv::INTER_LINEAR);
+  cv::Mat expected(plane, CV_8UC3);
+  for (int y = 0; y < plane.height; ++y) {
+    for (int x = 0; x < plane.width; ++x) {
+      const float w = weight.at<float>(y, x);
+      for (int c = 0; c < 3; ++c) {
+        expected.at<cv::Vec3b>(y, x)[c] = cv::saturate_cast<uchar>(base.at<cv::Vec3b>(y, x)[c] * (1 - w) +
+                                                                    face.at<cv::Vec3b>(y, x)[c] * w);
+      }
+    }
+  }
+
+  cv::Mat pasted = region.clone();
+  PastePatch(pasted, patch.face, patch);
+  cv::Mat difference;
+  cv::absdiff(pasted, expected, difference);
+  double worst = 0;
+  cv::minMaxLoc(difference.reshape(1), nullptr, &worst);
+  EXPECT_LE(worst, 1.0);
+  // Where the enlarged mask and motion are both zero, the plane keeps its own pixels.
+  cv::Mat still[2];
+  cv::split(moves, still);
+  const cv::Mat untouched = (weight == 0) & (still[0] == 0) & (still[1] == 0);
+  ASSERT_GT(cv::countNonZero(untouched), plane.area() / 10);
+  cv::Mat changed;
+  cv::compare(pasted, region, changed, cv::CMP_NE);
+  cv::Mat changed_any;
+  cv::reduce(changed.reshape(1, plane.area()), changed_any, 1, cv::REDUCE_MAX);
+  EXPECT_EQ(cv::countNonZero(changed_any.reshape(1, plane.height) & untouched), 0);
+  // The motion shows: the ring's pixels left outside the face moved.
+  cv::Mat moved_region;
+  cv::absdiff(base, region, moved_region);
+  EXPECT_GT(cv::mean(moved_region, (weight < 0.01f) & (still[0] != 0))[0], 1.0);
+}
+
 }  // namespace
 }  // namespace swapline::vision
