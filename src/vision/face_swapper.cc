@@ -153,13 +153,15 @@ void MotionMaps(const cv::Mat& shift, cv::Size plane, const cv::Rect& block, cv:
   const auto width = static_cast<std::size_t>(block.width);
   // Rows first_row..last_row of the field enlarged along x, in plane pixels: x moves
   // then y moves.
+  std::vector<BilinearTap> columns(width);
+  for (int x = 0; x < block.width; ++x) columns[static_cast<std::size_t>(x)] = Tap(block.x + x, work.width, plane.width);
   std::vector<float> wide(static_cast<std::size_t>(last_row - first_row + 1) * 2 * width);
   for (int v = first_row; v <= last_row; ++v) {
     const cv::Vec2f* s = shift.ptr<cv::Vec2f>(v);
     float* moves_x = wide.data() + static_cast<std::size_t>(v - first_row) * 2 * width;
     float* moves_y = moves_x + width;
-    for (int x = 0; x < block.width; ++x) {
-      const BilinearTap c = Tap(block.x + x, work.width, plane.width);
+    for (std::size_t x = 0; x < width; ++x) {
+      const BilinearTap& c = columns[x];
       moves_x[x] = (s[c.lower][0] + (s[c.upper][0] - s[c.lower][0]) * c.fraction) * kx;
       moves_y[x] = (s[c.lower][1] + (s[c.upper][1] - s[c.lower][1]) * c.fraction) * ky;
     }
@@ -542,22 +544,38 @@ void PastePatch(cv::Mat region, const cv::Mat& face, const SwapPatch& patch) {
     moving &= moves;
     shown |= moves;
   }
-  const cv::Mat original = region.clone();  // the remap reads pixels that blocks before it have pasted
+  const cv::Mat original = region.clone();  // the remap reads pixels that runs before it have pasted
+  enum class Work { kNone, kBlend, kMoveAndBlend };
+  auto work_in = [&](const cv::Rect& block) {
+    const cv::Rect window = WorkWindow(block, work, size);
+    if (cv::countNonZero(shown(window)) == 0) return Work::kNone;  // neither face nor motion: the pixels stay
+    return cv::countNonZero(moving(window)) > 0 ? Work::kMoveAndBlend : Work::kBlend;
+  };
+  // Along each row of blocks, neighbours that need the same work go as one run: one
+  // remap call per run, not per block (each call has a fixed cost).
   constexpr int kBlock = 64;
   cv::Mat map_x, map_y, moved;
   for (int y = 0; y < size.height; y += kBlock) {
-    for (int x = 0; x < size.width; x += kBlock) {
-      const cv::Rect block(x, y, std::min(kBlock, size.width - x), std::min(kBlock, size.height - y));
-      const cv::Rect window = WorkWindow(block, work, size);
-      if (cv::countNonZero(shown(window)) == 0) continue;  // neither face nor motion: the pixels stay
-      cv::Mat out = region(block);
+    const int rows = std::min(kBlock, size.height - y);
+    int x = 0;
+    Work next = work_in(cv::Rect(x, y, std::min(kBlock, size.width - x), rows));
+    while (x < size.width) {
+      const Work current = next;
+      int end = std::min(x + kBlock, size.width);
+      while (end < size.width && (next = work_in(cv::Rect(end, y, std::min(kBlock, size.width - end), rows))) == current) {
+        end = std::min(end + kBlock, size.width);
+      }
+      const cv::Rect run(x, y, end - x, rows);
+      x = end;
+      if (current == Work::kNone) continue;
+      cv::Mat out = region(run);
       cv::Mat base = out;
-      if (cv::countNonZero(moving(window)) > 0) {
-        MotionMaps(patch.shift, size, block, map_x, map_y);
+      if (current == Work::kMoveAndBlend) {
+        MotionMaps(patch.shift, size, run, map_x, map_y);
         cv::remap(original, moved, map_x, map_y, cv::INTER_LINEAR, cv::BORDER_REPLICATE);
         base = moved;
       }
-      BlendByWeight(base, up_face(block), up_weight(block), out);
+      BlendByWeight(base, up_face(run), up_weight(run), out);
     }
   }
 }

@@ -2,17 +2,18 @@
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
-#include <unistd.h>
 #include <zlib.h>
 
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <memory>
 
 #include <opencv2/imgcodecs.hpp>
 
 #include "core/version.h"
+#include "support/process.h"
 
 namespace swapline::media {
 namespace {
@@ -68,13 +69,10 @@ Bytes PngHeaderOnly(std::uint32_t width, std::uint32_t height) {
 class ImageCodecTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("swapline-media-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    scratch_ = std::make_unique<testing::TempDir>("swapline-media");
+    dir_ = scratch_->path();
   }
-  void TearDown() override { fs::remove_all(dir_); }
+  void TearDown() override { scratch_.reset(); }
 
   fs::path WriteFile(const std::string& name, const Bytes& bytes) const {
     const fs::path path = dir_ / name;
@@ -89,6 +87,7 @@ class ImageCodecTest : public ::testing::Test {
     return {std::istreambuf_iterator<char>(in), {}};
   }
 
+  std::unique_ptr<testing::TempDir> scratch_;
   fs::path dir_;
 };
 

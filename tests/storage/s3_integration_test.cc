@@ -6,7 +6,6 @@
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cstring>
@@ -94,27 +93,6 @@ void WriteRandomFile(const fs::path& path, std::uint64_t size, unsigned seed) {
   std::ofstream(path, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(size));
 }
 
-class ScratchDir {
- public:
-  ScratchDir() {
-    path_ = fs::temp_directory_path() /
-            ("swapline-s3test-" + std::to_string(::getpid()) + "-" +
-             ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::string name = path_.filename().string();
-    for (char& c : name) {
-      if (c == '/') c = '-';
-    }
-    path_.replace_filename(name);
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~ScratchDir() { fs::remove_all(path_); }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
 int FreePortForTest() { return swapline::testing::FreePort(); }
 
 void CreateBuckets() {
@@ -171,7 +149,7 @@ class StoreContractTest : public ::testing::TestWithParam<Backend> {
     prefix_ += "/";
   }
 
-  ScratchDir scratch_;
+  swapline::testing::TempDir scratch_{"swapline-s3test"};
   std::unique_ptr<ObjectStore> store_;
   std::string prefix_;
 };
@@ -315,7 +293,7 @@ class S3Test : public ::testing::Test {
     return std::string(buffer, n);
   }
 
-  ScratchDir scratch_;
+  swapline::testing::TempDir scratch_{"swapline-s3test"};
   std::string prefix_;
 };
 
