@@ -1,9 +1,9 @@
 #include "vision/face_masker.h"
 
 #include <algorithm>
-#include <limits>
 #include <cmath>
 #include <deque>
+#include <limits>
 #include <mutex>
 #include <string>
 

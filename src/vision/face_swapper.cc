@@ -38,6 +38,8 @@ constexpr float kSharpenAbove = 1.25f;
 constexpr float kSourceDetail = 1.5f;
 // ...and at least this side, so that the masks' outlines and the mouth stay smooth.
 constexpr int kMinWorkSide = 192;
+// The paste-back decides per square of this side of the plane whether to move pixels.
+constexpr int kPasteBlock = 64;
 
 double TriangleArea(const cv::Point2f& a, const cv::Point2f& b, const cv::Point2f& c) {
   return std::abs((b.x - a.x) * (c.y - a.y) - (c.x - a.x) * (b.y - a.y)) * 0.5;
@@ -154,7 +156,9 @@ void MotionMaps(const cv::Mat& shift, cv::Size plane, const cv::Rect& block, cv:
   // Rows first_row..last_row of the field enlarged along x, in plane pixels: x moves
   // then y moves.
   std::vector<BilinearTap> columns(width);
-  for (int x = 0; x < block.width; ++x) columns[static_cast<std::size_t>(x)] = Tap(block.x + x, work.width, plane.width);
+  for (std::size_t x = 0; x < width; ++x) {
+    columns[x] = Tap(block.x + static_cast<int>(x), work.width, plane.width);
+  }
   std::vector<float> wide(static_cast<std::size_t>(last_row - first_row + 1) * 2 * width);
   for (int v = first_row; v <= last_row; ++v) {
     const cv::Vec2f* s = shift.ptr<cv::Vec2f>(v);
@@ -533,8 +537,8 @@ void PastePatch(cv::Mat region, const cv::Mat& face, const SwapPatch& patch) {
     return;
   }
   // The morph moves the target's own pixels only where they still show through the
-  // face (weight below 1): blocks of the plane where none both moves and shows skip
-  // the remap, which is most of a large face.
+  // face (weight below 1): the face's core, which hides them, skips the remap, and
+  // what neither the face nor the motion reaches is left alone.
   const cv::Size work = patch.shift.size();
   cv::Mat moving = weight < 255, shown = weight > 0;
   {
@@ -545,32 +549,30 @@ void PastePatch(cv::Mat region, const cv::Mat& face, const SwapPatch& patch) {
     shown |= moves;
   }
   const cv::Mat original = region.clone();  // the remap reads pixels that runs before it have pasted
-  enum class Work { kNone, kBlend, kMoveAndBlend };
-  auto work_in = [&](const cv::Rect& block) {
-    const cv::Rect window = WorkWindow(block, work, size);
-    if (cv::countNonZero(shown(window)) == 0) return Work::kNone;  // neither face nor motion: the pixels stay
-    return cv::countNonZero(moving(window)) > 0 ? Work::kMoveAndBlend : Work::kBlend;
+  enum class Paste { kNone, kBlend, kMoveAndBlend };
+  auto paste_in = [&](int x, int y, int rows) {
+    const cv::Rect window = WorkWindow(cv::Rect(x, y, std::min(kPasteBlock, size.width - x), rows), work, size);
+    if (cv::countNonZero(shown(window)) == 0) return Paste::kNone;
+    return cv::countNonZero(moving(window)) > 0 ? Paste::kMoveAndBlend : Paste::kBlend;
   };
   // Along each row of blocks, neighbours that need the same work go as one run: one
   // remap call per run, not per block (each call has a fixed cost).
-  constexpr int kBlock = 64;
   cv::Mat map_x, map_y, moved;
-  for (int y = 0; y < size.height; y += kBlock) {
-    const int rows = std::min(kBlock, size.height - y);
-    int x = 0;
-    Work next = work_in(cv::Rect(x, y, std::min(kBlock, size.width - x), rows));
-    while (x < size.width) {
-      const Work current = next;
-      int end = std::min(x + kBlock, size.width);
-      while (end < size.width && (next = work_in(cv::Rect(end, y, std::min(kBlock, size.width - end), rows))) == current) {
-        end = std::min(end + kBlock, size.width);
+  for (int y = 0; y < size.height; y += kPasteBlock) {
+    const int rows = std::min(kPasteBlock, size.height - y);
+    Paste next = paste_in(0, y, rows);
+    for (int x = 0; x < size.width;) {
+      const Paste current = next;
+      int end = std::min(x + kPasteBlock, size.width);
+      while (end < size.width && (next = paste_in(end, y, rows)) == current) {
+        end = std::min(end + kPasteBlock, size.width);
       }
       const cv::Rect run(x, y, end - x, rows);
       x = end;
-      if (current == Work::kNone) continue;
+      if (current == Paste::kNone) continue;
       cv::Mat out = region(run);
       cv::Mat base = out;
-      if (current == Work::kMoveAndBlend) {
+      if (current == Paste::kMoveAndBlend) {
         MotionMaps(patch.shift, size, run, map_x, map_y);
         cv::remap(original, moved, map_x, map_y, cv::INTER_LINEAR, cv::BORDER_REPLICATE);
         base = moved;
