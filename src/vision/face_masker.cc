@@ -184,7 +184,8 @@ cv::Mat CreateAreaMask(const Face& face, cv::Size image, const cv::Rect& roi, fl
     edges.push_back({normal.x, normal.y, normal.dot(origin - a)});
   }
   if (edges.empty()) return mask;
-  // Below a pixel of ramp the edge is antialiased: the pixel's covered share, roughly.
+  // The feather ramps from 0 on the outline itself. Below a pixel of ramp the edge is
+  // antialiased instead: the pixel's covered share, roughly.
   const auto ramp = static_cast<float>(blur * kAreaFeatherPerBlur * FaceWidth(face.landmarks68));
   const bool feathered = ramp >= 1.0f;
   std::vector<float> distance(static_cast<std::size_t>(roi.width));
@@ -199,14 +200,13 @@ cv::Mat CreateAreaMask(const Face& face, cv::Size image, const cv::Rect& roi, fl
     }
     float* m = mask.ptr<float>(y);
     for (int x = 0; x < mask.cols; ++x) {
-      // From the pixel's centre to the outer side of the pixel next to the outline.
-      const float d = distance[static_cast<std::size_t>(x)] + 0.5f;
+      const float d = distance[static_cast<std::size_t>(x)];
       if (feathered) {
         // smoothstep(distance / ramp): soft at both ends of the ramp.
         const float t = std::clamp(d / ramp, 0.0f, 1.0f);
         m[x] = t * t * (3.0f - 2.0f * t);
       } else {
-        m[x] = std::clamp(d, 0.0f, 1.0f);
+        m[x] = std::clamp(d + 0.5f, 0.0f, 1.0f);  // a pixel centred on the outline is half inside
       }
     }
   }
