@@ -10,6 +10,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "vision/face_aligner.h"
+#include "vision/face_tone.h"
 
 namespace swapline::vision {
 namespace {
@@ -27,6 +28,25 @@ constexpr float kForeheadFadeStart = 0.4f;
 // ramp on the distance to the outline, unlike a Gaussian, never leaks outside it and
 // costs the same for any width.
 constexpr float kAreaFeatherPerBlur = 0.3f;
+
+// Forehead visibility (CreateForeheadVisibilityMask), in shares of the chin-to-nose-
+// bridge distance: the search starts this far above the brow points (the brows' own hair)...
+constexpr float kBrowThickness = 0.06f;
+// ...and reaches past the raised forehead's top by this factor of the raise;
+constexpr float kForeheadSearchReach = 1.2f;
+// a run of far-from-skin pixels this long cuts the forehead (a wrinkle is shorter);
+constexpr float kCoverRun = 0.03f;
+// the cut is evened out over this share of the face width along the brows, taking
+// the cut of this rank (0: the lowest) among the neighbours', so that the lighter
+// tips of a fringe do not show; and it is feathered with a Gaussian of this share of
+// the chin-to-nose-bridge distance.
+constexpr float kCoverEvenWidth = 0.2f;
+constexpr float kCoverRank = 0.3f;
+constexpr float kCoverFeather = 0.02f;
+// A pixel is far from the skin beyond this many of the skin's spreads (Lab), each
+// spread at least the floor: skin lit unevenly stays skin, hair and hats do not.
+constexpr float kMaxSkinDistance = 4.0f;
+constexpr float kSkinSpreadFloor[3] = {12.0f, 4.0f, 4.0f};
 
 std::vector<cv::Point> ToIntPoints(const std::vector<cv::Point2f>& points, cv::Point2f offset) {
   std::vector<cv::Point> out;
@@ -317,6 +337,93 @@ cv::Mat CreateInnerMouthMask(const Landmarks68& landmarks, const cv::Rect& roi) 
   cv::dilate(mask, mask, cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(2 * grow + 1, 2 * grow + 1)));
   if (sigma >= 0.5) cv::GaussianBlur(mask, mask, cv::Size(OddKernel(sigma), OddKernel(sigma)), sigma);
   return mask;
+}
+
+cv::Mat CreateForeheadVisibilityMask(const cv::Mat& bgr, const Landmarks68& landmarks) {
+  cv::Mat visible(bgr.size(), CV_8U, cv::Scalar(255));
+  const cv::Point2f up_full = landmarks[27] - landmarks[8];  // as ForeheadPoints raises
+  const float height = static_cast<float>(cv::norm(up_full));
+  const cv::Mat skin = CreateSkinMask(landmarks, bgr.size());
+  if (height < 8 || cv::countNonZero(skin) < 16) return visible;
+  const cv::Point2f up = up_full * (1.0f / height);
+
+  cv::Mat lab;
+  cv::cvtColor(bgr, lab, cv::COLOR_BGR2Lab);
+  cv::Scalar mean, spread;
+  cv::meanStdDev(lab, mean, spread, skin);
+  float inverse_spread[3];
+  for (int c = 0; c < 3; ++c) inverse_spread[c] = 1.0f / std::max(static_cast<float>(spread[c]), kSkinSpreadFloor[c]);
+  const auto far_from_skin = [&](cv::Point point) {
+    const cv::Vec3b& v = lab.at<cv::Vec3b>(point);
+    float d2 = 0;
+    for (int c = 0; c < 3; ++c) {
+      const float d = (static_cast<float>(v[c]) - static_cast<float>(mean[c])) * inverse_spread[c];
+      d2 += d * d;
+    }
+    return d2 > kMaxSkinDistance * kMaxSkinDistance;
+  };
+
+  // Brow line sampled about once per pixel, and how far above each sample the forehead
+  // stays visible (`reach`: all of it).
+  std::vector<cv::Point2f> brow;
+  for (int i = 17; i < 26; ++i) {
+    const cv::Point2f from = landmarks[i], to = landmarks[i + 1];
+    const int steps = std::max(1, cvCeil(cv::norm(to - from)));
+    for (int k = 0; k < steps; ++k) brow.push_back(from + (to - from) * (static_cast<float>(k) / static_cast<float>(steps)));
+  }
+  brow.push_back(landmarks[26]);
+  const float start = kBrowThickness * height, reach = kForeheadSearchReach * kForeheadRaise * height;
+  const int run = std::max(2, cvRound(kCoverRun * height));
+  const cv::Rect inside(0, 0, bgr.cols, bgr.rows);
+  std::vector<float> cut(brow.size(), reach);
+  bool covered = false;
+  for (std::size_t s = 0; s < brow.size(); ++s) {
+    int far = 0;
+    for (float t = start; t < reach; t += 1.0f) {
+      const cv::Point2f p = brow[s] + up * t;
+      const cv::Point pixel(cvRound(p.x), cvRound(p.y));
+      // Beyond the image the source has no forehead to give.
+      if (!inside.contains(pixel) || far_from_skin(pixel)) {
+        if (++far >= run || !inside.contains(pixel)) {
+          cut[s] = t - static_cast<float>(far - 1);
+          covered = true;
+          break;
+        }
+      } else {
+        far = 0;
+      }
+    }
+  }
+  if (!covered) return visible;
+  const float feather = kCoverFeather * height;  // the Gaussian's sigma
+  // A running low percentile evens out the cut: one stray column neither cuts nor spares.
+  const int half = std::max(1, cvRound(kCoverEvenWidth * FaceWidth(landmarks) / 2));
+  std::vector<float> even(cut.size());
+  for (std::size_t s = 0; s < cut.size(); ++s) {
+    const std::size_t first = s >= static_cast<std::size_t>(half) ? s - static_cast<std::size_t>(half) : 0;
+    const std::size_t last = std::min(cut.size(), s + static_cast<std::size_t>(half) + 1);
+    std::vector<float> window(cut.begin() + static_cast<std::ptrdiff_t>(first), cut.begin() + static_cast<std::ptrdiff_t>(last));
+    const auto rank = window.begin() + static_cast<std::ptrdiff_t>(kCoverRank * static_cast<float>(window.size() - 1));
+    std::nth_element(window.begin(), rank, window.end());
+    // The feather ends at the cut: what covers the forehead gets no weight at all.
+    even[s] = std::max(0.0f, *rank - 2 * feather);
+  }
+  // The covered part: above the cut line, which runs on past the brows' ends to the
+  // temples, up to well beyond the forehead.
+  const cv::Point2f along = (landmarks[26] - landmarks[17]) * (1.0f / std::max(1.0f, static_cast<float>(cv::norm(landmarks[26] - landmarks[17]))));
+  const float temple = 0.25f * FaceWidth(landmarks), beyond = 4 * reach;
+  std::vector<cv::Point2f> line;
+  line.push_back(brow.front() - along * temple + up * even.front());
+  for (std::size_t s = 0; s < brow.size(); ++s) line.push_back(brow[s] + up * even[s]);
+  line.push_back(brow.back() + along * temple + up * even.back());
+  std::vector<cv::Point2f> polygon = line;
+  for (auto it = line.rbegin(); it != line.rend(); ++it) polygon.push_back(*it + up * beyond);
+  constexpr int kShift = 4;
+  std::vector<cv::Point> vertices;
+  for (const auto& p : polygon) vertices.emplace_back(cvRound(p.x * (1 << kShift)), cvRound(p.y * (1 << kShift)));
+  cv::fillPoly(visible, std::vector<std::vector<cv::Point>>{vertices}, cv::Scalar(0), cv::LINE_AA, kShift);
+  if (feather >= 0.5f) cv::GaussianBlur(visible, visible, cv::Size(OddKernel(feather), OddKernel(feather)), feather);
+  return visible;
 }
 
 }  // namespace swapline::vision

@@ -102,6 +102,17 @@ Status ApplySegmentationMasks(const Face& face, WarpTemplate warp_template, cons
                               const cv::Mat& swapped, const FaceMaskOptions& options, cv::Mat& mask,
                               cv::Mat& shift);
 
+// Where the forehead of the face in `bgr` (8-bit BGR, landmarks in it) shows its own
+// skin rather than what covers it, a hat's brim or a fringe: 8-bit, `bgr`'s size, 255
+// visible, 0 covered, feathered between. Going up from just above each brow point
+// (along the face's chin-to-brow direction), the forehead is cut at the first run of
+// pixels whose colour lies far from the skin of the cheeks and nose (CreateSkinMask);
+// wrinkles and single hairs are too thin to cut it, neighbouring cuts are evened out
+// toward the lower ones, and the feather ends at the cut. Below the brows everything
+// is visible. The classic swapper pastes the source's forehead only where it is
+// visible: a brim or a fringe toned like skin shows as a grey or brown band.
+cv::Mat CreateForeheadVisibilityMask(const cv::Mat& bgr, const Landmarks68& landmarks);
+
 // The inner mouth (points 60-67), slightly grown: 1 inside, 0 outside, over `roi`.
 cv::Mat CreateInnerMouthMask(const Landmarks68& landmarks, const cv::Rect& roi);
 

@@ -91,12 +91,16 @@ void TriangleMaps(const std::vector<cv::Point2f>& src, const std::vector<cv::Poi
   }
 }
 
-// `image` warped piecewise-affinely from `src` points onto `dst` points.
-cv::Mat WarpTriangles(const cv::Mat& image, const std::vector<cv::Point2f>& src, const std::vector<cv::Point2f>& dst,
-                      const std::vector<cv::Vec3i>& triangles, cv::Size size, cv::Mat& coverage) {
-  cv::Mat map_x, map_y, warped;
+// `images` (of one size) warped piecewise-affinely from `src` points onto `dst` points.
+std::vector<cv::Mat> WarpTriangles(const std::vector<cv::Mat>& images, const std::vector<cv::Point2f>& src,
+                                   const std::vector<cv::Point2f>& dst, const std::vector<cv::Vec3i>& triangles,
+                                   cv::Size size, cv::Mat& coverage) {
+  cv::Mat map_x, map_y;
   TriangleMaps(src, dst, triangles, size, map_x, map_y, coverage);
-  cv::remap(image, warped, map_x, map_y, cv::INTER_LINEAR, cv::BORDER_REPLICATE);
+  std::vector<cv::Mat> warped(images.size());
+  for (std::size_t i = 0; i < images.size(); ++i) {
+    cv::remap(images[i], warped[i], map_x, map_y, cv::INTER_LINEAR, cv::BORDER_REPLICATE);
+  }
   return warped;
 }
 
@@ -236,6 +240,8 @@ Result<SwapSource> CropSource(const SourceImage& source) {
   if (roi.width < 8 || roi.height < 8) return NoFace("source face is too small to use");
   SwapSource out;
   out.image = source.image(roi).clone();
+  // Found on the whole photo: what covers the forehead may reach beyond the crop.
+  out.visible = CreateForeheadVisibilityMask(source.image, source.face.landmarks68)(roi).clone();
   const cv::Point2f offset(static_cast<float>(roi.x), static_cast<float>(roi.y));
   for (std::size_t i = 0; i < out.landmarks.size(); ++i) out.landmarks[i] = source.face.landmarks68[i] - offset;
   for (const auto& p : points) out.points.push_back(p - offset);
@@ -403,10 +409,15 @@ class ClassicFaceSwapper final : public FaceSwapper {
       g.shift = MorphShift(from, to, work.size);
     }
     cv::Mat coverage;
-    g.warped = WarpTriangles(source_->image, source_->points, morphed_points, source_->triangles, work.size, coverage);
+    std::vector<cv::Mat> warped = WarpTriangles({source_->image, source_->visible}, source_->points, morphed_points,
+                                                source_->triangles, work.size, coverage);
+    g.warped = warped[0];
     const cv::Rect whole(0, 0, work.size.width, work.size.height);
     g.mask = CreateFaceMask(morphed, work.size, whole, options_.mask);
     cv::min(g.mask, coverage, g.mask);
+    cv::Mat visible;  // the source's forehead where it is its own skin
+    warped[1].convertTo(visible, CV_32F, 1.0 / 255);
+    cv::min(g.mask, visible, g.mask);
     if (IsMouthOpen(g.morphed)) {
       cv::Mat keep = 1.0 - CreateInnerMouthMask(g.morphed, whole);
       cv::min(g.mask, keep, g.mask);
@@ -464,30 +475,38 @@ Result<std::shared_ptr<const SwapSource>> PrepareSource(const std::vector<Source
   average.triangles = Triangulate(average.points);
   if (average.triangles.empty()) return NoFace("source face landmarks are degenerate");
 
-  // Each texture warped onto the mean shape and toned like the lead, then averaged.
-  // Outside every warp (the crop's margin) the lead's own pixels stay, at a tiny weight.
+  // Each texture warped onto the mean shape and toned like the lead, then averaged
+  // where it shows the face's own skin: a forehead under one source's hat comes from
+  // the others. Outside every warp (the crop's margin) the lead's own pixels stay, at
+  // a tiny weight; the average's forehead is visible where any source's is.
   constexpr double kFallbackWeight = 1e-3;
   const cv::Mat skin = CreateSkinMask(mean, lead.image.size());
   cv::Mat sum, weight(lead.image.size(), CV_32F, cv::Scalar(kFallbackWeight));
   lead.image.convertTo(sum, CV_32FC3, kFallbackWeight);
   cv::Mat lead_warped;
+  average.visible = cv::Mat::zeros(lead.image.size(), CV_8U);
   for (const SourceImage& source : sources) {
     if (source.image.empty() || source.image.type() != CV_8UC3) {
       return InvalidArgument("source must be an 8-bit BGR image");
     }
     cv::Mat coverage;
-    cv::Mat warped = WarpTriangles(source.image, SwapPoints(source.face.landmarks68, source.image.size()),
-                                   average.points, average.triangles, lead.image.size(), coverage);
+    std::vector<cv::Mat> warped =
+        WarpTriangles({source.image, CreateForeheadVisibilityMask(source.image, source.face.landmarks68)},
+                      SwapPoints(source.face.landmarks68, source.image.size()), average.points, average.triangles,
+                      lead.image.size(), coverage);
     if (lead_warped.empty()) {
-      lead_warped = warped;
+      lead_warped = warped[0];
     } else {
-      TransferTone(warped, skin, lead_warped, skin);
+      TransferTone(warped[0], skin, lead_warped, skin);
     }
-    cv::Mat as_float, coverage3;
-    warped.convertTo(as_float, CV_32FC3);
-    cv::merge(std::vector<cv::Mat>{coverage, coverage, coverage}, coverage3);
-    sum += as_float.mul(coverage3);
-    weight += coverage;
+    cv::max(average.visible, warped[1], average.visible);
+    cv::Mat as_float, visible, weight3;
+    warped[0].convertTo(as_float, CV_32FC3);
+    warped[1].convertTo(visible, CV_32F, 1.0 / 255);
+    const cv::Mat source_weight = coverage.mul(visible);
+    cv::merge(std::vector<cv::Mat>{source_weight, source_weight, source_weight}, weight3);
+    sum += as_float.mul(weight3);
+    weight += source_weight;
   }
   cv::Mat weight3;
   cv::merge(std::vector<cv::Mat>{weight, weight, weight}, weight3);

@@ -15,6 +15,8 @@ namespace swapline::vision {
 
 struct SwapSource {
   cv::Mat image;                    // the face crop (or the average of several)
+  cv::Mat visible;                  // 8-bit, image's size: where the face shows its own
+                                    // skin (CreateForeheadVisibilityMask), 255
   Landmarks68 landmarks;            // in `image`
   std::vector<cv::Point2f> points;  // SwapPoints(landmarks)
   std::vector<cv::Vec3i> triangles;

@@ -588,6 +588,78 @@ TEST_F(FaceAnalysisTest, RegionMaskFadesOutOverTheTopOfTheForehead) {
   EXPECT_LT(value(brows + up * 0.7f), value(brows + up * 0.5f));
 }
 
+// Points of the forehead of `face`: each brow point raised by `share` of the raise
+// ForeheadPoints uses (a third of the chin-to-nose-bridge distance).
+std::vector<cv::Point> RaisedBrows(const Face& face, float share) {
+  const cv::Point2f up = (face.landmarks68[27] - face.landmarks68[8]) * (share / 3.0f);
+  std::vector<cv::Point> points;
+  for (int i = 17; i <= 26; ++i) points.emplace_back(cvRound(face.landmarks68[i].x + up.x), cvRound(face.landmarks68[i].y + up.y));
+  return points;
+}
+
+// Share of the forehead (brows raised by 0.2 to 0.8 of the raise) a visibility mask shows.
+double VisibleForehead(const Face& face, const cv::Mat& visible) {
+  double sum = 0;
+  int count = 0;
+  for (float share = 0.2f; share <= 0.81f; share += 0.1f) {
+    for (const cv::Point& p : RaisedBrows(face, share)) {
+      sum += visible.at<unsigned char>(p) / 255.0;
+      ++count;
+    }
+  }
+  return sum / count;
+}
+
+TEST_F(FaceAnalysisTest, ForeheadVisibilityStopsAtHatBrimsAndFringes) {
+  for (const std::string& name : kPortraits) {
+    const std::string path = kPhotos + name;
+    const Face face = Largest(path);
+    const cv::Mat visible = CreateForeheadVisibilityMask(Image(path), face.landmarks68);
+    ASSERT_EQ(visible.size(), Image(path).size());
+    ASSERT_EQ(visible.type(), CV_8U);
+    // Below the brows everything is the face's own.
+    for (const int i : {8, 30, 36, 45, 48, 54, 62}) EXPECT_EQ(visible.at<unsigned char>(face.landmarks68[i]), 255) << name << " point " << i;
+    const double shown = VisibleForehead(face, visible);
+    if (name == "grace_hopper_usn_portrait.jpg") {
+      EXPECT_LT(shown, 0.75) << name << ": the hat's brim covers the upper forehead";
+    } else if (name == "eileen_collins_nasa_portrait.png") {
+      EXPECT_LT(shown, 0.5) << name << ": the fringe covers most of the forehead";
+    } else {
+      EXPECT_GT(shown, 0.97) << name << ": the forehead is open";
+    }
+  }
+}
+
+TEST_F(FaceAnalysisTest, ForeheadVisibilityCutsAtAPaintedBrimButNotAtThinLines) {
+  const std::string path = kPhotos + "obama_official_portrait_2012.jpg";
+  const Face face = Largest(path);
+  cv::Mat painted = Image(path).clone();
+  // Thin dark lines (wrinkles) low on the forehead, a navy brim over its upper half.
+  for (const float share : {0.25f, 0.35f}) {
+    cv::polylines(painted, RaisedBrows(face, share), false, cv::Scalar(40, 30, 30), 2);
+  }
+  std::vector<cv::Point> brim = RaisedBrows(face, 0.5f);
+  const cv::Point2f left = face.landmarks68[17] - face.landmarks68[26], right = -left;  // brow 17 lies left
+  const cv::Point outward_left(cvRound(0.3f * left.x), cvRound(0.3f * left.y));
+  const cv::Point outward_right(cvRound(0.3f * right.x), cvRound(0.3f * right.y));
+  const std::vector<cv::Point> top = RaisedBrows(face, 3.0f);
+  brim.insert(brim.begin(), brim.front() + outward_left);
+  brim.push_back(brim.back() + outward_right);
+  brim.push_back(top.back() + outward_right);
+  brim.push_back(top.front() + outward_left);
+  cv::fillPoly(painted, std::vector<std::vector<cv::Point>>{brim}, cv::Scalar(60, 30, 20));
+
+  const cv::Mat visible = CreateForeheadVisibilityMask(painted, face.landmarks68);
+  // Below the lines the forehead is whole; the feather fades it out before the brim.
+  for (const cv::Point& p : RaisedBrows(face, 0.15f)) EXPECT_GE(visible.at<unsigned char>(p), 240) << p;
+  for (const cv::Point& p : RaisedBrows(face, 0.25f)) EXPECT_GE(visible.at<unsigned char>(p), 170) << p;
+  for (const cv::Point& p : RaisedBrows(face, 0.5f)) EXPECT_LE(visible.at<unsigned char>(p), 40) << p;
+  for (const cv::Point& p : RaisedBrows(face, 0.6f)) EXPECT_LE(visible.at<unsigned char>(p), 5) << p;
+  // Unpainted, the same forehead is visible up to the hairline (at about 0.9).
+  const cv::Mat open = CreateForeheadVisibilityMask(Image(path), face.landmarks68);
+  for (const cv::Point& p : RaisedBrows(face, 0.6f)) EXPECT_GE(open.at<unsigned char>(p), 240) << p;
+}
+
 TEST_F(FaceAnalysisTest, CombinedMaskIsTheMinimum) {
   const std::string path = kPhotos + "eileen_collins_nasa_portrait.png";
   const Face face = Largest(path);
