@@ -674,34 +674,70 @@ TEST_F(VideoSwapTest, FramesWithAFaceChangeOnlyInsideTheFace) {
 
 // ---- Temporal stability. ----
 
-TEST_F(VideoSwapTest, SwappedFaceJittersNoMoreThanTheTarget) {
+// The one-face clip made again from the same photo with the same moves (zoom, turn,
+// drift: ../shared/testdata/make-videos.sh, clip (a)), after swapping the face into
+// the photo once: a swap that adds no jitter of its own, moved exactly as the input.
+// Landmarks re-detected on it carry only the landmarker's noise on the swapped face.
+fs::path StillSwapMovedLikeTheOneFaceClip(const fs::path& still, const fs::path& output) {
+  const std::string moves =
+      "[0:v]scale=1920:1080:force_original_aspect_ratio=increase,crop=1920:1080,boxblur=40:4,eq=brightness=-0.15,"
+      "format=yuv420p[bg];"
+      "[1:v]zoompan=z='1+0.25*on/150':x='iw/2-iw/zoom/2':y='ih/2.6-ih/zoom/2.6':d=1:s=720x720:fps=30,format=rgba,"
+      "pad=iw+160:ih+160:80:80:color=black@0,rotate=a='0.15*sin(2*PI*t/5)':c=none[fg];"
+      "[bg][fg]overlay=x='(W-w)/2+420*sin(2*PI*t/5)':y='(H-h)/2+90*sin(4*PI*t/5)':shortest=1,format=yuv420p,"
+      "setsar=1[vout]";
+  int rc = -1;
+  const std::string err = Shell("ffmpeg -hide_banner -v error -y -loop 1 -framerate 30 -t 5 -i " + Q(still) +
+                                " -loop 1 -framerate 30 -t 5 -i " + Q(still) + " -filter_complex \"" + moves +
+                                "\" -map '[vout]' -r 30 -frames:v 150 -c:v libx264 -preset medium -crf 20 "
+                                "-pix_fmt yuv420p " + Q(output) + " 2>&1", &rc);
+  EXPECT_EQ(rc, 0) << err;
+  return output;
+}
+
+TEST_F(VideoSwapTest, SwappedFaceJittersNoMoreThanTheSameSwapMovedAsTheTarget) {
   const fs::path& output = SwappedOneFace();
   ASSERT_TRUE(fs::is_regular_file(output));
+  // The reference: the clip's photo swapped once by the CLI, then moved as the clip.
+  const fs::path still = work_ / "still.png";
+  const RunResult swapped = Swap(SWAPLINE_TESTDATA_DIR "/photos/eileen_collins_nasa_portrait.png", still);
+  ASSERT_EQ(swapped.exit_code, cli::kExitOk) << swapped.err;
+  const fs::path moved = StillSwapMovedLikeTheOneFaceClip(still, work_ / "still_moved.mp4");
+
   const Trajectory in = TrajectoryOf(kOneFace1080);
   const Trajectory out = TrajectoryOf(output);
+  const Trajectory ref = TrajectoryOf(moved);
   ASSERT_EQ(in.frames.size(), 150u);
   ASSERT_EQ(out.frames.size(), 150u);
+  ASSERT_EQ(ref.frames.size(), 150u);
   const Motion mi = MeasureMotion(in);
   const Motion mo = MeasureMotion(out);
+  const Motion mr = MeasureMotion(ref);
   std::ostringstream line;
   line << "jitter (landmarks re-detected in every frame, detect side " << pipeline::kVideoDetectSide
        << "): raw mean frame-to-frame displacement input " << mi.raw << " px, output " << mo.raw
        << " px (ratio " << (mi.raw > 0 ? mo.raw / mi.raw : 0) << "); residual from 5-frame moving average input "
        << mi.residual << " px, output " << mo.residual << " px (ratio " << (mi.residual > 0 ? mo.residual / mi.residual : 0)
-       << "); pairs " << mi.pairs << "/" << mo.pairs << ", windows " << mi.windows << "/" << mo.windows
-       << ", mean face width " << in.mean_face_width << " px";
+       << "), the still swap moved as the input " << mr.residual << " px (output / it "
+       << (mr.residual > 0 ? mo.residual / mr.residual : 0) << "); pairs " << mi.pairs << "/" << mo.pairs << "/"
+       << mr.pairs << ", mean face width " << in.mean_face_width << " px";
   Report(line.str());
   RecordProperty("jitter_raw_input_px", std::to_string(mi.raw));
   RecordProperty("jitter_raw_output_px", std::to_string(mo.raw));
   RecordProperty("jitter_residual_input_px", std::to_string(mi.residual));
   RecordProperty("jitter_residual_output_px", std::to_string(mo.residual));
+  RecordProperty("jitter_residual_still_swap_moved_px", std::to_string(mr.residual));
   ASSERT_GE(mi.pairs, 140) << "the face should be found in nearly every input frame";
   ASSERT_GE(mo.pairs, 140) << "the swapped face should be found in nearly every output frame";
-  // The issue asks for output <= input on both. Re-detecting landmarks on a swapped face
-  // adds the landmarker's own noise on top of ours, so today's bounds are guards
-  // against regressions, measured at ratios 1.004 (raw) and 1.20 (residual).
+  ASSERT_GE(mr.pairs, 140) << "the swapped face should be found in nearly every frame of the reference";
+  // The face moves as the input's does.
   EXPECT_LE(mo.raw, 1.02 * mi.raw) << line.str();
-  EXPECT_LE(mo.residual, 1.35 * mi.residual) << line.str();
+  // The landmarker is less sure of some faces than of others: on the reference its
+  // residual is 1.3 times the input's with this source, whose glasses and wrinkles it
+  // fits less steadily (the output's is 0.93 times the input's with Obama as the
+  // source). The video pipeline's own jitter is what the output adds over the
+  // reference: none (measured 0.95 of it).
+  EXPECT_LE(mo.residual, mr.residual) << line.str();
 }
 
 // ---- Two faces. ----
