@@ -41,7 +41,7 @@ constexpr float kCoverRun = 0.03f;
 // tips of a fringe do not show; and it is feathered with a Gaussian of this share of
 // the chin-to-nose-bridge distance.
 constexpr float kCoverEvenWidth = 0.2f;
-constexpr float kCoverRank = 0.3f;
+constexpr float kCoverRank = 0.15f;
 constexpr float kCoverFeather = 0.02f;
 // A pixel is far from the skin beyond this many of the skin's spreads (Lab), each
 // spread at least the floor: skin lit unevenly stays skin, hair and hats do not.
