@@ -736,8 +736,9 @@ TEST_F(VideoSwapTest, SwappedFaceJittersNoMoreThanTheSameSwapMovedAsTheTarget) {
   // residual is 1.3 times the input's with this source, whose glasses and wrinkles it
   // fits less steadily (the output's is 0.93 times the input's with Obama as the
   // source). The video pipeline's own jitter is what the output adds over the
-  // reference: none (measured 0.95 of it).
-  EXPECT_LE(mo.residual, mr.residual) << line.str();
+  // reference: none (measured 0.95 and 0.98 of it on two builds a mask detail apart;
+  // the 2 % allowed is that noise of the landmarker between two encodes).
+  EXPECT_LE(mo.residual, 1.02 * mr.residual) << line.str();
 }
 
 // ---- Two faces. ----
