@@ -339,12 +339,15 @@ cv::Mat CreateInnerMouthMask(const Landmarks68& landmarks, const cv::Rect& roi) 
   return mask;
 }
 
-cv::Mat CreateForeheadVisibilityMask(const cv::Mat& bgr, const Landmarks68& landmarks) {
-  cv::Mat visible(bgr.size(), CV_8U, cv::Scalar(255));
+namespace {
+
+// CreateForeheadVisibilityMask on `bgr`, a region holding the face and the search
+// above it, into `visible` (255 on entry, of bgr's size).
+void MarkForeheadCover(const cv::Mat& bgr, const Landmarks68& landmarks, cv::Mat visible) {
   const cv::Point2f up_full = landmarks[27] - landmarks[8];  // as ForeheadPoints raises
   const float height = static_cast<float>(cv::norm(up_full));
   const cv::Mat skin = CreateSkinMask(landmarks, bgr.size());
-  if (height < 8 || cv::countNonZero(skin) < 16) return visible;
+  if (height < 8 || cv::countNonZero(skin) < 16) return;
   const cv::Point2f up = up_full * (1.0f / height);
 
   cv::Mat lab;
@@ -394,7 +397,7 @@ cv::Mat CreateForeheadVisibilityMask(const cv::Mat& bgr, const Landmarks68& land
       }
     }
   }
-  if (!covered) return visible;
+  if (!covered) return;
   const float feather = kCoverFeather * height;  // the Gaussian's sigma
   // A running low percentile evens out the cut: one stray column neither cuts nor spares.
   const int half = std::max(1, cvRound(kCoverEvenWidth * FaceWidth(landmarks) / 2));
@@ -423,6 +426,27 @@ cv::Mat CreateForeheadVisibilityMask(const cv::Mat& bgr, const Landmarks68& land
   for (const auto& p : polygon) vertices.emplace_back(cvRound(p.x * (1 << kShift)), cvRound(p.y * (1 << kShift)));
   cv::fillPoly(visible, std::vector<std::vector<cv::Point>>{vertices}, cv::Scalar(0), cv::LINE_AA, kShift);
   if (feather >= 0.5f) cv::GaussianBlur(visible, visible, cv::Size(OddKernel(feather), OddKernel(feather)), feather);
+}
+
+}  // namespace
+
+cv::Mat CreateForeheadVisibilityMask(const cv::Mat& bgr, const Landmarks68& landmarks) {
+  cv::Mat visible(bgr.size(), CV_8U, cv::Scalar(255));
+  // Only the face, the search above it and the cut's run past the brows to the temples
+  // are read and drawn: a large photo costs what its face costs.
+  const cv::Point2f reach = (landmarks[27] - landmarks[8]) * (kForeheadSearchReach * kForeheadRaise);
+  std::vector<cv::Point2f> points(landmarks.begin(), landmarks.end());
+  for (int i = 17; i <= 26; ++i) points.push_back(landmarks[i] + reach);
+  const cv::Rect2f bounds = cv::boundingRect(points);
+  const float margin = 0.4f * FaceWidth(landmarks) + 2.0f;
+  const cv::Rect area = cv::Rect(cvFloor(bounds.x - margin), cvFloor(bounds.y - margin),
+                                 cvCeil(bounds.width + 2 * margin), cvCeil(bounds.height + 2 * margin)) &
+                        cv::Rect(0, 0, bgr.cols, bgr.rows);
+  if (area.width < 2 || area.height < 2) return visible;
+  const cv::Point2f origin(static_cast<float>(area.x), static_cast<float>(area.y));
+  Landmarks68 local;
+  for (std::size_t i = 0; i < local.size(); ++i) local[i] = landmarks[i] - origin;
+  MarkForeheadCover(bgr(area), local, visible(area));
   return visible;
 }
 

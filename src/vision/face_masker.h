@@ -110,7 +110,8 @@ Status ApplySegmentationMasks(const Face& face, WarpTemplate warp_template, cons
 // wrinkles and single hairs are too thin to cut it, neighbouring cuts are evened out
 // toward the lower ones, and the feather ends at the cut. Below the brows everything
 // is visible. The classic swapper pastes the source's forehead only where it is
-// visible: a brim or a fringe toned like skin shows as a grey or brown band.
+// visible: a brim or a fringe toned like skin shows as a grey or brown band. Only the
+// face's neighbourhood is looked at; farther away the mask is 255.
 cv::Mat CreateForeheadVisibilityMask(const cv::Mat& bgr, const Landmarks68& landmarks);
 
 // The inner mouth (points 60-67), slightly grown: 1 inside, 0 outside, over `roi`.

@@ -500,12 +500,12 @@ Result<std::shared_ptr<const SwapSource>> PrepareSource(const std::vector<Source
       TransferTone(warped[0], skin, lead_warped, skin);
     }
     cv::max(average.visible, warped[1], average.visible);
-    cv::Mat as_float, visible, weight3;
+    cv::Mat as_float, visible, source_weight3;
     warped[0].convertTo(as_float, CV_32FC3);
     warped[1].convertTo(visible, CV_32F, 1.0 / 255);
     const cv::Mat source_weight = coverage.mul(visible);
-    cv::merge(std::vector<cv::Mat>{source_weight, source_weight, source_weight}, weight3);
-    sum += as_float.mul(weight3);
+    cv::merge(std::vector<cv::Mat>{source_weight, source_weight, source_weight}, source_weight3);
+    sum += as_float.mul(source_weight3);
     weight += source_weight;
   }
   cv::Mat weight3;

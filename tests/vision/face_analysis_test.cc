@@ -630,6 +630,29 @@ TEST_F(FaceAnalysisTest, ForeheadVisibilityStopsAtHatBrimsAndFringes) {
   }
 }
 
+TEST_F(FaceAnalysisTest, ForeheadVisibilityOfAPhotoOnALargeCanvasIsTheSame) {
+  // Only the face's neighbourhood is read and drawn: the same face on a canvas four
+  // times the photo's area gets the same mask, and 255 far from it.
+  const std::string path = kPhotos + "grace_hopper_usn_portrait.jpg";
+  const Face face = Largest(path);
+  const cv::Mat& photo = Image(path);
+  cv::Mat canvas;
+  const int pad_x = photo.cols / 2, pad_y = photo.rows / 2;
+  cv::copyMakeBorder(photo, canvas, pad_y, pad_y, pad_x, pad_x, cv::BORDER_CONSTANT, cv::Scalar(90, 120, 150));
+  Landmarks68 moved = face.landmarks68;
+  for (auto& p : moved) p += cv::Point2f(static_cast<float>(pad_x), static_cast<float>(pad_y));
+  const cv::Mat on_photo = CreateForeheadVisibilityMask(photo, face.landmarks68);
+  const cv::Mat on_canvas = CreateForeheadVisibilityMask(canvas, moved);
+  cv::Mat diff;
+  cv::absdiff(on_photo, on_canvas(cv::Rect(pad_x, pad_y, photo.cols, photo.rows)), diff);
+  const cv::Rect face_area = FaceRegionOfInterest(face.landmarks68, photo.size(), 0.1f);
+  double worst = 0;
+  cv::minMaxLoc(diff(face_area), nullptr, &worst);
+  EXPECT_LE(worst, 1.0);
+  EXPECT_EQ(on_canvas.at<unsigned char>(0, 0), 255);
+  EXPECT_EQ(on_canvas.at<unsigned char>(canvas.rows - 1, canvas.cols - 1), 255);
+}
+
 TEST_F(FaceAnalysisTest, ForeheadVisibilityCutsAtAPaintedBrimButNotAtThinLines) {
   const std::string path = kPhotos + "obama_official_portrait_2012.jpg";
   const Face face = Largest(path);
