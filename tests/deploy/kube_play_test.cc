@@ -45,6 +45,10 @@ using Clock = std::chrono::steady_clock;
 const std::string kTestdata = SWAPLINE_TESTDATA_DIR;
 const std::string kFace = kTestdata + "/photos/grace_hopper_usn_portrait.jpg";
 const std::string kVideo = kTestdata + "/videos/b_two_faces_side_by_side_1280x720_30fps_3s.mp4";
+// The video a worker is stopped during: long enough (150 frames at 1080p) that the job
+// cannot end between two polls of the test, which run `podman` for each worker (the
+// 3 s clip once ended unseen within 5 s and the step waited out its 600 s).
+const std::string kLongVideo = kTestdata + "/videos/a_one_face_zoom_rotate_1920x1080_30fps_5s.mp4";
 constexpr const char* kPodman = "/usr/bin/podman";
 constexpr const char* kTenant = "acme";
 constexpr const char* kToken = "rehearsal-token-0123456789";
@@ -315,7 +319,7 @@ TEST(KubePlayRehearsal, LocalOverlayRunsJobsThroughKillsDrainsAndRedisLoss) {
                             "abraham_lincoln_gardner_1863.jpg", "cameraman_cc0_varshney.png"}) {
     expected_attempts[submit(kTestdata + "/photos/" + photo)] = 1;
   }
-  const std::string drained_video = submit(kVideo);
+  const std::string drained_video = submit(kLongVideo);
   const std::string drained_holder = holder_mid_job(drained_video);
   ASSERT_FALSE(drained_holder.empty()) << "never saw the second video running";
   const auto stop_start = Clock::now();
