@@ -4,10 +4,10 @@
 #include <cmath>
 
 #include <dlib/image_processing/frontal_face_detector.h>
-#include <dlib/opencv/cv_image.h>
 #include <opencv2/dnn.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "vision/dlib_kernels.h"
 #include "vision/image_turn.h"
 
 namespace swapline::vision {
@@ -54,8 +54,7 @@ class HogFaceDetector final : public FaceDetector {
     }
     std::vector<dlib::rect_detection> found;
     try {
-      dlib::cv_image<unsigned char> image(grey);
-      detector_(image, found, MarginForScore(min_score));
+      dlib_kernels::ScanFaces(detector_, grey, MarginForScore(min_score), found);
     } catch (const std::exception& e) {
       return Internal(std::string("face detection failed: ") + e.what());
     }

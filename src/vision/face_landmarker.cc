@@ -3,10 +3,10 @@
 #include <algorithm>
 
 #include <dlib/image_processing/shape_predictor.h>
-#include <dlib/opencv/cv_image.h>
 #include <dlib/serialize.h>
 #include <opencv2/imgproc.hpp>
 
+#include "vision/dlib_kernels.h"
 #include "vision/face_mesh_landmarker.h"
 #include "vision/fan_landmarker.h"
 #include "vision/image_turn.h"
@@ -87,15 +87,9 @@ class DlibLandmarker final : public FaceLandmarker {
 
  private:
   Result<Landmarks68> Fit(const cv::Mat& image, const cv::Rect2f& box) {
-    return image.channels() == 3 ? FitDlib(dlib::cv_image<dlib::bgr_pixel>(image), box)
-                                 : FitDlib(dlib::cv_image<unsigned char>(image), box);
-  }
-
-  template <typename Image>
-  Result<Landmarks68> FitDlib(const Image& image, const cv::Rect2f& box) {
     const dlib::rectangle rect(static_cast<long>(box.x), static_cast<long>(box.y),
                                static_cast<long>(box.x + box.width), static_cast<long>(box.y + box.height));
-    const dlib::full_object_detection shape = (*predictor_)(image, rect);
+    const dlib::full_object_detection shape = dlib_kernels::FitShape(*predictor_, image, rect);
     if (shape.num_parts() != 68) return Internal("shape predictor did not return 68 points");
     Landmarks68 points;
     for (unsigned i = 0; i < 68; ++i) {

@@ -1,0 +1,71 @@
+// The dlib kernels' two copies (vision/dlib_kernels.h): the process runs the AVX2 one
+// exactly when the CPU has AVX2, and both find the same faces and shapes on real photos.
+
+#include <string>
+#include <vector>
+
+#include <dlib/serialize.h>
+#include <gtest/gtest.h>
+#include <opencv2/imgproc.hpp>
+
+#include "media/image_codec.h"
+#include "vision/dlib_kernels.h"
+#include "vision/face_landmarker.h"
+
+namespace swapline::vision {
+namespace {
+
+bool CpuHasAvx2() { return __builtin_cpu_supports("avx2"); }
+
+TEST(DlibKernelsTest, TheCopyInUseIsTheOneTheCpuRuns) {
+#ifdef SWAPLINE_AVX2_KERNELS
+  EXPECT_EQ(dlib_kernels::InstructionSet(), CpuHasAvx2() ? "avx2" : "baseline");
+#else
+  EXPECT_EQ(dlib_kernels::InstructionSet(), "baseline");
+#endif
+}
+
+#ifdef SWAPLINE_AVX2_KERNELS
+TEST(DlibKernelsTest, BothCopiesFindTheSameFacesAndShapes) {
+  if (!CpuHasAvx2()) {
+    // Only the baseline copy may run here; the test above checks it is the one used.
+    EXPECT_EQ(dlib_kernels::InstructionSet(), "baseline");
+    return;
+  }
+  dlib::frontal_face_detector baseline_detector = dlib::get_frontal_face_detector();
+  dlib::frontal_face_detector avx2_detector = dlib::get_frontal_face_detector();
+  dlib::shape_predictor predictor;
+  dlib::deserialize(DefaultShapePredictorPath().string()) >> predictor;
+  int faces = 0;
+  for (const std::string name : {"grace_hopper_usn_portrait.jpg", "eileen_collins_nasa_portrait.png",
+                                 "obama_official_portrait_2012.jpg", "abraham_lincoln_gardner_1863.jpg",
+                                 "obama_biden_blue_room_2010_two_faces.jpg", "noface_coffee.png"}) {
+    auto image = media::ReadImage(SWAPLINE_TESTDATA_DIR "/photos/" + name);
+    ASSERT_TRUE(image.ok()) << image.status().ToString();
+    cv::Mat bgr = *image, grey;
+    const double scale = 640.0 / std::max(bgr.cols, bgr.rows);
+    cv::resize(bgr, bgr, cv::Size(), scale, scale, cv::INTER_AREA);
+    cv::cvtColor(bgr, grey, cv::COLOR_BGR2GRAY);
+    std::vector<dlib::rect_detection> baseline_found, avx2_found;
+    dlib_kernels::baseline::ScanFaces(baseline_detector, grey, 0.0, baseline_found);
+    dlib_kernels::avx2::ScanFaces(avx2_detector, grey, 0.0, avx2_found);
+    ASSERT_EQ(avx2_found.size(), baseline_found.size()) << name;
+    for (std::size_t i = 0; i < baseline_found.size(); ++i) {
+      EXPECT_EQ(avx2_found[i].rect, baseline_found[i].rect) << name;
+      EXPECT_NEAR(avx2_found[i].detection_confidence, baseline_found[i].detection_confidence, 1e-4) << name;
+      for (const cv::Mat& marked : {bgr, grey}) {
+        const dlib::full_object_detection expected =
+            dlib_kernels::baseline::FitShape(predictor, marked, baseline_found[i].rect);
+        const dlib::full_object_detection shape = dlib_kernels::avx2::FitShape(predictor, marked, baseline_found[i].rect);
+        ASSERT_EQ(shape.num_parts(), 68u);
+        for (unsigned p = 0; p < 68; ++p) EXPECT_EQ(shape.part(p), expected.part(p)) << name << " point " << p;
+      }
+      ++faces;
+    }
+  }
+  EXPECT_GE(faces, 6);
+}
+#endif
+
+}  // namespace
+}  // namespace swapline::vision
