@@ -57,9 +57,13 @@ std::vector<cv::Point> ToIntPoints(const std::vector<cv::Point2f>& points, cv::P
 
 int OddKernel(double sigma) { return std::max(3, 2 * static_cast<int>(std::ceil(3 * sigma)) + 1); }
 
+// The face's "up", chin to nose bridge: the forehead is measured along it, so tilted
+// heads get a tilted forehead, and in shares of its length.
+cv::Point2f ChinToBridge(const Landmarks68& landmarks) { return landmarks[27] - landmarks[8]; }
+
 // Scales `mask` down over the top of the forehead (see kForeheadFadeStart).
 void FadeForehead(const Landmarks68& landmarks, const cv::Rect& roi, cv::Mat& mask) {
-  const cv::Point2f up = (landmarks[27] - landmarks[8]) * kForeheadRaise;
+  const cv::Point2f up = ChinToBridge(landmarks) * kForeheadRaise;
   const float raise = static_cast<float>(cv::norm(up));
   if (raise < 1.0f) return;
   const cv::Point2f unit = up * (1.0f / raise);
@@ -144,9 +148,7 @@ float FaceWidth(const Landmarks68& landmarks) {
 }
 
 std::vector<cv::Point2f> ForeheadPoints(const Landmarks68& landmarks, cv::Size image) {
-  // "Up" follows the face (chin to nose bridge), so tilted heads get a tilted forehead.
-  const cv::Point2f up = landmarks[27] - landmarks[8];
-  const cv::Point2f raise = up * kForeheadRaise;
+  const cv::Point2f raise = ChinToBridge(landmarks) * kForeheadRaise;
   const float max_x = static_cast<float>(image.width - 1), max_y = static_cast<float>(image.height - 1);
   std::vector<cv::Point2f> points;
   for (int i = 26; i >= 17; --i) {
@@ -344,7 +346,7 @@ namespace {
 // CreateForeheadVisibilityMask on `bgr`, a region holding the face and the search
 // above it, into `visible` (255 on entry, of bgr's size).
 void MarkForeheadCover(const cv::Mat& bgr, const Landmarks68& landmarks, cv::Mat visible) {
-  const cv::Point2f up_full = landmarks[27] - landmarks[8];  // as ForeheadPoints raises
+  const cv::Point2f up_full = ChinToBridge(landmarks);
   const float height = static_cast<float>(cv::norm(up_full));
   const cv::Mat skin = CreateSkinMask(landmarks, bgr.size());
   if (height < 8 || cv::countNonZero(skin) < 16) return;
@@ -386,8 +388,9 @@ void MarkForeheadCover(const cv::Mat& bgr, const Landmarks68& landmarks, cv::Mat
       const cv::Point2f p = brow[s] + up * t;
       const cv::Point pixel(cvRound(p.x), cvRound(p.y));
       // Beyond the image the source has no forehead to give.
-      if (!inside.contains(pixel) || far_from_skin(pixel)) {
-        if (++far >= run || !inside.contains(pixel)) {
+      const bool beyond_image = !inside.contains(pixel);
+      if (beyond_image || far_from_skin(pixel)) {
+        if (++far >= run || beyond_image) {
           cut[s] = t - static_cast<float>(far - 1);
           covered = true;
           break;
@@ -434,7 +437,7 @@ cv::Mat CreateForeheadVisibilityMask(const cv::Mat& bgr, const Landmarks68& land
   cv::Mat visible(bgr.size(), CV_8U, cv::Scalar(255));
   // Only the face, the search above it and the cut's run past the brows to the temples
   // are read and drawn: a large photo costs what its face costs.
-  const cv::Point2f reach = (landmarks[27] - landmarks[8]) * (kForeheadSearchReach * kForeheadRaise);
+  const cv::Point2f reach = ChinToBridge(landmarks) * (kForeheadSearchReach * kForeheadRaise);
   std::vector<cv::Point2f> points(landmarks.begin(), landmarks.end());
   for (int i = 17; i <= 26; ++i) points.push_back(landmarks[i] + reach);
   const cv::Rect2f bounds = cv::boundingRect(points);
