@@ -216,15 +216,18 @@ TEST_F(FaceSwapperTest, SourcesHatBrimStaysOffTheTargetsForehead) {
     }
     return sum / count;
   };
-  // Without the morph only the paste changes pixels. Measured: 12.6 above the brim's
+  // Without the morph only the paste changes pixels. Measured: 0.3 above the brim's
   // edge (35.9 when the brim was pasted), 9.5 below.
   SwapperOptions still;
   still.morph = 0;
   const cv::Mat unmorphed = Swapped({kHopper}, target, face, still);
-  EXPECT_LT(change(unmorphed, 0.55f, 0.8f), 18.0);
-  EXPECT_GT(change(unmorphed, 0.05f, 0.25f), 5.0) << "the lower forehead was not swapped";
-  // The morph also moves the target's own forehead. Measured: 20.8 (37.9 with the brim).
-  EXPECT_LT(change(Swapped({kHopper}, target, face), 0.55f, 0.8f), 28.0);
+  const double upper = change(unmorphed, 0.55f, 0.8f), lower = change(unmorphed, 0.05f, 0.25f);
+  const double morphed_upper = change(Swapped({kHopper}, target, face), 0.55f, 0.8f);
+  std::printf("upper forehead change %.1f (morphed %.1f), lower %.1f\n", upper, morphed_upper, lower);
+  EXPECT_LT(upper, 6.0);
+  EXPECT_GT(lower, 5.0) << "the lower forehead was not swapped";
+  // The morph also moves the target's own forehead. Measured: 5.8 (37.9 with the brim).
+  EXPECT_LT(morphed_upper, 14.0);
 }
 
 TEST_F(FaceSwapperTest, TwoSourcesAverageTheirIdentities) {
