@@ -7,8 +7,11 @@
 #ifndef SWAPLINE_DLIB_KERNELS_SET
 #define SWAPLINE_DLIB_KERNELS_SET baseline
 #endif
+#define SWAPLINE_STRINGIFY(name) #name
+#define SWAPLINE_NAME(name) SWAPLINE_STRINGIFY(name)
 
 namespace swapline::vision::dlib_kernels::SWAPLINE_DLIB_KERNELS_SET {
+namespace {
 
 void ScanFaces(dlib::frontal_face_detector& detector, const cv::Mat& grey, double threshold,
                std::vector<dlib::rect_detection>& found) {
@@ -19,6 +22,13 @@ dlib::full_object_detection FitShape(const dlib::shape_predictor& predictor, con
                                      const dlib::rectangle& box) {
   if (image.channels() == 3) return predictor(dlib::cv_image<dlib::bgr_pixel>(image), box);
   return predictor(dlib::cv_image<unsigned char>(image), box);
+}
+
+}  // namespace
+
+const Kernels& Copy() {
+  static constexpr Kernels kCopy{&ScanFaces, &FitShape, SWAPLINE_NAME(SWAPLINE_DLIB_KERNELS_SET)};
+  return kCopy;
 }
 
 }  // namespace swapline::vision::dlib_kernels::SWAPLINE_DLIB_KERNELS_SET

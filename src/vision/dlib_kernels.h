@@ -5,7 +5,7 @@
 // templates are compiled into swapline, and they vectorise with what the compiler may
 // use. x86-64's baseline (SSE2) leaves much on the table: with AVX2 a 960 px scan takes
 // 0.55-0.75 of the time, a fit about 0.9. So dlib_kernels.cc is compiled twice, for the
-// baseline and for AVX2, and these functions pick one per process by what the CPU has.
+// baseline and for AVX2, and Active() picks one per process by what the CPU has.
 //
 // The AVX2 copy is linked so that nothing leaves it but its entry points: its own
 // instantiations of dlib's templates are local to it (CMakeLists.txt), so the two
@@ -25,31 +25,28 @@
 
 namespace swapline::vision::dlib_kernels {
 
-// Detections of `detector` in `grey` (8-bit, one channel) with an SVM margin of at
-// least `threshold`, as dlib's object_detector::operator() gives them.
-void ScanFaces(dlib::frontal_face_detector& detector, const cv::Mat& grey, double threshold,
-               std::vector<dlib::rect_detection>& found);
+// One compiled copy of the kernels.
+struct Kernels {
+  // Detections of `detector` in `grey` (8-bit, one channel) with an SVM margin of at
+  // least `threshold`, as dlib's object_detector::operator() gives them.
+  void (*scan_faces)(dlib::frontal_face_detector& detector, const cv::Mat& grey, double threshold,
+                     std::vector<dlib::rect_detection>& found);
+  // `predictor`'s shape of the face in `box` of `image` (8-bit BGR or grey).
+  dlib::full_object_detection (*fit_shape)(const dlib::shape_predictor& predictor, const cv::Mat& image,
+                                           const dlib::rectangle& box);
+  std::string_view instruction_set;  // "baseline" or "avx2"
+};
 
-// `predictor`'s shape of the face in `box` of `image` (8-bit BGR or grey).
-dlib::full_object_detection FitShape(const dlib::shape_predictor& predictor, const cv::Mat& image,
-                                     const dlib::rectangle& box);
-
-// The instruction set the kernels run with in this process: "avx2" or "baseline".
-std::string_view InstructionSet();
+// The copy this process runs: AVX2 where it is built in and the CPU has it.
+const Kernels& Active();
 
 // Each copy on its own, for the test that they agree. The AVX2 one exists where
 // SWAPLINE_AVX2_KERNELS is defined and may run only where the CPU has AVX2.
 namespace baseline {
-void ScanFaces(dlib::frontal_face_detector& detector, const cv::Mat& grey, double threshold,
-               std::vector<dlib::rect_detection>& found);
-dlib::full_object_detection FitShape(const dlib::shape_predictor& predictor, const cv::Mat& image,
-                                     const dlib::rectangle& box);
-}  // namespace baseline
+const Kernels& Copy();
+}
 namespace avx2 {
-void ScanFaces(dlib::frontal_face_detector& detector, const cv::Mat& grey, double threshold,
-               std::vector<dlib::rect_detection>& found);
-dlib::full_object_detection FitShape(const dlib::shape_predictor& predictor, const cv::Mat& image,
-                                     const dlib::rectangle& box);
-}  // namespace avx2
+const Kernels& Copy();
+}
 
 }  // namespace swapline::vision::dlib_kernels

@@ -54,7 +54,7 @@ class HogFaceDetector final : public FaceDetector {
     }
     std::vector<dlib::rect_detection> found;
     try {
-      dlib_kernels::ScanFaces(detector_, grey, MarginForScore(min_score), found);
+      dlib_kernels::Active().scan_faces(detector_, grey, MarginForScore(min_score), found);
     } catch (const std::exception& e) {
       return Internal(std::string("face detection failed: ") + e.what());
     }

@@ -89,7 +89,7 @@ class DlibLandmarker final : public FaceLandmarker {
   Result<Landmarks68> Fit(const cv::Mat& image, const cv::Rect2f& box) {
     const dlib::rectangle rect(static_cast<long>(box.x), static_cast<long>(box.y),
                                static_cast<long>(box.x + box.width), static_cast<long>(box.y + box.height));
-    const dlib::full_object_detection shape = dlib_kernels::FitShape(*predictor_, image, rect);
+    const dlib::full_object_detection shape = dlib_kernels::Active().fit_shape(*predictor_, image, rect);
     if (shape.num_parts() != 68) return Internal("shape predictor did not return 68 points");
     Landmarks68 points;
     for (unsigned i = 0; i < 68; ++i) {
