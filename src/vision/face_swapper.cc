@@ -485,15 +485,15 @@ Result<std::shared_ptr<const SwapSource>> PrepareSource(const std::vector<Source
   lead.image.convertTo(sum, CV_32FC3, kFallbackWeight);
   cv::Mat lead_warped;
   average.visible = cv::Mat::zeros(lead.image.size(), CV_8U);
-  for (const SourceImage& source : sources) {
-    if (source.image.empty() || source.image.type() != CV_8UC3) {
-      return InvalidArgument("source must be an 8-bit BGR image");
+  for (std::size_t i = 0; i < sources.size(); ++i) {
+    SwapSource other;
+    if (i > 0) {  // the lead is cropped already
+      SWAPLINE_ASSIGN_OR_RETURN(other, CropSource(sources[i]));
     }
+    const SwapSource& crop = i == 0 ? lead : other;
     cv::Mat coverage;
-    std::vector<cv::Mat> warped =
-        WarpTriangles({source.image, CreateForeheadVisibilityMask(source.image, source.face.landmarks68)},
-                      SwapPoints(source.face.landmarks68, source.image.size()), average.points, average.triangles,
-                      lead.image.size(), coverage);
+    std::vector<cv::Mat> warped = WarpTriangles({crop.image, crop.visible}, crop.points, average.points,
+                                                average.triangles, lead.image.size(), coverage);
     if (lead_warped.empty()) {
       lead_warped = warped[0];
     } else {
