@@ -9,6 +9,7 @@
 #include "vision/dlib_kernels.h"
 #include "vision/face_mesh_landmarker.h"
 #include "vision/fan_landmarker.h"
+#include "vision/image_reduce.h"
 #include "vision/image_turn.h"
 
 namespace swapline::vision {
@@ -32,26 +33,6 @@ constexpr float kMarkBoxSide = 192.0f;
 // The region copied around the box: the jaw and brows reach beyond the detector's box.
 constexpr float kMarkMargin = 0.35f;
 
-// `image` reduced by `scale` (< 1) with area averaging; `applied` receives the exact
-// scale per axis from image pixels to the result's, for mapping pixel centres back.
-// A whole factor goes first (OpenCV's fast path), then what remains (under 2) on the
-// smaller image: nearly the one-step average, at half its cost on a large face.
-cv::Mat ReduceArea(const cv::Mat& image, double scale, cv::Point2f& applied) {
-  const cv::Size size(std::max(1, cvRound(image.cols * scale)), std::max(1, cvRound(image.rows * scale)));
-  const int whole = std::max(1, static_cast<int>(1.0 / scale));
-  cv::Mat source = image;
-  if (whole >= 2 && image.cols >= whole && image.rows >= whole) {
-    // Whole blocks only: up to whole - 1 of the last columns and rows are left out.
-    const cv::Rect blocks(0, 0, image.cols / whole * whole, image.rows / whole * whole);
-    cv::resize(image(blocks), source, cv::Size(blocks.width / whole, blocks.height / whole), 0, 0, cv::INTER_AREA);
-  }
-  cv::Mat reduced = source;
-  if (source.size() != size) cv::resize(source, reduced, size, 0, 0, cv::INTER_AREA);
-  applied = {static_cast<float>(size.width) / static_cast<float>(source.cols * whole),
-             static_cast<float>(size.height) / static_cast<float>(source.rows * whole)};
-  return reduced;
-}
-
 class DlibLandmarker final : public FaceLandmarker {
  public:
   explicit DlibLandmarker(std::shared_ptr<const dlib::shape_predictor> predictor)
@@ -69,8 +50,10 @@ class DlibLandmarker final : public FaceLandmarker {
                                        cvCeil(box.height + 2 * dy)) &
                               cv::Rect(0, 0, bgr.cols, bgr.rows);
       if (region.width < 2 || region.height < 2) return Fit(bgr, box);
-      cv::Point2f scale;
-      const cv::Mat small = ReduceArea(bgr(region), kMarkBoxSide / std::max(box.width, box.height), scale);
+      cv::Size covered;
+      const cv::Mat small = ReduceArea(bgr(region), kMarkBoxSide / std::max(box.width, box.height), covered);
+      const cv::Point2f scale(static_cast<float>(small.cols) / static_cast<float>(covered.width),
+                              static_cast<float>(small.rows) / static_cast<float>(covered.height));
       const cv::Point2f origin(static_cast<float>(region.x), static_cast<float>(region.y));
       const cv::Rect2f small_box((box.x - origin.x) * scale.x, (box.y - origin.y) * scale.y, box.width * scale.x,
                                  box.height * scale.y);

@@ -9,6 +9,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "vision/face_masker.h"
+#include "vision/image_reduce.h"
 
 namespace swapline::vision {
 namespace {
@@ -182,13 +183,13 @@ struct SkinStatistics {
 std::optional<SkinStatistics> MeasureSkin(const cv::Mat& bgr, const cv::Mat& skin, cv::Point2f& to_small) {
   const double reduce = std::max(1.0, static_cast<double>(std::max(bgr.cols, bgr.rows)) / kStatisticsSide);
   cv::Mat small = bgr, small_skin = skin;
+  cv::Size covered = bgr.size();
   if (reduce > 1.0) {
-    const cv::Size size(std::max(1, cvRound(bgr.cols / reduce)), std::max(1, cvRound(bgr.rows / reduce)));
-    cv::resize(bgr, small, size, 0, 0, cv::INTER_AREA);
-    cv::resize(skin, small_skin, size, 0, 0, cv::INTER_NEAREST);
+    small = ReduceArea(bgr, 1.0 / reduce, covered);
+    cv::resize(skin(cv::Rect(cv::Point(0, 0), covered)), small_skin, small.size(), 0, 0, cv::INTER_NEAREST);
   }
-  to_small = {static_cast<float>(small.cols) / static_cast<float>(bgr.cols),
-              static_cast<float>(small.rows) / static_cast<float>(bgr.rows)};
+  to_small = {static_cast<float>(small.cols) / static_cast<float>(covered.width),
+              static_cast<float>(small.rows) / static_cast<float>(covered.height)};
   const std::vector<cv::Mat> lab = ToLab(small);
   const cv::Mat trimmed = TrimSkin(lab[0], small_skin);
   if (cv::countNonZero(trimmed) < 16) return std::nullopt;
