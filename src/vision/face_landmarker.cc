@@ -50,14 +50,12 @@ class DlibLandmarker final : public FaceLandmarker {
                                        cvCeil(box.height + 2 * dy)) &
                               cv::Rect(0, 0, bgr.cols, bgr.rows);
       if (region.width < 2 || region.height < 2) return Fit(bgr, box);
-      cv::Size covered;
-      const cv::Mat small = ReduceArea(bgr(region), kMarkBoxSide / std::max(box.width, box.height), covered);
-      const cv::Point2f scale(static_cast<float>(small.cols) / static_cast<float>(covered.width),
-                              static_cast<float>(small.rows) / static_cast<float>(covered.height));
+      const AreaReduction reduced = ReduceArea(bgr(region), kMarkBoxSide / std::max(box.width, box.height));
+      const cv::Point2f& scale = reduced.scale;
       const cv::Point2f origin(static_cast<float>(region.x), static_cast<float>(region.y));
       const cv::Rect2f small_box((box.x - origin.x) * scale.x, (box.y - origin.y) * scale.y, box.width * scale.x,
                                  box.height * scale.y);
-      SWAPLINE_ASSIGN_OR_RETURN(Landmarks68 points, Fit(small, small_box));
+      SWAPLINE_ASSIGN_OR_RETURN(Landmarks68 points, Fit(reduced.image, small_box));
       // Pixel centres map onto pixel centres, as cv::resize does.
       for (auto& p : points) p = cv::Point2f((p.x + 0.5f) / scale.x - 0.5f, (p.y + 0.5f) / scale.y - 0.5f) + origin;
       return points;

@@ -183,13 +183,13 @@ struct SkinStatistics {
 std::optional<SkinStatistics> MeasureSkin(const cv::Mat& bgr, const cv::Mat& skin, cv::Point2f& to_small) {
   const double reduce = std::max(1.0, static_cast<double>(std::max(bgr.cols, bgr.rows)) / kStatisticsSide);
   cv::Mat small = bgr, small_skin = skin;
-  cv::Size covered = bgr.size();
+  to_small = {1.0f, 1.0f};
   if (reduce > 1.0) {
-    small = ReduceArea(bgr, 1.0 / reduce, covered);
-    cv::resize(skin(cv::Rect(cv::Point(0, 0), covered)), small_skin, small.size(), 0, 0, cv::INTER_NEAREST);
+    const AreaReduction reduced = ReduceArea(bgr, 1.0 / reduce);
+    small = reduced.image;
+    to_small = reduced.scale;
+    cv::resize(skin(cv::Rect(cv::Point(0, 0), reduced.covered)), small_skin, small.size(), 0, 0, cv::INTER_NEAREST);
   }
-  to_small = {static_cast<float>(small.cols) / static_cast<float>(covered.width),
-              static_cast<float>(small.rows) / static_cast<float>(covered.height)};
   const std::vector<cv::Mat> lab = ToLab(small);
   const cv::Mat trimmed = TrimSkin(lab[0], small_skin);
   if (cv::countNonZero(trimmed) < 16) return std::nullopt;

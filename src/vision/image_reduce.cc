@@ -6,19 +6,21 @@
 
 namespace swapline::vision {
 
-cv::Mat ReduceArea(const cv::Mat& image, double scale, cv::Size& covered) {
+AreaReduction ReduceArea(const cv::Mat& image, double scale) {
   const cv::Size size(std::max(1, cvRound(image.cols * scale)), std::max(1, cvRound(image.rows * scale)));
   const int whole = std::max(1, static_cast<int>(1.0 / scale));
-  cv::Mat source = image;
-  covered = image.size();
+  cv::Size covered = image.size();
+  cv::Mat blocks = image;
   if (whole >= 2 && image.cols >= whole && image.rows >= whole) {
     covered = cv::Size(image.cols / whole * whole, image.rows / whole * whole);
-    cv::resize(image(cv::Rect(cv::Point(0, 0), covered)), source, cv::Size(covered.width / whole, covered.height / whole),
+    cv::resize(image(cv::Rect(cv::Point(0, 0), covered)), blocks, cv::Size(covered.width / whole, covered.height / whole),
                0, 0, cv::INTER_AREA);
   }
-  cv::Mat reduced = source;
-  if (source.size() != size) cv::resize(source, reduced, size, 0, 0, cv::INTER_AREA);
-  return reduced;
+  cv::Mat reduced = blocks;
+  if (blocks.size() != size) cv::resize(blocks, reduced, size, 0, 0, cv::INTER_AREA);
+  return {reduced, covered,
+          {static_cast<float>(size.width) / static_cast<float>(covered.width),
+           static_cast<float>(size.height) / static_cast<float>(covered.height)}};
 }
 
 }  // namespace swapline::vision

@@ -12,10 +12,14 @@
 
 namespace swapline::vision {
 
-// `image` reduced by `scale` (0 < scale <= 1). `covered` receives the size of the
-// input area the result averages (the top-left part of `image`); pixel centres of that
-// area map onto the result's as cv::resize maps them, with result.size() / covered
-// as the scale per axis.
-cv::Mat ReduceArea(const cv::Mat& image, double scale, cv::Size& covered);
+struct AreaReduction {
+  cv::Mat image;
+  cv::Size covered;   // the part of the input the result averages: its top-left corner
+  cv::Point2f scale;  // result pixels per input pixel, per axis: image.size() / covered;
+                      // pixel centres of `covered` map onto the result's as cv::resize maps them
+};
+
+// `image` reduced by `scale` (0 < scale <= 1).
+AreaReduction ReduceArea(const cv::Mat& image, double scale);
 
 }  // namespace swapline::vision
