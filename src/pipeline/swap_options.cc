@@ -82,6 +82,10 @@ constexpr Field kFields[] = {
      &O::face_swapper_pixel_boost},
     {"face-swapper-blend", "feather or poisson (classic swapper)", &O::face_swapper_blend},
     {"face-swapper-morph", "how far the face's shape moves toward the source's, 0..1", &O::face_swapper_morph},
+    {"face-swapper-keep-glasses",
+     "classic swapper: a target's glasses stay on, over the source's eyes (glasses are a strong likeness: the face "
+     "then reads more as the target's person)",
+     &O::face_swapper_keep_glasses},
     {"no-color-transfer", "keep the source face's own colours", &O::no_color_transfer},
     {"processors", "face_swapper and/or face_enhancer, run in this order on every selected face", &O::processors, 1, -1},
     {"face-enhancer-model",
@@ -302,6 +306,7 @@ Status FillFaceOptions(const SwapOptions& args, const std::vector<std::filesyste
   SWAPLINE_ASSIGN_OR_RETURN(spec.swapper.blend, vision::ParseBlendMode(args.face_swapper_blend));
   spec.swapper.color_transfer = !args.no_color_transfer;
   spec.swapper.morph = args.face_swapper_morph;
+  spec.swapper.keep_glasses = args.face_swapper_keep_glasses;
   SWAPLINE_ASSIGN_OR_RETURN(spec.swapper.pixel_boost, PixelBoost(args));
   spec.swapper.enhancer_blend = args.face_enhancer_blend;
   SWAPLINE_RETURN_IF_ERROR(EnhancerModel(args).status());

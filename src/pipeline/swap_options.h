@@ -51,6 +51,7 @@ struct SwapOptions {
   std::string face_swapper_pixel_boost;  // "512x512" or "512"; empty: the model's size
   std::string face_swapper_blend = "feather";
   float face_swapper_morph = vision::kDefaultMorph;
+  bool face_swapper_keep_glasses = false;
   bool no_color_transfer = false;
   std::vector<std::string> processors = {"face_swapper"};
   std::string face_enhancer_model = "gfpgan_1.4";  // gfpgan_1.2, gfpgan_1.3 or gfpgan_1.4 (models folder)

@@ -43,10 +43,6 @@ constexpr float kCoverRun = 0.03f;
 constexpr float kCoverEvenWidth = 0.2f;
 constexpr float kCoverRank = 0.15f;
 constexpr float kCoverFeather = 0.02f;
-// A pixel is far from the skin beyond this many of the skin's spreads (Lab), each
-// spread at least the floor: skin lit unevenly stays skin, hair and hats do not.
-constexpr float kMaxSkinDistance = 4.0f;
-constexpr float kSkinSpreadFloor[3] = {12.0f, 4.0f, 4.0f};
 
 std::vector<cv::Point> ToIntPoints(const std::vector<cv::Point2f>& points, cv::Point2f offset) {
   std::vector<cv::Point> out;
@@ -284,6 +280,18 @@ cv::Mat CreateFaceMask(const Face& face, cv::Size image, const cv::Rect& roi, co
   return combined.empty() ? cv::Mat(roi.size(), CV_32F, cv::Scalar(1.0)) : combined;
 }
 
+void KeepOccluders(const cv::Mat& visible, cv::Mat& mask, cv::Mat& shift) {
+  cv::Mat narrowed;
+  cv::min(mask, visible, narrowed);
+  mask = narrowed;
+  if (shift.empty()) return;
+  cv::Mat weights, stopped;
+  const cv::Mat planes[] = {visible, visible};
+  cv::merge(planes, 2, weights);
+  cv::multiply(shift, weights, stopped);
+  shift = stopped;
+}
+
 Status ApplySegmentationMasks(const Face& face, WarpTemplate warp_template, const cv::Mat& target,
                               const cv::Mat& swapped, const FaceMaskOptions& options, cv::Mat& mask,
                               cv::Mat& shift) {
@@ -300,29 +308,19 @@ Status ApplySegmentationMasks(const Face& face, WarpTemplate warp_template, cons
                    cv::BORDER_CONSTANT, 0);
     return learned;
   };
-  auto narrow = [&mask](const cv::Mat& learned) {
-    cv::Mat narrowed;
-    cv::min(mask, learned, narrowed);
-    mask = narrowed;
-  };
   SWAPLINE_RETURN_IF_ERROR(options.CheckSegmenters());
   if (options.Uses(MaskType::kOcclusion)) {
     SWAPLINE_ASSIGN_OR_RETURN(const cv::Mat visible, segment(*options.occluder, target));
-    narrow(visible);
-    if (!shift.empty()) {
-      cv::Mat weights, stopped;
-      const cv::Mat planes[] = {visible, visible};
-      cv::merge(planes, 2, weights);
-      cv::multiply(shift, weights, stopped);
-      shift = stopped;
-    }
+    KeepOccluders(visible, mask, shift);
   }
   if (options.Uses(MaskType::kRegion)) {
     // The output as it will look: the swapped face over the target.
     cv::Mat composite;
     cv::blendLinear(swapped, target, mask, 1.0 - mask, composite);
     SWAPLINE_ASSIGN_OR_RETURN(const cv::Mat regions, segment(*options.parser, composite));
-    narrow(regions);
+    cv::Mat narrowed;
+    cv::min(mask, regions, narrowed);
+    mask = narrowed;
   }
   return Status::Ok();
 }
@@ -354,19 +352,8 @@ void MarkForeheadCover(const cv::Mat& bgr, const Landmarks68& landmarks, cv::Mat
 
   cv::Mat lab;
   cv::cvtColor(bgr, lab, cv::COLOR_BGR2Lab);
-  cv::Scalar mean, spread;
-  cv::meanStdDev(lab, mean, spread, skin);
-  float inverse_spread[3];
-  for (int c = 0; c < 3; ++c) inverse_spread[c] = 1.0f / std::max(static_cast<float>(spread[c]), kSkinSpreadFloor[c]);
-  const auto far_from_skin = [&](cv::Point point) {
-    const cv::Vec3b& v = lab.at<cv::Vec3b>(point);
-    float d2 = 0;
-    for (int c = 0; c < 3; ++c) {
-      const float d = (static_cast<float>(v[c]) - static_cast<float>(mean[c])) * inverse_spread[c];
-      d2 += d * d;
-    }
-    return d2 > kMaxSkinDistance * kMaxSkinDistance;
-  };
+  const cv::Mat far = MarkFarFromSkin(lab, skin);
+  const auto far_from_skin = [&far](cv::Point point) { return far.at<std::uint8_t>(point) != 0; };
 
   // Brow line sampled about once per pixel, and how far above each sample the forehead
   // stays visible (`reach`: all of it).

@@ -90,6 +90,12 @@ cv::Mat CreateBoxMask(const Face& face, const cv::Rect& roi, const FaceMaskOptio
 cv::Mat CreateCropBoxMask(int size, float blur, const std::array<float, 4>& padding);
 cv::Mat CreateAreaMask(const Face& face, cv::Size image, const cv::Rect& roi, float blur);
 
+// Keeps the target's own pixels where `visible` (CV_32F, 0..1, `mask`'s size) is not
+// 1, as under an occluder: narrows `mask` to it and stops `shift` (a SwapPatch's motion
+// of the target's pixels, may be empty) by it, so what covers the face stays where it
+// is. Both become new matrices: ones they shared are left as they were.
+void KeepOccluders(const cv::Mat& visible, cv::Mat& mask, cv::Mat& shift);
+
 // Narrows `mask` (CV_32F over `target`, the face's working frame) by the learned masks
 // of options.types: the occlusion mask of `target`, and the region mask of `swapped`
 // (8-bit BGR, `target`'s size) laid over `target` by `mask`. Each is made in the crop

@@ -8,6 +8,7 @@
 #include <opencv2/imgproc.hpp>
 #include <opencv2/photo.hpp>
 
+#include "vision/face_glasses.h"
 #include "vision/face_morph.h"
 #include "vision/face_tone.h"
 #include "vision/swap_source.h"
@@ -316,7 +317,7 @@ class ClassicFaceSwapper final : public FaceSwapper {
     if (timings) timings->read_ms += MsSince(read_start);
 
     const auto warp_start = Clock::now();
-    const FaceGeometry& geometry = Geometry(target, image, work, timings);
+    const FaceGeometry& geometry = Geometry(target, image, work, region, timings);
     if (timings) timings->warp_ms += MsSince(warp_start);
     if (cv::countNonZero(geometry.core_mask) < 16) return patch;  // nothing visible to swap
 
@@ -369,7 +370,9 @@ class ClassicFaceSwapper final : public FaceSwapper {
 
   // The geometry of `target` in `work`: a kept one when the face held still, else
   // made anew (and kept, replacing the least recently used).
-  const FaceGeometry& Geometry(const Face& target, cv::Size image, const WorkFrame& work, SwapTimings* timings) {
+  // `region`: the target's pixels in `work`, which the glasses are found in.
+  const FaceGeometry& Geometry(const Face& target, cv::Size image, const WorkFrame& work, const cv::Mat& region,
+                               SwapTimings* timings) {
     const Landmarks68 landmarks = work.ToWork(target.landmarks68);
     if (timings) ++timings->faces;
     for (auto it = kept_.begin(); it != kept_.end(); ++it) {
@@ -379,11 +382,12 @@ class ClassicFaceSwapper final : public FaceSwapper {
       return kept_.front();
     }
     if (kept_.size() == kKeptGeometries) kept_.pop_back();
-    kept_.insert(kept_.begin(), MakeGeometry(target, image, work, landmarks));
+    kept_.insert(kept_.begin(), MakeGeometry(target, image, work, region, landmarks));
     return kept_.front();
   }
 
-  FaceGeometry MakeGeometry(const Face& target, cv::Size image, const WorkFrame& work, const Landmarks68& landmarks) const {
+  FaceGeometry MakeGeometry(const Face& target, cv::Size image, const WorkFrame& work, const cv::Mat& region,
+                            const Landmarks68& landmarks) const {
     FaceGeometry g;
     g.size = work.size;
     g.scale = work.scale;
@@ -422,10 +426,18 @@ class ClassicFaceSwapper final : public FaceSwapper {
       cv::Mat keep = 1.0 - CreateInnerMouthMask(g.morphed, whole);
       cv::min(g.mask, keep, g.mask);
     }
+    // When asked, the target's glasses stay on, over the source's eyes.
+    const GlassesFrame glasses = options_.keep_glasses ? FindGlassesFrame(region, landmarks) : GlassesFrame{};
+    if (glasses.found) {
+      cv::Mat visible;
+      glasses.mask.convertTo(visible, CV_32F, -1.0 / 255, 1.0);
+      KeepOccluders(visible, g.mask, g.shift);
+    }
     g.core_mask = g.mask > 0.5f;
     if (options_.color_transfer) {
       g.source_skin = CreateSkinMask(g.morphed, work.size) & g.core_mask;
       g.target_skin = CreateSkinMask(landmarks, work.size);
+      if (glasses.found) g.target_skin.setTo(0, glasses.mask);
     }
     return g;
   }

@@ -228,6 +228,29 @@ cv::Mat CreateSkinMask(const Landmarks68& p, cv::Size size) {
   return mask;
 }
 
+cv::Mat MarkFarFromSkin(const cv::Mat& lab, const cv::Mat& skin) {
+  constexpr float kMaxSkinDistance = 4.0f;
+  constexpr float kSpreadFloor[3] = {12.0f, 4.0f, 4.0f};
+  cv::Scalar mean, spread;
+  cv::meanStdDev(lab, mean, spread, skin);
+  float inverse_spread[3];
+  for (int c = 0; c < 3; ++c) inverse_spread[c] = 1.0f / std::max(static_cast<float>(spread[c]), kSpreadFloor[c]);
+  cv::Mat far(lab.size(), CV_8U);
+  for (int y = 0; y < lab.rows; ++y) {
+    const auto* v = lab.ptr<cv::Vec3b>(y);
+    auto* out = far.ptr<std::uint8_t>(y);
+    for (int x = 0; x < lab.cols; ++x) {
+      float d2 = 0;
+      for (int c = 0; c < 3; ++c) {
+        const float d = (static_cast<float>(v[x][c]) - static_cast<float>(mean[c])) * inverse_spread[c];
+        d2 += d * d;
+      }
+      out[x] = d2 > kMaxSkinDistance * kMaxSkinDistance ? 255 : 0;
+    }
+  }
+  return far;
+}
+
 void TransferTone(cv::Mat& face, const cv::Mat& face_skin, const cv::Mat& target, const cv::Mat& target_skin) {
   if (cv::countNonZero(face_skin) < 16 || cv::countNonZero(target_skin) < 16) return;
   cv::Point2f face_to_small, target_to_small;

@@ -26,6 +26,11 @@ namespace swapline::vision {
 // 255 on the skin of the face with `landmarks`, 0 elsewhere, over an image of `size`.
 cv::Mat CreateSkinMask(const Landmarks68& landmarks, cv::Size size);
 
+// 255 where a pixel of `lab` (8-bit Lab) lies far from the skin under `skin` (8-bit):
+// beyond 4 of the skin's spreads, each spread at least a floor, so skin lit unevenly
+// stays skin while hair, hats and glasses frames do not; 0 elsewhere.
+cv::Mat MarkFarFromSkin(const cv::Mat& lab, const cv::Mat& skin);
+
 // Recolours `face` (8-bit BGR) in place. `target` is the same size, the same frame;
 // `face_skin` and `target_skin` (8-bit masks) mark the skin of each. The target is
 // only measured, on a copy reduced to at most 192 px (its statistics and shading

@@ -20,6 +20,7 @@
 #include "vision/face_recognizer.h"
 #include "vision/face_selector.h"
 #include "vision/face_swapper.h"
+#include "photo_face_test.h"
 
 namespace swapline::vision {
 namespace {
@@ -30,20 +31,8 @@ const std::string kCollins = kPhotos + "eileen_collins_nasa_portrait.png";
 const std::string kLincoln = kPhotos + "abraham_lincoln_gardner_1863.jpg";
 const std::string kObama = kPhotos + "obama_official_portrait_2012.jpg";
 
-class FaceSwapperTest : public ::testing::Test {
+class FaceSwapperTest : public PhotoFaceTest {
  protected:
-  static void SetUpTestSuite() {
-    auto analyser = FaceAnalyser::CreateDefault();
-    ASSERT_TRUE(analyser.ok()) << analyser.status().ToString();
-    analyser_ = std::make_unique<FaceAnalyser>(std::move(*analyser));
-  }
-  static void TearDownTestSuite() { analyser_.reset(); }
-
-  static cv::Mat Read(const std::string& path) {
-    auto image = media::ReadImage(path);
-    EXPECT_TRUE(image.ok()) << image.status().ToString();
-    return image.ok() ? *image : cv::Mat(64, 64, CV_8UC3, cv::Scalar(0, 0, 0));
-  }
   static Face Largest(const cv::Mat& image) {
     auto faces = analyser_->Analyse(image, 0.3f, false);
     EXPECT_TRUE(faces.ok() && !faces->empty());
@@ -67,11 +56,7 @@ class FaceSwapperTest : public ::testing::Test {
     EXPECT_TRUE(Swap(*swapper, output, face).ok());
     return output;
   }
-
-  static std::unique_ptr<FaceAnalyser> analyser_;
 };
-
-std::unique_ptr<FaceAnalyser> FaceSwapperTest::analyser_;
 
 // Translation, scale and rotation of the similarity from `from` to `to`, relative to
 // the face width of `to`.
