@@ -31,6 +31,8 @@ constexpr float kRimFrom = 0.25f, kRimTo = 0.75f, kRimTop = 0.3f, kRimBottom = 0
 // 3.5-8.5 but 50 where the brows meet over the nose, rims at most 18.5 (lower lids,
 // bags). So both must show.
 constexpr float kMinBridgeContrast = 12.0f;
+// Half the thickness of the bridge's bar that is frame whatever its colour.
+constexpr int kBridgeHalfWidth = 2;
 constexpr float kMinRimContrast = 30.0f;
 
 // Frame evidence: a pixel far from the skin's colour (MarkFarFromSkin), or this many
@@ -90,6 +92,7 @@ Bar MeasureBar(const cv::Mat& grey, const cv::Rect& strip) {
 
 // The frame in the eye frame's crop: evidence around the eyes, kept where it connects
 // to the bridge's bar.
+// `bars`: the bridge first, then the rims.
 cv::Mat TraceFrame(const cv::Mat& crop, const cv::Mat& grey, const Landmarks68& p, const std::vector<Bar>& bars) {
   cv::Mat lab;
   cv::cvtColor(crop, lab, cv::COLOR_BGR2Lab);
@@ -153,6 +156,11 @@ cv::Mat TraceFrame(const cv::Mat& crop, const cv::Mat& grey, const Landmarks68& 
     auto* out = frame.ptr<std::uint8_t>(y);
     for (int x = 0; x < labels.cols; ++x) out[x] = keep[static_cast<std::size_t>(row[x])] ? 255 : 0;
   }
+  // The bridge's bar itself, between the eyes' guards, even where it is tinted like
+  // skin (a translucent frame).
+  const Bar& bridge = bars.front();
+  cv::rectangle(frame, cv::Point(cvRound(p[39].x) + kEyeGuard, bridge.row - kBridgeHalfWidth),
+                cv::Point(cvRound(p[42].x) - kEyeGuard, bridge.row + kBridgeHalfWidth), cv::Scalar(255), cv::FILLED);
   // The frame's antialiased edge belongs to it too.
   cv::dilate(frame, frame, cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(3, 3)));
   return frame;

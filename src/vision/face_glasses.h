@@ -3,19 +3,21 @@
 // Classic image analysis on the face's pixels and 68 landmarks, in an eye frame of
 // fixed scale (eye centres kEyeDistance apart, level), so it behaves alike on small
 // and large faces:
-//   found  a frame's bridge crosses the nose between the inner eye corners: along
-//          the strip between them, a horizontal bar darker or lighter than the skin
-//          just above and below it, the same in nearly every column (a wrinkle or a
-//          fold of the nose does not span the strip; shading has no such step);
-//   frame  around the eyes, pixels that stand out from the face's skin (far from the
-//          cheeks' and nose's colour, or darker than their surroundings in a thin
-//          line), kept where they connect to the bridge: the rims and the temples'
-//          start. The eyes themselves are never frame; a brow the rim runs along
-//          joins it.
-// The classic swapper keeps the target's frame over the swapped face, as an occluder
-// (FaceFusion's occlusion mask does the same with a network): the output wears the
-// target's glasses, with the source's eyes behind the lenses. A source's glasses come
-// with its eyes, as part of its face.
+//   found  a frame's bridge crosses the nose between the inner eye corners and a
+//          lower rim runs under each eye: along each strip, a horizontal bar darker
+//          or lighter than the skin just above and below it, the same in nearly
+//          every column (a wrinkle or a fold does not span the strip; shading has no
+//          such step). Both must show: brows that meet over the nose make the bridge's
+//          bar alone, lower lids and their bags make weaker lines than a rim;
+//   frame  around the eyes, pixels that stand out from the face's skin (a colour far
+//          from the cheeks' and nose's, or a thin dark line), kept where they join
+//          one of those bars or have a colour of their own, and the bridge's bar
+//          itself. The eyes, and everything above the brow points (the brows
+//          included), are never frame.
+// With --face-swapper-keep-glasses the classic swapper keeps a target's frame over the
+// swapped face, as an occluder (FaceFusion's occlusion mask does the same with a
+// network): the output wears the target's glasses, with the source's eyes behind the
+// lenses. A source's glasses come with its eyes, as part of its face.
 //
 // Pure functions, thread-safe.
 #pragma once

@@ -123,7 +123,7 @@ TEST_F(FaceGlassesTest, SwapKeepsTheTargetsGlassesOverTheSourcesEyesWhenAsked) {
   std::printf("kept: change on the frame %.1f, on the eyes %.1f (%d frame pixels); replaced: on the frame %.1f\n",
               on_frame, on_eyes, cv::countNonZero(frame_core), replaced);
   EXPECT_GT(cv::countNonZero(frame_core), 200);
-  // Measured: 0.0 on the frame, 42.2 on the eyes; by default the frame changes by 24.
+  // Measured: 0.0 on the frame, 44.6 on the eyes; by default the frame changes by 54.1.
   EXPECT_LT(on_frame, 5.0) << "the target's glasses were swapped away";
   EXPECT_GT(on_eyes, 15.0) << "the eyes behind the lenses were not swapped";
   EXPECT_GT(replaced, 10.0) << "without --face-swapper-keep-glasses the glasses stayed";
