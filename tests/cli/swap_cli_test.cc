@@ -30,6 +30,7 @@
 #include "support/brought_models.h"
 #include "vision/face.h"
 #include "vision/face_analyser.h"
+#include "vision/face_glasses.h"
 #include "vision/face_masker.h"
 #include "vision/face_mesh_landmarker.h"
 #include "vision/face_selector.h"
@@ -970,6 +971,35 @@ TEST_F(BadInputTest, FaceEnhancerRunsAfterTheSwapWithGfpganBrought) {
   cv::Mat difference;
   cv::absdiff((*enhanced)(centre), (*swapped)(centre), difference);
   EXPECT_GT(cv::mean(difference)[1], 40.0);
+}
+
+TEST_F(BadInputTest, KeepGlassesKeepsTheTargetsFrameOnTheSwappedFace) {
+  // The option reaches the swapper: with it, the target's glasses frame comes out as it
+  // went in; without it (the default), the frame is swapped with the rest of the face.
+  auto hopper = media::ReadImage(kHopper);
+  ASSERT_TRUE(hopper.ok());
+  auto analyser = vision::FaceAnalyser::CreateDefault();
+  ASSERT_TRUE(analyser.ok());
+  auto faces = analyser->Analyse(*hopper, 0.5f, false);
+  ASSERT_TRUE(faces.ok() && faces->size() == 1u);
+  const vision::GlassesFrame glasses = vision::FindGlassesFrame(*hopper, faces->front().landmarks68);
+  ASSERT_TRUE(glasses.found);
+  cv::Mat frame_core;
+  cv::erode(glasses.mask == 255, frame_core, cv::Mat());
+  auto change_on_frame = [&](std::vector<std::string> options) {
+    std::vector<std::string> args = {"swap", "-s", kObama, "-t", kHopper, "-o", output_};
+    args.insert(args.end(), options.begin(), options.end());
+    fs::remove(output_);
+    const RunResult r = Swapline(args);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    auto image = media::ReadImage(output_);
+    if (!image.ok()) return -1.0;
+    cv::Mat change;
+    cv::absdiff(*image, *hopper, change);
+    return cv::mean(change, frame_core)[1];
+  };
+  EXPECT_LT(change_on_frame({"--face-swapper-keep-glasses"}), 3.0);
+  EXPECT_GT(change_on_frame({}), 10.0);
 }
 
 TEST_F(BadInputTest, LearnedMasksKeepOccludersAndTakeOnlyTheChosenRegionsWithTheirModelsBrought) {
