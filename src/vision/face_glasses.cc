@@ -49,12 +49,6 @@ constexpr int kEyeGuard = 3;
 // How far above the brow points a rim may still reach.
 constexpr float kBrowGuard = 3.0f;
 
-cv::Point2f Mean(const Landmarks68& p, int first, int last) {
-  cv::Point2f sum(0, 0);
-  for (int i = first; i <= last; ++i) sum += p[static_cast<std::size_t>(i)];
-  return sum * (1.0f / static_cast<float>(last - first + 1));
-}
-
 std::vector<cv::Point> Rounded(const std::vector<cv::Point2f>& points) {
   std::vector<cv::Point> out;
   out.reserve(points.size());
@@ -90,9 +84,9 @@ Bar MeasureBar(const cv::Mat& grey, const cv::Rect& strip) {
   return best;
 }
 
-// The frame in the eye frame's crop: evidence around the eyes, kept where it connects
-// to the bridge's bar.
-// `bars`: the bridge first, then the rims.
+// The frame in the eye frame's crop: evidence around the eyes, kept where it joins a
+// bar or has a colour of its own, and the bridge's bar itself. `bars`: the bridge
+// first, then the rims.
 cv::Mat TraceFrame(const cv::Mat& crop, const cv::Mat& grey, const Landmarks68& p, const std::vector<Bar>& bars) {
   cv::Mat lab;
   cv::cvtColor(crop, lab, cv::COLOR_BGR2Lab);
@@ -170,7 +164,8 @@ cv::Mat TraceFrame(const cv::Mat& crop, const cv::Mat& grey, const Landmarks68& 
 
 GlassesFrame FindGlassesFrame(const cv::Mat& bgr, const Landmarks68& landmarks) {
   GlassesFrame glasses;
-  const cv::Point2f left = Mean(landmarks, 36, 41), right = Mean(landmarks, 42, 47);
+  const Landmarks5 eyes = Landmarks5From68(landmarks);  // the eye centres first
+  const cv::Point2f left = eyes[0], right = eyes[1];
   const cv::Point2f across = right - left;
   const float distance = static_cast<float>(cv::norm(across));
   if (distance < 8.0f || bgr.empty()) return glasses;
