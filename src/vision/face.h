@@ -44,4 +44,13 @@ struct Face {
 // FaceFusion's 68→5 reduction: mean of 36-41, mean of 42-47, 30, 48, 54.
 Landmarks5 Landmarks5From68(const Landmarks68& points);
 
+// `points` less `offset`, rounded to whole pixels: the vertices OpenCV's polygon
+// drawing takes.
+inline std::vector<cv::Point> RoundedPoints(const std::vector<cv::Point2f>& points, cv::Point2f offset = {}) {
+  std::vector<cv::Point> out;
+  out.reserve(points.size());
+  for (const auto& p : points) out.emplace_back(cvRound(p.x - offset.x), cvRound(p.y - offset.y));
+  return out;
+}
+
 }  // namespace swapline::vision

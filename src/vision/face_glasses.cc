@@ -49,13 +49,6 @@ constexpr int kEyeGuard = 3;
 // How far above the brow points a rim may still reach.
 constexpr float kBrowGuard = 3.0f;
 
-std::vector<cv::Point> Rounded(const std::vector<cv::Point2f>& points) {
-  std::vector<cv::Point> out;
-  out.reserve(points.size());
-  for (const auto& p : points) out.emplace_back(cvRound(p.x), cvRound(p.y));
-  return out;
-}
-
 // Median across the strip's columns of each row's bar step: the grey level midway
 // between the pixels kBarReach above and below, less its own. Positive for a dark
 // bar, negative for a light one; the strongest step and its row.
@@ -109,8 +102,8 @@ cv::Mat TraceFrame(const cv::Mat& crop, const cv::Mat& grey, const Landmarks68& 
   for (const auto& [first, last] : {std::pair{36, 41}, std::pair{42, 47}}) {
     std::vector<cv::Point2f> eye(p.begin() + first, p.begin() + last + 1), hull;
     cv::convexHull(eye, hull);
-    cv::fillConvexPoly(zone, Rounded(hull), cv::Scalar(0));
-    cv::polylines(zone, Rounded(hull), true, cv::Scalar(0), 2 * kEyeGuard);
+    cv::fillConvexPoly(zone, RoundedPoints(hull), cv::Scalar(0));
+    cv::polylines(zone, RoundedPoints(hull), true, cv::Scalar(0), 2 * kEyeGuard);
   }
   // Above the brow points the face is its own, brows included: a top rim is where the
   // landmarker puts the brows or below.
@@ -119,7 +112,7 @@ cv::Mat TraceFrame(const cv::Mat& crop, const cv::Mat& grey, const Landmarks68& 
   above.emplace_back(static_cast<float>(kFrameSize.width), p[26].y - kBrowGuard);
   above.emplace_back(static_cast<float>(kFrameSize.width), 0.0f);
   above.emplace_back(0.0f, 0.0f);
-  cv::fillPoly(zone, std::vector<std::vector<cv::Point>>{Rounded(above)}, cv::Scalar(0));
+  cv::fillPoly(zone, std::vector<std::vector<cv::Point>>{RoundedPoints(above)}, cv::Scalar(0));
   evidence &= zone;
 
   cv::Mat labels;

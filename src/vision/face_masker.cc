@@ -44,13 +44,6 @@ constexpr float kCoverEvenWidth = 0.2f;
 constexpr float kCoverRank = 0.15f;
 constexpr float kCoverFeather = 0.02f;
 
-std::vector<cv::Point> ToIntPoints(const std::vector<cv::Point2f>& points, cv::Point2f offset) {
-  std::vector<cv::Point> out;
-  out.reserve(points.size());
-  for (const auto& p : points) out.emplace_back(cvRound(p.x - offset.x), cvRound(p.y - offset.y));
-  return out;
-}
-
 int OddKernel(double sigma) { return std::max(3, 2 * static_cast<int>(std::ceil(3 * sigma)) + 1); }
 
 // The face's "up", chin to nose bridge: the forehead is measured along it, so tilted
@@ -330,7 +323,7 @@ cv::Mat CreateInnerMouthMask(const Landmarks68& landmarks, const cv::Rect& roi) 
   const std::vector<cv::Point2f> inner(landmarks.begin() + 60, landmarks.begin() + 68);
   std::vector<cv::Point2f> hull;
   cv::convexHull(inner, hull);
-  cv::fillConvexPoly(mask, ToIntPoints(hull, cv::Point2f(static_cast<float>(roi.x), static_cast<float>(roi.y))),
+  cv::fillConvexPoly(mask, RoundedPoints(hull, cv::Point2f(static_cast<float>(roi.x), static_cast<float>(roi.y))),
                      cv::Scalar(1.0), cv::LINE_AA);
   const double sigma = 0.015 * FaceWidth(landmarks);
   const int grow = std::max(1, static_cast<int>(std::lround(2 * sigma)));

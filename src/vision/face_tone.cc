@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <optional>
 #include <vector>
@@ -27,12 +28,6 @@ constexpr double kMaxColourRatio = 3.0;
 // as the full working frame, at a fraction of its Lab conversion. (At 128 the tone
 // shifted enough to move a re-detected chin: Hopper -> Collins scale 2.1 % -> 3.2 %.)
 constexpr int kStatisticsSide = 192;
-
-std::vector<cv::Point> Rounded(const std::vector<cv::Point2f>& points) {
-  std::vector<cv::Point> out;
-  for (const auto& p : points) out.emplace_back(cvRound(p.x), cvRound(p.y));
-  return out;
-}
 
 std::vector<cv::Point2f> Range(const Landmarks68& p, int first, int last) {
   return {p.begin() + first, p.begin() + last + 1};
@@ -89,31 +84,51 @@ Shading FitShading(const cv::Mat& lightness, const cv::Mat& skin) {
   return shading;
 }
 
-// `shading` over an image of `size` whose pixel (x, y) is (x, y) * `to_fit` + offset
-// in the pixels the shading was fitted on: per row, a quadratic in x between the
-// fitted bounds (flat beyond them), evaluated directly in a loop the compiler
-// vectorises.
+// `shading` over an image whose pixel (x, y) is (x, y) * `to_fit` + offset in the
+// pixels the shading was fitted on: per row, a quadratic in x between the fitted
+// bounds (flat beyond them), evaluated in loops the compiler vectorises.
+class ShadingSampler {
+ public:
+  // The quadratic a + b u + d u² of one row.
+  struct Row {
+    float a, b, d;
+  };
+
+  ShadingSampler(const Shading& shading, float to_fit_x, float to_fit_y)
+      : shading_(shading),
+        to_fit_y_(to_fit_y),
+        du_(to_fit_x / shading.scale),
+        u0_((0.5f * to_fit_x - 0.5f - shading.centre.x) / shading.scale),
+        u_low_((static_cast<float>(shading.bounds.x) - shading.centre.x) / shading.scale),
+        u_high_((static_cast<float>(shading.bounds.x + shading.bounds.width - 1) - shading.centre.x) / shading.scale),
+        v_low_((shading.bounds.y - shading.centre.y) / shading.scale),
+        v_high_((shading.bounds.y + shading.bounds.height - 1 - shading.centre.y) / shading.scale) {}
+
+  Row RowAt(int y) const {
+    const cv::Matx61d& c = shading_.coefficients;
+    const double v = std::clamp(((y + 0.5) * to_fit_y_ - 0.5 - shading_.centre.y) / shading_.scale, v_low_, v_high_);
+    return {static_cast<float>(c(0) + c(2) * v + c(5) * v * v), static_cast<float>(c(1) + c(4) * v),
+            static_cast<float>(c(3))};
+  }
+
+  float At(const Row& row, int x) const {
+    const float u = std::clamp(static_cast<float>(x) * du_ + u0_, u_low_, u_high_);
+    return std::clamp(row.a + u * (row.b + u * row.d), shading_.low, shading_.high);
+  }
+
+ private:
+  const Shading& shading_;
+  float to_fit_y_, du_, u0_, u_low_, u_high_;
+  double v_low_, v_high_;
+};
+
 cv::Mat Surface(const Shading& shading, cv::Size size, float to_fit_x, float to_fit_y) {
+  const ShadingSampler sampler(shading, to_fit_x, to_fit_y);
   cv::Mat surface(size, CV_32F);
-  const cv::Matx61d& c = shading.coefficients;
-  // Normalised fit coordinates of pixel x: u = x * du + u0, clamped to the bounds.
-  const float du = to_fit_x / shading.scale;
-  const float u0 = (0.5f * to_fit_x - 0.5f - shading.centre.x) / shading.scale;
-  const float u_low = (static_cast<float>(shading.bounds.x) - shading.centre.x) / shading.scale;
-  const float u_high = (static_cast<float>(shading.bounds.x + shading.bounds.width - 1) - shading.centre.x) / shading.scale;
-  const double v_low = (shading.bounds.y - shading.centre.y) / shading.scale;
-  const double v_high = (shading.bounds.y + shading.bounds.height - 1 - shading.centre.y) / shading.scale;
   for (int y = 0; y < size.height; ++y) {
-    const double v = std::clamp(((y + 0.5) * to_fit_y - 0.5 - shading.centre.y) / shading.scale, v_low, v_high);
-    // The row's quadratic a + b u + d u².
-    const auto a = static_cast<float>(c(0) + c(2) * v + c(5) * v * v);
-    const auto b = static_cast<float>(c(1) + c(4) * v);
-    const auto d = static_cast<float>(c(3));
+    const ShadingSampler::Row row = sampler.RowAt(y);
     float* out = surface.ptr<float>(y);
-    for (int x = 0; x < size.width; ++x) {
-      const float u = std::clamp(static_cast<float>(x) * du + u0, u_low, u_high);
-      out[x] = std::clamp(a + u * (b + u * d), shading.low, shading.high);
-    }
+    for (int x = 0; x < size.width; ++x) out[x] = sampler.At(row, x);
   }
   return surface;
 }
@@ -148,17 +163,6 @@ std::vector<cv::Mat> ToLab(const cv::Mat& bgr) {
   planes[0].convertTo(planes[0], CV_32F, 1.0 / kLightnessTo8Bit);
   for (int c = 1; c < 3; ++c) planes[c].convertTo(planes[c], CV_32F, 1.0, -kColourOffset);
   return planes;
-}
-
-// The 8-bit BGR image of float Lab planes as ToLab returns them.
-cv::Mat FromLab(const std::vector<cv::Mat>& planes) {
-  std::vector<cv::Mat> lab(3);
-  planes[0].convertTo(lab[0], CV_8U, kLightnessTo8Bit);
-  for (int c = 1; c < 3; ++c) planes[c].convertTo(lab[c], CV_8U, 1.0, kColourOffset);
-  cv::Mat merged, bgr;
-  cv::merge(lab, merged);
-  cv::cvtColor(merged, bgr, cv::COLOR_Lab2BGR);
-  return bgr;
 }
 
 // `skin` without the pixels whose lightness is far from the skin's (trimmed pass).
@@ -212,19 +216,19 @@ cv::Mat CreateSkinMask(const Landmarks68& p, cv::Size size) {
   const std::vector<cv::Point2f> outline = {p[1], p[2], p[31], p[33], p[35], p[14], p[15], p[45], p[42], p[27], p[39], p[36]};
   std::vector<cv::Point2f> hull;
   cv::convexHull(outline, hull);
-  cv::fillConvexPoly(mask, Rounded(hull), cv::Scalar(255));
+  cv::fillConvexPoly(mask, RoundedPoints(hull), cv::Scalar(255));
   const int thickness = std::max(1, cvRound(0.05f * width));
   for (const auto& [first, last] : {std::pair{36, 41}, std::pair{42, 47}}) {
     std::vector<cv::Point2f> eye;
     cv::convexHull(Range(p, first, last), eye);
-    cv::fillConvexPoly(mask, Rounded(eye), cv::Scalar(0));
-    cv::polylines(mask, Rounded(eye), true, cv::Scalar(0), 2 * thickness);
+    cv::fillConvexPoly(mask, RoundedPoints(eye), cv::Scalar(0));
+    cv::polylines(mask, RoundedPoints(eye), true, cv::Scalar(0), 2 * thickness);
   }
   for (const auto& [first, last] : {std::pair{17, 21}, std::pair{22, 26}}) {
-    cv::polylines(mask, Rounded(Range(p, first, last)), false, cv::Scalar(0), 2 * thickness);
+    cv::polylines(mask, RoundedPoints(Range(p, first, last)), false, cv::Scalar(0), 2 * thickness);
   }
   // Nostrils sit just above the nose's lower outline.
-  cv::polylines(mask, Rounded(Range(p, 31, 35)), false, cv::Scalar(0), 2 * thickness);
+  cv::polylines(mask, RoundedPoints(Range(p, 31, 35)), false, cv::Scalar(0), 2 * thickness);
   return mask;
 }
 
@@ -258,21 +262,39 @@ void TransferTone(cv::Mat& face, const cv::Mat& face_skin, const cv::Mat& target
   const std::optional<SkinStatistics> to = MeasureSkin(target, target_skin, target_to_small);
   if (!from || !to) return;
 
-  // Light: own detail, target's shading.
-  std::vector<cv::Mat> fc = ToLab(face);
-  const double detail_ratio = std::clamp(to->detail_spread[0] / std::max(from->detail_spread[0], 1e-3),
-                                         kMinDetailRatio, kMaxDetailRatio);
-  const cv::Mat face_surface = Surface(from->shading, face.size(), face_to_small.x, face_to_small.y);
-  const cv::Mat target_surface = Surface(to->shading, face.size(), target_to_small.x, target_to_small.y);
-  fc[0] = (fc[0] - face_surface - from->detail_mean[0]) * detail_ratio + to->detail_mean[0] + target_surface;
-
+  // Per pixel, in 8-bit Lab, in one pass. Light: own detail, target's shading.
   // Colour: the skin's mean and spread.
+  const auto detail_ratio = static_cast<float>(std::clamp(
+      to->detail_spread[0] / std::max(from->detail_spread[0], 1e-3), kMinDetailRatio, kMaxDetailRatio));
+  const auto detail_offset = static_cast<float>(to->detail_mean[0] - from->detail_mean[0] * detail_ratio);
+  const ShadingSampler face_shading(from->shading, face_to_small.x, face_to_small.y);
+  const ShadingSampler target_shading(to->shading, target_to_small.x, target_to_small.y);
+  float colour_ratio[3] = {}, colour_offset[3] = {};
   for (int c = 1; c < 3; ++c) {
     const double ratio =
         std::min(kMaxColourRatio, to->colour_spread[c][0] / std::max(from->colour_spread[c][0], 0.5));
-    fc[c].convertTo(fc[c], CV_32F, ratio, to->colour_mean[c][0] - from->colour_mean[c][0] * ratio);
+    colour_ratio[c] = static_cast<float>(ratio);
+    colour_offset[c] = static_cast<float>(to->colour_mean[c][0] - from->colour_mean[c][0] * ratio + kColourOffset -
+                                          kColourOffset * ratio);
   }
-  face = FromLab(fc);
+  const auto to_lightness = static_cast<float>(1.0 / kLightnessTo8Bit);
+  const auto to_8bit = static_cast<float>(kLightnessTo8Bit);
+  cv::Mat lab;
+  cv::cvtColor(face, lab, cv::COLOR_BGR2Lab);
+  for (int y = 0; y < lab.rows; ++y) {
+    const ShadingSampler::Row face_row = face_shading.RowAt(y), target_row = target_shading.RowAt(y);
+    auto* p = lab.ptr<cv::Vec3b>(y);
+    for (int x = 0; x < lab.cols; ++x) {
+      const float lightness = static_cast<float>(p[x][0]) * to_lightness;
+      const float detail = lightness - face_shading.At(face_row, x);
+      const float toned = detail * detail_ratio + detail_offset + target_shading.At(target_row, x);
+      p[x][0] = cv::saturate_cast<std::uint8_t>(toned * to_8bit);
+      for (int c = 1; c < 3; ++c) {
+        p[x][c] = cv::saturate_cast<std::uint8_t>(static_cast<float>(p[x][c]) * colour_ratio[c] + colour_offset[c]);
+      }
+    }
+  }
+  cv::cvtColor(lab, face, cv::COLOR_Lab2BGR);
 }
 
 }  // namespace swapline::vision
