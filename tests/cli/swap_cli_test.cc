@@ -104,8 +104,7 @@ double Psnr(const cv::Mat& a, const cv::Mat& b, const cv::Mat& mask) {
 cv::Mat Hull(const std::vector<cv::Point2f>& outline, cv::Size size, int grow) {
   std::vector<cv::Point2f> hull;
   cv::convexHull(outline, hull);
-  std::vector<cv::Point> polygon;
-  for (const auto& p : hull) polygon.emplace_back(cvRound(p.x), cvRound(p.y));
+  const std::vector<cv::Point> polygon = vision::RoundedPoints(hull);
   cv::Mat mask = cv::Mat::zeros(size, CV_8U);
   cv::fillConvexPoly(mask, polygon, cv::Scalar(255));
   if (grow > 0) {

@@ -131,8 +131,7 @@ TEST_F(FaceSwapperTest, SwappedFaceKeepsTheTargetsPoseAndChangesNothingOutsideTh
     cv::Mat allowed = cv::Mat::zeros(target.size(), CV_8U);
     std::vector<cv::Point2f> hull;
     cv::convexHull(SwapOutline(face.landmarks68, target.size()), hull);
-    std::vector<cv::Point> polygon;
-    for (const auto& p : hull) polygon.emplace_back(cvRound(p.x), cvRound(p.y));
+    const std::vector<cv::Point> polygon = RoundedPoints(hull);
     cv::fillConvexPoly(allowed, polygon, cv::Scalar(255));
     cv::dilate(allowed, allowed, cv::getStructuringElement(cv::MORPH_ELLIPSE, {5, 5}));
     EXPECT_EQ(cv::countNonZero((changed > 0) & ~allowed), 0) << source << " -> " << target_path;
@@ -152,8 +151,7 @@ TEST_F(FaceSwapperTest, MorphZeroKeepsTheTargetsOutline) {
   cv::Mat outline = cv::Mat::zeros(target.size(), CV_8U);
   std::vector<cv::Point2f> hull;
   cv::convexHull(FaceOutline(face.landmarks68, target.size()), hull);
-  std::vector<cv::Point> polygon;
-  for (const auto& p : hull) polygon.emplace_back(cvRound(p.x), cvRound(p.y));
+  const std::vector<cv::Point> polygon = RoundedPoints(hull);
   cv::fillConvexPoly(outline, polygon, cv::Scalar(255));
   cv::dilate(outline, outline, cv::getStructuringElement(cv::MORPH_ELLIPSE, {7, 7}));
   EXPECT_EQ(cv::countNonZero((changed > 0) & ~outline), 0);
