@@ -12,6 +12,7 @@
 
 #include "pipeline/frame_pipeline.h"
 #include "pipeline/yuv_region.h"
+#include "vision/face_glasses.h"
 
 namespace swapline::pipeline {
 namespace {
@@ -51,10 +52,12 @@ class ReaderSource final : public FrameSource {
 // in the first frame at or after --reference-frame-number that has faces.
 class TrackStage final : public FrameStage {
  public:
+  // `decide_glasses`: each track's glasses are decided across its frames
+  // (vision::GlassesVote) for a swapper that keeps a target's glasses.
   TrackStage(vision::FaceAnalyser& analyser, const vision::FaceTrackerOptions& options,
-             const vision::FaceSelectorOptions& selector, std::int64_t reference_frame_number)
+             const vision::FaceSelectorOptions& selector, std::int64_t reference_frame_number, bool decide_glasses)
       : tracker_(analyser.detector(), analyser.landmarker(), options), recognizer_(analyser.recognizer()),
-        selector_(selector), reference_frame_number_(reference_frame_number) {}
+        selector_(selector), reference_frame_number_(reference_frame_number), decide_glasses_(decide_glasses) {}
 
   Status Process(FrameWork& work) override {
     const auto start = Clock::now();
@@ -68,6 +71,7 @@ class TrackStage final : public FrameStage {
  private:
   Status Select(FrameWork& work) {
     SWAPLINE_ASSIGN_OR_RETURN(std::vector<vision::TrackedFace> tracked, tracker_.Track(work.frame.y));
+    if (decide_glasses_) DecideGlasses(work.frame, tracked);
     if (selector_.mode == vision::SelectorMode::kMany) {
       for (auto& t : tracked) work.faces.push_back(std::move(t.face));
       return Status::Ok();
@@ -114,6 +118,21 @@ class TrackStage final : public FrameStage {
     return Status::Ok();
   }
 
+  // Each tracked face's glasses, by its track's vote; the votes of tracks that ended
+  // are dropped.
+  void DecideGlasses(const media::VideoFrame& frame, std::vector<vision::TrackedFace>& tracked) {
+    const cv::Size size = frame.y.size();
+    std::map<int, vision::GlassesVote> votes;
+    for (vision::TrackedFace& t : tracked) {
+      const cv::Rect roi = EvenRegion(vision::GlassesRegion(t.face.landmarks68, size), size);
+      const bool found = roi.width >= 2 && roi.height >= 2 &&
+                         vision::MeasureGlasses(RegionToBgr(frame, roi), Shifted(t.face, roi.tl()).landmarks68).found;
+      vision::GlassesVote& vote = votes[t.track_id] = glasses_votes_[t.track_id];
+      t.face.glasses = vote.Update(found);
+    }
+    glasses_votes_ = std::move(votes);
+  }
+
   Result<vision::Embedding> Embed(const media::VideoFrame& frame, const vision::Face& face) {
     const cv::Size size = frame.y.size();
     // The recognizer's chip reaches a quarter of the face beyond the landmarks.
@@ -128,6 +147,8 @@ class TrackStage final : public FrameStage {
   int chosen_track_ = -1;  // mode one
   std::optional<vision::Embedding> reference_;
   std::map<int, bool> same_person_;  // track id → matches the reference
+  bool decide_glasses_;
+  std::map<int, vision::GlassesVote> glasses_votes_;  // track id → its vote so far
   double track_ms_ = 0;
 };
 
@@ -156,6 +177,7 @@ class SwapStage final : public FrameStage {
     times_.swap.paste_ms += swap_.paste_ms;
     times_.swap.faces += swap_.faces;
     times_.swap.reused_geometries += swap_.reused_geometries;
+    times_.swap.kept_glasses += swap_.kept_glasses;
     return Status::Ok();
   }
 
@@ -266,7 +288,7 @@ Result<VideoJobReport> RunVideoJob(ImageSwapEngine& engine, const VideoJobSpec& 
   tracker_options.frame_rate = fps;
   tracker_options.smooth = spec.smooth_landmarks;
   TrackStage track_stage(engine.analyser(), tracker_options, spec.selector,
-                         spec.reference_frame_number - spec.trim_frame_start);
+                         spec.reference_frame_number - spec.trim_frame_start, spec.swapper.keep_glasses);
 
   std::int64_t total = std::max<std::int64_t>(0, info.frame_count - spec.trim_frame_start);
   if (spec.trim_frame_end) total = std::min(total, *spec.trim_frame_end - spec.trim_frame_start);

@@ -39,6 +39,9 @@ struct Face {
   Landmarks68 landmarks68{};
   Landmarks5 landmarks5{};  // derived from landmarks68 (Landmarks5From68)
   std::optional<Embedding> embedding;  // set when a recognizer is configured
+  // Wears glasses: set when decided for it (a video track's GlassesVote, when the
+  // swapper keeps a target's glasses); unset, the swapper decides from the image.
+  std::optional<bool> glasses;
 };
 
 // FaceFusion's 68→5 reduction: mean of 36-41, mean of 42-47, 30, 48, 54.

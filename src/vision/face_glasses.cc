@@ -153,32 +153,45 @@ cv::Mat TraceFrame(const cv::Mat& crop, const cv::Mat& grey, const Landmarks68& 
   return frame;
 }
 
-}  // namespace
-
-GlassesFrame FindGlassesFrame(const cv::Mat& bgr, const Landmarks68& landmarks) {
-  GlassesFrame glasses;
+// Image → eye frame: a similarity putting the eye centres of `landmarks` on
+// kLeftEye's row, kEyeDistance apart; empty when the eyes are too close to tell.
+cv::Mat ToEyeFrame(const Landmarks68& landmarks) {
   const Landmarks5 eyes = Landmarks5From68(landmarks);  // the eye centres first
   const cv::Point2f left = eyes[0], right = eyes[1];
   const cv::Point2f across = right - left;
   const float distance = static_cast<float>(cv::norm(across));
-  if (distance < 8.0f || bgr.empty()) return glasses;
-
-  // Image → eye frame: a similarity putting the eye centres on kLeftEye's row.
+  if (distance < 8.0f) return {};
   const double scale = kEyeDistance / distance, angle = std::atan2(across.y, across.x);
   const double c = scale * std::cos(angle), s = scale * std::sin(angle);
   cv::Mat to_frame = (cv::Mat_<double>(2, 3) << c, s, 0, -s, c, 0);
   to_frame.at<double>(0, 2) = kLeftEye.x - (c * left.x + s * left.y);
   to_frame.at<double>(1, 2) = kLeftEye.y - (-s * left.x + c * left.y);
+  return to_frame;
+}
+
+// The image pixels the eye frame `to_frame` shows, with a pixel to spare.
+cv::Rect ShownRegion(const cv::Mat& to_frame, cv::Size image) {
   cv::Mat to_image;
   cv::invertAffineTransform(to_frame, to_image);
-
-  // Only what the eye frame shows is read; a face larger than the frame is smoothed
-  // first, as an area reduction would.
   std::vector<cv::Point2f> corners = {{0, 0}, {static_cast<float>(kFrameSize.width), 0},
                                       {0, static_cast<float>(kFrameSize.height)},
                                       {static_cast<float>(kFrameSize.width), static_cast<float>(kFrameSize.height)}};
   cv::transform(corners, corners, to_image);
-  const cv::Rect shown = (cv::Rect(cv::boundingRect(corners)) + cv::Size(2, 2)) & cv::Rect(0, 0, bgr.cols, bgr.rows);
+  return (cv::Rect(cv::boundingRect(corners)) + cv::Size(2, 2)) & cv::Rect(0, 0, image.width, image.height);
+}
+
+// Measures the bars, decides (see FindGlassesFrame for `worn`) and, when `trace`
+// and glasses are found, traces their frame.
+GlassesFrame Examine(const cv::Mat& bgr, const Landmarks68& landmarks, std::optional<bool> worn, bool trace) {
+  GlassesFrame glasses;
+  if (bgr.empty() || worn == false) return glasses;
+  const cv::Mat to_frame = ToEyeFrame(landmarks);
+  if (to_frame.empty()) return glasses;
+  const double c = to_frame.at<double>(0, 0), s = to_frame.at<double>(0, 1), scale = std::hypot(c, s);
+
+  // Only what the eye frame shows is read; a face larger than the frame is smoothed
+  // first, as an area reduction would.
+  const cv::Rect shown = ShownRegion(to_frame, bgr.size());
   if (shown.width < 2 || shown.height < 2) return glasses;
   cv::Mat source = bgr(shown);
   if (scale < 0.67) {
@@ -216,12 +229,45 @@ GlassesFrame FindGlassesFrame(const cv::Mat& bgr, const Landmarks68& landmarks) 
     bars.push_back(MeasureBar(grey, under));
   }
   glasses.rim_contrast = std::min(std::abs(bars[1].contrast), std::abs(bars[2].contrast));
-  if (glasses.bridge_contrast < kMinBridgeContrast || glasses.rim_contrast < kMinRimContrast) return glasses;
+  if (glasses.bridge_contrast < kMinBridgeContrast) return glasses;
+  if (!worn.has_value() && glasses.rim_contrast < kMinRimContrast) return glasses;
 
   glasses.found = true;
+  if (!trace) return glasses;
   const cv::Mat frame = TraceFrame(crop, grey, p, bars);
+  cv::Mat to_image;
+  cv::invertAffineTransform(to_frame, to_image);
   cv::warpAffine(frame, glasses.mask, to_image, bgr.size(), cv::INTER_LINEAR, cv::BORDER_CONSTANT, 0);
   return glasses;
+}
+
+}  // namespace
+
+GlassesFrame FindGlassesFrame(const cv::Mat& bgr, const Landmarks68& landmarks, std::optional<bool> worn) {
+  return Examine(bgr, landmarks, worn, true);
+}
+
+GlassesFrame MeasureGlasses(const cv::Mat& bgr, const Landmarks68& landmarks) {
+  return Examine(bgr, landmarks, std::nullopt, false);
+}
+
+cv::Rect GlassesRegion(const Landmarks68& landmarks, cv::Size image) {
+  const cv::Mat to_frame = ToEyeFrame(landmarks);
+  return to_frame.empty() ? cv::Rect() : ShownRegion(to_frame, image);
+}
+
+bool GlassesVote::Update(bool found) {
+  const float finding = found ? 1.0f : 0.0f;
+  if (!started_) {
+    started_ = true;
+    vote_ = finding;
+    worn_ = found;
+    return worn_;
+  }
+  vote_ += kWeight * (finding - vote_);
+  if (!worn_ && vote_ >= kOn) worn_ = true;
+  if (worn_ && vote_ < kOff) worn_ = false;
+  return worn_;
 }
 
 }  // namespace swapline::vision

@@ -19,8 +19,15 @@
 // network): the output wears the target's glasses, with the source's eyes behind the
 // lenses. A source's glasses come with its eyes, as part of its face.
 //
+// In a video one frame is not enough to decide: a lower rim fades for a few frames as
+// the head turns or blurs, and glasses that came and went would flicker. There a
+// face's track decides (GlassesVote, kept by the video pipeline), and once it wears
+// glasses the bridge alone shows where their frame is.
+//
 // Pure functions, thread-safe.
 #pragma once
+
+#include <optional>
 
 #include <opencv2/core.hpp>
 
@@ -40,7 +47,33 @@ struct GlassesFrame {
   cv::Mat mask;
 };
 
-// The glasses of the face with `landmarks` in `bgr` (8-bit BGR).
-GlassesFrame FindGlassesFrame(const cv::Mat& bgr, const Landmarks68& landmarks);
+// The glasses of the face with `landmarks` in `bgr` (8-bit BGR). `worn` is what is
+// known already (Face::glasses): unknown, both the bridge and the rims must show;
+// true, the bridge alone does; false, nothing is looked for.
+GlassesFrame FindGlassesFrame(const cv::Mat& bgr, const Landmarks68& landmarks,
+                              std::optional<bool> worn = std::nullopt);
+
+// FindGlassesFrame's decision alone (`mask` stays empty), at a fraction of its cost.
+GlassesFrame MeasureGlasses(const cv::Mat& bgr, const Landmarks68& landmarks);
+
+// The pixels of an image of size `image` that FindGlassesFrame reads for the face
+// with `landmarks`: a caller holding the image in another form converts only these.
+cv::Rect GlassesRegion(const Landmarks68& landmarks, cv::Size image);
+
+// One face's decision across the frames of a video: a running vote over the frames'
+// own findings (MeasureGlasses().found), each frame weighing kWeight of it. The first
+// frame decides alone; after it glasses are put on when the vote reaches kOn and
+// taken off when it falls below kOff, so a rim lost for a few frames keeps them on
+// and a single false finding never puts them on.
+class GlassesVote {
+ public:
+  static constexpr float kWeight = 0.2f, kOn = 0.5f, kOff = 0.2f;
+  // This frame's finding; returns the decision after it.
+  bool Update(bool found);
+
+ private:
+  bool started_ = false, worn_ = false;
+  float vote_ = 0;
+};
 
 }  // namespace swapline::vision

@@ -265,6 +265,7 @@ struct FaceGeometry {
   cv::Mat core_mask;       // mask > 0.5
   cv::Mat source_skin;     // skin of the warped source under the core mask (tone)
   cv::Mat target_skin;     // skin of the target (tone)
+  bool glasses = false;    // the target's glasses are kept on (KeepOccluders)
 };
 
 // A face's geometry is reused while none of its landmarks moved by more than this
@@ -320,6 +321,7 @@ class ClassicFaceSwapper final : public FaceSwapper {
     const FaceGeometry& geometry = Geometry(target, image, work, region, timings);
     if (timings) timings->warp_ms += MsSince(warp_start);
     if (cv::countNonZero(geometry.core_mask) < 16) return patch;  // nothing visible to swap
+    if (timings && geometry.glasses) ++timings->kept_glasses;
 
     const auto colour_start = Clock::now();
     cv::Mat warped = geometry.warped.clone();
@@ -427,7 +429,9 @@ class ClassicFaceSwapper final : public FaceSwapper {
       cv::min(g.mask, keep, g.mask);
     }
     // When asked, the target's glasses stay on, over the source's eyes.
-    const GlassesFrame glasses = options_.keep_glasses ? FindGlassesFrame(region, landmarks) : GlassesFrame{};
+    const GlassesFrame glasses =
+        options_.keep_glasses ? FindGlassesFrame(region, landmarks, target.glasses) : GlassesFrame{};
+    g.glasses = glasses.found;
     if (glasses.found) {
       cv::Mat visible;
       glasses.mask.convertTo(visible, CV_32F, -1.0 / 255, 1.0);

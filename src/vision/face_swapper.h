@@ -99,6 +99,7 @@ struct SwapTimings {
   double paste_ms = 0;   // the full-resolution paste-back
   std::int64_t faces = 0;              // faces rendered
   std::int64_t reused_geometries = 0;  // of those, faces whose warps and masks were kept
+  std::int64_t kept_glasses = 0;       // of those, faces whose own glasses were kept on
 };
 
 // One face of one source image.

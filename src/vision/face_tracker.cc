@@ -12,6 +12,15 @@ namespace {
 constexpr float kMatchIou = 0.3f;
 // Below this IoU with its detection, a track's box is re-anchored on the detector's.
 constexpr float kReanchorIou = 0.5f;
+// ...and when the face's width per detector box width has drifted by more than this
+// factor since the box was anchored: a fit in a box a little too large finds a face a
+// little too large, whose next box is larger again (eye corners drifting onto a
+// glasses frame grew a face by half in six frames). The detector's own box sizes come
+// in pyramid steps of 6/5, so up to that is no drift.
+constexpr float kMaxScaleDrift = 1.25f;
+// A face whose width changes by more than this factor from one frame to the next has
+// the detector look again in the next frame.
+constexpr float kMaxScaleStep = 1.06f;
 
 float Iou(const cv::Rect2f& a, const cv::Rect2f& b) {
   const float inter = (a & b).area();
@@ -128,7 +137,8 @@ void FaceTracker::Smooth(FaceTrack& track) {
 
 Result<std::vector<TrackedFace>> FaceTracker::Track(const cv::Mat& image) {
   const cv::Rect2f frame_rect(0, 0, static_cast<float>(image.cols), static_cast<float>(image.rows));
-  const bool detect_now = tracks_.empty() || frame_ % std::max(1, options_.detect_interval) == 0;
+  const bool detect_now = tracks_.empty() || detect_next_ || frame_ % std::max(1, options_.detect_interval) == 0;
+  detect_next_ = false;
   ++frame_;
 
   // Follow every track into this frame from its previous landmarks. `anchor`: the
@@ -162,10 +172,11 @@ Result<std::vector<TrackedFace>> FaceTracker::Track(const cv::Mat& image) {
       if (best >= 0) {
         const auto t = static_cast<std::size_t>(best);
         confirmed[t] = true;
-        // Keep following the predicted box while it agrees with the detector: the
-        // detector's box sizes come in pyramid steps, and a landmark fit in a box that
-        // jumps would make the face jump every detect_interval frames.
-        if (best_iou < kReanchorIou) {
+        // Keep following the predicted box while it agrees with the detector, in place
+        // and in scale: the detector's box sizes come in pyramid steps, and a landmark
+        // fit in a box that jumps would make the face jump every detect_interval frames.
+        const float drift = FaceWidth(tracks_[t].raw) / std::max(detection.box.width, 1.0f) * tracks_[t].box_size.width;
+        if (best_iou < kReanchorIou || drift > kMaxScaleDrift || drift < 1.0f / kMaxScaleDrift) {
           predicted[t] = detection.box;
           anchor[t] = true;
         }
@@ -191,7 +202,12 @@ Result<std::vector<TrackedFace>> FaceTracker::Track(const cv::Mat& image) {
     if (track.missed > options_.max_missed_detections) continue;
     Result<Landmarks68> marked = MarkTurned(landmarker_, image, predicted[t], track.angle);
     if (!marked.ok() && marked.status().code() == Code::kNoFace) continue;  // the face has gone from its box
+    const float previous_width = FaceWidth(track.raw);
     SWAPLINE_ASSIGN_OR_RETURN(track.raw, std::move(marked));
+    // A face that changed scale faster than a head moves may be a fit running away
+    // (kMaxScaleDrift): the detector looks again in the next frame.
+    const float step = FaceWidth(track.raw) / std::max(previous_width, 1.0f);
+    if (!anchor[t] && (step > kMaxScaleStep || step < 1.0f / kMaxScaleStep)) detect_next_ = true;
     if (anchor[t]) RememberBox(track, predicted[t]);
     track.face.box = predicted[t];
     Smooth(track);

@@ -7,7 +7,11 @@
 // previous landmarks, kept in the detector's own box convention. A face entering the
 // frame is therefore found within `detect_interval` frames. A track that no detection
 // confirms for `max_missed_detections` detection rounds is dropped, as is one whose
-// predicted box leaves the frame.
+// predicted box leaves the frame. The landmarker's fit follows its box's scale a
+// little, and the box follows the fit, so a fit can run away (eye corners sliding onto
+// a glasses frame): a face whose scale jumps between frames has the detector look
+// again in the next frame, and a track whose scale has drifted from its detection's
+// is re-anchored on it.
 //
 // Landmarks are smoothed over time with One Euro filters (Casiez et al. 2012): slow
 // movements are filtered hard (no jitter), fast ones lightly (no lag). Motion is split
@@ -94,6 +98,7 @@ class FaceTracker {
   FaceTrackerOptions options_;
   std::vector<FaceTrack> tracks_;
   std::int64_t frame_ = 0;
+  bool detect_next_ = false;  // a face's scale jumped: detect in the next frame
   int next_id_ = 1;
 };
 

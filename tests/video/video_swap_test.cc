@@ -44,6 +44,7 @@
 #include "vision/face.h"
 #include "vision/face_analyser.h"
 #include "vision/face_masker.h"
+#include "vision/face_tracker.h"
 
 namespace swapline {
 namespace {
@@ -554,6 +555,47 @@ TEST_F(VideoSwapTest, DetectorAnglesTrackAFaceLyingOnItsSide) {
   const RunResult r = Swap(turned, output, {"--output-video-preset", "ultrafast", "--face-detector-angles", "0", "90"});
   ASSERT_EQ(r.exit_code, cli::kExitOk) << r.err;
   EXPECT_NE(r.err.find("swapped 30 face(s) in 30 of 30 frame(s)"), std::string::npos) << r.err;
+}
+
+TEST_F(VideoSwapTest, TrackedFacesKeepTheirScaleWhileTheClipMovesThemWithoutScaling) {
+  // The two-face clip slides both photos around without scaling them, so each face's
+  // width is the same in every frame. The landmarker's eye corners slide onto the left
+  // face's glasses frame in some frames (a fit in its detection box alone then reads
+  // it 40 % wider); each fit in a box made from the last one grew that face by half
+  // in six frames, until the tracker re-anchored its box on a detection.
+  vision::FaceAnalyser* analyser = Analyser();
+  ASSERT_NE(analyser, nullptr);
+  vision::FaceTrackerOptions options;
+  options.frame_rate = 30;
+  vision::FaceTracker tracker(analyser->detector(), analyser->landmarker(), options);
+  std::map<int, std::vector<double>> widths;  // track id → width per frame
+  const Decoded d = ForEachFrame(kTwoFaces720, [&](const media::VideoFrame& frame) {
+    auto tracked = tracker.Track(frame.y);
+    ASSERT_TRUE(tracked.ok()) << tracked.status().ToString();
+    for (const vision::TrackedFace& t : *tracked) widths[t.track_id].push_back(vision::FaceWidth(t.face.landmarks68));
+  });
+  ASSERT_TRUE(d.status.ok()) << d.status.ToString();
+  ASSERT_EQ(widths.size(), 2u) << "two faces, each followed by one track";
+  for (const auto& [id, track] : widths) {
+    EXPECT_EQ(track.size(), 90u) << "track " << id;
+    std::vector<double> sorted = track;
+    std::sort(sorted.begin(), sorted.end());
+    const double median = sorted[sorted.size() / 2];
+    const double worst = std::max(sorted.back() / median, median / sorted.front());
+    Report("two-face clip, track " + std::to_string(id) + ": median width " + std::to_string(median) +
+           " px, widest/narrowest frame against it " + std::to_string(worst) + "x");
+    EXPECT_LT(worst, 1.2) << "track " << id;
+  }
+}
+
+TEST_F(VideoSwapTest, KeptGlassesStayOnInEveryFrameOfTheTrackWearingThem) {
+  // The left face of the two-face clip wears glasses; in eight of its 90 frames a
+  // lower rim does not show on its own, and glasses decided per frame came and went.
+  const fs::path output = out_dir_ / "glasses.mp4";
+  const RunResult r = Swap(kTwoFaces720, output, {"--output-video-preset", "ultrafast", "--face-swapper-keep-glasses"});
+  ASSERT_EQ(r.exit_code, cli::kExitOk) << r.err;
+  EXPECT_NE(r.err.find("swapped 180 face(s) in 90 of 90 frame(s)"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("kept the target's glasses on 90 of 180 swapped face(s)"), std::string::npos) << r.err;
 }
 
 TEST_F(VideoSwapTest, InswapperEnhancerAndLearnedMasksProcessEveryTrackedFaceOfTheTwoFaceClip) {

@@ -58,7 +58,53 @@ TEST_F(FaceGlassesTest, FindsTheGlassesInEveryStillOfTheFaceWearingThem) {
     std::printf("%-50s frame covers %.3f of the face width squared\n", name.c_str(), frame_share);
     EXPECT_GT(frame_share, 0.04) << name << ": too little of the frame traced";
     EXPECT_LT(frame_share, 0.3) << name << ": more than a frame traced";
+
+    // The decision alone, and read from GlassesRegion only, is the same decision.
+    const GlassesFrame measured = MeasureGlasses(image, p);
+    EXPECT_TRUE(measured.found) << name;
+    EXPECT_TRUE(measured.mask.empty()) << name;
+    EXPECT_EQ(measured.bridge_contrast, glasses.bridge_contrast) << name;
+    EXPECT_EQ(measured.rim_contrast, glasses.rim_contrast) << name;
+    const cv::Rect region = GlassesRegion(p, image.size());
+    ASSERT_FALSE(region.empty()) << name;
+    EXPECT_LT(region.area(), image.size().area()) << name;
+    Landmarks68 in_region = p;
+    for (auto& point : in_region) point -= cv::Point2f(static_cast<float>(region.x), static_cast<float>(region.y));
+    const GlassesFrame from_region = MeasureGlasses(image(region).clone(), in_region);
+    EXPECT_TRUE(from_region.found) << name;
+    EXPECT_NEAR(from_region.bridge_contrast, glasses.bridge_contrast, 1.0) << name;
+    EXPECT_NEAR(from_region.rim_contrast, glasses.rim_contrast, 1.0) << name;
+    // What a video track knows: not worn, nothing is looked for; worn, the same frame.
+    EXPECT_FALSE(FindGlassesFrame(image, p, false).found) << name;
+    const GlassesFrame worn = FindGlassesFrame(image, p, true);
+    EXPECT_TRUE(worn.found) << name;
+    EXPECT_EQ(cv::countNonZero(worn.mask != glasses.mask), 0) << name;
   }
+}
+
+TEST(GlassesVoteTest, AFewFramesWithoutTheRimsKeepTheGlassesOnAndOneFindingNeverPutsThemOn) {
+  // The two-face clip's track wearing glasses, as MeasureGlasses found them frame by
+  // frame: lost for six frames, then for two.
+  GlassesVote wearing;
+  const std::string found = "111111111111111111100000011111111111111110011111111111";
+  for (std::size_t i = 0; i < found.size(); ++i) EXPECT_TRUE(wearing.Update(found[i] == '1')) << "frame " << i;
+  // A face without: never, though one frame in ten looks like glasses.
+  GlassesVote bare;
+  for (int i = 0; i < 60; ++i) EXPECT_FALSE(bare.Update(i % 10 == 5)) << "frame " << i;
+  // Glasses put on after the first frame count once they show steadily, and a face
+  // seen wearing them in its first frame only loses them when they stay gone.
+  GlassesVote later;
+  int first_worn = -1;
+  for (int i = 0; i < 10 && first_worn < 0; ++i) {
+    if (later.Update(i >= 2)) first_worn = i;
+  }
+  EXPECT_EQ(first_worn, 5);
+  GlassesVote taken_off;
+  int first_bare = -1;
+  for (int i = 0; i < 30 && first_bare < 0; ++i) {
+    if (!taken_off.Update(i == 0)) first_bare = i;
+  }
+  EXPECT_EQ(first_bare, 8);
 }
 
 TEST_F(FaceGlassesTest, FindsNoGlassesOnFacesWithout) {
