@@ -23,6 +23,12 @@ constexpr double kSkinTrim = 2.5;
 constexpr double kMinDetailRatio = 0.5, kMaxDetailRatio = 1.0;
 // Colour spread ratios are capped so a flat source region cannot blow up.
 constexpr double kMaxColourRatio = 3.0;
+// A spread ratio above 1 widens the source's colour only within this many of its skin
+// spreads of its skin mean: skin takes the target's variation, while brows, lips and
+// eyes, far beyond it, keep their own colour distance past that point. Widened
+// whole, a smooth-skinned source on a ruddy target came out with blue brows and
+// violet lips.
+constexpr float kColourKnee = 2.0f;
 // Skin statistics and shading come from copies at most this many pixels on their
 // longest side: a few thousand skin pixels give the same means, spreads and surface
 // as the full working frame, at a fraction of its Lab conversion. (At 128 the tone
@@ -271,13 +277,15 @@ void TransferTone(cv::Mat& face, const cv::Mat& face_skin, const cv::Mat& target
   const auto detail_offset = static_cast<float>(to->detail_mean[0] - from->detail_mean[0] * detail_ratio);
   const ShadingSampler face_shading(from->shading, face_to_small.x, face_to_small.y);
   const ShadingSampler target_shading(to->shading, target_to_small.x, target_to_small.y);
-  float colour_ratio[3] = {}, colour_offset[3] = {};
+  // Per channel: the source's 8-bit mean, the target's, the ratio, and the knee
+  // beyond which a widening ratio adds no more.
+  float from_mean[3] = {}, to_mean[3] = {}, colour_ratio[3] = {}, knee[3] = {};
   for (int c = 1; c < 3; ++c) {
-    const double ratio =
-        std::min(kMaxColourRatio, to->colour_spread[c][0] / std::max(from->colour_spread[c][0], 0.5));
-    colour_ratio[c] = static_cast<float>(ratio);
-    colour_offset[c] = static_cast<float>(to->colour_mean[c][0] - from->colour_mean[c][0] * ratio + kColourOffset -
-                                          kColourOffset * ratio);
+    const double spread = std::max(from->colour_spread[c][0], 0.5);
+    colour_ratio[c] = static_cast<float>(std::min(kMaxColourRatio, to->colour_spread[c][0] / spread));
+    from_mean[c] = static_cast<float>(from->colour_mean[c][0] + kColourOffset);
+    to_mean[c] = static_cast<float>(to->colour_mean[c][0] + kColourOffset);
+    knee[c] = kColourKnee * static_cast<float>(spread);
   }
   const auto to_lightness = static_cast<float>(1.0 / kLightnessTo8Bit);
   const auto to_8bit = static_cast<float>(kLightnessTo8Bit);
@@ -292,7 +300,9 @@ void TransferTone(cv::Mat& face, const cv::Mat& face_skin, const cv::Mat& target
       const float toned = detail * detail_ratio + detail_offset + target_shading.At(target_row, x);
       p[x][0] = cv::saturate_cast<std::uint8_t>(toned * to_8bit);
       for (int c = 1; c < 3; ++c) {
-        p[x][c] = cv::saturate_cast<std::uint8_t>(static_cast<float>(p[x][c]) * colour_ratio[c] + colour_offset[c]);
+        const float d = static_cast<float>(p[x][c]) - from_mean[c];
+        const float beyond = std::max(std::abs(d) - knee[c], 0.0f) * std::max(colour_ratio[c] - 1.0f, 0.0f);
+        p[x][c] = cv::saturate_cast<std::uint8_t>(to_mean[c] + d * colour_ratio[c] - std::copysign(beyond, d));
       }
     }
   }

@@ -12,7 +12,9 @@
 //          stay readable on a flat target and teeth and glasses never blow out, and takes the target's
 //          shading instead of its own.
 //   colour a and b take the target's skin mean and spread; a black-and-white target
-//          (no spread) gives a grey face.
+//          (no spread) gives a grey face. A wider spread than the source's widens
+//          only its skin's range of colour: brows, lips and eyes, far from the skin's
+//          mean, are not pushed further (they would turn blue and violet).
 //
 // Pure functions, thread-safe.
 #pragma once
