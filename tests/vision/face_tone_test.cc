@@ -1,0 +1,79 @@
+// Tests of the tone transfer on synthetic faces whose colour statistics are known.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+
+#include <opencv2/imgproc.hpp>
+
+#include "vision/face_tone.h"
+
+namespace swapline::vision {
+namespace {
+
+constexpr int kSide = 200;
+const cv::Rect kBrow(40, 40, 120, 24);
+
+// An 8-bit BGR picture whose Lab has mean `lab` (8-bit units) and Gaussian noise of
+// `spread` on each channel, with `brow` (Lab offset) added over kBrow when given.
+cv::Mat Picture(cv::Vec3f lab, cv::Vec3f spread, cv::Vec3f brow, unsigned seed) {
+  cv::RNG rng(seed);
+  cv::Mat planes[3];
+  for (int c = 0; c < 3; ++c) {
+    planes[c].create(kSide, kSide, CV_32F);
+    rng.fill(planes[c], cv::RNG::NORMAL, lab[c], spread[c]);
+    planes[c](kBrow) += brow[c];
+  }
+  cv::Mat lab_image, lab8, bgr;
+  cv::merge(planes, 3, lab_image);
+  lab_image.convertTo(lab8, CV_8UC3);
+  cv::cvtColor(lab8, bgr, cv::COLOR_Lab2BGR);
+  return bgr;
+}
+
+// Mean and spread of each Lab channel of `bgr` under `mask`.
+void LabStatistics(const cv::Mat& bgr, const cv::Mat& mask, cv::Scalar& mean, cv::Scalar& spread) {
+  cv::Mat lab;
+  cv::cvtColor(bgr, lab, cv::COLOR_BGR2Lab);
+  cv::meanStdDev(lab, mean, spread, mask);
+}
+
+TEST(FaceToneTest, AWiderTargetSpreadWidensTheSkinButDoesNotPushTheBrowsFurther) {
+  // A smooth-skinned source (colour spread 3) with brows bluer than its skin, onto a
+  // ruddy target (spread 7): widened whole, the brows would move 2.3 times as far
+  // from the skin, and turn blue.
+  const cv::Vec3f brow_offset(-40, -8, -20);
+  cv::Mat face = Picture({150, 146, 153}, {2, 3, 3}, brow_offset, 1);
+  const cv::Mat target = Picture({160, 154, 159}, {2, 7, 7}, {0, 0, 0}, 2);
+  cv::Mat skin(kSide, kSide, CV_8U, cv::Scalar(255));
+  skin(kBrow).setTo(0);
+  const cv::Mat brow = ~skin;
+  const cv::Mat target_skin(kSide, kSide, CV_8U, cv::Scalar(255));
+
+  cv::Scalar skin_before, skin_spread_before, brow_before, unused;
+  LabStatistics(face, skin, skin_before, skin_spread_before);
+  LabStatistics(face, brow, brow_before, unused);
+  TransferTone(face, skin, target, target_skin);
+  cv::Scalar skin_after, skin_spread_after, brow_after, target_mean, target_spread;
+  LabStatistics(face, skin, skin_after, skin_spread_after);
+  LabStatistics(face, brow, brow_after, unused);
+  LabStatistics(target, target_skin, target_mean, target_spread);
+
+  for (int c = 1; c < 3; ++c) {
+    const double before = brow_before[c] - skin_before[c], after = brow_after[c] - skin_after[c];
+    std::printf("channel %d: skin mean %.1f -> %.1f (target %.1f), spread %.2f -> %.2f (target %.2f); "
+                "brow from skin %.1f -> %.1f\n",
+                c, skin_before[c], skin_after[c], target_mean[c], skin_spread_before[c], skin_spread_after[c],
+                target_spread[c], before, after);
+    EXPECT_NEAR(skin_after[c], target_mean[c], 1.5) << "channel " << c << ": the skin takes the target's colour";
+    EXPECT_GT(skin_spread_after[c], 0.75 * target_spread[c]) << "channel " << c << ": and most of its variation";
+    EXPECT_GE(std::abs(after), std::abs(before) - 1.0) << "channel " << c << ": the brows stay apart from the skin";
+    // Widened whole they would gain (ratio - 1) times their distance (11 and 27
+    // here); past the knee they gain what skin two of its spreads out gains.
+    const double knee_gain = 2.0 * (target_spread[c] - skin_spread_before[c]);
+    EXPECT_LT(std::abs(after) - std::abs(before), knee_gain + 1.5) << "channel " << c << ": not pushed further off";
+  }
+}
+
+}  // namespace
+}  // namespace swapline::vision
