@@ -117,7 +117,7 @@ int RunSwap(const SwapArgs& args) {
                  report->swapped_faces, report->frames_with_faces, report->frames, report->seconds,
                  report->seconds > 0 ? static_cast<double>(report->frames) / report->seconds : 0.0,
                  report->source_used.string());
-    if (video_spec->swapper.keep_glasses) {
+    if (video_spec->swapper.keep_glasses && report->stages.swap.faces > 0) {  // the classic swapper's
       spdlog::info("kept the target's glasses on {} of {} swapped face(s)", report->stages.swap.kept_glasses,
                    report->stages.swap.faces);
     }
