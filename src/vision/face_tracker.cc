@@ -12,8 +12,8 @@ namespace {
 constexpr float kMatchIou = 0.3f;
 // Below this IoU with its detection, a track's box is re-anchored on the detector's.
 constexpr float kReanchorIou = 0.5f;
-// ...and when the face's width per detector box width has drifted by more than this
-// factor since the box was anchored: a fit in a box a little too large finds a face a
+// ...and when its size and the detection's differ by more than this factor: the box
+// is predicted from the last fit, and a fit in a box a little too large finds a face a
 // little too large, whose next box is larger again (eye corners drifting onto a
 // glasses frame grew a face by half in six frames). The detector's own box sizes come
 // in pyramid steps of 6/5, so up to that is no drift.
@@ -21,6 +21,9 @@ constexpr float kMaxScaleDrift = 1.25f;
 // A face whose width changes by more than this factor from one frame to the next has
 // the detector look again in the next frame.
 constexpr float kMaxScaleStep = 1.06f;
+
+// `ratio` is above `factor` or below its inverse.
+bool BeyondFactor(float ratio, float factor) { return ratio > factor || ratio < 1.0f / factor; }
 
 float Iou(const cv::Rect2f& a, const cv::Rect2f& b) {
   const float inter = (a & b).area();
@@ -175,8 +178,8 @@ Result<std::vector<TrackedFace>> FaceTracker::Track(const cv::Mat& image) {
         // Keep following the predicted box while it agrees with the detector, in place
         // and in scale: the detector's box sizes come in pyramid steps, and a landmark
         // fit in a box that jumps would make the face jump every detect_interval frames.
-        const float drift = FaceWidth(tracks_[t].raw) / std::max(detection.box.width, 1.0f) * tracks_[t].box_size.width;
-        if (best_iou < kReanchorIou || drift > kMaxScaleDrift || drift < 1.0f / kMaxScaleDrift) {
+        const float drift = predicted[t].width / std::max(detection.box.width, 1.0f);
+        if (best_iou < kReanchorIou || BeyondFactor(drift, kMaxScaleDrift)) {
           predicted[t] = detection.box;
           anchor[t] = true;
         }
@@ -207,7 +210,7 @@ Result<std::vector<TrackedFace>> FaceTracker::Track(const cv::Mat& image) {
     // A face that changed scale faster than a head moves may be a fit running away
     // (kMaxScaleDrift): the detector looks again in the next frame.
     const float step = FaceWidth(track.raw) / std::max(previous_width, 1.0f);
-    if (!anchor[t] && (step > kMaxScaleStep || step < 1.0f / kMaxScaleStep)) detect_next_ = true;
+    if (!anchor[t] && BeyondFactor(step, kMaxScaleStep)) detect_next_ = true;
     if (anchor[t]) RememberBox(track, predicted[t]);
     track.face.box = predicted[t];
     Smooth(track);
