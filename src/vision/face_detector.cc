@@ -28,10 +28,17 @@ float ScoreForMargin(double margin) {
   return static_cast<float>(1.0 / (1.0 + std::exp(-2.0 * (margin - kMarginAtHalfScore))));
 }
 
+// dlib decodes its embedded detector from a compressed stream (~0.4 s); that is done
+// once per process, and each detector copies the result.
+const dlib::frontal_face_detector& DecodedFrontalFaceDetector() {
+  static const dlib::frontal_face_detector decoded = dlib::get_frontal_face_detector();
+  return decoded;
+}
+
 class HogFaceDetector final : public FaceDetector {
  public:
   explicit HogFaceDetector(const HogFaceDetectorOptions& options)
-      : options_(options), detector_(dlib::get_frontal_face_detector()) {}
+      : options_(options), detector_(DecodedFrontalFaceDetector()) {}
 
   Result<std::vector<Detection>> Detect(const cv::Mat& bgr, float min_score) override {
     if (bgr.empty() || (bgr.type() != CV_8UC3 && bgr.type() != CV_8UC1)) {

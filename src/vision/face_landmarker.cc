@@ -1,6 +1,8 @@
 #include "vision/face_landmarker.h"
 
 #include <algorithm>
+#include <map>
+#include <mutex>
 
 #include <dlib/image_processing/shape_predictor.h>
 #include <dlib/serialize.h>
@@ -88,7 +90,17 @@ std::filesystem::path DefaultShapePredictorPath() {
   return std::filesystem::path(SWAPLINE_DLIB_DATA_DIR) / "shape_predictor_68_face_landmarks.dat";
 }
 
-Result<std::unique_ptr<FaceLandmarker>> LoadDlibLandmarker(const std::filesystem::path& model) {
+namespace {
+
+// A loaded model stays shared while any landmarker holds it: a worker's job slots, and
+// the engines it makes for other settings, read one copy (~100 MB in memory, about a
+// second to parse) instead of one each. Loads run one at a time, so two slots starting
+// together parse the file once.
+Result<std::shared_ptr<const dlib::shape_predictor>> SharedShapePredictor(const std::filesystem::path& model) {
+  static std::mutex mutex;
+  static std::map<std::filesystem::path, std::weak_ptr<const dlib::shape_predictor>> loaded;
+  const std::lock_guard lock(mutex);
+  if (auto kept = loaded[model].lock()) return kept;
   std::error_code ec;
   if (!std::filesystem::is_regular_file(model, ec)) {
     return FailedPrecondition("landmark model '" + model.string() +
@@ -104,6 +116,14 @@ Result<std::unique_ptr<FaceLandmarker>> LoadDlibLandmarker(const std::filesystem
     return FailedPrecondition("landmark model '" + model.string() + "' predicts " +
                               std::to_string(predictor->num_parts()) + " points; 68 are needed");
   }
+  loaded[model] = predictor;
+  return std::shared_ptr<const dlib::shape_predictor>(std::move(predictor));
+}
+
+}  // namespace
+
+Result<std::unique_ptr<FaceLandmarker>> LoadDlibLandmarker(const std::filesystem::path& model) {
+  SWAPLINE_ASSIGN_OR_RETURN(std::shared_ptr<const dlib::shape_predictor> predictor, SharedShapePredictor(model));
   return std::unique_ptr<FaceLandmarker>(std::make_unique<DlibLandmarker>(std::move(predictor)));
 }
 

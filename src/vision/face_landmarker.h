@@ -47,6 +47,9 @@ std::filesystem::path DefaultShapePredictorPath();
 Result<std::unique_ptr<FaceLandmarker>> LoadFaceLandmarker(std::string_view architecture,
                                                            const std::filesystem::path& onnx);
 
+// dlib's 68-point shape predictor from `model`. Landmarkers loaded from one path share
+// one copy of the model while any of them lives (it is read once per process then);
+// FailedPrecondition when the file is missing or not a 68-point predictor.
 Result<std::unique_ptr<FaceLandmarker>> LoadDlibLandmarker(
     const std::filesystem::path& model = DefaultShapePredictorPath());
 

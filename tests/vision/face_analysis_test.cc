@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -262,6 +263,35 @@ TEST(LandmarkerTest, LoadsFromUsrShareDlib) {
   ASSERT_TRUE(landmarker.ok()) << landmarker.status().ToString();
   EXPECT_NE(landmarker->get(), nullptr);
   EXPECT_NE((*landmarker)->Clone(), nullptr);
+}
+
+// Resident memory of this process in MiB, from /proc/self/status.
+double ResidentMiB() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
+  }
+  ADD_FAILURE() << "no VmRSS in /proc/self/status";
+  return 0;
+}
+
+TEST_F(FaceAnalysisTest, LandmarkersOfOnePathShareOneModel) {
+  // A parsed copy of the model takes ~100 MB; a worker's job slots each load one.
+  // The suite's analyser holds one already.
+  const double before = ResidentMiB();
+  std::vector<std::unique_ptr<FaceLandmarker>> more;
+  for (int i = 0; i < 3; ++i) {
+    auto landmarker = LoadDlibLandmarker();
+    ASSERT_TRUE(landmarker.ok()) << landmarker.status().ToString();
+    more.push_back(std::move(landmarker).value());
+  }
+  EXPECT_LT(ResidentMiB() - before, 30.0) << "each landmarker holds its own copy of the model";
+  const std::string path = kPhotos + "obama_official_portrait_2012.jpg";
+  const Face face = Largest(path);
+  auto marked = more.back()->Mark(Image(path), face.box);
+  ASSERT_TRUE(marked.ok()) << marked.status().ToString();
+  EXPECT_EQ(*marked, face.landmarks68);
 }
 
 TEST(LandmarkerTest, MissingModelNamesFileAndPackage) {
