@@ -83,8 +83,8 @@ constexpr Field kFields[] = {
     {"face-swapper-blend", "feather or poisson (classic swapper)", &O::face_swapper_blend},
     {"face-swapper-morph", "how far the face's shape moves toward the source's, 0..1", &O::face_swapper_morph},
     {"face-swapper-keep-glasses",
-     "classic swapper: a target's glasses stay on, over the source's eyes (glasses are a strong likeness: the face "
-     "then reads more as the target's person)",
+     "classic swapper: the output wears the target's glasses, over the source's eyes, or none: a source's own "
+     "glasses are left off (glasses are a strong likeness: the face then reads more as the target's person)",
      &O::face_swapper_keep_glasses},
     {"no-color-transfer", "keep the source face's own colours", &O::no_color_transfer},
     {"processors", "face_swapper and/or face_enhancer, run in this order on every selected face", &O::processors, 1, -1},

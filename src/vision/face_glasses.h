@@ -17,7 +17,10 @@
 // With --face-swapper-keep-glasses the classic swapper keeps a target's frame over the
 // swapped face, as an occluder (FaceFusion's occlusion mask does the same with a
 // network): the output wears the target's glasses, with the source's eyes behind the
-// lenses. A source's glasses come with its eyes, as part of its face.
+// lenses, and never the source's: where the source's own frame lies (found on the
+// source photo), the target's face shows through. Without the option a source's
+// glasses come with its eyes, as part of its face (a strong likeness to the
+// recogniser), cut at the face's outline.
 //
 // In a video one frame is not enough to decide: a lower rim fades for a few frames as
 // the head turns or blurs, and glasses that came and went would flicker. There a

@@ -245,6 +245,15 @@ Result<SwapSource> CropSource(const SourceImage& source) {
   out.visible = CreateForeheadVisibilityMask(source.image, source.face.landmarks68)(roi).clone();
   const cv::Point2f offset(static_cast<float>(roi.x), static_cast<float>(roi.y));
   for (std::size_t i = 0; i < out.landmarks.size(); ++i) out.landmarks[i] = source.face.landmarks68[i] - offset;
+  const GlassesFrame glasses = FindGlassesFrame(out.image, out.landmarks);
+  if (glasses.found) {
+    // Grown by two pixels and feathered: the rims' shadows and antialiased edges go
+    // with them, and the target's own pixels fade in.
+    cv::Mat frame;
+    cv::dilate(glasses.mask, frame, cv::getStructuringElement(cv::MORPH_ELLIPSE, {5, 5}));
+    cv::GaussianBlur(frame, frame, cv::Size(0, 0), 1.5);
+    cv::min(out.visible, 255 - frame, out.visible_without_glasses);
+  }
   for (const auto& p : points) out.points.push_back(p - offset);
   out.triangles = Triangulate(out.points);
   if (out.triangles.empty()) return NoFace("source face landmarks are degenerate");
@@ -415,7 +424,12 @@ class ClassicFaceSwapper final : public FaceSwapper {
       g.shift = MorphShift(from, to, work.size);
     }
     cv::Mat coverage;
-    std::vector<cv::Mat> warped = WarpTriangles({source_->image, source_->visible}, source_->points, morphed_points,
+    // Keeping the target's glasses, the output wears no others: where the source's own
+    // frame lies, the target's face shows.
+    const cv::Mat& source_visible = options_.keep_glasses && !source_->visible_without_glasses.empty()
+                                        ? source_->visible_without_glasses
+                                        : source_->visible;
+    std::vector<cv::Mat> warped = WarpTriangles({source_->image, source_visible}, source_->points, morphed_points,
                                                 source_->triangles, work.size, coverage);
     g.warped = warped[0];
     const cv::Rect whole(0, 0, work.size.width, work.size.height);
@@ -493,14 +507,17 @@ Result<std::shared_ptr<const SwapSource>> PrepareSource(const std::vector<Source
 
   // Each texture warped onto the mean shape and toned like the lead, then averaged
   // where it shows the face's own skin: a forehead under one source's hat comes from
-  // the others. Outside every warp (the crop's margin) the lead's own pixels stay, at
-  // a tiny weight; the average's forehead is visible where any source's is.
-  constexpr double kFallbackWeight = 1e-3;
+  // the others, and so do eyes behind one source's glasses frame (its frame's pixels
+  // count a hundredth). Outside every warp (the crop's margin) the lead's own pixels
+  // stay, at a tiny weight; the average's forehead is visible where any source's is.
+  constexpr double kFallbackWeight = 1e-3, kGlassesWeight = 1e-2;
+  bool any_glasses = false;
   const cv::Mat skin = CreateSkinMask(mean, lead.image.size());
   cv::Mat sum, weight(lead.image.size(), CV_32F, cv::Scalar(kFallbackWeight));
   lead.image.convertTo(sum, CV_32FC3, kFallbackWeight);
   cv::Mat lead_warped;
   average.visible = cv::Mat::zeros(lead.image.size(), CV_8U);
+  average.visible_without_glasses = cv::Mat::zeros(lead.image.size(), CV_8U);
   for (std::size_t i = 0; i < sources.size(); ++i) {
     SwapSource other;
     if (i > 0) {  // the lead is cropped already
@@ -508,7 +525,9 @@ Result<std::shared_ptr<const SwapSource>> PrepareSource(const std::vector<Source
     }
     const SwapSource& crop = i == 0 ? lead : other;
     cv::Mat coverage;
-    std::vector<cv::Mat> warped = WarpTriangles({crop.image, crop.visible}, crop.points, average.points,
+    any_glasses |= !crop.visible_without_glasses.empty();
+    const cv::Mat& bare = crop.visible_without_glasses.empty() ? crop.visible : crop.visible_without_glasses;
+    std::vector<cv::Mat> warped = WarpTriangles({crop.image, crop.visible, bare}, crop.points, average.points,
                                                 average.triangles, lead.image.size(), coverage);
     if (lead_warped.empty()) {
       lead_warped = warped[0];
@@ -516,10 +535,12 @@ Result<std::shared_ptr<const SwapSource>> PrepareSource(const std::vector<Source
       TransferTone(warped[0], skin, lead_warped, skin);
     }
     cv::max(average.visible, warped[1], average.visible);
-    cv::Mat as_float, visible, source_weight3;
+    cv::max(average.visible_without_glasses, warped[2], average.visible_without_glasses);
+    cv::Mat as_float, visible, visible_bare, source_weight3;
     warped[0].convertTo(as_float, CV_32FC3);
-    warped[1].convertTo(visible, CV_32F, 1.0 / 255);
-    const cv::Mat source_weight = coverage.mul(visible);
+    warped[1].convertTo(visible, CV_32F, kGlassesWeight / 255);
+    warped[2].convertTo(visible_bare, CV_32F, 1.0 / 255);
+    const cv::Mat source_weight = coverage.mul(cv::max(visible, visible_bare));
     cv::merge(std::vector<cv::Mat>{source_weight, source_weight, source_weight}, source_weight3);
     sum += as_float.mul(source_weight3);
     weight += source_weight;
@@ -528,6 +549,7 @@ Result<std::shared_ptr<const SwapSource>> PrepareSource(const std::vector<Source
   cv::merge(std::vector<cv::Mat>{weight, weight, weight}, weight3);
   cv::Mat mean_texture = sum / weight3;
   mean_texture.convertTo(average.image, CV_8UC3);
+  if (!any_glasses) average.visible_without_glasses.release();
   return std::make_shared<const SwapSource>(std::move(average));
 }
 

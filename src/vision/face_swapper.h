@@ -80,7 +80,8 @@ struct SwapperOptions {
   BlendMode blend = BlendMode::kFeather;
   bool color_transfer = true;
   float morph = kDefaultMorph;  // 0..1
-  bool keep_glasses = false;    // classic: a target's glasses stay on (vision/face_glasses.h)
+  bool keep_glasses = false;    // classic: a target's glasses stay on and a source's stay
+                                // off (vision/face_glasses.h)
   FaceMaskOptions mask;
   int pixel_boost = 0;  // side of the aligned crop, a multiple of the model's; 0: the model's
   int enhancer_blend = 80;  // 0..100: the enhanced face's weight

@@ -17,6 +17,8 @@ struct SwapSource {
   cv::Mat image;                    // the face crop (or the average of several)
   cv::Mat visible;                  // 8-bit, image's size: where the face shows its own
                                     // skin (CreateForeheadVisibilityMask), 255
+  cv::Mat visible_without_glasses;  // `visible` less the source's own glasses frame,
+                                    // empty when it wears none (SwapperOptions::keep_glasses)
   Landmarks68 landmarks;            // in `image`
   std::vector<cv::Point2f> points;  // SwapPoints(landmarks)
   std::vector<cv::Vec3i> triangles;
