@@ -199,14 +199,19 @@ cv::Rect WorkWindow(const cv::Rect& block, cv::Size work, cv::Size plane) {
   return {left.lower, top.lower, right.upper - left.lower + 1, bottom.upper - top.lower + 1};
 }
 
+// The unsharp mask's blur for a source enlarged `work_enlargement` times in the
+// working frame, and how far it reads (cv::GaussianBlur's 8-bit kernel radius).
+double SharpenSigma(float work_enlargement) { return 0.6 * std::max(1.0f, work_enlargement); }
+int SharpenReach(float work_enlargement) { return cvRound(SharpenSigma(work_enlargement) * 3); }
+
 // Unsharp mask of `face`, as strong as the source was enlarged (`enlargement` = target
-// face width / source face width, both in full-resolution pixels).
-void Sharpen(cv::Mat& face, float enlargement, float work_enlargement) {
+// face width / source face width, both in full-resolution pixels). A part of a
+// larger image reads its neighbours beyond the part.
+void Sharpen(cv::Mat face, float enlargement, float work_enlargement) {
   if (enlargement <= kSharpenAbove) return;
   const double amount = std::min(1.0, 0.5 * std::log2(enlargement));
-  const double sigma = 0.6 * std::max(1.0f, work_enlargement);
   cv::Mat blurred;
-  cv::GaussianBlur(face, blurred, cv::Size(0, 0), sigma);
+  cv::GaussianBlur(face, blurred, cv::Size(0, 0), SharpenSigma(work_enlargement));
   cv::addWeighted(face, 1.0 + amount, blurred, -amount, 0, face);
 }
 
@@ -272,6 +277,7 @@ struct FaceGeometry {
   cv::Mat warped;          // the source face on `morphed` (8-bit BGR)
   cv::Mat mask;            // blend weight (CV_32F)
   cv::Mat core_mask;       // mask > 0.5
+  cv::Rect shown;          // the bounds of mask > 0: what the paste can show
   cv::Mat source_skin;     // skin of the warped source under the core mask (tone)
   cv::Mat target_skin;     // skin of the target (tone)
   bool glasses = false;    // the target's glasses are kept on (KeepOccluders)
@@ -333,11 +339,18 @@ class ClassicFaceSwapper final : public FaceSwapper {
     if (timings && geometry.glasses) ++timings->kept_glasses;
 
     const auto colour_start = Clock::now();
-    cv::Mat warped = geometry.warped.clone();
-    if (options_.color_transfer) TransferTone(warped, geometry.source_skin, region, geometry.target_skin);
     const float face_width = FaceWidth(geometry.landmarks);
     const float source_width = FaceWidth(source_->landmarks);
-    Sharpen(warped, face_width / static_cast<float>(work.scale) / source_width, face_width / source_width);
+    const float work_enlargement = face_width / source_width;
+    // Only what the paste can show is toned and sharpened, with the margin that the
+    // sharpening and the paste's bilinear enlargement read around it; the rest of the
+    // working frame (the morph ring's corners) never shows.
+    const int margin = SharpenReach(work_enlargement) + 2;
+    const cv::Rect shown = (geometry.shown + cv::Point(-margin, -margin) + cv::Size(2 * margin, 2 * margin)) &
+                           cv::Rect(cv::Point(0, 0), work.size);
+    cv::Mat warped = geometry.warped.clone();
+    if (options_.color_transfer) TransferTone(warped, geometry.source_skin, region, geometry.target_skin, shown);
+    Sharpen(warped(shown), face_width / static_cast<float>(work.scale) / source_width, work_enlargement);
     if (timings) timings->colour_ms += MsSince(colour_start);
 
     patch.face = warped;
@@ -452,6 +465,7 @@ class ClassicFaceSwapper final : public FaceSwapper {
       KeepOccluders(visible, g.mask, g.shift);
     }
     g.core_mask = g.mask > 0.5f;
+    g.shown = cv::boundingRect(g.mask > 0);
     if (options_.color_transfer) {
       g.source_skin = CreateSkinMask(g.morphed, work.size) & g.core_mask;
       g.target_skin = CreateSkinMask(landmarks, work.size);

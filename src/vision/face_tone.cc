@@ -263,7 +263,8 @@ cv::Mat MarkFarFromSkin(const cv::Mat& lab, const cv::Mat& skin) {
   return far;
 }
 
-void TransferTone(cv::Mat& face, const cv::Mat& face_skin, const cv::Mat& target, const cv::Mat& target_skin) {
+void TransferTone(cv::Mat& face, const cv::Mat& face_skin, const cv::Mat& target, const cv::Mat& target_skin,
+                  const std::optional<cv::Rect>& within) {
   if (cv::countNonZero(face_skin) < 16 || cv::countNonZero(target_skin) < 16) return;
   cv::Point2f face_to_small, target_to_small;
   const std::optional<SkinStatistics> from = MeasureSkin(face, face_skin, face_to_small);
@@ -289,15 +290,17 @@ void TransferTone(cv::Mat& face, const cv::Mat& face_skin, const cv::Mat& target
   }
   const auto to_lightness = static_cast<float>(1.0 / kLightnessTo8Bit);
   const auto to_8bit = static_cast<float>(kLightnessTo8Bit);
+  const cv::Rect part = within.value_or(cv::Rect(0, 0, face.cols, face.rows)) & cv::Rect(0, 0, face.cols, face.rows);
+  cv::Mat recoloured = face(part);
   cv::Mat lab;
-  cv::cvtColor(face, lab, cv::COLOR_BGR2Lab);
+  cv::cvtColor(recoloured, lab, cv::COLOR_BGR2Lab);
   for (int y = 0; y < lab.rows; ++y) {
-    const ShadingSampler::Row face_row = face_shading.RowAt(y), target_row = target_shading.RowAt(y);
+    const ShadingSampler::Row face_row = face_shading.RowAt(part.y + y), target_row = target_shading.RowAt(part.y + y);
     auto* p = lab.ptr<cv::Vec3b>(y);
     for (int x = 0; x < lab.cols; ++x) {
       const float lightness = static_cast<float>(p[x][0]) * to_lightness;
-      const float detail = lightness - face_shading.At(face_row, x);
-      const float toned = detail * detail_ratio + detail_offset + target_shading.At(target_row, x);
+      const float detail = lightness - face_shading.At(face_row, part.x + x);
+      const float toned = detail * detail_ratio + detail_offset + target_shading.At(target_row, part.x + x);
       p[x][0] = cv::saturate_cast<std::uint8_t>(toned * to_8bit);
       for (int c = 1; c < 3; ++c) {
         const float d = static_cast<float>(p[x][c]) - from_mean[c];
@@ -306,7 +309,7 @@ void TransferTone(cv::Mat& face, const cv::Mat& face_skin, const cv::Mat& target
       }
     }
   }
-  cv::cvtColor(lab, face, cv::COLOR_Lab2BGR);
+  cv::cvtColor(lab, recoloured, cv::COLOR_Lab2BGR);
 }
 
 }  // namespace swapline::vision

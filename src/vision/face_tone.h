@@ -19,6 +19,8 @@
 // Pure functions, thread-safe.
 #pragma once
 
+#include <optional>
+
 #include <opencv2/core.hpp>
 
 #include "vision/face.h"
@@ -36,7 +38,10 @@ cv::Mat MarkFarFromSkin(const cv::Mat& lab, const cv::Mat& skin);
 // Recolours `face` (8-bit BGR) in place. `target` is the same size, the same frame;
 // `face_skin` and `target_skin` (8-bit masks) mark the skin of each. The target is
 // only measured, on a copy reduced to at most 192 px (its statistics and shading
-// surface need no more), so the cost is that of converting `face`.
-void TransferTone(cv::Mat& face, const cv::Mat& face_skin, const cv::Mat& target, const cv::Mat& target_skin);
+// surface need no more), so the cost is that of converting `face`. Given `within`
+// (a part of `face`), only its pixels are recoloured, as they would be in the whole;
+// the statistics still come from all the skin.
+void TransferTone(cv::Mat& face, const cv::Mat& face_skin, const cv::Mat& target, const cv::Mat& target_skin,
+                  const std::optional<cv::Rect>& within = std::nullopt);
 
 }  // namespace swapline::vision

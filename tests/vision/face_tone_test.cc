@@ -75,5 +75,39 @@ TEST(FaceToneTest, AWiderTargetSpreadWidensTheSkinButDoesNotPushTheBrowsFurther)
   }
 }
 
+TEST(FaceToneTest, TonedWithinAPartItsPixelsAreAsTonedWholeAndTheRestIsLeft) {
+  // A target lit from the top left: its shading surface varies across the picture,
+  // so a part toned at the wrong place would take another part's light.
+  cv::Mat target = Picture({160, 150, 155}, {2, 5, 5}, {0, 0, 0}, 2);
+  cv::Mat light(kSide, kSide, CV_8UC3);
+  for (int y = 0; y < kSide; ++y) {
+    for (int x = 0; x < kSide; ++x) light.at<cv::Vec3b>(y, x) = cv::Vec3b::all(static_cast<uchar>((x + y) / 5));
+  }
+  cv::subtract(target, light, target);
+  const cv::Mat face = Picture({140, 140, 150}, {3, 3, 3}, {-40, -8, -20}, 1);
+  const cv::Mat skin(kSide, kSide, CV_8U, cv::Scalar(255));
+  cv::Mat whole = face.clone(), part = face.clone();
+  const cv::Rect within(37, 61, 101, 83);
+  TransferTone(whole, skin, target, skin);
+  TransferTone(part, skin, target, skin, within);
+
+  cv::Mat outside = cv::Mat(kSide, kSide, CV_8U, cv::Scalar(255));
+  outside(within).setTo(0);
+  cv::Mat diff;
+  cv::absdiff(part, face, diff);
+  cv::Mat changed;
+  cv::transform(diff, changed, cv::Matx13f(1, 1, 1));
+  EXPECT_EQ(cv::countNonZero((changed > 0) & outside), 0) << "pixels outside were changed";
+  // OpenCV's Lab conversion rounds a row's last few pixels on a path of their own, so
+  // a part's rows differ from the whole's by a level now and then.
+  cv::absdiff(part(within), whole(within), diff);
+  double largest = 0;
+  cv::minMaxLoc(diff.reshape(1), nullptr, &largest);
+  EXPECT_LE(largest, 1.0);
+  EXPECT_LT(cv::mean(diff)[0], 0.05);
+  cv::absdiff(part(within), face(within), diff);
+  EXPECT_GT(cv::mean(diff)[0], 5.0) << "the part was not toned";
+}
+
 }  // namespace
 }  // namespace swapline::vision
