@@ -200,9 +200,10 @@ cv::Rect WorkWindow(const cv::Rect& block, cv::Size work, cv::Size plane) {
 }
 
 // The unsharp mask's blur for a source enlarged `work_enlargement` times in the
-// working frame, and how far it reads (cv::GaussianBlur's 8-bit kernel radius).
+// working frame, and how far it reads: the radius of the kernel cv::GaussianBlur
+// makes for 8-bit images (size 6 sigma + 1, odd).
 double SharpenSigma(float work_enlargement) { return 0.6 * std::max(1.0f, work_enlargement); }
-int SharpenReach(float work_enlargement) { return cvRound(SharpenSigma(work_enlargement) * 3); }
+int SharpenReach(float work_enlargement) { return (cvRound(SharpenSigma(work_enlargement) * 6 + 1) | 1) / 2; }
 
 // Unsharp mask of `face`, as strong as the source was enlarged (`enlargement` = target
 // face width / source face width, both in full-resolution pixels). A part of a
