@@ -10,7 +10,6 @@
 #include <opencv2/imgproc.hpp>
 
 #include "vision/face_masker.h"
-#include "vision/image_reduce.h"
 
 namespace swapline::vision {
 namespace {
@@ -190,17 +189,18 @@ struct SkinStatistics {
 };
 
 // Statistics of `bgr` over `skin` from a copy at most kStatisticsSide pixels on its
-// longest side (pixel centres kept); `to_small` receives the scale to that copy.
+// longest side, averaged over whole blocks (OpenCV's fast path; up to `whole - 1`
+// last columns and rows are left out); `to_small` receives the scale to that copy.
 // Both sides are measured at the same scale, so their detail spreads compare.
 std::optional<SkinStatistics> MeasureSkin(const cv::Mat& bgr, const cv::Mat& skin, cv::Point2f& to_small) {
-  const double reduce = std::max(1.0, static_cast<double>(std::max(bgr.cols, bgr.rows)) / kStatisticsSide);
+  const int whole = (std::max(bgr.cols, bgr.rows) + kStatisticsSide - 1) / kStatisticsSide;
   cv::Mat small = bgr, small_skin = skin;
   to_small = {1.0f, 1.0f};
-  if (reduce > 1.0) {
-    const AreaReduction reduced = ReduceArea(bgr, 1.0 / reduce);
-    small = reduced.image;
-    to_small = reduced.scale;
-    cv::resize(skin(cv::Rect(cv::Point(0, 0), reduced.covered)), small_skin, small.size(), 0, 0, cv::INTER_NEAREST);
+  if (whole > 1) {
+    const cv::Rect covered(0, 0, bgr.cols / whole * whole, bgr.rows / whole * whole);
+    cv::resize(bgr(covered), small, covered.size() / whole, 0, 0, cv::INTER_AREA);
+    cv::resize(skin(covered), small_skin, small.size(), 0, 0, cv::INTER_NEAREST);
+    to_small = {1.0f / static_cast<float>(whole), 1.0f / static_cast<float>(whole)};
   }
   const std::vector<cv::Mat> lab = ToLab(small);
   const cv::Mat trimmed = TrimSkin(lab[0], small_skin);
