@@ -10,6 +10,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "vision/face_masker.h"
+#include "vision/image_reduce.h"
 
 namespace swapline::vision {
 namespace {
@@ -197,10 +198,10 @@ std::optional<SkinStatistics> MeasureSkin(const cv::Mat& bgr, const cv::Mat& ski
   cv::Mat small = bgr, small_skin = skin;
   to_small = {1.0f, 1.0f};
   if (whole > 1) {
-    const cv::Rect covered(0, 0, bgr.cols / whole * whole, bgr.rows / whole * whole);
-    cv::resize(bgr(covered), small, covered.size() / whole, 0, 0, cv::INTER_AREA);
-    cv::resize(skin(covered), small_skin, small.size(), 0, 0, cv::INTER_NEAREST);
-    to_small = {1.0f / static_cast<float>(whole), 1.0f / static_cast<float>(whole)};
+    const AreaReduction reduced = ReduceByBlocks(bgr, whole);
+    small = reduced.image;
+    to_small = reduced.scale;
+    cv::resize(skin(cv::Rect(cv::Point(0, 0), reduced.covered)), small_skin, small.size(), 0, 0, cv::INTER_NEAREST);
   }
   const std::vector<cv::Mat> lab = ToLab(small);
   const cv::Mat trimmed = TrimSkin(lab[0], small_skin);

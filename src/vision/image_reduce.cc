@@ -6,18 +6,21 @@
 
 namespace swapline::vision {
 
+AreaReduction ReduceByBlocks(const cv::Mat& image, int whole) {
+  if (whole < 2 || image.cols < whole || image.rows < whole) return {image, image.size(), {1.0f, 1.0f}};
+  const cv::Size covered(image.cols / whole * whole, image.rows / whole * whole);
+  cv::Mat blocks;
+  cv::resize(image(cv::Rect(cv::Point(0, 0), covered)), blocks, covered / whole, 0, 0, cv::INTER_AREA);
+  const float scale = 1.0f / static_cast<float>(whole);
+  return {blocks, covered, {scale, scale}};
+}
+
 AreaReduction ReduceArea(const cv::Mat& image, double scale) {
   const cv::Size size(std::max(1, cvRound(image.cols * scale)), std::max(1, cvRound(image.rows * scale)));
-  const int whole = std::max(1, static_cast<int>(1.0 / scale));
-  cv::Size covered = image.size();
-  cv::Mat blocks = image;
-  if (whole >= 2 && image.cols >= whole && image.rows >= whole) {
-    covered = cv::Size(image.cols / whole * whole, image.rows / whole * whole);
-    cv::resize(image(cv::Rect(cv::Point(0, 0), covered)), blocks, cv::Size(covered.width / whole, covered.height / whole),
-               0, 0, cv::INTER_AREA);
-  }
-  cv::Mat reduced = blocks;
-  if (blocks.size() != size) cv::resize(blocks, reduced, size, 0, 0, cv::INTER_AREA);
+  const AreaReduction blocks = ReduceByBlocks(image, std::max(1, static_cast<int>(1.0 / scale)));
+  const cv::Size covered = blocks.covered;
+  cv::Mat reduced = blocks.image;
+  if (reduced.size() != size) cv::resize(blocks.image, reduced, size, 0, 0, cv::INTER_AREA);
   return {reduced, covered,
           {static_cast<float>(size.width) / static_cast<float>(covered.width),
            static_cast<float>(size.height) / static_cast<float>(covered.height)}};

@@ -22,4 +22,9 @@ struct AreaReduction {
 // `image` reduced by `scale` (0 < scale <= 1).
 AreaReduction ReduceArea(const cv::Mat& image, double scale);
 
+// `image` averaged over whole `whole` x `whole` blocks, OpenCV's fast path only (the
+// last `image.cols % whole` columns and `image.rows % whole` rows are left out);
+// `image` itself when `whole` < 2 or a side is shorter than `whole`.
+AreaReduction ReduceByBlocks(const cv::Mat& image, int whole);
+
 }  // namespace swapline::vision
