@@ -18,10 +18,9 @@ void ScanFaces(dlib::frontal_face_detector& detector, const cv::Mat& grey, doubl
   detector(dlib::cv_image<unsigned char>(grey), found, threshold);
 }
 
-dlib::full_object_detection FitShape(const dlib::shape_predictor& predictor, const cv::Mat& image,
-                                     const dlib::rectangle& box) {
-  if (image.channels() == 3) return predictor(dlib::cv_image<dlib::bgr_pixel>(image), box);
-  return predictor(dlib::cv_image<unsigned char>(image), box);
+dlib::full_object_detection FitShape(const ShapeForest& model, const cv::Mat& image, const dlib::rectangle& box) {
+  if (image.channels() == 3) return model.Fit(dlib::cv_image<dlib::bgr_pixel>(image), box);
+  return model.Fit(dlib::cv_image<unsigned char>(image), box);
 }
 
 }  // namespace

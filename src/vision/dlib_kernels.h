@@ -4,7 +4,7 @@
 // few frames, a shape fit per face per frame. dlib is a header library for them: its
 // templates are compiled into swapline, and they vectorise with what the compiler may
 // use. x86-64's baseline (SSE2) leaves much on the table: with AVX2 a 960 px scan takes
-// 0.55-0.75 of the time, a fit about 0.9. So dlib_kernels.cc is compiled twice, for the
+// 0.55-0.75 of the time; a fit gains less. So dlib_kernels.cc is compiled twice, for the
 // baseline and for AVX2, and Active() picks one per process by what the CPU has.
 //
 // The AVX2 copy is linked so that nothing leaves it but its entry points: its own
@@ -20,8 +20,9 @@
 #include <vector>
 
 #include <dlib/image_processing/frontal_face_detector.h>
-#include <dlib/image_processing/shape_predictor.h>
 #include <opencv2/core.hpp>
+
+#include "vision/shape_forest.h"
 
 namespace swapline::vision::dlib_kernels {
 
@@ -31,9 +32,8 @@ struct Kernels {
   // least `threshold`, as dlib's object_detector::operator() gives them.
   void (*scan_faces)(dlib::frontal_face_detector& detector, const cv::Mat& grey, double threshold,
                      std::vector<dlib::rect_detection>& found);
-  // `predictor`'s shape of the face in `box` of `image` (8-bit BGR or grey).
-  dlib::full_object_detection (*fit_shape)(const dlib::shape_predictor& predictor, const cv::Mat& image,
-                                           const dlib::rectangle& box);
+  // `model`'s shape of the face in `box` of `image` (8-bit BGR or grey).
+  dlib::full_object_detection (*fit_shape)(const ShapeForest& model, const cv::Mat& image, const dlib::rectangle& box);
   std::string_view instruction_set;  // "baseline" or "avx2"
 };
 

@@ -1,11 +1,10 @@
 #include "vision/face_landmarker.h"
 
 #include <algorithm>
+#include <fstream>
 #include <map>
 #include <mutex>
 
-#include <dlib/image_processing/shape_predictor.h>
-#include <dlib/serialize.h>
 #include <opencv2/imgproc.hpp>
 
 #include "vision/dlib_kernels.h"
@@ -13,6 +12,7 @@
 #include "vision/fan_landmarker.h"
 #include "vision/image_reduce.h"
 #include "vision/image_turn.h"
+#include "vision/shape_forest.h"
 
 namespace swapline::vision {
 
@@ -37,8 +37,7 @@ constexpr float kMarkMargin = 0.35f;
 
 class DlibLandmarker final : public FaceLandmarker {
  public:
-  explicit DlibLandmarker(std::shared_ptr<const dlib::shape_predictor> predictor)
-      : predictor_(std::move(predictor)) {}
+  explicit DlibLandmarker(std::shared_ptr<const ShapeForest> model) : model_(std::move(model)) {}
 
   Result<Landmarks68> Mark(const cv::Mat& bgr, const cv::Rect2f& box) override {
     if (bgr.empty() || (bgr.type() != CV_8UC3 && bgr.type() != CV_8UC1)) {
@@ -66,13 +65,13 @@ class DlibLandmarker final : public FaceLandmarker {
     }
   }
 
-  std::unique_ptr<FaceLandmarker> Clone() const override { return std::make_unique<DlibLandmarker>(predictor_); }
+  std::unique_ptr<FaceLandmarker> Clone() const override { return std::make_unique<DlibLandmarker>(model_); }
 
  private:
   Result<Landmarks68> Fit(const cv::Mat& image, const cv::Rect2f& box) {
     const dlib::rectangle rect(static_cast<long>(box.x), static_cast<long>(box.y),
                                static_cast<long>(box.x + box.width), static_cast<long>(box.y + box.height));
-    const dlib::full_object_detection shape = dlib_kernels::Active().fit_shape(*predictor_, image, rect);
+    const dlib::full_object_detection shape = dlib_kernels::Active().fit_shape(*model_, image, rect);
     if (shape.num_parts() != 68) return Internal("shape predictor did not return 68 points");
     Landmarks68 points;
     for (unsigned i = 0; i < 68; ++i) {
@@ -81,7 +80,7 @@ class DlibLandmarker final : public FaceLandmarker {
     return points;
   }
 
-  std::shared_ptr<const dlib::shape_predictor> predictor_;
+  std::shared_ptr<const ShapeForest> model_;
 };
 
 }  // namespace
@@ -93,38 +92,37 @@ std::filesystem::path DefaultShapePredictorPath() {
 namespace {
 
 // A loaded model stays shared while any landmarker holds it: a worker's job slots, and
-// the engines it makes for other settings, read one copy (~100 MB in memory, about a
+// the engines it makes for other settings, read one copy (~70 MB in memory, about a
 // second to parse) instead of one each. Loads run one at a time, so two slots starting
 // together parse the file once.
-Result<std::shared_ptr<const dlib::shape_predictor>> SharedShapePredictor(const std::filesystem::path& model) {
+Result<std::shared_ptr<const ShapeForest>> SharedShapeForest(const std::filesystem::path& model) {
   static std::mutex mutex;
-  static std::map<std::filesystem::path, std::weak_ptr<const dlib::shape_predictor>> loaded;
+  static std::map<std::filesystem::path, std::weak_ptr<const ShapeForest>> loaded;
   const std::lock_guard lock(mutex);
   if (auto kept = loaded[model].lock()) return kept;
   std::error_code ec;
-  if (!std::filesystem::is_regular_file(model, ec)) {
+  std::ifstream in;
+  if (std::filesystem::is_regular_file(model, ec)) in.open(model, std::ios::binary);
+  if (!in.is_open()) {
     return FailedPrecondition("landmark model '" + model.string() +
                               "' not found; install the Debian package libdlib-data (make deps)");
   }
-  auto predictor = std::make_shared<dlib::shape_predictor>();
-  try {
-    dlib::deserialize(model.string()) >> *predictor;
-  } catch (const std::exception& e) {
-    return FailedPrecondition("landmark model '" + model.string() + "' is not a dlib shape predictor: " + e.what());
-  }
-  if (predictor->num_parts() != 68) {
+  Result<ShapeForest> read = ShapeForest::Read(in);
+  if (!read.ok()) return FailedPrecondition("landmark model '" + model.string() + "': " + read.status().message());
+  if (read->num_parts() != 68) {
     return FailedPrecondition("landmark model '" + model.string() + "' predicts " +
-                              std::to_string(predictor->num_parts()) + " points; 68 are needed");
+                              std::to_string(read->num_parts()) + " points; 68 are needed");
   }
-  loaded[model] = predictor;
-  return std::shared_ptr<const dlib::shape_predictor>(std::move(predictor));
+  auto forest = std::make_shared<const ShapeForest>(std::move(*read));
+  loaded[model] = forest;
+  return forest;
 }
 
 }  // namespace
 
 Result<std::unique_ptr<FaceLandmarker>> LoadDlibLandmarker(const std::filesystem::path& model) {
-  SWAPLINE_ASSIGN_OR_RETURN(std::shared_ptr<const dlib::shape_predictor> predictor, SharedShapePredictor(model));
-  return std::unique_ptr<FaceLandmarker>(std::make_unique<DlibLandmarker>(std::move(predictor)));
+  SWAPLINE_ASSIGN_OR_RETURN(std::shared_ptr<const ShapeForest> forest, SharedShapeForest(model));
+  return std::unique_ptr<FaceLandmarker>(std::make_unique<DlibLandmarker>(std::move(forest)));
 }
 
 Result<Landmarks68> MarkTurned(FaceLandmarker& landmarker, const cv::Mat& image, const cv::Rect2f& box, int angle) {

@@ -1,16 +1,16 @@
 // The dlib kernels' two copies (vision/dlib_kernels.h): the process runs the AVX2 one
 // exactly when the CPU has AVX2, and both find the same faces and shapes on real photos.
 
+#include <fstream>
 #include <string>
 #include <vector>
 
-#include <dlib/serialize.h>
 #include <gtest/gtest.h>
-#include <opencv2/imgproc.hpp>
 
-#include "media/image_codec.h"
+#include "photo_face_test.h"
 #include "vision/dlib_kernels.h"
 #include "vision/face_landmarker.h"
+#include "vision/shape_forest.h"
 
 namespace swapline::vision {
 namespace {
@@ -40,18 +40,14 @@ TEST(DlibKernelsTest, BothCopiesFindTheSameFacesAndShapes) {
   const dlib_kernels::Kernels& avx2_copy = dlib_kernels::avx2::Copy();
   dlib::frontal_face_detector baseline_detector = dlib::get_frontal_face_detector();
   dlib::frontal_face_detector avx2_detector = dlib::get_frontal_face_detector();
-  dlib::shape_predictor predictor;
-  dlib::deserialize(DefaultShapePredictorPath().string()) >> predictor;
+  std::ifstream model_file(DefaultShapePredictorPath(), std::ios::binary);
+  const Result<ShapeForest> model = ShapeForest::Read(model_file);
+  ASSERT_TRUE(model.ok()) << model.status().ToString();
   int faces = 0;
   for (const std::string name : {"grace_hopper_usn_portrait.jpg", "eileen_collins_nasa_portrait.png",
                                  "obama_official_portrait_2012.jpg", "abraham_lincoln_gardner_1863.jpg",
                                  "obama_biden_blue_room_2010_two_faces.jpg", "noface_coffee.png"}) {
-    auto image = media::ReadImage(SWAPLINE_TESTDATA_DIR "/photos/" + name);
-    ASSERT_TRUE(image.ok()) << image.status().ToString();
-    cv::Mat bgr = *image, grey;
-    const double scale = 640.0 / std::max(bgr.cols, bgr.rows);
-    cv::resize(bgr, bgr, cv::Size(), scale, scale, cv::INTER_AREA);
-    cv::cvtColor(bgr, grey, cv::COLOR_BGR2GRAY);
+    const auto [bgr, grey] = ReadScaledPhoto(name, 640);
     std::vector<dlib::rect_detection> baseline_found, avx2_found;
     baseline_copy.scan_faces(baseline_detector, grey, 0.0, baseline_found);
     avx2_copy.scan_faces(avx2_detector, grey, 0.0, avx2_found);
@@ -61,8 +57,8 @@ TEST(DlibKernelsTest, BothCopiesFindTheSameFacesAndShapes) {
       EXPECT_NEAR(avx2_found[i].detection_confidence, baseline_found[i].detection_confidence, 1e-4) << name;
       for (const cv::Mat& marked : {bgr, grey}) {
         const dlib::full_object_detection expected =
-            baseline_copy.fit_shape(predictor, marked, baseline_found[i].rect);
-        const dlib::full_object_detection shape = avx2_copy.fit_shape(predictor, marked, baseline_found[i].rect);
+            baseline_copy.fit_shape(*model, marked, baseline_found[i].rect);
+        const dlib::full_object_detection shape = avx2_copy.fit_shape(*model, marked, baseline_found[i].rect);
         ASSERT_EQ(shape.num_parts(), 68u);
         for (unsigned p = 0; p < 68; ++p) EXPECT_EQ(shape.part(p), expected.part(p)) << name << " point " << p;
       }
