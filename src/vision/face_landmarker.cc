@@ -92,7 +92,7 @@ std::filesystem::path DefaultShapePredictorPath() {
 namespace {
 
 // A loaded model stays shared while any landmarker holds it: a worker's job slots, and
-// the engines it makes for other settings, read one copy (~70 MB in memory, about a
+// the engines it makes for other settings, read one copy (~66 MB in memory, about a
 // second to parse) instead of one each. Loads run one at a time, so two slots starting
 // together parse the file once.
 Result<std::shared_ptr<const ShapeForest>> SharedShapeForest(const std::filesystem::path& model) {
