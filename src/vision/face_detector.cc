@@ -2,12 +2,15 @@
 
 #include <algorithm>
 #include <cmath>
+#include <sstream>
+#include <string>
 
 #include <dlib/image_processing/frontal_face_detector.h>
 #include <opencv2/dnn.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include "vision/dlib_kernels.h"
+#include "vision/frontal_face_detector_data.h"
 #include "vision/image_turn.h"
 
 namespace swapline::vision {
@@ -28,10 +31,16 @@ float ScoreForMargin(double margin) {
   return static_cast<float>(1.0 / (1.0 + std::exp(-2.0 * (margin - kMarginAtHalfScore))));
 }
 
-// dlib decodes its embedded detector from a compressed stream (~0.4 s); that is done
-// once per process, and each detector copies the result.
+// dlib's detector as decoded at build time (vision/frontal_face_detector_data.h), read
+// once per process; each detector copies it.
 const dlib::frontal_face_detector& DecodedFrontalFaceDetector() {
-  static const dlib::frontal_face_detector decoded = dlib::get_frontal_face_detector();
+  static const dlib::frontal_face_detector decoded = [] {
+    std::istringstream in(std::string(reinterpret_cast<const char*>(kSerializedFrontalFaceDetector),
+                                      kSerializedFrontalFaceDetectorSize));
+    dlib::frontal_face_detector detector;
+    dlib::deserialize(detector, in);
+    return detector;
+  }();
   return decoded;
 }
 

@@ -1,10 +1,12 @@
 #include "vision/shape_forest.h"
 
-#include <cstring>
+#include <cstdlib>
 #include <limits>
 #include <string>
 
 #include <dlib/serialize.h>
+
+#include "vision/dlib_decoder.h"
 
 namespace swapline::vision {
 namespace {
@@ -12,6 +14,10 @@ namespace {
 // More cascades than any trained model has (dlib's default is 10, its 68-point model 15):
 // a count beyond this is a damaged file, not a model to make room for.
 constexpr unsigned long kMostCascades = 1000;
+// Likewise trees per cascade (dlib's default 500) and splits per tree (its default depth
+// 5 has 31; 4095 is depth 12); they also keep the layout's size from overflowing.
+constexpr unsigned long kMostTrees = 100000;
+constexpr unsigned long kMostSplits = 4095;
 
 Status Refuse(const std::string& why) { return InvalidArgument("not a usable dlib shape predictor: " + why); }
 
@@ -26,42 +32,52 @@ Result<ShapeForest> ShapeForest::Read(std::istream& in) {
     dlib::deserialize(model.initial_shape_, in);
     const std::size_t coordinates = static_cast<std::size_t>(model.initial_shape_.size());
     if (coordinates == 0 || coordinates % 2 != 0) return Refuse("its mean shape is not a list of points");
-    // dlib writes std::vector<std::vector<regression_tree>> as a count and the cascades:
-    // read so, each is laid out and dropped before the next is read.
+    // dlib writes std::vector<std::vector<regression_tree>> as a count and the cascades,
+    // each a count of trees and the trees: a count of splits and the splits (two
+    // feature indices and a threshold each), a count of leaves and the leaves (each a
+    // column matrix: minus its rows, minus one column, its floats). The leaves are
+    // decoded into their place in the layout.
     unsigned long cascades = 0;
     dlib::deserialize(cascades, in);
     if (cascades == 0 || cascades > kMostCascades) return Refuse(std::to_string(cascades) + " cascades");
     model.cascades_.resize(cascades);
+    DlibDecoder decoder(in);
     for (Cascade& cascade : model.cascades_) {
-      std::vector<dlib::impl::regression_tree> forest;
-      dlib::deserialize(forest, in);
-      if (model.trees_ == 0 && !forest.empty()) {
-        model.trees_ = forest.size();
-        model.splits_ = forest.front().splits.size();
-      }
-      const std::size_t leaves = model.splits_ + 1;
-      if (forest.empty() || forest.size() != model.trees_ || (leaves & model.splits_) != 0) {
-        return Refuse("its cascades differ in size or their trees are not full");
-      }
-      cascade.splits.reserve(model.trees_ * model.splits_);
-      cascade.leaves.resize(model.trees_ * leaves * coordinates);
-      float* out = cascade.leaves.data();
-      for (const dlib::impl::regression_tree& tree : forest) {
-        if (tree.splits.size() != model.splits_ || tree.leaf_values.size() != leaves) {
-          return Refuse("its trees differ in depth");
+      const auto trees = decoder.Integer<unsigned long>();
+      const bool first_cascade = &cascade == &model.cascades_.front();
+      if (first_cascade) model.trees_ = trees;
+      if (trees == 0 || trees > kMostTrees || trees != model.trees_) return Refuse("its cascades differ in size");
+      for (unsigned long t = 0; t < trees; ++t) {
+        const auto splits = decoder.Integer<unsigned long>();
+        if (first_cascade && t == 0) model.splits_ = splits;
+        const std::size_t leaves = model.splits_ + 1;
+        if (splits != model.splits_ || splits > kMostSplits || (leaves & model.splits_) != 0) {
+          return Refuse("its trees differ in depth or are not full");
         }
-        for (const dlib::impl::split_feature& split : tree.splits) {
-          if (split.idx1 > std::numeric_limits<std::uint16_t>::max() ||
-              split.idx2 > std::numeric_limits<std::uint16_t>::max()) {
+        // Room for the whole cascade only once the first one was read whole: a damaged
+        // count must not claim gigabytes before the file runs out.
+        if (t == 0 && !first_cascade) {
+          cascade.splits.reserve(trees * splits);
+          cascade.leaves.reserve(trees * leaves * coordinates);
+        }
+        for (unsigned long n = 0; n < splits; ++n) {
+          const auto first = decoder.Integer<unsigned long>();
+          const auto second = decoder.Integer<unsigned long>();
+          const float threshold = decoder.Float();
+          if (first > std::numeric_limits<std::uint16_t>::max() || second > std::numeric_limits<std::uint16_t>::max()) {
             return Refuse("a split reads a feature beyond 65535");
           }
-          cascade.splits.push_back(
-              {static_cast<std::uint16_t>(split.idx1), static_cast<std::uint16_t>(split.idx2), split.thresh});
+          cascade.splits.push_back({static_cast<std::uint16_t>(first), static_cast<std::uint16_t>(second), threshold});
         }
-        for (const dlib::matrix<float, 0, 1>& leaf : tree.leaf_values) {
-          if (static_cast<std::size_t>(leaf.size()) != coordinates) return Refuse("a leaf is not a whole shape");
-          std::memcpy(out, &leaf(0), coordinates * sizeof(float));
-          out += coordinates;
+        if (decoder.Integer<unsigned long>() != leaves) return Refuse("its trees differ in depth or are not full");
+        cascade.leaves.resize((t + 1) * leaves * coordinates);
+        float* out = cascade.leaves.data() + t * leaves * coordinates;
+        for (std::size_t leaf = 0; leaf < leaves; ++leaf) {
+          const auto rows = decoder.Integer<long>(), columns = decoder.Integer<long>();
+          if (static_cast<std::size_t>(std::abs(rows)) != coordinates || std::abs(columns) != 1) {
+            return Refuse("a leaf is not a whole shape");
+          }
+          for (std::size_t i = 0; i < coordinates; ++i) *out++ = decoder.Float();
         }
       }
     }

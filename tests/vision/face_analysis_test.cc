@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include <dlib/image_processing/frontal_face_detector.h>
+#include <dlib/opencv/cv_image.h>
 #include <gtest/gtest.h>
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
@@ -132,6 +134,35 @@ TEST_F(FaceAnalysisTest, HogFindsBothFacesInTheTwoFacesPhoto) {
     const cv::Rect2f frame(0, 0, static_cast<float>(Image(kTwoFaces).cols), static_cast<float>(Image(kTwoFaces).rows));
     EXPECT_GT((d.box & frame).area(), 0.9f * d.box.area());
   }
+}
+
+// The detector is dlib's, decoded at build time: on each photo (at the scanned size, so
+// boxes are not rescaled) it finds the boxes dlib's own decoding of it finds. Score 0.5
+// is dlib's SVM margin 0.25 (face_detector.cc).
+TEST_F(FaceAnalysisTest, HogFindsWhatDlibsOwnDetectorFinds) {
+  auto detector = NewHogFaceDetector({.detect_side = 640});
+  dlib::frontal_face_detector dlib_detector = dlib::get_frontal_face_detector();
+  std::size_t faces = 0;
+  for (const std::string& name : {kPortraits[0], kPortraits[1], kPortraits[2], kPortraits[3],
+                                  std::string("obama_biden_blue_room_2010_two_faces.jpg")}) {
+    const cv::Mat& image = Image(kPhotos + name);
+    cv::Mat grey;
+    const double scale = 640.0 / std::max(image.cols, image.rows);
+    cv::resize(image, grey, cv::Size(), scale, scale, cv::INTER_AREA);
+    cv::cvtColor(grey, grey, cv::COLOR_BGR2GRAY);
+    auto found = detector->Detect(grey, 0.5f);
+    ASSERT_TRUE(found.ok()) << name;
+    const std::vector<dlib::rectangle> expected = dlib_detector(dlib::cv_image<unsigned char>(grey), 0.25);
+    ASSERT_EQ(found->size(), expected.size()) << name;
+    for (std::size_t i = 0; i < expected.size(); ++i) {
+      const dlib::rectangle& r = expected[i];
+      EXPECT_EQ((*found)[i].box, cv::Rect2f(static_cast<float>(r.left()), static_cast<float>(r.top()),
+                                            static_cast<float>(r.width()), static_cast<float>(r.height())))
+          << name;
+    }
+    faces += expected.size();
+  }
+  EXPECT_GE(faces, 6u);
 }
 
 TEST_F(FaceAnalysisTest, HogFindsOneFaceInEachFrontalPortrait) {

@@ -1,9 +1,14 @@
 // ShapeForest (vision/shape_forest.h): the same shapes as dlib's own shape predictor,
-// point for point, and a clear refusal of files that are not a whole model.
+// point for point, and a clear refusal of files that are not a whole model. Its
+// DlibDecoder (vision/dlib_decoder.h): every value as dlib decodes it.
 
 #include "vision/shape_forest.h"
 
+#include <bit>
+#include <cstdint>
 #include <fstream>
+#include <limits>
+#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -14,6 +19,7 @@
 #include <gtest/gtest.h>
 
 #include "photo_face_test.h"
+#include "vision/dlib_decoder.h"
 #include "vision/face_landmarker.h"
 
 namespace swapline::vision {
@@ -85,6 +91,64 @@ TEST(ShapeForestTest, RefusesWhatIsNotAWholeModel) {
   auto photo = std::ifstream(SWAPLINE_TESTDATA_DIR "/photos/grace_hopper_usn_portrait.jpg", std::ios::binary);
   const std::string jpeg(std::istreambuf_iterator<char>(photo), {});
   EXPECT_EQ(ReadBytes(jpeg).status().code(), Code::kInvalidArgument);
+}
+
+// Each value written by dlib::serialize is read back by DlibDecoder as by dlib::deserialize.
+template <typename T>
+void ExpectDecodedAsDlibDoes(const std::vector<T>& values) {
+  std::ostringstream written;
+  for (const T& v : values) dlib::serialize(v, written);
+  std::istringstream ours(written.str()), theirs(written.str());
+  DlibDecoder decoder(ours);
+  for (const T& v : values) {
+    T expected{};
+    dlib::deserialize(expected, theirs);
+    if constexpr (std::is_floating_point_v<T>) {
+      const T got = decoder.Float();
+      EXPECT_EQ(std::bit_cast<std::uint32_t>(got), std::bit_cast<std::uint32_t>(expected)) << v;
+    } else {
+      EXPECT_EQ(decoder.template Integer<T>(), expected) << v;
+    }
+  }
+  EXPECT_EQ(ours.rdbuf()->sgetc(), std::char_traits<char>::eof()) << "a value was read short";
+}
+
+template <typename T>
+std::vector<T> IntegerExtremes() {
+  using Limits = std::numeric_limits<T>;
+  std::vector<T> values = {0, 1, 127, 128, 255, 256, Limits::max(), static_cast<T>(Limits::max() - 1)};
+  if constexpr (std::is_signed_v<T>) values.insert(values.end(), {-1, -128, -129, static_cast<T>(Limits::min() + 1)});
+  return values;
+}
+
+TEST(DlibDecoderTest, ReadsIntegersAndFloatsAsDlibDoes) {
+  ExpectDecodedAsDlibDoes(IntegerExtremes<std::int16_t>());
+  ExpectDecodedAsDlibDoes(IntegerExtremes<int>());
+  ExpectDecodedAsDlibDoes(IntegerExtremes<long>());
+  ExpectDecodedAsDlibDoes(IntegerExtremes<unsigned long>());
+  using Limits = std::numeric_limits<float>;
+  std::vector<float> floats = {0.0f, -0.0f, 1.0f, -1.5f, 3.14159265f, Limits::min(), Limits::denorm_min(),
+                               -Limits::denorm_min(), Limits::max(), Limits::lowest(), Limits::epsilon(),
+                               Limits::infinity(), -Limits::infinity(), Limits::quiet_NaN()};
+  std::mt19937 random(11);
+  for (int i = 0; i < 100000; ++i) floats.push_back(std::bit_cast<float>(static_cast<std::uint32_t>(random())));
+  ExpectDecodedAsDlibDoes(floats);
+}
+
+TEST(DlibDecoderTest, RefusesMalformedAndTruncatedValues) {
+  std::ostringstream written;
+  dlib::serialize(1234567.0f, written);
+  const std::string bytes = written.str();
+  for (std::size_t kept = 0; kept < bytes.size(); ++kept) {
+    std::istringstream cut(bytes.substr(0, kept));
+    DlibDecoder decoder(cut);
+    EXPECT_THROW(decoder.Float(), dlib::serialization_error) << "first " << kept << " bytes";
+  }
+  for (const char control : {'\x00', '\x09', '\x85'}) {  // no bytes, more than 8, a sign on an unsigned
+    std::istringstream in(std::string(1, control) + std::string(9, '\x01'));
+    DlibDecoder decoder(in);
+    EXPECT_THROW(decoder.Integer<unsigned long>(), dlib::serialization_error) << int{control};
+  }
 }
 
 }  // namespace
