@@ -21,6 +21,15 @@ constexpr float kMaxScaleDrift = 1.25f;
 // A face whose width changes by more than this factor from one frame to the next has
 // the detector look again in the next frame.
 constexpr float kMaxScaleStep = 1.06f;
+// A track's next fit keeps the box of its last one while the box predicted from that
+// fit lies within this share of the box's width of it, in place, and this factor of
+// it in size. The landmarker samples pixels at box-relative positions, so moving a box
+// by a pixel moves the fit by several: a box remade from every fit fed the fit's noise
+// back into the next one (a face held still in a still frame wandered by ±0.9 % in
+// width for a second before it settled). A face that moves takes its box along as
+// before: the hold is under the box offset a fit tolerates.
+constexpr float kBoxHoldShift = 0.01f;
+constexpr float kBoxHoldScale = 1.02f;
 
 // `ratio` is above `factor` or below its inverse.
 bool BeyondFactor(float ratio, float factor) { return ratio > factor || ratio < 1.0f / factor; }
@@ -30,6 +39,8 @@ float Iou(const cv::Rect2f& a, const cv::Rect2f& b) {
   const float uni = a.area() + b.area() - inter;
   return uni > 0 ? inter / uni : 0.0f;
 }
+
+cv::Point2f BoxCentre(const cv::Rect2f& box) { return {box.x + box.width / 2, box.y + box.height / 2}; }
 
 cv::Point2f LandmarkCentre(const Landmarks68& p) {
   cv::Point2f sum(0, 0);
@@ -68,8 +79,7 @@ FaceTracker::FaceTracker(FaceDetector& detector, FaceLandmarker& landmarker, con
 
 void FaceTracker::RememberBox(FaceTrack& track, const cv::Rect2f& box) const {
   const float width = std::max(FaceWidth(track.raw), 1.0f);
-  const cv::Point2f centre(box.x + box.width / 2, box.y + box.height / 2);
-  track.box_offset = (centre - LandmarkCentre(track.raw)) * (1.0f / width);
+  track.box_offset = (BoxCentre(box) - LandmarkCentre(track.raw)) * (1.0f / width);
   track.box_size = cv::Size2f(box.width / width, box.height / width);
 }
 
@@ -77,7 +87,13 @@ cv::Rect2f FaceTracker::PredictBox(const FaceTrack& track) const {
   const float width = FaceWidth(track.raw);
   const cv::Point2f centre = LandmarkCentre(track.raw) + track.box_offset * width;
   const cv::Size2f size(track.box_size.width * width, track.box_size.height * width);
-  return {centre.x - size.width / 2, centre.y - size.height / 2, size.width, size.height};
+  const cv::Rect2f predicted(centre.x - size.width / 2, centre.y - size.height / 2, size.width, size.height);
+  const cv::Rect2f& last = track.face.box;
+  const cv::Point2f shift = centre - BoxCentre(last);
+  const float reach = kBoxHoldShift * last.width;
+  const bool held = std::abs(shift.x) <= reach && std::abs(shift.y) <= reach &&
+                    !BeyondFactor(predicted.width / std::max(last.width, 1.0f), kBoxHoldScale);
+  return held ? last : predicted;
 }
 
 void FaceTracker::StartTrack(const Detection& detection) {

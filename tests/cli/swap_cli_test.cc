@@ -28,6 +28,7 @@
 #include "media/image_codec.h"
 #include "storage/hashing.h"
 #include "support/brought_models.h"
+#include "support/landmark_distance.h"
 #include "vision/face.h"
 #include "vision/face_analyser.h"
 #include "vision/face_glasses.h"
@@ -41,6 +42,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using swapline::testing::ListDir;
+using swapline::testing::MeanLandmarkDistance;
 using swapline::testing::ReadFileBytes;
 using swapline::testing::RunProcess;
 using swapline::testing::RunResult;
@@ -174,12 +176,6 @@ const Face* Matching(const std::vector<Face>& faces, const cv::Rect2f& box, floa
     }
   }
   return best;
-}
-
-double MeanLandmarkDistance(const vision::Landmarks68& a, const vision::Landmarks68& b) {
-  double sum = 0;
-  for (int i = 0; i < 68; ++i) sum += cv::norm(a[i] - b[i]);
-  return sum / 68.0;
 }
 
 std::string Basename(const std::string& path) { return fs::path(path).stem().string(); }

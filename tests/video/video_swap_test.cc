@@ -37,6 +37,7 @@
 #include "bench/video_baseline.h"
 #include "cli/cli_test_util.h"
 #include "support/brought_models.h"
+#include "support/landmark_distance.h"
 #include "cli/exit_codes.h"
 #include "media/image_codec.h"
 #include "media/video.h"
@@ -51,6 +52,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using swapline::testing::ListDir;
+using swapline::testing::MeanLandmarkDistance;
 using swapline::testing::Q;
 using swapline::testing::Shell;
 using swapline::testing::ReadFileBytes;
@@ -209,12 +211,6 @@ double MeanAbsDiff(const cv::Mat& a, const cv::Mat& b, const cv::Rect& roi) {
   cv::Mat diff;
   cv::absdiff(a(roi), b(roi), diff);
   return cv::mean(diff)[0];
-}
-
-double MeanLandmarkDistance(const vision::Landmarks68& a, const vision::Landmarks68& b) {
-  double sum = 0;
-  for (int i = 0; i < 68; ++i) sum += cv::norm(a[i] - b[i]);
-  return sum / 68.0;
 }
 
 // Landmarks of the single face of each frame (nullopt: none or several found).
