@@ -21,8 +21,9 @@
 //
 // Every state move is one Lua script, so it is atomic and checks the lease token:
 // two workers racing to Complete produce one success. Claims read new entries with
-// XREADGROUP and take over entries idle past the lease with XAUTOCLAIM; renewal is
-// XCLAIM … JUSTID (idle reset, delivery counter untouched); the delivery counter
+// XREADGROUP and take over entries idle past the lease with XAUTOCLAIM; the take and
+// each renewal are XCLAIM … JUSTID (idle reset, delivery counter untouched), so an
+// entry is idle past the lease exactly when its lease has ended; the delivery counter
 // from XPENDING decides when a poison job is dead-lettered. Entries are never
 // XDELed (that breaks the group's lag, which KEDA reads); acked history is trimmed
 // with XTRIM MINID.
@@ -208,13 +209,24 @@ if (not state) or st[2] ~= entry then
   return {'skip'}
 end
 local now = now_ms()
+local deliveries = tonumber(p[1][4])
 if state == 'running' then
-  if tonumber(st[3] or '0') > now then return {'busy'} end
+  local lease_until = tonumber(st[3] or '0')
+  if lease_until > now then
+    -- Taken over while its lease still runs (the holder's lease started a little
+    -- after its delivery, or clocks differ): XAUTOCLAIM counted a delivery that did
+    -- not happen. Give the count back and leave the entry idle for as long as the
+    -- lease has run, so the takeover comes when the lease ends.
+    local idle = math.max(0, tonumber(ARGV[6]) - (lease_until - now))
+    local holder = redis.call('HGET', h, 'worker') or ARGV[4]
+    redis.call('XCLAIM', KEYS[2], ARGV[2], holder, 0, entry, 'IDLE', idle,
+               'RETRYCOUNT', deliveries - 1, 'JUSTID')
+    return {'busy'}
+  end
 elseif state ~= 'queued' then
   ack(entry)
   return {'skip'}
 end
-local deliveries = tonumber(p[1][4])
 if state == 'running' and st[4] == '1' then
   ack(entry)
   settle('running', 'cancelled', 'cancelled', 'cancelled by request', now, h)
@@ -229,6 +241,9 @@ if deliveries > tonumber(ARGV[7]) then
   return {'dead'}
 end
 local until_ms = now + tonumber(ARGV[6])
+-- The entry's idle time restarts with the lease: XAUTOCLAIM's 'idle past the lease'
+-- and lease_until then end together (JUSTID leaves the delivery count alone).
+redis.call('XCLAIM', KEYS[2], ARGV[2], ARGV[4], 0, entry, 'JUSTID')
 local attempts = redis.call('HINCRBY', h, 'attempts', 1)
 redis.call('HSET', h, 'state', 'running', 'lease', ARGV[5], 'worker', ARGV[4],
            'lease_until', until_ms, 'updated_ms', now, 'deliveries', deliveries)

@@ -881,6 +881,55 @@ TEST(RedisQueueUpgradeTest, JobsQueuedInTheEarlierLayoutStillRun) {
   EXPECT_EQ(st->in_flight, 0);
 }
 
+// Redis only: an entry that looks idle past the lease while its job's lease still
+// runs (its holder took it a while after its delivery) is not taken over, and the
+// look does not cost the job one of its deliveries: the next takeover, once the
+// lease has ended, is its second delivery.
+TEST(RedisQueueTakeoverTest, AnEntryTakenOverEarlyKeepsItsDeliveryCount) {
+  testing::RedisServer* redis = SharedRedis();
+  ASSERT_NE(redis, nullptr);
+  const std::string ns = "early" + std::to_string(::getpid());
+  const std::string stream = ns + ":jobs";
+  JobQueueOptions options;
+  options.lease = milliseconds(600);
+  options.poll_interval = milliseconds(20);
+  options.max_deliveries = 2;
+  Result<std::unique_ptr<JobQueue>> q = OpenJobQueue(redis->Uri(stream), options);
+  ASSERT_TRUE(q.ok()) << q.status().ToString();
+  const JobSpec spec = QueueTest::Spec("u1");
+  ASSERT_TRUE((*q)->Submit(spec).ok());
+  std::optional<Lease> first = QueueTest::MustClaim(**q, "holder", milliseconds(1000));
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->delivery, 1);
+
+  Result<internal::RedisEndpoint> ep = internal::ParseRedisUri(redis->Uri(stream));
+  ASSERT_TRUE(ep.ok());
+  Result<std::unique_ptr<internal::RedisConnection>> c = internal::RedisConnection::Connect(*ep, milliseconds(2000));
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  Result<internal::Reply> entry = (*c)->Command({"HGET", ns + ":job:" + spec.id, "entry"});
+  ASSERT_TRUE(entry.ok() && !entry->is_error());
+  const std::string entry_id(entry->view().str());
+  ASSERT_FALSE(entry_id.empty());
+  ASSERT_TRUE((*c)->Command({"XCLAIM", stream, ep->group, "holder", "0", entry_id, "IDLE", "60000", "JUSTID"}).ok());
+
+  // Another worker scans while the lease runs: nothing to take.
+  EXPECT_FALSE(QueueTest::MustClaim(**q, "other", milliseconds(200)).has_value());
+  Result<internal::Reply> pending = (*c)->Command({"XPENDING", stream, ep->group, "-", "+", "1"});
+  ASSERT_TRUE(pending.ok() && !pending->is_error());
+  ASSERT_EQ(pending->view().size(), 1u);
+  EXPECT_EQ(pending->view()[0][3].integer(), 1) << "the early look counted a delivery";
+  EXPECT_EQ(QueueTest::MustGet(**q, "u1", spec.id).state, JobState::kRunning);
+
+  // The holder goes silent; once its lease ends the job is taken over, as its second
+  // delivery (with max_deliveries 2 a miscount would dead-letter it here).
+  std::optional<Lease> second = QueueTest::MustClaim(**q, "other", milliseconds(3000));
+  ASSERT_TRUE(second.has_value());
+  EXPECT_EQ(second->job_id(), spec.id);
+  EXPECT_EQ(second->delivery, 2);
+  ASSERT_TRUE((*q)->Complete(*second, "s3://b/x").ok());
+  EXPECT_EQ(QueueTest::MustGet(**q, "u1", spec.id).state, JobState::kSucceeded);
+}
+
 // ---------------------------------------------------------------------------------
 // Redis only: the server restarts under running clients.
 
