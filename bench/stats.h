@@ -21,4 +21,12 @@ inline double Percentile(std::vector<double> values, double q) {
   return values[std::min(i, values.size() - 1)];
 }
 
+// The median of `values` (the mean of the middle two for an even count); 0 for none.
+inline double Median(std::vector<double> values) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  const std::size_t n = values.size();
+  return n % 2 == 1 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
+}
+
 }  // namespace swapline::bench

@@ -12,14 +12,13 @@
 
 #include <spdlog/spdlog.h>
 
+#include "bench/stats.h"
 #include "bench/video_baseline.h"
 #include "core/version.h"
 #include "pipeline/video_job.h"
 
 namespace swapline::bench {
 namespace {
-
-using Clock = std::chrono::steady_clock;
 
 double PeakRssMiB() {
   rusage usage{};
@@ -99,6 +98,12 @@ void PrintStageTimes(const SwapRun& run) {
                   static_cast<double>(std::max<std::int64_t>(t.swap.faces, 1)));
 }
 
+// One row of the table: transcode fps, swap fps, ratio, CPU ratio, ceiling.
+void PrintRow(const std::string& label, const double (&row)[5], double peak_rss_mib) {
+  std::printf("%-16s %14.1f %14.1f %9.2fx %11.2fx %9.2fx %12.0f\n", label.c_str(), row[0], row[1], row[2], row[3],
+              row[4], peak_rss_mib);
+}
+
 }  // namespace
 
 int RunVideoBench(const VideoBenchOptions& options) {
@@ -125,24 +130,36 @@ int RunVideoBench(const VideoBenchOptions& options) {
   // The swapped face is new picture content for the encoder, often costlier to code
   // than the input's (at medium it can dominate); this is the ratio the swap would
   // reach if its face work cost nothing.
-  std::printf("%-10s %14s %14s %10s %12s %10s %12s\n", "preset", "transcode fps", "swap fps", "ratio", "CPU ratio",
+  std::printf("%-16s %14s %14s %10s %12s %10s %12s\n", "preset", "transcode fps", "swap fps", "ratio", "CPU ratio",
               "ceiling", "peak RSS MiB");
   std::optional<SwapRun> first;
   for (const std::string preset : {"ultrafast", "medium"}) {
     media::VideoWriterOptions writer_options;
     writer_options.preset = preset;
-    const double cpu_start = CpuSeconds();
-    auto bare = BareTranscode(options.video, scratch / "bare.mp4", writer_options);
-    if (!bare.ok()) return fail(bare.status());
-    const double cpu_between = CpuSeconds();
-    auto swap = TimeSwap(*engine, options, options.video, scratch / "swap.mp4", preset);
-    if (!swap.ok()) return fail(swap.status());
-    const double cpu_ratio = (cpu_between - cpu_start) / std::max(1e-6, CpuSeconds() - cpu_between);
-    auto output_transcode = BareTranscode(scratch / "swap.mp4", scratch / "bare-of-swap.mp4", writer_options);
-    if (!output_transcode.ok()) return fail(output_transcode.status());
-    std::printf("%-10s %14.1f %14.1f %9.2fx %11.2fx %9.2fx %12.0f\n", preset.c_str(), bare->fps, swap->fps,
-                swap->fps / bare->fps, cpu_ratio, output_transcode->fps / bare->fps, PeakRssMiB());
-    if (!first) first = *swap;
+    // One row per round; with several, the median of each column (a noisy machine
+    // moves single rounds by a tenth or more).
+    std::vector<double> columns[5];  // transcode fps, swap fps, ratio, CPU ratio, ceiling
+    for (int round = 1; round <= options.rounds; ++round) {
+      const double cpu_start = CpuSeconds();
+      auto bare = BareTranscode(options.video, scratch / "bare.mp4", writer_options);
+      if (!bare.ok()) return fail(bare.status());
+      const double cpu_between = CpuSeconds();
+      auto swap = TimeSwap(*engine, options, options.video, scratch / "swap.mp4", preset);
+      if (!swap.ok()) return fail(swap.status());
+      const double cpu_ratio = (cpu_between - cpu_start) / std::max(1e-6, CpuSeconds() - cpu_between);
+      auto output_transcode = BareTranscode(scratch / "swap.mp4", scratch / "bare-of-swap.mp4", writer_options);
+      if (!output_transcode.ok()) return fail(output_transcode.status());
+      const double row[5] = {bare->fps, swap->fps, swap->fps / bare->fps, cpu_ratio, output_transcode->fps / bare->fps};
+      for (int c = 0; c < 5; ++c) columns[c].push_back(row[c]);
+      const std::string label = options.rounds > 1 ? preset + " #" + std::to_string(round) : preset;
+      PrintRow(label, row, PeakRssMiB());
+      if (!first) first = *swap;
+    }
+    if (options.rounds > 1) {
+      double median[5];
+      for (int c = 0; c < 5; ++c) median[c] = Median(columns[c]);
+      PrintRow(preset + " median", median, PeakRssMiB());
+    }
   }
   PrintStageTimes(*first);
   if (!options.chains.empty()) {

@@ -44,6 +44,10 @@ void RegisterBenchCommand(CLI::App& app, int& exit_code) {
   video->add_option("--source", video_options->source, "source photo (default: from --testdata)");
   video->add_option("--video", video_options->video, "target video (default: the 1080p test clip)");
   video->add_flag("!--no-long-run", video_options->long_run, "skip the 4x longer run");
+  video->add_option("--rounds", video_options->rounds,
+                    "transcode-and-swap rounds per preset; with more than one, their medians too")
+      ->check(CLI::Range(1, 20))
+      ->capture_default_str();
   video->add_option("--models-dir", *models_dir,
                     "models folder; with yunet_s_640 and face_mesh installed there, the swap is timed with them too")
       ->envname("SWAPLINE_MODELS_DIR");
