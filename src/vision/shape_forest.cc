@@ -1,5 +1,6 @@
 #include "vision/shape_forest.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <limits>
 #include <string>
@@ -36,29 +37,29 @@ Result<ShapeForest> ShapeForest::Read(std::istream& in) {
     // each a count of trees and the trees: a count of splits and the splits (two
     // feature indices and a threshold each), a count of leaves and the leaves (each a
     // column matrix: minus its rows, minus one column, its floats). The leaves are
-    // decoded into their place in the layout.
+    // decoded into their place in the layout, on huge pages.
     unsigned long cascades = 0;
     dlib::deserialize(cascades, in);
     if (cascades == 0 || cascades > kMostCascades) return Refuse(std::to_string(cascades) + " cascades");
     model.cascades_.resize(cascades);
+    // The first cascade's leaves, read before the room for all of them is taken: a
+    // damaged count must not claim gigabytes before the file runs out.
+    std::vector<float> first_leaves;
+    std::size_t cascade_floats = 0;
     DlibDecoder decoder(in);
-    for (Cascade& cascade : model.cascades_) {
+    for (std::size_t c = 0; c < cascades; ++c) {
+      Cascade& cascade = model.cascades_[c];
       const auto trees = decoder.Integer<unsigned long>();
-      const bool first_cascade = &cascade == &model.cascades_.front();
+      const bool first_cascade = c == 0;
       if (first_cascade) model.trees_ = trees;
       if (trees == 0 || trees > kMostTrees || trees != model.trees_) return Refuse("its cascades differ in size");
+      if (!first_cascade) cascade.splits.reserve(trees * model.splits_);
       for (unsigned long t = 0; t < trees; ++t) {
         const auto splits = decoder.Integer<unsigned long>();
         if (first_cascade && t == 0) model.splits_ = splits;
         const std::size_t leaves = model.splits_ + 1;
         if (splits != model.splits_ || splits > kMostSplits || (leaves & model.splits_) != 0) {
           return Refuse("its trees differ in depth or are not full");
-        }
-        // Room for the whole cascade only once the first one was read whole: a damaged
-        // count must not claim gigabytes before the file runs out.
-        if (t == 0 && !first_cascade) {
-          cascade.splits.reserve(trees * splits);
-          cascade.leaves.reserve(trees * leaves * coordinates);
         }
         for (unsigned long n = 0; n < splits; ++n) {
           const auto first = decoder.Integer<unsigned long>();
@@ -70,8 +71,10 @@ Result<ShapeForest> ShapeForest::Read(std::istream& in) {
           cascade.splits.push_back({static_cast<std::uint16_t>(first), static_cast<std::uint16_t>(second), threshold});
         }
         if (decoder.Integer<unsigned long>() != leaves) return Refuse("its trees differ in depth or are not full");
-        cascade.leaves.resize((t + 1) * leaves * coordinates);
-        float* out = cascade.leaves.data() + t * leaves * coordinates;
+        const std::size_t tree_floats = leaves * coordinates;
+        if (first_cascade) first_leaves.resize((t + 1) * tree_floats);
+        float* out = first_cascade ? first_leaves.data() + t * tree_floats
+                                   : static_cast<float*>(model.leaves_.data()) + c * cascade_floats + t * tree_floats;
         for (std::size_t leaf = 0; leaf < leaves; ++leaf) {
           const auto rows = decoder.Integer<long>(), columns = decoder.Integer<long>();
           if (static_cast<std::size_t>(std::abs(rows)) != coordinates || std::abs(columns) != 1) {
@@ -79,6 +82,13 @@ Result<ShapeForest> ShapeForest::Read(std::istream& in) {
           }
           for (std::size_t i = 0; i < coordinates; ++i) *out++ = decoder.Float();
         }
+      }
+      if (first_cascade) {
+        // Address space only: pages are given as the leaves are decoded into them.
+        cascade_floats = first_leaves.size();
+        model.leaves_ = HugePageMemory(cascades * cascade_floats * sizeof(float));
+        std::copy(first_leaves.begin(), first_leaves.end(), static_cast<float*>(model.leaves_.data()));
+        std::vector<float>().swap(first_leaves);
       }
     }
     std::vector<std::vector<unsigned long>> anchors;
@@ -104,6 +114,10 @@ Result<ShapeForest> ShapeForest::Read(std::istream& in) {
     return Refuse(e.what());
   }
   return model;
+}
+
+const float* ShapeForest::Leaves(std::size_t c) const {
+  return static_cast<const float*>(leaves_.data()) + c * trees_ * (splits_ + 1) * initial_shape_.size();
 }
 
 void ShapeForest::ChooseLeaves(const Cascade& cascade, const std::vector<float>& features,

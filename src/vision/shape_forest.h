@@ -12,7 +12,7 @@
 // the same order, element by element (tests/vision/shape_forest_test.cc).
 //
 // Read() takes dlib's file format (version 1) and decodes the trees straight into this
-// layout (vision/dlib_decoder.h). dlib's own reading, a heap block per leaf and a
+// layout (vision/dlib_decoder.h), the leaves on huge pages (core/huge_page_memory.h). dlib's own reading, a heap block per leaf and a
 // virtual call per byte run, took ~0.6 s of CPU for the 68-point model; this takes
 // ~0.13 s. A model whose trees are not full and alike, whose leaves are not one shape
 // long, or whose indices point outside it, is refused with InvalidArgument.
@@ -27,6 +27,7 @@
 
 #include <dlib/image_processing/shape_predictor.h>
 
+#include "core/huge_page_memory.h"
 #include "core/status.h"
 
 namespace swapline::vision {
@@ -52,7 +53,6 @@ class ShapeForest {
     std::vector<unsigned long> anchors;          // the part each feature pixel hangs on (dlib's type)
     std::vector<dlib::vector<float, 2>> deltas;  // its offset from that part, in the mean shape
     std::vector<Split> splits;                   // [tree][node], in heap order
-    std::vector<float> leaves;                   // [tree][leaf][coordinate]
   };
 
   ShapeForest() = default;
@@ -61,8 +61,12 @@ class ShapeForest {
   void ChooseLeaves(const Cascade& cascade, const std::vector<float>& features,
                     std::vector<std::uint32_t>& chosen) const;
 
+  // The leaves of cascade `c`: [tree][leaf][coordinate].
+  const float* Leaves(std::size_t c) const;
+
   dlib::matrix<float, 0, 1> initial_shape_;  // x0, y0, x1, y1, … in the unit box
   std::vector<Cascade> cascades_;
+  HugePageMemory leaves_;  // [cascade][tree][leaf][coordinate] floats: read at random, hence huge pages
   std::size_t trees_ = 0;   // per cascade
   std::size_t splits_ = 0;  // per tree; a tree has splits_ + 1 leaves
 };
@@ -82,9 +86,8 @@ dlib::full_object_detection ShapeForest::Fit(const Image& image, const dlib::rec
     dlib::impl::extract_feature_pixel_values(image, box, shape, initial_shape_, cascade.anchors, cascade.deltas, features);
     ChooseLeaves(cascade, features, chosen);
     float* sum = &shape(0);
-    auto leaf = [&](std::size_t tree) {
-      return cascade.leaves.data() + (tree * leaves_per_tree + chosen[tree]) * coordinates;
-    };
+    const float* leaves = Leaves(c);
+    auto leaf = [&](std::size_t tree) { return leaves + (tree * leaves_per_tree + chosen[tree]) * coordinates; };
     for (std::size_t tree = 0; tree < trees_; ++tree) {
       if (tree + kFetchAhead < trees_) {
         const char* next = reinterpret_cast<const char*>(leaf(tree + kFetchAhead));
