@@ -115,6 +115,11 @@ http::response<http::string_body> ToMessage(HttpResponse& res, unsigned version,
 // stays open, so an answer (408) can still go out. Lives on the connection's strand,
 // as does its timer's handler. A fire already queued when the deadline is re-armed
 // or destroyed finds a newer generation or no socket in the shared state.
+//
+// A passed deadline cancels again every kRecancelInterval until it is re-armed: a
+// composed operation (a head read as many reads) has moments where one read has
+// completed and the next is not started, and a cancel landing there finds nothing to
+// cancel; the next read would then wait on the client with no deadline at all.
 class Deadline {
  public:
   explicit Deadline(tcp::socket& socket)
@@ -127,16 +132,26 @@ class Deadline {
     const std::uint64_t armed = ++state_->generation;
     state_->expired = false;
     timer_.expires_after(limit);
-    timer_.async_wait([state = state_, armed](boost::system::error_code ec) {
-      if (ec || armed != state->generation || state->socket == nullptr) return;
-      state->expired = true;
-      boost::system::error_code ignored;
-      state->socket->cancel(ignored);
-    });
+    AwaitFire(armed);
   }
   bool expired() const { return state_->expired; }
 
  private:
+  static constexpr std::chrono::milliseconds kRecancelInterval{20};
+
+  // The handler touches `this` only while the state holds the socket: the destructor
+  // clears it first, and destroying the timer ends the wait with an error.
+  void AwaitFire(std::uint64_t armed) {
+    timer_.async_wait([this, state = state_, armed](boost::system::error_code ec) {
+      if (ec || armed != state->generation || state->socket == nullptr) return;
+      state->expired = true;
+      boost::system::error_code ignored;
+      state->socket->cancel(ignored);
+      timer_.expires_after(kRecancelInterval);
+      AwaitFire(armed);
+    });
+  }
+
   struct State {
     tcp::socket* socket;
     std::uint64_t generation = 0;
