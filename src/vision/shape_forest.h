@@ -12,10 +12,11 @@
 // the same order, element by element (tests/vision/shape_forest_test.cc).
 //
 // Read() takes dlib's file format (version 1) and decodes the trees straight into this
-// layout (vision/dlib_decoder.h), the leaves on huge pages (core/huge_page_memory.h). dlib's own reading, a heap block per leaf and a
-// virtual call per byte run, took ~0.6 s of CPU for the 68-point model; this takes
-// ~0.13 s. A model whose trees are not full and alike, whose leaves are not one shape
-// long, or whose indices point outside it, is refused with InvalidArgument.
+// layout (vision/dlib_decoder.h), the leaves on huge pages (core/huge_page_memory.h).
+// dlib's own reading, a heap block per leaf and a virtual call per byte run, took
+// ~0.6 s of CPU for the 68-point model; this takes ~0.13 s. A model whose trees are not
+// full and alike, whose leaves are not one shape long, or whose indices point outside
+// it, is refused with InvalidArgument.
 //
 // Thread safety: immutable once read; Fit() may run on any number of threads.
 #pragma once
