@@ -45,7 +45,6 @@ Result<ShapeForest> ShapeForest::Read(std::istream& in) {
     // The first cascade's leaves, read before the room for all of them is taken: a
     // damaged count must not claim gigabytes before the file runs out.
     std::vector<float> first_leaves;
-    std::size_t cascade_floats = 0;
     DlibDecoder decoder(in);
     for (std::size_t c = 0; c < cascades; ++c) {
       Cascade& cascade = model.cascades_[c];
@@ -74,7 +73,7 @@ Result<ShapeForest> ShapeForest::Read(std::istream& in) {
         const std::size_t tree_floats = leaves * coordinates;
         if (first_cascade) first_leaves.resize((t + 1) * tree_floats);
         float* out = first_cascade ? first_leaves.data() + t * tree_floats
-                                   : static_cast<float*>(model.leaves_.data()) + c * cascade_floats + t * tree_floats;
+                                   : static_cast<float*>(model.leaves_.data()) + c * model.CascadeFloats() + t * tree_floats;
         for (std::size_t leaf = 0; leaf < leaves; ++leaf) {
           const auto rows = decoder.Integer<long>(), columns = decoder.Integer<long>();
           if (static_cast<std::size_t>(std::abs(rows)) != coordinates || std::abs(columns) != 1) {
@@ -85,8 +84,7 @@ Result<ShapeForest> ShapeForest::Read(std::istream& in) {
       }
       if (first_cascade) {
         // Address space only: pages are given as the leaves are decoded into them.
-        cascade_floats = first_leaves.size();
-        model.leaves_ = HugePageMemory(cascades * cascade_floats * sizeof(float));
+        model.leaves_ = HugePageMemory(cascades * model.CascadeFloats() * sizeof(float));
         std::copy(first_leaves.begin(), first_leaves.end(), static_cast<float*>(model.leaves_.data()));
         std::vector<float>().swap(first_leaves);
       }
@@ -116,8 +114,12 @@ Result<ShapeForest> ShapeForest::Read(std::istream& in) {
   return model;
 }
 
+std::size_t ShapeForest::CascadeFloats() const {
+  return trees_ * (splits_ + 1) * static_cast<std::size_t>(initial_shape_.size());
+}
+
 const float* ShapeForest::Leaves(std::size_t c) const {
-  return static_cast<const float*>(leaves_.data()) + c * trees_ * (splits_ + 1) * initial_shape_.size();
+  return static_cast<const float*>(leaves_.data()) + c * CascadeFloats();
 }
 
 void ShapeForest::ChooseLeaves(const Cascade& cascade, const std::vector<float>& features,

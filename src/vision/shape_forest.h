@@ -62,7 +62,8 @@ class ShapeForest {
   void ChooseLeaves(const Cascade& cascade, const std::vector<float>& features,
                     std::vector<std::uint32_t>& chosen) const;
 
-  // The leaves of cascade `c`: [tree][leaf][coordinate].
+  // The floats of one cascade's leaves, and those of cascade `c`: [tree][leaf][coordinate].
+  std::size_t CascadeFloats() const;
   const float* Leaves(std::size_t c) const;
 
   dlib::matrix<float, 0, 1> initial_shape_;  // x0, y0, x1, y1, … in the unit box
