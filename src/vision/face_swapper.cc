@@ -284,21 +284,16 @@ struct FaceGeometry {
   bool glasses = false;    // the target's glasses are kept on (KeepOccluders)
 };
 
-// A face's geometry is reused while none of its landmarks moved by more than this
-// (working pixels) against the frame the geometry was made for: a quarter pixel
-// of mask or texture offset is below what the feathered edge and bilinear
-// resampling show.
-constexpr float kReuseMaxShift = 0.25f;
+// A face's geometry is reused only for the very same landmarks in the very same
+// working frame: a face held still (the tracker's landmarks of a still face come to
+// rest exactly). Landmarks that merely came close would make the output depend on
+// which earlier frame the geometry was made for, and with frames swapped in parallel
+// that is a matter of scheduling: the same job gave different bytes run to run.
 // Geometries kept per swapper: a few faces per frame.
 constexpr std::size_t kKeptGeometries = 4;
 
 bool SameGeometry(const FaceGeometry& geometry, const WorkFrame& work, const Landmarks68& landmarks) {
-  if (geometry.size != work.size || std::abs(geometry.scale - work.scale) > 1e-9) return false;
-  for (std::size_t i = 0; i < landmarks.size(); ++i) {
-    const cv::Point2f d = landmarks[i] - geometry.landmarks[i];
-    if (d.x * d.x + d.y * d.y > kReuseMaxShift * kReuseMaxShift) return false;
-  }
-  return true;
+  return geometry.size == work.size && geometry.scale == work.scale && geometry.landmarks == landmarks;
 }
 
 class ClassicFaceSwapper final : public FaceSwapper {

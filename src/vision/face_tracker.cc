@@ -3,6 +3,8 @@
 #include <cmath>
 #include <numbers>
 
+#include <opencv2/imgproc.hpp>
+
 #include "vision/face_masker.h"
 
 namespace swapline::vision {
@@ -30,6 +32,20 @@ constexpr float kMaxScaleStep = 1.06f;
 // before: the hold is under the box offset a fit tolerates.
 constexpr float kBoxHoldShift = 0.01f;
 constexpr float kBoxHoldScale = 1.02f;
+// With the pixels' motion measured (FaceMotion), the box moves with them, and is remade
+// from the fit only when the fit finds it this share of its width off the face, or
+// this factor off in size: drift, never a fit's noise.
+constexpr float kBoxDriftShift = 0.05f;
+constexpr float kBoxDriftScale = 1.05f;
+// With the motion measured, the returned pose is the last one carried by it, drawn
+// this share of the way toward the frame's fit: the pixels' motion passes whole, the
+// fit's noise at about two fifths (sqrt(g / (2 - g))), and where the fit and the
+// pixels disagree for good (a turn in depth, a flow a little off) the fit wins within
+// a few frames. It is drawn all the way when the two are kFitMiss apart (face widths,
+// plus relative scale and turn): a fit that finds the face elsewhere than the pixels
+// say, after a cut or a fast turn.
+constexpr double kFitGain = 0.3;
+constexpr double kFitMiss = 0.08;
 
 // `ratio` is above `factor` or below its inverse.
 bool BeyondFactor(float ratio, float factor) { return ratio > factor || ratio < 1.0f / factor; }
@@ -83,12 +99,27 @@ void FaceTracker::RememberBox(FaceTrack& track, const cv::Rect2f& box) const {
   track.box_size = cv::Size2f(box.width / width, box.height / width);
 }
 
-cv::Rect2f FaceTracker::PredictBox(const FaceTrack& track) const {
+cv::Rect2f FaceTracker::PredictBox(const FaceTrack& track, const std::optional<cv::Matx23d>& motion) const {
   const float width = FaceWidth(track.raw);
   const cv::Point2f centre = LandmarkCentre(track.raw) + track.box_offset * width;
   const cv::Size2f size(track.box_size.width * width, track.box_size.height * width);
   const cv::Rect2f predicted(centre.x - size.width / 2, centre.y - size.height / 2, size.width, size.height);
   const cv::Rect2f& last = track.face.box;
+  if (motion) {
+    // The last box carried along by the pixels: the next fit sees the face where the
+    // last one saw it, however noisy that fit was. Only a box the fit finds slid off
+    // the face is remade from the fit.
+    const cv::Matx23d& m = *motion;
+    const auto scale = static_cast<float>(std::hypot(m(0, 0), m(1, 0)));
+    const cv::Point2f moved = Moved(m, BoxCentre(last));
+    const cv::Rect2f carried(moved.x - last.width * scale / 2, moved.y - last.height * scale / 2, last.width * scale,
+                             last.height * scale);
+    const cv::Point2f drift = centre - moved;
+    const float reach = kBoxDriftShift * carried.width;
+    const bool kept = std::abs(drift.x) <= reach && std::abs(drift.y) <= reach &&
+                      !BeyondFactor(predicted.width / std::max(carried.width, 1.0f), kBoxDriftScale);
+    return kept ? carried : predicted;
+  }
   const cv::Point2f shift = centre - BoxCentre(last);
   const float reach = kBoxHoldShift * last.width;
   const bool held = std::abs(shift.x) <= reach && std::abs(shift.y) <= reach &&
@@ -105,7 +136,7 @@ void FaceTracker::StartTrack(const Detection& detection) {
   tracks_.push_back(std::move(track));  // landmarks and box anchor follow in Track()
 }
 
-void FaceTracker::Smooth(FaceTrack& track) {
+void FaceTracker::Smooth(FaceTrack& track, const std::optional<cv::Matx23d>& motion) {
   if (!options_.smooth) {
     track.face.landmarks68 = track.raw;
     track.face.landmarks5 = Landmarks5From68(track.raw);
@@ -143,12 +174,30 @@ void FaceTracker::Smooth(FaceTrack& track) {
     shape[i].x = static_cast<float>(track.shape_filters[2 * i].Filter((a * p.x + b * p.y) / norm));
     shape[i].y = static_cast<float>(track.shape_filters[2 * i + 1].Filter((-b * p.x + a * p.y) / norm));
   }
-  const double sa = track.pose_filters[0].Filter(a), sb = track.pose_filters[1].Filter(b);
-  const double tx = track.pose_filters[2].Filter(centre.x), ty = track.pose_filters[3].Filter(centre.y);
+  cv::Vec4d pose(track.pose_filters[0].Filter(a), track.pose_filters[1].Filter(b),
+                 track.pose_filters[2].Filter(centre.x), track.pose_filters[3].Filter(centre.y));
+  // Without a measured motion (a track's first frame, a frame the flow lost), the pose
+  // is its One Euro filters', which follow the fits all along.
+  if (motion && track.pose) {
+    // The last pose carried by the pixels' motion, drawn toward this fit's.
+    const cv::Matx23d& m = *motion;
+    const cv::Vec4d& last = *track.pose;
+    const cv::Point2f moved = Moved(m, cv::Point2f(static_cast<float>(last[2]), static_cast<float>(last[3])));
+    const cv::Vec4d carried(m(0, 0) * last[0] - m(1, 0) * last[1], m(1, 0) * last[0] + m(0, 0) * last[1], moved.x,
+                            moved.y);
+    const cv::Vec4d fitted(a, b, centre.x, centre.y);
+    // How far apart the two are: in face widths, and in relative scale and turn.
+    const double miss = std::hypot(fitted[2] - carried[2], fitted[3] - carried[3]) / std::max(1.0f, FaceWidth(track.raw)) +
+                        std::hypot(fitted[0] - carried[0], fitted[1] - carried[1]) /
+                            std::max(1e-9, std::hypot(carried[0], carried[1]));
+    const double gain = kFitGain + (1 - kFitGain) * std::min(1.0, (miss / kFitMiss) * (miss / kFitMiss));
+    pose = carried + gain * (fitted - carried);
+  }
+  track.pose = pose;
   Landmarks68 smoothed;
   for (int i = 0; i < 68; ++i) {
-    smoothed[i].x = static_cast<float>(sa * shape[i].x - sb * shape[i].y + tx);
-    smoothed[i].y = static_cast<float>(sb * shape[i].x + sa * shape[i].y + ty);
+    smoothed[i].x = static_cast<float>(pose[0] * shape[i].x - pose[1] * shape[i].y + pose[2]);
+    smoothed[i].y = static_cast<float>(pose[1] * shape[i].x + pose[0] * shape[i].y + pose[3]);
   }
   track.face.landmarks68 = smoothed;
   track.face.landmarks5 = Landmarks5From68(smoothed);
@@ -162,16 +211,21 @@ Result<std::vector<TrackedFace>> FaceTracker::Track(const cv::Mat& image) {
 
   // Follow every track into this frame from its previous landmarks. `anchor`: the
   // track's box is (re)defined by a detection this frame.
+  cv::Mat grey = image;
+  if (image.channels() == 3) cv::cvtColor(image, grey, cv::COLOR_BGR2GRAY);
   std::vector<cv::Rect2f> predicted;
   std::vector<bool> anchor;
+  std::vector<std::optional<cv::Matx23d>> motions;
   for (auto it = tracks_.begin(); it != tracks_.end();) {
-    const cv::Rect2f box = PredictBox(*it);
+    std::optional<cv::Matx23d> motion = it->motion.Measure(grey);
+    const cv::Rect2f box = PredictBox(*it, motion);
     if ((box & frame_rect).area() < 0.5f * box.area()) {
       it = tracks_.erase(it);
       continue;
     }
     predicted.push_back(box);
     anchor.push_back(false);
+    motions.push_back(motion);
     ++it;
   }
 
@@ -208,6 +262,7 @@ Result<std::vector<TrackedFace>> FaceTracker::Track(const cv::Mat& image) {
       predicted.push_back(detection.box);
       confirmed.push_back(true);
       anchor.push_back(true);
+      motions.emplace_back();
     }
     for (std::size_t t = 0; t < confirmed.size(); ++t) {
       if (!confirmed[t]) ++tracks_[t].missed;
@@ -229,7 +284,8 @@ Result<std::vector<TrackedFace>> FaceTracker::Track(const cv::Mat& image) {
     if (!anchor[t] && BeyondFactor(step, kMaxScaleStep)) detect_next_ = true;
     if (anchor[t]) RememberBox(track, predicted[t]);
     track.face.box = predicted[t];
-    Smooth(track);
+    Smooth(track, motions[t]);
+    track.motion.Remember(grey, track.face.landmarks68);
     faces.push_back({track.id, track.face});
     kept.push_back(std::move(track));
   }

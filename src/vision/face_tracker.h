@@ -5,8 +5,11 @@
 // of a 960 px frame), runs every `detect_interval` frames and whenever no face is
 // tracked, so a face entering the frame is found within `detect_interval` frames. In
 // between, each face's landmarks are re-fitted by the landmarker (under 1 ms) in a box
-// predicted from its previous landmarks, kept in the detector's own box convention.
-// While the prediction stays within 1 % of the box's width of the last fit's box (2 %
+// carried from the last frame by the motion of the face's own pixels (FaceMotion:
+// corners followed by optical flow, one similarity fitted to them) while the fit finds
+// it within 5 % of its width of the face; else, and where that motion cannot be
+// measured, in a box predicted from its previous landmarks, kept in the detector's own
+// box convention. While that prediction stays within 1 % of the box's width of the last fit's box (2 %
 // in size), that box is kept: a fit's noise is not fed back into the next fit's box,
 // so a face holding still is fitted in the same box and stays still. A track that no
 // detection confirms for `max_missed_detections` detection rounds is dropped, as is
@@ -16,18 +19,22 @@
 // detector look again in the next frame, and a track whose scale has drifted from its
 // detection's is re-anchored on it.
 //
-// Landmarks are smoothed over time with One Euro filters (Casiez et al. 2012): slow
-// movements are filtered hard (no jitter), fast ones lightly (no lag). Motion is split
-// first: the pose (a similarity: position, scale, rotation, fitted to all 68 points, so
-// its noise is averaged out) follows the head closely, while the shape (the points in
-// the face's own frame: expression, plus most of the landmarker's per-point noise) is
-// filtered much harder. Speed sensitivity is relative to the face's width, so small and
-// large faces behave the same.
+// Landmarks are smoothed over time. Motion is split first: the pose (a similarity:
+// position, scale, rotation, fitted to all 68 points) and the shape (the points in the
+// face's own frame: expression, plus most of the landmarker's per-point noise). The
+// pose is the last one carried by the pixels' measured motion, drawn part of the way
+// toward the new fit: the swapped face moves as the head's pixels do, shake included,
+// and a fit's pixels of noise (±4 px on a large face sliding sideways by whole pixels)
+// are damped without lag. The shape, and the pose where no motion was measured, are
+// smoothed with One Euro filters (Casiez et al. 2012): slow movements are filtered hard
+// (no jitter), fast ones lightly (no lag); the shape much harder. Speed sensitivity is
+// relative to the face's width, so small and large faces behave the same.
 //
 // Thread safety: one tracker per video, used by one thread; frames in order.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include <opencv2/core.hpp>
@@ -36,6 +43,7 @@
 #include "vision/face.h"
 #include "vision/face_detector.h"
 #include "vision/face_landmarker.h"
+#include "vision/face_motion.h"
 
 namespace swapline::vision {
 
@@ -91,12 +99,14 @@ class FaceTracker {
     Landmarks68 reference{};             // first landmarks, centred: the shape's own frame
     std::vector<OneEuroFilter> pose_filters;   // a, b (scaled rotation), tx, ty
     std::vector<OneEuroFilter> shape_filters;  // x and y of each landmark in the face's frame
+    FaceMotion motion;                    // the pixels' own motion since the last frame
+    std::optional<cv::Vec4d> pose;        // the returned pose: a, b, tx, ty
   };
 
   void StartTrack(const Detection& detection);
   void RememberBox(FaceTrack& track, const cv::Rect2f& box) const;
-  cv::Rect2f PredictBox(const FaceTrack& track) const;
-  void Smooth(FaceTrack& track);
+  cv::Rect2f PredictBox(const FaceTrack& track, const std::optional<cv::Matx23d>& motion) const;
+  void Smooth(FaceTrack& track, const std::optional<cv::Matx23d>& motion);
 
   FaceDetector& detector_;
   FaceLandmarker& landmarker_;

@@ -256,6 +256,27 @@ Motion MeasureMotion(const Trajectory& t) {
   return m;
 }
 
+// How much a face slides over the head it was swapped onto: the mean frame-to-frame
+// change of the offset of each of `face`'s landmarks from the same landmark of `head`
+// (both re-detected, so each adds its landmarker's noise). Pixels; pairs with a frame
+// missing from either are skipped.
+double Swim(const Trajectory& face, const Trajectory& head) {
+  double sum = 0;
+  int pairs = 0;
+  for (std::size_t i = 1; i < face.frames.size() && i < head.frames.size(); ++i) {
+    if (!face.frames[i] || !face.frames[i - 1] || !head.frames[i] || !head.frames[i - 1]) continue;
+    double frame = 0;
+    for (int p = 0; p < 68; ++p) {
+      const cv::Point2f now = (*face.frames[i])[p] - (*head.frames[i])[p];
+      const cv::Point2f before = (*face.frames[i - 1])[p] - (*head.frames[i - 1])[p];
+      frame += cv::norm(now - before);
+    }
+    sum += frame / 68.0;
+    ++pairs;
+  }
+  return pairs > 0 ? sum / pairs : 0;
+}
+
 // ---- Watching folders. ----
 
 // Records every name created in or moved into the watched folders while it lives.
@@ -751,6 +772,7 @@ TEST_F(VideoSwapTest, SwappedFaceJittersNoMoreThanTheSameSwapMovedAsTheTarget) {
   const Motion mi = MeasureMotion(in);
   const Motion mo = MeasureMotion(out);
   const Motion mr = MeasureMotion(ref);
+  const double swim = Swim(out, in), swim_ref = Swim(ref, in);
   std::ostringstream line;
   line << "jitter (landmarks re-detected in every frame, detect side " << pipeline::kVideoDetectSide
        << "): raw mean frame-to-frame displacement input " << mi.raw << " px, output " << mo.raw
@@ -758,25 +780,36 @@ TEST_F(VideoSwapTest, SwappedFaceJittersNoMoreThanTheSameSwapMovedAsTheTarget) {
        << mi.residual << " px, output " << mo.residual << " px (ratio " << (mi.residual > 0 ? mo.residual / mi.residual : 0)
        << "), the still swap moved as the input " << mr.residual << " px (output / it "
        << (mr.residual > 0 ? mo.residual / mr.residual : 0) << "); pairs " << mi.pairs << "/" << mo.pairs << "/"
-       << mr.pairs << ", mean face width " << in.mean_face_width << " px";
+       << mr.pairs << ", mean face width " << in.mean_face_width << " px; swim over the input's face " << swim
+       << " px, the still swap moved as the input " << swim_ref << " px (ratio " << (swim_ref > 0 ? swim / swim_ref : 0)
+       << ")";
   Report(line.str());
   RecordProperty("jitter_raw_input_px", std::to_string(mi.raw));
   RecordProperty("jitter_raw_output_px", std::to_string(mo.raw));
   RecordProperty("jitter_residual_input_px", std::to_string(mi.residual));
   RecordProperty("jitter_residual_output_px", std::to_string(mo.residual));
   RecordProperty("jitter_residual_still_swap_moved_px", std::to_string(mr.residual));
+  RecordProperty("swim_px", std::to_string(swim));
+  RecordProperty("swim_still_swap_moved_px", std::to_string(swim_ref));
   ASSERT_GE(mi.pairs, 140) << "the face should be found in nearly every input frame";
   ASSERT_GE(mo.pairs, 140) << "the swapped face should be found in nearly every output frame";
   ASSERT_GE(mr.pairs, 140) << "the swapped face should be found in nearly every frame of the reference";
   // The face moves as the input's does.
   EXPECT_LE(mo.raw, 1.02 * mi.raw) << line.str();
+  // The swapped face stays on the head: it slides over the input's face barely more
+  // than the still swap moved exactly as the clip does (whose swim is the two
+  // landmarkers' noise alone). Landmarks smoothed on their own let the face lag and
+  // lead the head: 1.16 times the reference's swim; carried by the pixels' measured
+  // motion (vision/face_motion.h), 1.06.
+  EXPECT_LE(swim, 1.10 * swim_ref) << line.str();
   // The landmarker is less sure of some faces than of others: on the reference its
   // residual is 1.3 times the input's with this source, whose glasses and wrinkles it
-  // fits less steadily (the output's is 0.93 times the input's with Obama as the
-  // source). The video pipeline's own jitter is what the output adds over the
-  // reference: none (measured 0.95 and 0.98 of it on two builds a mask detail apart;
-  // the 2 % allowed is that noise of the landmarker between two encodes).
-  EXPECT_LE(mo.residual, 1.02 * mr.residual) << line.str();
+  // fits less steadily. The video pipeline's own jitter is what the output adds over
+  // the reference, which moves exactly as the clip's pixels do, the sub-pixel steps of
+  // the clip's making included: 1.03 of it, a face that follows those steps too and is
+  // drawn anew in every frame. (Smoothed on their own, landmarks smoothed those steps
+  // away: 0.98 of it, and the face slid over the head, above.)
+  EXPECT_LE(mo.residual, 1.05 * mr.residual) << line.str();
 }
 
 // ---- Two faces. ----
