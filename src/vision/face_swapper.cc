@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <numeric>
 #include <string>
 
 #include <opencv2/imgproc.hpp>
@@ -55,7 +56,23 @@ void TriangleMaps(const std::vector<cv::Point2f>& src, const std::vector<cv::Poi
   cv::Mat labels(size, CV_16S, cv::Scalar(-1));
   std::vector<cv::Matx23f> affines(triangles.size());
   constexpr int kShift = 4;  // sub-pixel vertices for fillConvexPoly
-  for (std::size_t t = 0; t < triangles.size(); ++t) {
+  // Slivers (thinner than kSliver pixels) are drawn first, so their neighbours take
+  // the pixels on their shared edges: a filled triangle owns every pixel its edges
+  // touch, and a sliver (a closed mouth's inner lips, where the source's mouth is open)
+  // is little else. Drawn in turn, a sliver showed what it maps from (the source's
+  // teeth) along a dotted staircase that changed with every sub-pixel move of the lips.
+  constexpr double kSliver = 2.0;
+  auto sliver = [&](std::size_t t) {
+    const cv::Point2f& a = dst[triangles[t][0]];
+    const cv::Point2f& b = dst[triangles[t][1]];
+    const cv::Point2f& c = dst[triangles[t][2]];
+    const double longest = std::max({cv::norm(b - a), cv::norm(c - b), cv::norm(a - c)});
+    return 2 * TriangleArea(a, b, c) < kSliver * longest;
+  };
+  std::vector<std::size_t> order(triangles.size());
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  std::stable_partition(order.begin(), order.end(), sliver);
+  for (const std::size_t t : order) {
     const cv::Vec3i& tri = triangles[t];
     const cv::Point2f to[3] = {dst[tri[0]], dst[tri[1]], dst[tri[2]]};
     const cv::Point2f from[3] = {src[tri[0]], src[tri[1]], src[tri[2]]};
