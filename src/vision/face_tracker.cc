@@ -143,11 +143,11 @@ void FaceTracker::Smooth(FaceTrack& track, const std::optional<cv::Matx23d>& mot
     return;
   }
   const cv::Point2f centre = LandmarkCentre(track.raw);
+  const double width = std::max(1.0f, FaceWidth(track.raw));
   if (track.pose_filters.empty()) {
     for (int i = 0; i < 68; ++i) track.reference[i] = track.raw[i] - centre;
     // beta is per unit/s: pixels for positions (hence per face width), and the
     // dimensionless a, b, whose unit change moves points by about a face width.
-    const double width = std::max(1.0f, FaceWidth(track.raw));
     const double rate = options_.frame_rate;
     track.pose_filters = {
         OneEuroFilter(rate, options_.pose_min_cutoff_hz, options_.pose_speed_coefficient),
@@ -187,7 +187,7 @@ void FaceTracker::Smooth(FaceTrack& track, const std::optional<cv::Matx23d>& mot
                             moved.y);
     const cv::Vec4d fitted(a, b, centre.x, centre.y);
     // How far apart the two are: in face widths, and in relative scale and turn.
-    const double miss = std::hypot(fitted[2] - carried[2], fitted[3] - carried[3]) / std::max(1.0f, FaceWidth(track.raw)) +
+    const double miss = std::hypot(fitted[2] - carried[2], fitted[3] - carried[3]) / width +
                         std::hypot(fitted[0] - carried[0], fitted[1] - carried[1]) /
                             std::max(1e-9, std::hypot(carried[0], carried[1]));
     const double gain = kFitGain + (1 - kFitGain) * std::min(1.0, (miss / kFitMiss) * (miss / kFitMiss));
