@@ -109,7 +109,8 @@ void TriangleMaps(const std::vector<cv::Point2f>& src, const std::vector<cv::Poi
   }
 }
 
-// `images` (of one size) warped piecewise-affinely from `src` points onto `dst` points.
+}  // namespace
+
 std::vector<cv::Mat> WarpTriangles(const std::vector<cv::Mat>& images, const std::vector<cv::Point2f>& src,
                                    const std::vector<cv::Point2f>& dst, const std::vector<cv::Vec3i>& triangles,
                                    cv::Size size, cv::Mat& coverage) {
@@ -121,6 +122,8 @@ std::vector<cv::Mat> WarpTriangles(const std::vector<cv::Mat>& images, const std
   }
   return warped;
 }
+
+namespace {
 
 // The morph's motion field (CV_32FC2, work pixels): for each work pixel, where its
 // new content comes from, relative to itself; zero outside the ring.

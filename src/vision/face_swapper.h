@@ -167,4 +167,12 @@ std::vector<cv::Point2f> SwapOutline(const Landmarks68& landmarks, cv::Size imag
 // Delaunay triangles over `points`, as index triples.
 std::vector<cv::Vec3i> Triangulate(const std::vector<cv::Point2f>& points);
 
+// `images` (of one size) warped piecewise-affinely from the `src` points onto the `dst`
+// points through `triangles`, into images of `size`. `coverage` (CV_32F) is 1 where a
+// triangle lies, 0 elsewhere. Where triangles share pixels, one thinner than 2 px
+// (a closed mouth's inner lips) yields them to its neighbours.
+std::vector<cv::Mat> WarpTriangles(const std::vector<cv::Mat>& images, const std::vector<cv::Point2f>& src,
+                                   const std::vector<cv::Point2f>& dst, const std::vector<cv::Vec3i>& triangles,
+                                   cv::Size size, cv::Mat& coverage);
+
 }  // namespace swapline::vision

@@ -867,6 +867,34 @@ TEST(TriangulateTest, DegenerateInputGivesNoCrash) {
   EXPECT_TRUE(Triangulate({{0, 0}, {5, 5}, {10, 10}}).empty());  // collinear
 }
 
+// A closed mouth under an open-mouthed source: the inner-lip triangles are slivers
+// between the lips, mapping from the source's teeth. Drawn last (they are listed
+// last), they showed the teeth along the lips as a dotted line; their neighbours own
+// those pixels.
+TEST(WarpTrianglesTest, SliversBetweenLipsShowNothingOfWhatTheyMapFrom) {
+  // Source: dark lips, a bright band (teeth) between them at rows 44-56.
+  cv::Mat source(100, 100, CV_8U, cv::Scalar(0));
+  source.rowRange(44, 57).setTo(255);
+  const std::vector<cv::Point2f> src = {{10, 10}, {90, 10}, {10, 40}, {90, 40},   // upper lip
+                                        {10, 60}, {90, 60}, {10, 90}, {90, 90}};  // lower lip
+  // Target: the lips closed, half a pixel apart, and slanted so that the gap between
+  // them crosses rows of pixel centres.
+  const std::vector<cv::Point2f> dst = {{10, 10}, {90, 10}, {10, 50.1f}, {90, 58.1f},
+                                        {10, 50.6f}, {90, 58.6f}, {10, 90}, {90, 90}};
+  const std::vector<cv::Vec3i> triangles = {{0, 1, 2}, {1, 3, 2}, {4, 5, 6}, {5, 7, 6},  // lips
+                                            {2, 3, 4}, {3, 5, 4}};                         // slivers
+  cv::Mat coverage;
+  const std::vector<cv::Mat> warped = WarpTriangles({source}, src, dst, triangles, source.size(), coverage);
+  ASSERT_EQ(warped.size(), 1u);
+  const cv::Rect lips(11, 11, 78, 78);
+  double brightest = 0;
+  cv::minMaxLoc(warped[0](lips), nullptr, &brightest);
+  EXPECT_LT(brightest, 32) << "teeth showed between the closed lips";
+  double least_covered = 0;
+  cv::minMaxLoc(coverage(lips), &least_covered);
+  EXPECT_EQ(least_covered, 1.0) << "the lips left a hole";
+}
+
 // ---- Analyser and reference mode with the real recognizer. ----
 
 TEST_F(FaceAnalysisTest, AnalyserWithoutRecognizerGivesNoEmbeddings) {
