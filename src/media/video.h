@@ -30,7 +30,9 @@
 // re-encoded otherwise (AAC; Opus, else Vorbis, for WebM, which takes no AAC);
 // subtitle and data streams are dropped with a log line.
 // Resolution, frame rate, time base, rotation metadata and colour range/space of the
-// input are kept unless options change them. The container metadata carries the
+// input are kept unless options change them, and so is its GOP pattern where the
+// input has B-frames and the encoder makes them: a frame the input coded as P is coded
+// as P (VideoFrame::coded), the other frame types are the encoder's choice. The container metadata carries the
 // synthetic-media mark ("comment" tag; ©cmt in mp4/mov, COMMENT in mkv/webm, ICMT in avi).
 //
 // Thread safety: a reader or writer is used by one thread at a time.
@@ -78,8 +80,12 @@ struct VideoInfo {
 // One decoded frame, planar 8-bit YUV 4:2:0. The planes may share the decoder's
 // buffers (kept alive by `owner`); treat them as read-only unless you own the frame.
 struct VideoFrame {
+  // How the input coded the frame, as its decoder reports it.
+  enum class Coded : std::uint8_t { kUnknown, kIntra, kPredicted, kBidirectional };
+
   std::int64_t index = 0;
   std::int64_t pts_us = 0;
+  Coded coded = Coded::kUnknown;
   cv::Mat y;  // width × height, CV_8U
   cv::Mat u;  // (width+1)/2 × (height+1)/2
   cv::Mat v;

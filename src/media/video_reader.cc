@@ -300,6 +300,12 @@ class LibavReader final : public VideoReader {
     out = VideoFrame{};
     out.index = index;
     out.pts_us = pts_us;
+    switch (f->pict_type) {
+      case AV_PICTURE_TYPE_I: out.coded = VideoFrame::Coded::kIntra; break;
+      case AV_PICTURE_TYPE_P: out.coded = VideoFrame::Coded::kPredicted; break;
+      case AV_PICTURE_TYPE_B: out.coded = VideoFrame::Coded::kBidirectional; break;
+      default: break;
+    }
     const int w = info_.width;
     const int h = info_.height;
     const int cw = (w + 1) / 2;

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <stdlib.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cmath>
@@ -793,6 +794,65 @@ TEST(VideoWriterTest, WritesOwnedFramesOfAnySize) {
   EXPECT_EQ(out->width, 98);
   EXPECT_EQ(out->height, 50);
   EXPECT_EQ(ReadAll(dir / "synthetic.mkv").frames, 25);
+}
+
+// `input`'s frames written with preset medium (B-frames), each frame's coded type set
+// by `coded_as` from its index; then the output's coded types, frame by frame.
+std::vector<VideoFrame::Coded> WriteCodedAs(const fs::path& input, const fs::path& output,
+                                            const std::function<VideoFrame::Coded(std::int64_t)>& coded_as) {
+  std::vector<VideoFrame::Coded> types;
+  auto reader = VideoReader::Open(input);
+  if (!reader.ok()) return types;
+  VideoWriterOptions options;
+  options.preset = "medium";
+  auto writer = VideoWriter::Create(output, (*reader)->info(), options);
+  if (!writer.ok()) return types;
+  VideoFrame frame;
+  while (true) {
+    auto more = (*reader)->Read(frame);
+    if (!more.ok() || !*more) break;
+    frame.coded = coded_as(frame.index);
+    if (!(*writer)->Write(frame).ok()) return types;
+  }
+  if (!(*writer)->Finish().ok()) return types;
+  auto written = VideoReader::Open(output);
+  if (!written.ok()) return types;
+  while (true) {
+    auto more = (*written)->Read(frame);
+    if (!more.ok() || !*more) break;
+    types.push_back(frame.coded);
+  }
+  return types;
+}
+
+TEST(VideoWriterTest, KeepsTheInputsPFramesWhereTheInputHasBFrames) {
+  // A pattern no encoder picks by itself (P frames side by side, runs of four B-frames
+  // where the encoder makes at most three): left alone, x264 codes the clip in runs
+  // of its own choosing.
+  using Coded = VideoFrame::Coded;
+  auto pattern = [](std::int64_t i) {
+    if (i == 0) return Coded::kIntra;
+    return i % 5 == 0 || i % 7 == 0 ? Coded::kPredicted : Coded::kBidirectional;
+  };
+  TempDir dir;
+  const std::vector<Coded> types = WriteCodedAs(kSilent360, dir / "pattern.mp4", pattern);
+  ASSERT_EQ(types.size(), 60u);
+  int kept = 0;
+  for (std::size_t i = 0; i < types.size(); ++i) {
+    if (pattern(static_cast<std::int64_t>(i)) != Coded::kPredicted) continue;
+    EXPECT_EQ(types[i], Coded::kPredicted) << "frame " << i;
+    ++kept;
+  }
+  EXPECT_GT(kept, 15);
+  EXPECT_GT(std::count(types.begin(), types.end(), Coded::kBidirectional), 10) << "the rest is the encoder's choice";
+
+  // An input without B-frames (every frame P) leaves the pattern to the encoder, which
+  // makes B-frames of its own.
+  const std::vector<Coded> own = WriteCodedAs(kSilent360, dir / "own.mp4", [](std::int64_t i) {
+    return i == 0 ? Coded::kIntra : Coded::kPredicted;
+  });
+  ASSERT_EQ(own.size(), 60u);
+  EXPECT_GT(std::count(own.begin(), own.end(), Coded::kBidirectional), 10);
 }
 
 }  // namespace
