@@ -43,7 +43,8 @@ class FaceMotion {
  private:
   cv::Mat patch_;                    // the remembered frame's region, scaled
   cv::Rect region_;                  // in frame pixels
-  double scale_ = 1;                 // patch pixels per frame pixel
+  double scale_ = 1;                 // patch pixels per frame pixel, as asked
+  cv::Point2f patch_scale_{1, 1};    // ...and as cut, per axis (AreaReduction::scale)
   std::vector<cv::Point2f> corners_;  // in patch pixels
 };
 
