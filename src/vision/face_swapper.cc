@@ -116,9 +116,13 @@ std::vector<cv::Mat> WarpTriangles(const std::vector<cv::Mat>& images, const std
                                    cv::Size size, cv::Mat& coverage) {
   cv::Mat map_x, map_y;
   TriangleMaps(src, dst, triangles, size, map_x, map_y, coverage);
+  // cv::remap turns float maps into its fixed point on every call; converted once, the
+  // maps serve every image (the same rounding: the same pixels, at about half the cost).
+  cv::Mat map_whole, map_fraction;
+  cv::convertMaps(map_x, map_y, map_whole, map_fraction, CV_16SC2);
   std::vector<cv::Mat> warped(images.size());
   for (std::size_t i = 0; i < images.size(); ++i) {
-    cv::remap(images[i], warped[i], map_x, map_y, cv::INTER_LINEAR, cv::BORDER_REPLICATE);
+    cv::remap(images[i], warped[i], map_whole, map_fraction, cv::INTER_LINEAR, cv::BORDER_REPLICATE);
   }
   return warped;
 }
