@@ -26,4 +26,26 @@ AreaReduction ReduceArea(const cv::Mat& image, double scale) {
            static_cast<float>(size.height) / static_cast<float>(covered.height)}};
 }
 
+AreaReduction ReduceByHalves(const cv::Mat& image, double scale) {
+  const cv::Size size(std::max(1, cvRound(image.cols * scale)), std::max(1, cvRound(image.rows * scale)));
+  cv::Mat reduced = image;
+  int factor = 1;  // input pixels per side of a pixel of `reduced`
+  while (reduced.cols >= 2 * size.width && reduced.rows >= 2 * size.height) {
+    const cv::Size even(reduced.cols / 2 * 2, reduced.rows / 2 * 2);
+    cv::Mat half;
+    cv::resize(reduced(cv::Rect(cv::Point(0, 0), even)), half, even / 2, 0, 0, cv::INTER_AREA);
+    reduced = half;
+    factor *= 2;
+  }
+  const cv::Size covered(reduced.cols * factor, reduced.rows * factor);
+  if (reduced.size() != size) {
+    cv::Mat rest;
+    cv::resize(reduced, rest, size, 0, 0, cv::INTER_LINEAR);
+    reduced = rest;
+  }
+  return {reduced, covered,
+          {static_cast<float>(size.width) / static_cast<float>(covered.width),
+           static_cast<float>(size.height) / static_cast<float>(covered.height)}};
+}
+
 }  // namespace swapline::vision
