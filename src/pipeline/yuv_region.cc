@@ -80,8 +80,6 @@ void PastePatch(media::VideoFrame& frame, const vision::SwapPatch& patch) {
   const int split[] = {0, 0, 1, 1, 2, 2};
   cv::Mat outputs[] = {face_y, face_uv};
   cv::mixChannels(&yuv, 1, outputs, 2, split, 3);
-  vision::PastePatch(frame.y(patch.roi), face_y, patch);
-
   // Both chroma planes in one pass: the mask and motion are scaled once for the two.
   const cv::Rect chroma = ChromaRegion(patch.roi);
   cv::Mat u = frame.u(chroma), v = frame.v(chroma);
@@ -89,7 +87,7 @@ void PastePatch(media::VideoFrame& frame, const vision::SwapPatch& patch) {
   const int merge[] = {0, 0, 1, 1};
   const cv::Mat planes[] = {u, v};
   cv::mixChannels(planes, 2, &uv, 1, merge, 2);
-  vision::PastePatch(uv, face_uv, patch);
+  vision::PastePatch({{vision::PastePlane{frame.y(patch.roi), face_y}, vision::PastePlane{uv, face_uv}}}, patch);
   cv::Mat back[] = {u, v};
   cv::mixChannels(&uv, 1, back, 2, merge, 2);
 }

@@ -606,17 +606,32 @@ void BlendByWeight(const cv::Mat& base, const cv::Mat& face, const cv::Mat& weig
   }
 }
 
-}  // namespace
+// What the paste reads of a patch, whatever the plane: the blend weight in 8 bits, made
+// at the working resolution (enlarging 8-bit planes costs a fraction of enlarging
+// float ones, and 1/255 steps are finer than the 8-bit pixels they weigh; where the
+// mask is 0 the weight is 0), and with a morph, where the target's own pixels move
+// while they still show through the face (weight below 1: the face's core hides them),
+// and where anything shows or moves at all.
+struct PasteWeights {
+  cv::Mat weight, moving, shown;
 
-void PastePatch(cv::Mat region, const cv::Mat& face, const SwapPatch& patch) {
-  if (patch.face.empty()) return;
+  explicit PasteWeights(const SwapPatch& patch) {
+    patch.mask.convertTo(weight, CV_8U, 255.0);
+    if (patch.shift.empty()) return;
+    moving = weight < 255;
+    shown = weight > 0;
+    cv::Mat still[2];
+    cv::split(patch.shift, still);
+    const cv::Mat moves = (still[0] != 0) | (still[1] != 0);
+    moving &= moves;
+    shown |= moves;
+  }
+};
+
+void PasteInto(cv::Mat region, const cv::Mat& face, const SwapPatch& patch, const PasteWeights& pasted) {
   const cv::Size size = region.size();
-  // The blend weight in 8 bits, one copy per channel, made at the working resolution:
-  // enlarging 8-bit planes costs a fraction of enlarging float ones, and 1/255 steps
-  // are finer than the 8-bit pixels they weigh. Where the mask is 0 the weight is 0.
-  cv::Mat weight;
-  patch.mask.convertTo(weight, CV_8U, 255.0);
-  cv::Mat weights = weight;
+  const cv::Mat& weight = pasted.weight;
+  cv::Mat weights = weight;  // one copy per channel
   if (face.channels() > 1) cv::merge(std::vector<cv::Mat>(static_cast<std::size_t>(face.channels()), weight), weights);
   cv::Mat up_face = face, up_weight = weights;
   if (face.size() != size) {
@@ -627,24 +642,15 @@ void PastePatch(cv::Mat region, const cv::Mat& face, const SwapPatch& patch) {
     BlendByWeight(region, up_face, up_weight, region);
     return;
   }
-  // The morph moves the target's own pixels only where they still show through the
-  // face (weight below 1): the face's core, which hides them, skips the remap, and
-  // what neither the face nor the motion reaches is left alone.
+  // The morph's remap skips what the face hides, and what neither the face nor the
+  // motion reaches is left alone.
   const cv::Size work = patch.shift.size();
-  cv::Mat moving = weight < 255, shown = weight > 0;
-  {
-    cv::Mat still[2];
-    cv::split(patch.shift, still);
-    cv::Mat moves = (still[0] != 0) | (still[1] != 0);
-    moving &= moves;
-    shown |= moves;
-  }
   const cv::Mat original = region.clone();  // the remap reads pixels that runs before it have pasted
   enum class Paste { kNone, kBlend, kMoveAndBlend };
   auto paste_in = [&](int x, int y, int rows) {
     const cv::Rect window = WorkWindow(cv::Rect(x, y, std::min(kPasteBlock, size.width - x), rows), work, size);
-    if (cv::countNonZero(shown(window)) == 0) return Paste::kNone;
-    return cv::countNonZero(moving(window)) > 0 ? Paste::kMoveAndBlend : Paste::kBlend;
+    if (cv::countNonZero(pasted.shown(window)) == 0) return Paste::kNone;
+    return cv::countNonZero(pasted.moving(window)) > 0 ? Paste::kMoveAndBlend : Paste::kBlend;
   };
   // Along each row of blocks, neighbours that need the same work go as one run: one
   // remap call per run, not per block (each call has a fixed cost).
@@ -673,6 +679,14 @@ void PastePatch(cv::Mat region, const cv::Mat& face, const SwapPatch& patch) {
   }
 }
 
+}  // namespace
+
+void PastePatch(std::span<const PastePlane> planes, const SwapPatch& patch) {
+  if (patch.face.empty()) return;
+  const PasteWeights pasted(patch);
+  for (const PastePlane& plane : planes) PasteInto(plane.region, plane.face, patch, pasted);
+}
+
 Status Swap(FaceSwapper& swapper, cv::Mat& image, const Face& target, SwapTimings* timings) {
   const cv::Rect roi = swapper.Region(target, image.size());
   const RegionReader read = [&image](const cv::Rect& r, cv::Size size, int interpolation) {
@@ -683,7 +697,7 @@ Status Swap(FaceSwapper& swapper, cv::Mat& image, const Face& target, SwapTiming
   };
   SWAPLINE_ASSIGN_OR_RETURN(SwapPatch patch, swapper.Render(target, image.size(), roi, read, timings));
   const auto paste_start = Clock::now();
-  PastePatch(image(roi), patch.face, patch);
+  PastePatch({{PastePlane{image(roi), patch.face}}}, patch);
   if (timings) timings->paste_ms += MsSince(paste_start);
   return Status::Ok();
 }

@@ -49,6 +49,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -147,10 +148,17 @@ class FaceSwapper {
                                    const RegionReader& read, SwapTimings* timings = nullptr) = 0;
 };
 
-// Pastes `patch` into `region`: the patch's roi of a frame, or any plane of the same
-// picture sampled `region.size() / patch.roi.size()` times as densely; `face` holds
-// the patch's face in the channels of `region` (patch.face itself for BGR).
-void PastePatch(cv::Mat region, const cv::Mat& face, const SwapPatch& patch);
+// A plane to paste into: `region` is the patch's roi of a frame, or of any plane of
+// the same picture sampled `region.size() / patch.roi.size()` times as densely; `face`
+// holds the patch's face in the channels of `region` (patch.face itself for BGR).
+struct PastePlane {
+  cv::Mat region;  // written in place
+  cv::Mat face;
+};
+
+// Pastes `patch` into each of `planes` (the luma and chroma planes of a video frame:
+// what they share of the work, from the patch's mask and motion, is done once).
+void PastePatch(std::span<const PastePlane> planes, const SwapPatch& patch);
 
 // Region(), Render() and the paste-back on an 8-bit BGR image, in place.
 Status Swap(FaceSwapper& swapper, cv::Mat& image, const Face& target, SwapTimings* timings = nullptr);

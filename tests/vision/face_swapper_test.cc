@@ -342,7 +342,7 @@ TEST(PastePatchTest, MovedPasteMatchesAWholePlaneReference) {
   }
 
   cv::Mat pasted = region.clone();
-  PastePatch(pasted, patch.face, patch);
+  PastePatch({{PastePlane{pasted, patch.face}}}, patch);
   cv::Mat difference;
   cv::absdiff(pasted, expected, difference);
   double worst = 0;
