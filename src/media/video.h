@@ -32,8 +32,9 @@
 // Resolution, frame rate, time base, rotation metadata and colour range/space of the
 // input are kept unless options change them, and so is its GOP pattern where the
 // input has B-frames and the encoder makes them: a frame the input coded as P is coded
-// as P (VideoFrame::coded), the other frame types are the encoder's choice. The container metadata carries the
-// synthetic-media mark ("comment" tag; ©cmt in mp4/mov, COMMENT in mkv/webm, ICMT in avi).
+// as P (VideoFrame::coded), the other frame types are the encoder's choice. The
+// container metadata carries the synthetic-media mark ("comment" tag; ©cmt in
+// mp4/mov, COMMENT in mkv/webm, ICMT in avi).
 //
 // Thread safety: a reader or writer is used by one thread at a time.
 #pragma once

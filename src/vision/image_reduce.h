@@ -2,8 +2,8 @@
 // INTER_AREA cost for factors that are not whole numbers. ReduceByHalves: cheaper
 // still, a little less smooth.
 //
-// OpenCV averages whole blocks (2×2, 3×3, …) on a fast path and any other factor on a
-// general one several times slower. ReduceArea takes the whole part of the factor
+// OpenCV averages whole blocks (2×2, 3×3, …) on a fast path (2×2 vectorised, larger
+// ones not) and any other factor on a general one several times slower. ReduceArea takes the whole part of the factor
 // first, on whole blocks only (up to `whole - 1` of the last columns and rows are left
 // out), then what remains (under 2) on the smaller image: nearly the one-step average,
 // at about half its cost on a face-sized region.
@@ -27,7 +27,7 @@ AreaReduction ReduceArea(const cv::Mat& image, double scale);
 // blocks: an odd last column or row is left out) while the factor left is 2 or more,
 // then scaled bilinearly the rest of the way. OpenCV averages 2×2 blocks on a
 // vectorised path and other whole blocks on a scalar one about ten times slower: on a
-// face filling a 1080p frame this costs a tenth of ReduceArea. Every result pixel
+// face filling a 1080p frame this costs a sixth of ReduceArea. Every result pixel
 // averages blocks of more than half the factor on a side. The landmarks fitted on it
 // differ a little from ReduceArea's, which the still swaps' identity figures were
 // measured with; it serves what follows pixels from frame to frame (FaceMotion).
