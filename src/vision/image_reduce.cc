@@ -15,37 +15,41 @@ AreaReduction ReduceByBlocks(const cv::Mat& image, int whole) {
   return {blocks, covered, {scale, scale}};
 }
 
-AreaReduction ReduceArea(const cv::Mat& image, double scale) {
-  const cv::Size size(std::max(1, cvRound(image.cols * scale)), std::max(1, cvRound(image.rows * scale)));
-  const AreaReduction blocks = ReduceByBlocks(image, std::max(1, static_cast<int>(1.0 / scale)));
-  const cv::Size covered = blocks.covered;
-  cv::Mat reduced = blocks.image;
-  if (reduced.size() != size) cv::resize(blocks.image, reduced, size, 0, 0, cv::INTER_AREA);
-  return {reduced, covered,
-          {static_cast<float>(size.width) / static_cast<float>(covered.width),
-           static_cast<float>(size.height) / static_cast<float>(covered.height)}};
+namespace {
+
+cv::Size ReducedSize(const cv::Mat& image, double scale) {
+  return {std::max(1, cvRound(image.cols * scale)), std::max(1, cvRound(image.rows * scale))};
 }
 
-AreaReduction ReduceByHalves(const cv::Mat& image, double scale) {
-  const cv::Size size(std::max(1, cvRound(image.cols * scale)), std::max(1, cvRound(image.rows * scale)));
-  cv::Mat reduced = image;
-  int factor = 1;  // input pixels per side of a pixel of `reduced`
-  while (reduced.cols >= 2 * size.width && reduced.rows >= 2 * size.height) {
-    const cv::Size even(reduced.cols / 2 * 2, reduced.rows / 2 * 2);
-    cv::Mat half;
-    cv::resize(reduced(cv::Rect(cv::Point(0, 0), even)), half, even / 2, 0, 0, cv::INTER_AREA);
-    reduced = half;
-    factor *= 2;
-  }
-  const cv::Size covered(reduced.cols * factor, reduced.rows * factor);
+// `reduced`, which averages the `covered` corner of the input, scaled the rest of the
+// way to `size` by `interpolation`.
+AreaReduction ScaleRest(cv::Mat reduced, cv::Size covered, cv::Size size, int interpolation) {
   if (reduced.size() != size) {
     cv::Mat rest;
-    cv::resize(reduced, rest, size, 0, 0, cv::INTER_LINEAR);
+    cv::resize(reduced, rest, size, 0, 0, interpolation);
     reduced = rest;
   }
   return {reduced, covered,
           {static_cast<float>(size.width) / static_cast<float>(covered.width),
            static_cast<float>(size.height) / static_cast<float>(covered.height)}};
+}
+
+}  // namespace
+
+AreaReduction ReduceArea(const cv::Mat& image, double scale) {
+  const AreaReduction blocks = ReduceByBlocks(image, std::max(1, static_cast<int>(1.0 / scale)));
+  return ScaleRest(blocks.image, blocks.covered, ReducedSize(image, scale), cv::INTER_AREA);
+}
+
+AreaReduction ReduceByHalves(const cv::Mat& image, double scale) {
+  const cv::Size size = ReducedSize(image, scale);
+  cv::Mat reduced = image;
+  int factor = 1;  // input pixels per side of a pixel of `reduced`
+  while (reduced.cols >= 2 * size.width && reduced.rows >= 2 * size.height) {
+    reduced = ReduceByBlocks(reduced, 2).image;
+    factor *= 2;
+  }
+  return ScaleRest(reduced, reduced.size() * factor, size, cv::INTER_LINEAR);
 }
 
 }  // namespace swapline::vision
