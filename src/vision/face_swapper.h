@@ -26,7 +26,8 @@
 //           piecewise-affine warp that keeps the target's pose and expression);
 //   tone    the warped face takes the target's skin colour and light
 //           (vision/face_tone.h: skin-only statistics, the target's shading);
-//   detail  a source face smaller than the target face is sharpened in proportion;
+//   detail  a source face smaller than the target face is sharpened in proportion,
+//           once per strength before the warp (kept per swapper);
 //   blend   feathered (default) or with Poisson cloning (--face-swapper-blend
 //           poisson), inside the face mask (vision/face_masker.h).
 // When the target's mouth is open, its own inner mouth (teeth, tongue) is kept: a
@@ -38,9 +39,9 @@
 //
 // Per-face geometry (the morph field, the warped source, the box and area masks)
 // depends only on the target's landmarks in its working frame; a swapper keeps it for
-// the last few faces and reuses it while a face holds still (no landmark moved by more
-// than a quarter of a working pixel), so a still face in a video costs only its tone
-// and paste-back. The learned masks (occlusion, region) read the pixels, so they are
+// the last few faces and reuses it while a face holds still (the very same landmarks
+// in the very same working frame), so a still face in a video costs only its tone and
+// paste-back. The learned masks (occlusion, region) read the pixels, so they are
 // made for every face: a hand passing over a still face is seen.
 //
 // Thread safety: a SwapSource is immutable; a FaceSwapper is used by one thread at a time.
