@@ -162,11 +162,11 @@ cv::Rect FaceRegionOfInterest(const Landmarks68& landmarks, cv::Size image, floa
   return grown & cv::Rect(0, 0, image.width, image.height);
 }
 
-bool IsMouthOpen(const Landmarks68& landmarks) {
+float MouthOpening(const Landmarks68& landmarks) {
   const float gap = static_cast<float>(cv::norm(landmarks[61] - landmarks[67]) +
                                        cv::norm(landmarks[62] - landmarks[66]) +
                                        cv::norm(landmarks[63] - landmarks[65])) / 3.0f;
-  return gap > 0.04f * FaceWidth(landmarks);
+  return gap / std::max(FaceWidth(landmarks), 1.0f);
 }
 
 cv::Mat CreateAreaMask(const Face& face, cv::Size image, const cv::Rect& roi, float blur) {
@@ -318,14 +318,14 @@ Status ApplySegmentationMasks(const Face& face, WarpTemplate warp_template, cons
   return Status::Ok();
 }
 
-cv::Mat CreateInnerMouthMask(const Landmarks68& landmarks, const cv::Rect& roi) {
+cv::Mat CreateInnerMouthMask(const Landmarks68& landmarks, const cv::Rect& roi, float feather) {
   cv::Mat mask = cv::Mat::zeros(roi.size(), CV_32F);
   const std::vector<cv::Point2f> inner(landmarks.begin() + 60, landmarks.begin() + 68);
   std::vector<cv::Point2f> hull;
   cv::convexHull(inner, hull);
   cv::fillConvexPoly(mask, RoundedPoints(hull, cv::Point2f(static_cast<float>(roi.x), static_cast<float>(roi.y))),
                      cv::Scalar(1.0), cv::LINE_AA);
-  const double sigma = 0.015 * FaceWidth(landmarks);
+  const double sigma = feather * FaceWidth(landmarks);
   const int grow = std::max(1, static_cast<int>(std::lround(2 * sigma)));
   cv::dilate(mask, mask, cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(2 * grow + 1, 2 * grow + 1)));
   if (sigma >= 0.5) cv::GaussianBlur(mask, mask, cv::Size(OddKernel(sigma), OddKernel(sigma)), sigma);

@@ -74,8 +74,9 @@ cv::Rect FaceRegionOfInterest(const Landmarks68& landmarks, cv::Size image, floa
 // Face width in pixels (jaw point 0 to 16), the scale of feathering.
 float FaceWidth(const Landmarks68& landmarks);
 
-// True when the lips are apart (inner-lip gap above 4 % of the face width).
-bool IsMouthOpen(const Landmarks68& landmarks);
+// The inner lips' gap (mean of the three pairs across the mouth) as a share of the
+// face width: 0 for lips that meet, about 0.04 for lips just apart.
+float MouthOpening(const Landmarks68& landmarks);
 
 // The combined box and area masks of `face` over `roi` (frame coordinates); the
 // learned ones are ApplySegmentationMasks'. The box is the square `box_template`
@@ -120,7 +121,8 @@ Status ApplySegmentationMasks(const Face& face, WarpTemplate warp_template, cons
 // face's neighbourhood is looked at; farther away the mask is 255.
 cv::Mat CreateForeheadVisibilityMask(const cv::Mat& bgr, const Landmarks68& landmarks);
 
-// The inner mouth (points 60-67), slightly grown: 1 inside, 0 outside, over `roi`.
-cv::Mat CreateInnerMouthMask(const Landmarks68& landmarks, const cv::Rect& roi);
+// The inner mouth (points 60-67), slightly grown: 1 inside, 0 outside, over `roi`;
+// grown by two `feather`s and blurred by one, `feather` a share of the face width.
+cv::Mat CreateInnerMouthMask(const Landmarks68& landmarks, const cv::Rect& roi, float feather);
 
 }  // namespace swapline::vision

@@ -33,6 +33,8 @@ constexpr float kMorphRing = 0.10f;
 // A morphed point moves at most this share of the face width, half the ring: the
 // ring's triangles can never fold over.
 constexpr float kMaxMorphShift = 0.05f;
+// The feather of the target's kept inner mouth, in face widths, for mouths open wide.
+constexpr float kMouthFeather = 0.015f;
 // Source faces smaller than the target face by more than this are sharpened.
 constexpr float kSharpenAbove = 1.25f;
 // The working frame holds at most this many pixels per pixel of the source face:
@@ -497,8 +499,14 @@ class ClassicFaceSwapper final : public FaceSwapper {
     cv::Mat visible;  // the source's forehead where it is its own skin
     warped[1].convertTo(visible, CV_32F, 1.0 / 255);
     cv::min(g.mask, visible, g.mask);
-    if (IsMouthOpen(g.morphed)) {
-      cv::Mat keep = 1.0 - CreateInnerMouthMask(g.morphed, whole);
+    // The target's own inner mouth stays, grown and feathered in proportion to its
+    // opening (at most 1.5 % of the face width, from a 6 % opening up): its teeth and
+    // tongue when open, and where the lips part slightly or meet, their own line. An
+    // open source mouth's teeth, squeezed onto lips barely apart, showed as specks at
+    // the corners.
+    const float opening = MouthOpening(g.morphed);
+    if (opening > 0) {
+      const cv::Mat keep = 1.0 - CreateInnerMouthMask(g.morphed, whole, std::min(kMouthFeather, opening / 4));
       cv::min(g.mask, keep, g.mask);
     }
     // When asked, the target's glasses stay on, over the source's eyes.

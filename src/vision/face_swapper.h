@@ -30,8 +30,10 @@
 //           once per strength before the warp (kept per swapper);
 //   blend   feathered (default) or with Poisson cloning (--face-swapper-blend
 //           poisson), inside the face mask (vision/face_masker.h).
-// When the target's mouth is open, its own inner mouth (teeth, tongue) is kept: a
-// closed source mouth would otherwise be stretched over the gap. A beard or
+// The target's own inner mouth is kept, grown and feathered in proportion to how far
+// its lips are apart: its teeth and tongue when open (a closed source mouth would
+// otherwise be stretched over the gap), its lips' own line when they meet or barely
+// part (an open source mouth's teeth squeezed onto it showed as specks). A beard or
 // moustache of the target inside the face outline is replaced by the source's lower
 // face (the mask covers the chin); only the feathered edge keeps some of it.
 // Several sources are averaged: their shapes after similarity alignment, and their

@@ -797,7 +797,7 @@ TEST_F(FaceAnalysisTest, InnerMouthMaskIsAroundTheInnerLips) {
   const std::string path = kPhotos + "obama_official_portrait_2012.jpg";
   const Face face = Largest(path);
   const cv::Rect roi = FaceRegionOfInterest(face.landmarks68, Image(path).size(), 0.02f);
-  const cv::Mat mouth = CreateInnerMouthMask(face.landmarks68, roi);
+  const cv::Mat mouth = CreateInnerMouthMask(face.landmarks68, roi, 0.015f);
   ASSERT_EQ(mouth.size(), roi.size());
   cv::Point2f centre(0, 0);
   for (int i = 60; i < 68; ++i) centre += face.landmarks68[i];

@@ -406,7 +406,7 @@ TEST(Landmarks5From68Test, UsesOnlyTheEyeNoseAndMouthCornerPoints) {
   EXPECT_NEAR(five[0].y - reference[0].y, 2.0f, 1e-3);
 }
 
-// ---- Open mouth. ----
+// ---- Mouth opening. ----
 
 // A face 100 px wide (jaw 0 at x=0, 16 at x=100) with the inner lips `gap` px apart.
 Landmarks68 MouthFace(float gap) {
@@ -424,21 +424,21 @@ Landmarks68 MouthFace(float gap) {
   return p;
 }
 
-TEST(IsMouthOpenTest, ThresholdIsFourPercentOfFaceWidth) {
-  EXPECT_FALSE(IsMouthOpen(MouthFace(0.0f)));
-  EXPECT_FALSE(IsMouthOpen(MouthFace(2.0f)));
-  EXPECT_FALSE(IsMouthOpen(MouthFace(3.9f)));
-  EXPECT_TRUE(IsMouthOpen(MouthFace(4.2f)));
-  EXPECT_TRUE(IsMouthOpen(MouthFace(15.0f)));
+TEST(MouthOpeningTest, IsTheInnerLipGapInFaceWidths) {
+  const float width = FaceWidth(MouthFace(0.0f));
+  EXPECT_EQ(MouthOpening(MouthFace(0.0f)), 0.0f);
+  EXPECT_NEAR(MouthOpening(MouthFace(4.2f)), 4.2f / width, 1e-5);
+  EXPECT_NEAR(MouthOpening(MouthFace(15.0f)), 15.0f / width, 1e-5);
 }
 
-TEST(IsMouthOpenTest, ScalesWithTheFace) {
-  // The same 6 px gap is open on a 100 px face and closed on a 200 px face.
+TEST(MouthOpeningTest, ScalesWithTheFace) {
+  // The same 6 px gap is about half as wide an opening on a face twice as wide.
   Landmarks68 small = MouthFace(6.0f);
   Landmarks68 big = small;
   big[16].x = big[0].x + 200.0f;
-  EXPECT_TRUE(IsMouthOpen(small));
-  EXPECT_FALSE(IsMouthOpen(big));
+  EXPECT_NEAR(MouthOpening(small), 6.0f / FaceWidth(small), 1e-5);
+  EXPECT_NEAR(MouthOpening(big), 6.0f / FaceWidth(big), 1e-5);
+  EXPECT_LT(MouthOpening(big), 0.55f * MouthOpening(small));
 }
 
 TEST(FaceWidthTest, IsJawEndToJawEnd) {
