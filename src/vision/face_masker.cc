@@ -323,12 +323,22 @@ cv::Mat CreateInnerMouthMask(const Landmarks68& landmarks, const cv::Rect& roi, 
   const std::vector<cv::Point2f> inner(landmarks.begin() + 60, landmarks.begin() + 68);
   std::vector<cv::Point2f> hull;
   cv::convexHull(inner, hull);
-  cv::fillConvexPoly(mask, RoundedPoints(hull, cv::Point2f(static_cast<float>(roi.x), static_cast<float>(roi.y))),
-                     cv::Scalar(1.0), cv::LINE_AA);
+  const std::vector<cv::Point> polygon =
+      RoundedPoints(hull, cv::Point2f(static_cast<float>(roi.x), static_cast<float>(roi.y)));
+  cv::fillConvexPoly(mask, polygon, cv::Scalar(1.0), cv::LINE_AA);
   const double sigma = feather * FaceWidth(landmarks);
   const int grow = std::max(1, static_cast<int>(std::lround(2 * sigma)));
-  cv::dilate(mask, mask, cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(2 * grow + 1, 2 * grow + 1)));
-  if (sigma >= 0.5) cv::GaussianBlur(mask, mask, cv::Size(OddKernel(sigma), OddKernel(sigma)), sigma);
+  const int blur = sigma >= 0.5 ? OddKernel(sigma) : 0;
+  // Grown and blurred only where the mouth can reach (the antialiased edge's pixel, the
+  // growth, the blur's radius): the rest of `roi` stays 0 either way, and the filters
+  // read the zeros around that part as they would in the whole mask.
+  const int reach = 1 + grow + blur / 2;
+  const cv::Rect near = (cv::boundingRect(polygon) + cv::Point(-reach, -reach) + cv::Size(2 * reach, 2 * reach)) &
+                        cv::Rect(cv::Point(0, 0), roi.size());
+  if (near.empty()) return mask;
+  cv::Mat part = mask(near);
+  cv::dilate(part, part, cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(2 * grow + 1, 2 * grow + 1)));
+  if (blur > 0) cv::GaussianBlur(part, part, cv::Size(blur, blur), sigma);
   return mask;
 }
 
