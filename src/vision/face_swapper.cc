@@ -328,6 +328,22 @@ constexpr std::size_t kKeptGeometries = 4;
 // Sharpened source textures kept per swapper: one per strength in use, a few at most.
 constexpr std::size_t kKeptTextures = 4;
 
+// The entry of `kept` (most recently used first) that `same` accepts, moved to the
+// front; without one, what `make` returns is put there, and beyond `capacity` the least
+// recently used entry goes. `reused`, when given, says which happened.
+template <typename T, typename Same, typename Make>
+T& RecentlyUsed(std::vector<T>& kept, std::size_t capacity, Same same, Make make, bool* reused = nullptr) {
+  const auto found = std::find_if(kept.begin(), kept.end(), same);
+  if (reused) *reused = found != kept.end();
+  if (found != kept.end()) {
+    std::rotate(kept.begin(), found, found + 1);
+    return kept.front();
+  }
+  if (kept.size() == capacity) kept.pop_back();
+  kept.insert(kept.begin(), make());
+  return kept.front();
+}
+
 bool SameGeometry(const FaceGeometry& geometry, const WorkFrame& work, const Landmarks68& landmarks) {
   return geometry.size == work.size && geometry.scale == work.scale && geometry.landmarks == landmarks;
 }
@@ -427,16 +443,15 @@ class ClassicFaceSwapper final : public FaceSwapper {
   const FaceGeometry& Geometry(const Face& target, cv::Size image, const WorkFrame& work, const cv::Mat& region,
                                SwapTimings* timings) {
     const Landmarks68 landmarks = work.ToWork(target.landmarks68);
-    if (timings) ++timings->faces;
-    for (auto it = kept_.begin(); it != kept_.end(); ++it) {
-      if (!SameGeometry(*it, work, landmarks)) continue;
-      if (timings) ++timings->reused_geometries;
-      std::rotate(kept_.begin(), it, it + 1);  // most recent first
-      return kept_.front();
+    bool reused = false;
+    const FaceGeometry& geometry = RecentlyUsed(
+        kept_, kKeptGeometries, [&](const FaceGeometry& g) { return SameGeometry(g, work, landmarks); },
+        [&] { return MakeGeometry(target, image, work, region, landmarks); }, &reused);
+    if (timings) {
+      ++timings->faces;
+      if (reused) ++timings->reused_geometries;
     }
-    if (kept_.size() == kKeptGeometries) kept_.pop_back();
-    kept_.insert(kept_.begin(), MakeGeometry(target, image, work, region, landmarks));
-    return kept_.front();
+    return geometry;
   }
 
   // The source texture sharpened at `step` (SharpenStep), made on first use and kept
@@ -447,14 +462,10 @@ class ClassicFaceSwapper final : public FaceSwapper {
   // Hopper's face: 7.7 MB against 7.2) on top of a blur per face per frame.
   const cv::Mat& SourceTexture(int step) {
     if (step == 0) return source_->image;
-    for (auto it = sharpened_.begin(); it != sharpened_.end(); ++it) {
-      if (it->first != step) continue;
-      std::rotate(sharpened_.begin(), it, it + 1);  // most recent first
-      return sharpened_.front().second;
-    }
-    if (sharpened_.size() == kKeptTextures) sharpened_.pop_back();
-    sharpened_.emplace(sharpened_.begin(), step, Sharpened(source_->image, step));
-    return sharpened_.front().second;
+    return RecentlyUsed(
+               sharpened_, kKeptTextures, [step](const auto& kept) { return kept.first == step; },
+               [&] { return std::pair(step, Sharpened(source_->image, step)); })
+        .second;
   }
 
   FaceGeometry MakeGeometry(const Face& target, cv::Size image, const WorkFrame& work, const cv::Mat& region,
