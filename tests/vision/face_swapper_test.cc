@@ -63,6 +63,22 @@ class FaceSwapperTest : public PhotoFaceTest {
   }
 };
 
+// 255 inside the convex hull of `points`, 0 elsewhere, over an image of `size`.
+cv::Mat HullMask(cv::Size size, const std::vector<cv::Point2f>& points) {
+  std::vector<cv::Point2f> hull;
+  cv::convexHull(points, hull);
+  cv::Mat mask = cv::Mat::zeros(size, CV_8U);
+  const std::vector<cv::Point> polygon = RoundedPoints(hull);
+  cv::fillConvexPoly(mask, polygon, cv::Scalar(255));
+  return mask;
+}
+
+// The points `first` to `last` (inclusive) of `face`'s 68 landmarks.
+std::vector<cv::Point2f> LandmarkRange(const Face& face, std::size_t first, std::size_t last) {
+  return {face.landmarks68.begin() + static_cast<std::ptrdiff_t>(first),
+          face.landmarks68.begin() + static_cast<std::ptrdiff_t>(last) + 1};
+}
+
 // Translation, scale and rotation of the similarity from `from` to `to`, relative to
 // the face width of `to`.
 struct PoseChange {
@@ -133,11 +149,7 @@ TEST_F(FaceSwapperTest, SwappedFaceKeepsTheTargetsPoseAndChangesNothingOutsideTh
     cv::Mat diff, changed;
     cv::absdiff(output, target, diff);
     cv::transform(diff, changed, cv::Matx13f(1, 1, 1));
-    cv::Mat allowed = cv::Mat::zeros(target.size(), CV_8U);
-    std::vector<cv::Point2f> hull;
-    cv::convexHull(SwapOutline(face.landmarks68, target.size()), hull);
-    const std::vector<cv::Point> polygon = RoundedPoints(hull);
-    cv::fillConvexPoly(allowed, polygon, cv::Scalar(255));
+    cv::Mat allowed = HullMask(target.size(), SwapOutline(face.landmarks68, target.size()));
     cv::dilate(allowed, allowed, cv::getStructuringElement(cv::MORPH_ELLIPSE, {5, 5}));
     EXPECT_EQ(cv::countNonZero((changed > 0) & ~allowed), 0) << source << " -> " << target_path;
     EXPECT_GT(cv::countNonZero(changed > 0), 1000);
@@ -153,11 +165,7 @@ TEST_F(FaceSwapperTest, MorphZeroKeepsTheTargetsOutline) {
   cv::Mat diff, changed;
   cv::absdiff(output, target, diff);
   cv::transform(diff, changed, cv::Matx13f(1, 1, 1));
-  cv::Mat outline = cv::Mat::zeros(target.size(), CV_8U);
-  std::vector<cv::Point2f> hull;
-  cv::convexHull(FaceOutline(face.landmarks68, target.size()), hull);
-  const std::vector<cv::Point> polygon = RoundedPoints(hull);
-  cv::fillConvexPoly(outline, polygon, cv::Scalar(255));
+  cv::Mat outline = HullMask(target.size(), FaceOutline(face.landmarks68, target.size()));
   cv::dilate(outline, outline, cv::getStructuringElement(cv::MORPH_ELLIPSE, {7, 7}));
   EXPECT_EQ(cv::countNonZero((changed > 0) & ~outline), 0);
 }
@@ -281,12 +289,7 @@ double InnerFaceDetail(const cv::Mat& image, const Face& face) {
   cv::Mat grey, laplacian;
   cv::cvtColor(image, grey, cv::COLOR_BGR2GRAY);
   cv::Laplacian(grey, laplacian, CV_32F);
-  std::vector<cv::Point2f> hull;
-  cv::convexHull(std::vector<cv::Point2f>(face.landmarks68.begin() + 17, face.landmarks68.end()), hull);
-  cv::Mat inner = cv::Mat::zeros(image.size(), CV_8U);
-  const std::vector<cv::Point> polygon = RoundedPoints(hull);
-  cv::fillConvexPoly(inner, polygon, cv::Scalar(255));
-  return cv::mean(cv::abs(laplacian), inner)[0];
+  return cv::mean(cv::abs(laplacian), HullMask(image.size(), LandmarkRange(face, 17, 67)))[0];
 }
 
 TEST_F(FaceSwapperTest, SmallSourceIsSharpenedOnALargeTarget) {
@@ -309,15 +312,10 @@ TEST_F(FaceSwapperTest, SmallSourceIsSharpenedOnALargeTarget) {
 // Pixels of `image` inside the hull of `face`'s lips (points 48-59) that are light and
 // nearly grey, as teeth are and lips are not.
 int TeethPixels(const cv::Mat& image, const Face& face) {
-  std::vector<cv::Point2f> hull;
-  cv::convexHull(std::vector<cv::Point2f>(face.landmarks68.begin() + 48, face.landmarks68.begin() + 60), hull);
-  cv::Mat lips = cv::Mat::zeros(image.size(), CV_8U);
-  const std::vector<cv::Point> polygon = RoundedPoints(hull);
-  cv::fillConvexPoly(lips, polygon, cv::Scalar(255));
   cv::Mat hsv, teeth;
   cv::cvtColor(image, hsv, cv::COLOR_BGR2HSV);
   cv::inRange(hsv, cv::Scalar(0, 0, 170), cv::Scalar(180, 50, 255), teeth);
-  return cv::countNonZero(teeth & lips);
+  return cv::countNonZero(teeth & HullMask(image.size(), LandmarkRange(face, 48, 59)));
 }
 
 TEST_F(FaceSwapperTest, OpenSourceMouthShowsNoTeethOnAClosedTargetMouth) {
