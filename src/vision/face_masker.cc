@@ -2,13 +2,13 @@
 
 #include <algorithm>
 #include <cmath>
-#include <deque>
 #include <limits>
 #include <mutex>
 #include <string>
 
 #include <opencv2/imgproc.hpp>
 
+#include "core/recently_used.h"
 #include "vision/face_aligner.h"
 #include "vision/face_tone.h"
 
@@ -74,7 +74,7 @@ void FadeForehead(const Landmarks68& landmarks, const cv::Rect& roi, cv::Mat& ma
 
 // CreateCropBoxMask(kBoxCropSize, blur, padding), made once per (blur, padding): its
 // blur is most of a box mask's cost, and a process sees few distinct settings. The
-// few last ones are kept; the matrices are shared read-only.
+// few most recently used are kept; the matrices are shared read-only.
 cv::Mat CachedCropBoxMask(float blur, const std::array<float, 4>& padding) {
   struct Entry {
     float blur;
@@ -83,14 +83,12 @@ cv::Mat CachedCropBoxMask(float blur, const std::array<float, 4>& padding) {
   };
   constexpr std::size_t kKept = 8;
   static std::mutex mutex;
-  static std::deque<Entry> kept;
+  static std::vector<Entry> kept;
   std::lock_guard lock(mutex);
-  for (const Entry& entry : kept) {
-    if (entry.blur == blur && entry.padding == padding) return entry.mask;
-  }
-  if (kept.size() == kKept) kept.pop_back();
-  kept.push_front({blur, padding, CreateCropBoxMask(kBoxCropSize, blur, padding)});
-  return kept.front().mask;
+  return RecentlyUsed(
+             kept, kKept, [&](const Entry& entry) { return entry.blur == blur && entry.padding == padding; },
+             [&] { return Entry{blur, padding, CreateCropBoxMask(kBoxCropSize, blur, padding)}; })
+      .mask;
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <opencv2/imgproc.hpp>
 #include <opencv2/photo.hpp>
 
+#include "core/recently_used.h"
 #include "vision/face_glasses.h"
 #include "vision/face_morph.h"
 #include "vision/face_tone.h"
@@ -327,22 +328,6 @@ struct FaceGeometry {
 constexpr std::size_t kKeptGeometries = 4;
 // Sharpened source textures kept per swapper: one per strength in use, a few at most.
 constexpr std::size_t kKeptTextures = 4;
-
-// The entry of `kept` (most recently used first) that `same` accepts, moved to the
-// front; without one, what `make` returns is put there, and beyond `capacity` the least
-// recently used entry goes. `reused`, when given, says which happened.
-template <typename T, typename Same, typename Make>
-T& RecentlyUsed(std::vector<T>& kept, std::size_t capacity, Same same, Make make, bool* reused = nullptr) {
-  const auto found = std::find_if(kept.begin(), kept.end(), same);
-  if (reused) *reused = found != kept.end();
-  if (found != kept.end()) {
-    std::rotate(kept.begin(), found, found + 1);
-    return kept.front();
-  }
-  if (kept.size() == capacity) kept.pop_back();
-  kept.insert(kept.begin(), make());
-  return kept.front();
-}
 
 bool SameGeometry(const FaceGeometry& geometry, const WorkFrame& work, const Landmarks68& landmarks) {
   return geometry.size == work.size && geometry.scale == work.scale && geometry.landmarks == landmarks;
