@@ -1,6 +1,7 @@
 #include "pipeline/frame_pipeline.h"
 
 #include <condition_variable>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -109,12 +110,47 @@ void RunStage(FrameStage& stage, BoundedQueue<Item>& input, RunState& state,
   if (!status.ok()) state.Fail(status);
 }
 
+// The sequential stage's run: each frame goes on once Lookback() later frames have been
+// processed, or at the end of the input.
+void RunSequential(SequentialStage& stage, BoundedQueue<Item>& input, RunState& state, BoundedQueue<Item>& output) {
+  Status status = stage.Open();
+  if (!status.ok()) {
+    state.Fail(status);
+    return;
+  }
+  const auto lookback = static_cast<std::size_t>(std::max(0, stage.Lookback()));
+  std::deque<Item> held;
+  std::vector<FrameWork*> view;
+  while (auto item = input.Pop()) {
+    view.clear();
+    for (Item& h : held) view.push_back(&h.work);
+    status = stage.Process(item->work, view);
+    if (!status.ok()) {
+      state.Fail(status);
+      break;
+    }
+    held.push_back(std::move(*item));
+    if (held.size() > lookback) {
+      output.Push(std::move(held.front()));
+      held.pop_front();
+    }
+  }
+  if (status.ok()) {
+    for (Item& h : held) output.Push(std::move(h));
+  }
+  status = stage.Close();
+  if (!status.ok()) state.Fail(status);
+}
+
 }  // namespace
 
-Status FrameRunner::Run(FrameSource& source, FrameStage* sequential,
+Status FrameRunner::Run(FrameSource& source, SequentialStage* sequential,
                         const std::function<std::unique_ptr<FrameStage>()>& make_worker, FrameSink& sink) {
   const int workers = std::max(1, options_.workers);
-  RunState state(std::max(options_.max_in_flight, workers + 1));
+  // Frames held for the sequential stage's look-back come on top: without them the
+  // source would wait for a slot the held frames never free.
+  const int lookback = sequential ? std::max(0, sequential->Lookback()) : 0;
+  RunState state(std::max(options_.max_in_flight, workers + 1) + lookback);
   BoundedQueue<Item> to_sequential(static_cast<std::size_t>(workers));
   BoundedQueue<Item> to_workers(static_cast<std::size_t>(workers) * 2);
 
@@ -143,7 +179,7 @@ Status FrameRunner::Run(FrameSource& source, FrameStage* sequential,
   });
   threads.emplace_back([&] {
     if (sequential) {
-      RunStage(*sequential, to_sequential, state, [&](Item item) { to_workers.Push(std::move(item)); });
+      RunSequential(*sequential, to_sequential, state, to_workers);
     } else {
       while (auto item = to_sequential.Pop()) to_workers.Push(std::move(*item));
     }

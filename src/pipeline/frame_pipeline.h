@@ -9,8 +9,16 @@
 // if Open() succeeded, also after an error. The sequential stage sees frames in index
 // order on one thread; each parallel worker has its own stage instance (made by the
 // factory) and sees frames in any order; the sink receives frames strictly in index
-// order. Queues are bounded and at most `max_in_flight` frames exist between source
-// and sink, so memory does not grow with video length.
+// order. Queues are bounded and at most `max_in_flight` frames, plus the sequential
+// stage's look-back, exist between source and sink, so memory does not grow with video
+// length.
+//
+// The sequential stage may look back: it declares how many frames before the current
+// one it may still revise (Lookback()). The runner holds each frame that many frames
+// after the stage processed it before passing it on, and hands the frames it holds to
+// each Process(), oldest first, so what the stage learns late (a face found now that
+// was already in the frames before) still reaches them. At the end of the input the
+// held frames go on as they are.
 //
 // The first error from any stage (or the source) stops all stages and is returned;
 // a source that sees a cancellation returns Code::kCancelled, which stops the run the
@@ -20,6 +28,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "core/status.h"
@@ -42,6 +51,18 @@ class FrameStage {
   virtual Status Close() { return Status::Ok(); }
 };
 
+class SequentialStage {
+ public:
+  virtual ~SequentialStage() = default;
+  // Frames before the current one that Process() may revise; fixed for the run.
+  virtual int Lookback() const { return 0; }
+  virtual Status Open() { return Status::Ok(); }
+  // `held`: the up to Lookback() frames before `work` not yet passed on, oldest first;
+  // their `faces` may be revised.
+  virtual Status Process(FrameWork& work, std::span<FrameWork* const> held) = 0;
+  virtual Status Close() { return Status::Ok(); }
+};
+
 class FrameSource {
  public:
   virtual ~FrameSource() = default;
@@ -57,7 +78,7 @@ class FrameSink {
 
 struct FrameRunnerOptions {
   int workers = 2;
-  int max_in_flight = 8;  // frames between source and sink
+  int max_in_flight = 8;  // frames between source and sink, besides those held for look-back
   // Called from the sink thread after each frame is written.
   std::function<void(std::int64_t frames_written)> on_progress;
 };
@@ -67,7 +88,7 @@ class FrameRunner {
   explicit FrameRunner(FrameRunnerOptions options) : options_(std::move(options)) {}
 
   // `sequential` may be null. `make_worker` is called once per worker.
-  Status Run(FrameSource& source, FrameStage* sequential,
+  Status Run(FrameSource& source, SequentialStage* sequential,
              const std::function<std::unique_ptr<FrameStage>()>& make_worker, FrameSink& sink);
 
  private:

@@ -103,7 +103,10 @@ constexpr Field kFields[] = {
     {"trim-frame-start", "first frame of the target to process", &O::trim_frame_start},
     {"trim-frame-end", "frame after the last one to process (exclusive)", &O::trim_frame_end},
     {"execution-thread-count", "frame workers (default: one per core)", &O::execution_thread_count},
-    {"face-detector-interval", "video: frames between face detections; faces are tracked in between",
+    {"face-detector-interval",
+     "video: frames between searches of the whole frame for faces (fewer where the frames held back for them "
+     "would pass 256 MiB); a face found is followed back through the frames since the last search, so it is "
+     "swapped from its first frame; faces are tracked in between",
      &O::face_detector_interval},
     {"no-landmark-smoothing", "video: do not smooth landmarks over time", &O::no_landmark_smoothing},
 };

@@ -68,7 +68,7 @@ struct SwapOptions {
   std::int64_t trim_frame_start = 0;
   std::int64_t trim_frame_end = -1;     // < 0: to the end
   int execution_thread_count = 0;       // 0: one per core
-  int face_detector_interval = 5;
+  int face_detector_interval = 30;
   bool no_landmark_smoothing = false;
 };
 

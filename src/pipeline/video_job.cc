@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <map>
 #include <mutex>
+#include <span>
 #include <thread>
 
 #include <opencv2/imgproc.hpp>
@@ -18,6 +20,9 @@ namespace swapline::pipeline {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// Frames held back for the tracker's look-back take at most this much memory.
+constexpr double kMaxLookbackBytes = 256.0 * 1024 * 1024;
 
 double MsSince(Clock::time_point start) {
   return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
@@ -47,21 +52,27 @@ class ReaderSource final : public FrameSource {
 };
 
 // Sequential: follows faces through the frames on the luma plane and selects them.
-// Mode one keeps the face it chose while that face is tracked. Reference mode decides once per track: the track's face is embedded when it first
-// appears and compared with the reference face, the face at --reference-face-position
-// in the first frame at or after --reference-frame-number that has faces.
-class TrackStage final : public FrameStage {
+// Mode one keeps the face it chose while that face is tracked. Reference mode decides
+// once per track: the track's face is embedded when it first appears and compared with
+// the reference face, the face at --reference-face-position in the first frame at or
+// after --reference-frame-number that has faces. Frames are held back for the
+// tracker's look-back: a face found late is swapped in the frames before too, as the
+// selection decided for its track in the frame it was found in.
+class TrackStage final : public SequentialStage {
  public:
   // `decide_glasses`: each track's glasses are decided across its frames
   // (vision::GlassesVote) for a swapper that keeps a target's glasses.
   TrackStage(vision::FaceAnalyser& analyser, const vision::FaceTrackerOptions& options,
              const vision::FaceSelectorOptions& selector, std::int64_t reference_frame_number, bool decide_glasses)
-      : tracker_(analyser.detector(), analyser.landmarker(), options), recognizer_(analyser.recognizer()),
-        selector_(selector), reference_frame_number_(reference_frame_number), decide_glasses_(decide_glasses) {}
+      : tracker_(analyser.detector(), analyser.landmarker(), options), lookback_(options.lookback),
+        recognizer_(analyser.recognizer()), selector_(selector), reference_frame_number_(reference_frame_number),
+        decide_glasses_(decide_glasses) {}
 
-  Status Process(FrameWork& work) override {
+  int Lookback() const override { return lookback_; }
+
+  Status Process(FrameWork& work, std::span<FrameWork* const> held) override {
     const auto start = Clock::now();
-    Status status = Select(work);
+    Status status = Select(work, held);
     track_ms_ += MsSince(start);
     return status;
   }
@@ -69,53 +80,79 @@ class TrackStage final : public FrameStage {
   double track_ms() const { return track_ms_; }
 
  private:
-  Status Select(FrameWork& work) {
-    SWAPLINE_ASSIGN_OR_RETURN(std::vector<vision::TrackedFace> tracked, tracker_.Track(work.frame.y));
+  Status Select(FrameWork& work, std::span<FrameWork* const> held) {
+    std::vector<cv::Mat> earlier;
+    for (const FrameWork* h : held) earlier.push_back(h->frame.y);
+    std::vector<std::vector<vision::TrackedFace>> late;
+    SWAPLINE_ASSIGN_OR_RETURN(std::vector<vision::TrackedFace> tracked, tracker_.Track(work.frame.y, earlier, &late));
     if (decide_glasses_) DecideGlasses(work.frame, tracked);
+    SWAPLINE_ASSIGN_OR_RETURN(const std::vector<int> chosen, Choose(work.frame, tracked));
+    auto now = [&](int track_id) -> const vision::TrackedFace* {
+      if (std::find(chosen.begin(), chosen.end(), track_id) == chosen.end()) return nullptr;
+      auto it = std::find_if(tracked.begin(), tracked.end(),
+                             [&](const vision::TrackedFace& t) { return t.track_id == track_id; });
+      return it == tracked.end() ? nullptr : &*it;
+    };
+    for (std::size_t i = 0; i < late.size(); ++i) {
+      for (vision::TrackedFace& t : late[i]) {
+        const vision::TrackedFace* decided = now(t.track_id);
+        if (decided == nullptr) continue;
+        t.face.glasses = decided->face.glasses;
+        held[i]->faces.push_back(std::move(t.face));
+      }
+    }
+    for (vision::TrackedFace& t : tracked) {
+      if (now(t.track_id) != nullptr) work.faces.push_back(std::move(t.face));
+    }
+    return Status::Ok();
+  }
+
+  // The ids of the tracks of `tracked` to swap.
+  Result<std::vector<int>> Choose(const media::VideoFrame& frame, const std::vector<vision::TrackedFace>& tracked) {
+    std::vector<int> chosen;
     if (selector_.mode == vision::SelectorMode::kMany) {
-      for (auto& t : tracked) work.faces.push_back(std::move(t.face));
-      return Status::Ok();
+      for (const auto& t : tracked) chosen.push_back(t.track_id);
+      return chosen;
     }
     if (selector_.mode == vision::SelectorMode::kOne) {
       // The chosen face stays chosen while its track lives: ranking every frame anew
       // would hop between faces of similar size.
-      auto chosen = std::find_if(tracked.begin(), tracked.end(),
-                                 [&](const vision::TrackedFace& t) { return t.track_id == chosen_track_; });
-      if (chosen == tracked.end() && !tracked.empty()) {
+      const bool alive = std::any_of(tracked.begin(), tracked.end(),
+                                     [&](const vision::TrackedFace& t) { return t.track_id == chosen_track_; });
+      if (!alive && !tracked.empty()) {
         std::vector<vision::Face> faces;
         for (const auto& t : tracked) faces.push_back(t.face);
         vision::SortFaces(faces, selector_.order);
-        chosen = std::find_if(tracked.begin(), tracked.end(), [&](const vision::TrackedFace& t) {
-          return t.face.landmarks68 == faces.front().landmarks68;
-        });
-        chosen_track_ = chosen->track_id;
+        chosen_track_ = std::find_if(tracked.begin(), tracked.end(), [&](const vision::TrackedFace& t) {
+                          return t.face.landmarks68 == faces.front().landmarks68;
+                        })->track_id;
       }
-      if (chosen != tracked.end()) work.faces.push_back(std::move(chosen->face));
-      return Status::Ok();
+      if (!tracked.empty()) chosen.push_back(chosen_track_);
+      return chosen;
     }
-    if (!reference_ && work.frame.index >= reference_frame_number_ && !tracked.empty()) {
+    if (!reference_ && frame.index >= reference_frame_number_ && !tracked.empty()) {
       std::vector<vision::Face> faces;
       for (const auto& t : tracked) faces.push_back(t.face);
       vision::SortFaces(faces, selector_.order);
       const auto position = static_cast<std::size_t>(selector_.reference_face_position);
       if (position >= faces.size()) {
         return InvalidArgument("--reference-face-position " + std::to_string(position) + " but frame " +
-                               std::to_string(work.frame.index) + " has " + std::to_string(faces.size()) +
+                               std::to_string(frame.index) + " has " + std::to_string(faces.size()) +
                                " face(s)");
       }
-      SWAPLINE_ASSIGN_OR_RETURN(reference_, Embed(work.frame, faces[position]));
+      SWAPLINE_ASSIGN_OR_RETURN(reference_, Embed(frame, faces[position]));
     }
-    if (!reference_) return Status::Ok();
+    if (!reference_) return chosen;
     const float max_distance = selector_.reference_face_distance.value_or(recognizer_->SameIdentityThreshold());
-    for (auto& t : tracked) {
+    for (const auto& t : tracked) {
       auto decision = same_person_.find(t.track_id);
       if (decision == same_person_.end()) {
-        SWAPLINE_ASSIGN_OR_RETURN(vision::Embedding embedding, Embed(work.frame, t.face));
+        SWAPLINE_ASSIGN_OR_RETURN(vision::Embedding embedding, Embed(frame, t.face));
         decision = same_person_.emplace(t.track_id, recognizer_->Distance(embedding, *reference_) < max_distance).first;
       }
-      if (decision->second) work.faces.push_back(std::move(t.face));
+      if (decision->second) chosen.push_back(t.track_id);
     }
-    return Status::Ok();
+    return chosen;
   }
 
   // Each tracked face's glasses, by its track's vote; the votes of tracks that ended
@@ -141,6 +178,7 @@ class TrackStage final : public FrameStage {
   }
 
   vision::FaceTracker tracker_;
+  int lookback_;
   vision::FaceRecognizer* recognizer_;
   vision::FaceSelectorOptions selector_;
   std::int64_t reference_frame_number_;
@@ -282,16 +320,23 @@ Result<VideoJobReport> RunVideoJob(ImageSwapEngine& engine, const VideoJobSpec& 
   }
   SWAPLINE_ASSIGN_OR_RETURN(auto writer, media::VideoWriter::Create(spec.output, info, writer_options));
 
+  std::int64_t total = std::max<std::int64_t>(0, info.frame_count - spec.trim_frame_start);
+  if (spec.trim_frame_end) total = std::min(total, *spec.trim_frame_end - spec.trim_frame_start);
   vision::FaceTrackerOptions tracker_options;
   tracker_options.min_score = spec.face_detector_score;
-  tracker_options.detect_interval = spec.face_detector_interval;
+  // New faces are followed back through the frames since the last detection, held
+  // back unencoded for it, within a memory budget; detections are no further apart
+  // than that reaches, so a face is swapped from the first frame it shows in.
+  const double frame_bytes = 1.5 * std::max(1, info.width) * std::max(1, info.height);
+  tracker_options.lookback = static_cast<int>(
+      std::min<double>(spec.face_detector_interval - 1, std::floor(kMaxLookbackBytes / frame_bytes)));
+  tracker_options.detect_interval = std::min(spec.face_detector_interval, tracker_options.lookback + 1);
   tracker_options.frame_rate = fps;
+  tracker_options.frame_count = total;
   tracker_options.smooth = spec.smooth_landmarks;
   TrackStage track_stage(engine.analyser(), tracker_options, spec.selector,
                          spec.reference_frame_number - spec.trim_frame_start, spec.swapper.keep_glasses);
 
-  std::int64_t total = std::max<std::int64_t>(0, info.frame_count - spec.trim_frame_start);
-  if (spec.trim_frame_end) total = std::min(total, *spec.trim_frame_end - spec.trim_frame_start);
   std::atomic<std::int64_t> swapped{0}, frames_with_faces{0};
   std::mutex times_mutex;
   VideoStageTimes times;

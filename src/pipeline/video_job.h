@@ -33,7 +33,7 @@ struct VideoJobSpec {
   float face_detector_score = 0.5f;
   vision::FaceSelectorOptions selector;
   vision::SwapperOptions swapper;
-  int face_detector_interval = 5;  // frames between detections
+  int face_detector_interval = 30;  // frames between detections of the whole frame
   // Reference mode: the reference face is taken from this frame of the target (or the
   // first later frame with faces).
   std::int64_t reference_frame_number = 0;

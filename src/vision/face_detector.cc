@@ -17,6 +17,27 @@ namespace swapline::vision {
 namespace {
 
 constexpr double kMaxUpscale = 2.0;
+// DetectNear: the HOG scan of a face's surroundings makes its box this wide; its
+// window is 80 px, so the face is found at the first pyramid levels (100, 83 px).
+constexpr double kNearBoxSide = 100.0;
+
+// The region DetectNear searches: `box` grown by half its size on every side, within
+// the image.
+cv::Rect NearRegion(const cv::Rect2f& box, cv::Size image) {
+  const cv::Rect2f grown(box.x - box.width / 2, box.y - box.height / 2, box.width * 2, box.height * 2);
+  return cv::Rect(cv::Point(static_cast<int>(std::floor(grown.x)), static_cast<int>(std::floor(grown.y))),
+                  cv::Point(static_cast<int>(std::ceil(grown.br().x)), static_cast<int>(std::ceil(grown.br().y)))) &
+         cv::Rect(cv::Point(0, 0), image);
+}
+
+// `found` in the image `region` was cut from.
+std::vector<Detection> FromRegion(std::vector<Detection> found, const cv::Rect& region) {
+  for (Detection& d : found) {
+    d.box.x += static_cast<float>(region.x);
+    d.box.y += static_cast<float>(region.y);
+  }
+  return found;
+}
 // SVM margin reported as score 0.5. dlib's own threshold (margin 0) lets through
 // face-like patterns (a mission patch on the tilted test portrait scores 0.03), while
 // every real test face, small and partial ones included, scores above 0.55.
@@ -44,17 +65,48 @@ const dlib::frontal_face_detector& DecodedFrontalFaceDetector() {
   return decoded;
 }
 
+Status CheckDetectorInput(const cv::Mat& image) {
+  if (image.empty() || (image.type() != CV_8UC3 && image.type() != CV_8UC1)) {
+    return InvalidArgument("detector needs an 8-bit BGR or grey image");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::vector<Detection>> FaceDetector::DetectNear(const cv::Mat& bgr, const cv::Rect2f& box, float min_score) {
+  SWAPLINE_RETURN_IF_ERROR(CheckDetectorInput(bgr));
+  const cv::Rect region = NearRegion(box, bgr.size());
+  if (region.width < 2 || region.height < 2) return std::vector<Detection>{};
+  SWAPLINE_ASSIGN_OR_RETURN(std::vector<Detection> found, Detect(bgr(region), min_score));
+  return FromRegion(std::move(found), region);
+}
+
+namespace {
+
 class HogFaceDetector final : public FaceDetector {
  public:
   explicit HogFaceDetector(const HogFaceDetectorOptions& options)
       : options_(options), detector_(DecodedFrontalFaceDetector()) {}
 
   Result<std::vector<Detection>> Detect(const cv::Mat& bgr, float min_score) override {
-    if (bgr.empty() || (bgr.type() != CV_8UC3 && bgr.type() != CV_8UC1)) {
-      return InvalidArgument("detector needs an 8-bit BGR or grey image");
-    }
+    SWAPLINE_RETURN_IF_ERROR(CheckDetectorInput(bgr));
     const int longest = std::max(bgr.cols, bgr.rows);
-    const double scale = std::min(kMaxUpscale, static_cast<double>(options_.detect_side) / longest);
+    return Scan(bgr, std::min(kMaxUpscale, static_cast<double>(options_.detect_side) / longest), min_score);
+  }
+
+  Result<std::vector<Detection>> DetectNear(const cv::Mat& bgr, const cv::Rect2f& box, float min_score) override {
+    SWAPLINE_RETURN_IF_ERROR(CheckDetectorInput(bgr));
+    const cv::Rect region = NearRegion(box, bgr.size());
+    const double scale = std::min(kMaxUpscale, kNearBoxSide / std::max(1.0f, box.width));
+    if (region.width * scale < kNearBoxSide || region.height * scale < kNearBoxSide) return std::vector<Detection>{};
+    SWAPLINE_ASSIGN_OR_RETURN(std::vector<Detection> found, Scan(bgr(region), scale, min_score));
+    return FromRegion(std::move(found), region);
+  }
+
+ private:
+  // The faces of `bgr` scanned at `scale`, in `bgr`'s pixels.
+  Result<std::vector<Detection>> Scan(const cv::Mat& bgr, double scale, float min_score) {
     // HOG works on intensity; one grey conversion at the scanned size is the cheapest input.
     cv::Mat scaled;
     if (std::abs(scale - 1.0) > 1e-3) {
@@ -87,7 +139,6 @@ class HogFaceDetector final : public FaceDetector {
     return detections;
   }
 
- private:
   HogFaceDetectorOptions options_;
   dlib::frontal_face_detector detector_;
 };

@@ -4,6 +4,12 @@
 // `min_score` (0..1), in no particular order; an image without faces gives an empty
 // vector, not an error. Boxes are in the input image's pixels.
 //
+// DetectNear() looks only around a face's box (from a frame just before or after):
+// the faces within the region half the box's size beyond each of its sides. A video
+// tracker asks it whether a face was already there a frame earlier; the default runs
+// Detect() on that region, the HOG detector scans it at the scale that makes the face
+// just big enough for its window, a few percent of a whole frame's scan.
+//
 // The embedded default is dlib's HOG frontal face detector (no model file). It runs
 // on a copy of the image scaled so its longest side is `detect_side` pixels (default
 // 640: a 1080p frame takes ~25 ms instead of ~200 ms at full size), then maps boxes
@@ -34,6 +40,7 @@ class FaceDetector {
  public:
   virtual ~FaceDetector() = default;
   virtual Result<std::vector<Detection>> Detect(const cv::Mat& bgr, float min_score) = 0;
+  virtual Result<std::vector<Detection>> DetectNear(const cv::Mat& bgr, const cv::Rect2f& box, float min_score);
 };
 
 struct HogFaceDetectorOptions {

@@ -1,7 +1,9 @@
 #include "vision/face_tracker.h"
 
+#include <algorithm>
 #include <cmath>
 #include <numbers>
+#include <utility>
 
 #include <opencv2/imgproc.hpp>
 
@@ -54,6 +56,24 @@ float Iou(const cv::Rect2f& a, const cv::Rect2f& b) {
   const float inter = (a & b).area();
   const float uni = a.area() + b.area() - inter;
   return uni > 0 ? inter / uni : 0.0f;
+}
+
+// Of `found`, the detection overlapping `box` most, by at least kMatchIou: its index
+// and overlap.
+std::optional<std::pair<std::size_t, float>> BestMatch(const std::vector<Detection>& found, const cv::Rect2f& box) {
+  std::optional<std::pair<std::size_t, float>> best;
+  for (std::size_t i = 0; i < found.size(); ++i) {
+    const float iou = Iou(found[i].box, box);
+    if (iou >= kMatchIou && (!best || iou > best->second)) best = {i, iou};
+  }
+  return best;
+}
+
+cv::Mat Grey(const cv::Mat& image) {
+  if (image.channels() == 1) return image;
+  cv::Mat grey;
+  cv::cvtColor(image, grey, cv::COLOR_BGR2GRAY);
+  return grey;
 }
 
 cv::Point2f BoxCentre(const cv::Rect2f& box) { return {box.x + box.width / 2, box.y + box.height / 2}; }
@@ -127,13 +147,98 @@ cv::Rect2f FaceTracker::PredictBox(const FaceTrack& track, const std::optional<c
   return held ? last : predicted;
 }
 
-void FaceTracker::StartTrack(const Detection& detection) {
+FaceTracker::FaceTrack FaceTracker::NewTrack(const Detection& detection) {
   FaceTrack track;
   track.id = next_id_++;
   track.face.box = detection.box;
   track.face.score = detection.score;
   track.angle = detection.angle;
-  tracks_.push_back(std::move(track));  // landmarks and box anchor follow in Track()
+  return track;  // landmarks and box anchor follow in Fit()
+}
+
+std::optional<FaceTracker::Step> FaceTracker::Follow(FaceTrack& track, const cv::Mat& grey) const {
+  std::optional<cv::Matx23d> motion = track.motion.Measure(grey);
+  const cv::Rect2f box = PredictBox(track, motion);
+  const cv::Rect2f frame(0, 0, static_cast<float>(grey.cols), static_cast<float>(grey.rows));
+  if ((box & frame).area() < 0.5f * box.area()) return std::nullopt;
+  return Step{box, false, motion};
+}
+
+void FaceTracker::Confirm(FaceTrack& track, Step& step, const Detection& detection, float iou) {
+  // Keep following the predicted box while it agrees with the detector, in place and
+  // in scale: the detector's box sizes come in pyramid steps, and a landmark fit in a
+  // box that jumps would make the face jump at every detection.
+  const float drift = step.box.width / std::max(detection.box.width, 1.0f);
+  if (iou < kReanchorIou || BeyondFactor(drift, kMaxScaleDrift)) {
+    step.box = detection.box;
+    step.anchor = true;
+  }
+  track.face.score = detection.score;
+  track.angle = detection.angle;
+  track.missed = 0;
+}
+
+Result<std::vector<bool>> FaceTracker::ConfirmNear(const cv::Mat& image, std::vector<Step>& steps) {
+  std::vector<bool> confirmed(tracks_.size(), false);
+  for (std::size_t t = 0; t < tracks_.size(); ++t) {
+    SWAPLINE_ASSIGN_OR_RETURN(std::vector<Detection> near,
+                              detector_.DetectNear(image, steps[t].box, options_.min_score));
+    if (const auto best = BestMatch(near, steps[t].box)) {
+      Confirm(tracks_[t], steps[t], near[best->first], best->second);
+      confirmed[t] = true;
+    }
+  }
+  return confirmed;
+}
+
+Result<bool> FaceTracker::Fit(FaceTrack& track, const cv::Mat& image, const cv::Mat& grey, const Step& step) {
+  Result<Landmarks68> marked = MarkTurned(landmarker_, image, step.box, track.angle);
+  if (!marked.ok() && marked.status().code() == Code::kNoFace) return false;  // the face has gone from its box
+  const float previous_width = FaceWidth(track.raw);
+  SWAPLINE_ASSIGN_OR_RETURN(track.raw, std::move(marked));
+  // A face that changed scale faster than a head moves may be a fit running away
+  // (kMaxScaleDrift): the detector looks again in the next frame.
+  const float scale_step = FaceWidth(track.raw) / std::max(previous_width, 1.0f);
+  if (!step.anchor && BeyondFactor(scale_step, kMaxScaleStep)) detect_next_ = true;
+  if (step.anchor) RememberBox(track, step.box);
+  track.face.box = step.box;
+  Smooth(track, step.motion);
+  track.motion.Remember(grey, track.face.landmarks68);
+  return true;
+}
+
+Result<std::optional<FaceTracker::FaceTrack>> FaceTracker::TrackBack(
+    const Detection& detection, std::span<const cv::Mat> earlier, std::vector<std::vector<TrackedFace>>& late) {
+  // Back, latest frame first, while the detector finds the face near where it was in
+  // the frame after, and no face returned there already is it.
+  std::vector<Detection> back;
+  cv::Rect2f box = detection.box;
+  const std::size_t offset = returned_.size() - earlier.size();
+  for (std::size_t i = earlier.size(); i-- > 0;) {
+    SWAPLINE_ASSIGN_OR_RETURN(std::vector<Detection> near, detector_.DetectNear(earlier[i], box, options_.min_score));
+    const auto best = BestMatch(near, box);
+    if (!best) break;
+    const Detection& found = near[best->first];
+    const std::vector<cv::Rect2f>& there = returned_[offset + i];
+    if (std::any_of(there.begin(), there.end(), [&](const cv::Rect2f& r) { return Iou(r, found.box) >= kMatchIou; })) {
+      break;
+    }
+    back.push_back(found);
+    box = found.box;
+  }
+  if (back.empty()) return std::optional<FaceTrack>();
+  // Forward again from the first frame it shows in, as every track is followed.
+  FaceTrack track = NewTrack(back.back());
+  const std::size_t first = earlier.size() - back.size();
+  for (std::size_t i = first; i < earlier.size(); ++i) {
+    const cv::Mat grey = Grey(earlier[i]);
+    const std::optional<Step> step = i == first ? Step{back.back().box, true, {}} : Follow(track, grey);
+    if (!step) return std::optional<FaceTrack>();
+    SWAPLINE_ASSIGN_OR_RETURN(const bool found, Fit(track, earlier[i], grey, *step));
+    if (!found) return std::optional<FaceTrack>();
+    late[i].push_back({track.id, track.face});
+  }
+  return std::optional<FaceTrack>(std::move(track));
 }
 
 void FaceTracker::Smooth(FaceTrack& track, const std::optional<cv::Matx23d>& motion) {
@@ -203,40 +308,45 @@ void FaceTracker::Smooth(FaceTrack& track, const std::optional<cv::Matx23d>& mot
   track.face.landmarks5 = Landmarks5From68(smoothed);
 }
 
-Result<std::vector<TrackedFace>> FaceTracker::Track(const cv::Mat& image) {
-  const cv::Rect2f frame_rect(0, 0, static_cast<float>(image.cols), static_cast<float>(image.rows));
-  const bool detect_now = tracks_.empty() || detect_next_ || frame_ % std::max(1, options_.detect_interval) == 0;
+Result<std::vector<TrackedFace>> FaceTracker::Track(const cv::Mat& image, std::span<const cv::Mat> earlier,
+                                                    std::vector<std::vector<TrackedFace>>* late) {
+  const int interval = std::max(1, options_.detect_interval);
+  // Without a look-back to find a new face in the frames it was missed in, a frame with
+  // no face tracked is searched at once.
+  const bool looks_back = options_.lookback >= interval - 1;
+  const bool last = options_.frame_count > 0 && frame_ == options_.frame_count - 1;
+  const bool detect_now = detect_next_ || frame_ % interval == 0 || last || (tracks_.empty() && !looks_back);
+  const bool confirm_now = !detect_now && frame_ % std::max(1, options_.confirm_interval) == 0;
   detect_next_ = false;
   ++frame_;
+  if (late == nullptr) earlier = {};
+  const auto lookback = static_cast<std::size_t>(std::max(0, options_.lookback));
+  earlier = earlier.last(std::min({earlier.size(), returned_.size(), lookback}));
+  std::vector<std::vector<TrackedFace>> found_late(earlier.size());
 
-  // Follow every track into this frame from its previous landmarks. `anchor`: the
-  // track's box is (re)defined by a detection this frame.
-  cv::Mat grey = image;
-  if (image.channels() == 3) cv::cvtColor(image, grey, cv::COLOR_BGR2GRAY);
-  std::vector<cv::Rect2f> predicted;
-  std::vector<bool> anchor;
-  std::vector<std::optional<cv::Matx23d>> motions;
+  // Follow every track into this frame from its previous landmarks.
+  const cv::Mat grey = Grey(image);
+  std::vector<Step> steps;
   for (auto it = tracks_.begin(); it != tracks_.end();) {
-    std::optional<cv::Matx23d> motion = it->motion.Measure(grey);
-    const cv::Rect2f box = PredictBox(*it, motion);
-    if ((box & frame_rect).area() < 0.5f * box.area()) {
+    std::optional<Step> step = Follow(*it, grey);
+    if (!step) {
       it = tracks_.erase(it);
       continue;
     }
-    predicted.push_back(box);
-    anchor.push_back(false);
-    motions.push_back(motion);
+    steps.push_back(*step);
     ++it;
   }
 
+  std::vector<bool> confirmed;
   if (detect_now) {
     SWAPLINE_ASSIGN_OR_RETURN(std::vector<Detection> detections, detector_.Detect(image, options_.min_score));
-    std::vector<bool> confirmed(tracks_.size(), false);
+    const std::size_t known = tracks_.size();
+    confirmed.assign(known, false);
     for (const Detection& detection : detections) {
       int best = -1;
       float best_iou = kMatchIou;
-      for (std::size_t t = 0; t < tracks_.size(); ++t) {
-        const float iou = Iou(predicted[t], detection.box);
+      for (std::size_t t = 0; t < known; ++t) {
+        const float iou = Iou(steps[t].box, detection.box);
         if (!confirmed[t] && iou >= best_iou) {
           best = static_cast<int>(t);
           best_iou = iou;
@@ -244,29 +354,28 @@ Result<std::vector<TrackedFace>> FaceTracker::Track(const cv::Mat& image) {
       }
       if (best >= 0) {
         const auto t = static_cast<std::size_t>(best);
+        Confirm(tracks_[t], steps[t], detection, best_iou);
         confirmed[t] = true;
-        // Keep following the predicted box while it agrees with the detector, in place
-        // and in scale: the detector's box sizes come in pyramid steps, and a landmark
-        // fit in a box that jumps would make the face jump every detect_interval frames.
-        const float drift = predicted[t].width / std::max(detection.box.width, 1.0f);
-        if (best_iou < kReanchorIou || BeyondFactor(drift, kMaxScaleDrift)) {
-          predicted[t] = detection.box;
-          anchor[t] = true;
-        }
-        tracks_[t].face.score = detection.score;
-        tracks_[t].angle = detection.angle;
-        tracks_[t].missed = 0;
         continue;
       }
-      StartTrack(detection);
-      predicted.push_back(detection.box);
-      confirmed.push_back(true);
-      anchor.push_back(true);
-      motions.emplace_back();
+      // A new face: its track starts in the first earlier frame it shows in, if any.
+      SWAPLINE_ASSIGN_OR_RETURN(std::optional<FaceTrack> back, TrackBack(detection, earlier, found_late));
+      std::optional<Step> step;
+      if (back) step = Follow(*back, grey);
+      if (step) {
+        Confirm(*back, *step, detection, Iou(step->box, detection.box));
+        tracks_.push_back(std::move(*back));
+      } else {
+        tracks_.push_back(NewTrack(detection));
+        step = Step{detection.box, true, {}};
+      }
+      steps.push_back(*step);
     }
-    for (std::size_t t = 0; t < confirmed.size(); ++t) {
-      if (!confirmed[t]) ++tracks_[t].missed;
-    }
+  } else if (confirm_now) {
+    SWAPLINE_ASSIGN_OR_RETURN(confirmed, ConfirmNear(image, steps));
+  }
+  for (std::size_t t = 0; t < confirmed.size(); ++t) {
+    if (!confirmed[t]) ++tracks_[t].missed;
   }
 
   std::vector<TrackedFace> faces;
@@ -274,22 +383,22 @@ Result<std::vector<TrackedFace>> FaceTracker::Track(const cv::Mat& image) {
   for (std::size_t t = 0; t < tracks_.size(); ++t) {
     FaceTrack& track = tracks_[t];
     if (track.missed > options_.max_missed_detections) continue;
-    Result<Landmarks68> marked = MarkTurned(landmarker_, image, predicted[t], track.angle);
-    if (!marked.ok() && marked.status().code() == Code::kNoFace) continue;  // the face has gone from its box
-    const float previous_width = FaceWidth(track.raw);
-    SWAPLINE_ASSIGN_OR_RETURN(track.raw, std::move(marked));
-    // A face that changed scale faster than a head moves may be a fit running away
-    // (kMaxScaleDrift): the detector looks again in the next frame.
-    const float step = FaceWidth(track.raw) / std::max(previous_width, 1.0f);
-    if (!anchor[t] && BeyondFactor(step, kMaxScaleStep)) detect_next_ = true;
-    if (anchor[t]) RememberBox(track, predicted[t]);
-    track.face.box = predicted[t];
-    Smooth(track, motions[t]);
-    track.motion.Remember(grey, track.face.landmarks68);
+    SWAPLINE_ASSIGN_OR_RETURN(const bool found, Fit(track, image, grey, steps[t]));
+    if (!found) continue;
     faces.push_back({track.id, track.face});
     kept.push_back(std::move(track));
   }
   tracks_ = std::move(kept);
+
+  // What was returned, for the look-back of the frames to come.
+  const std::size_t offset = returned_.size() - earlier.size();
+  for (std::size_t i = 0; i < found_late.size(); ++i) {
+    for (const TrackedFace& f : found_late[i]) returned_[offset + i].push_back(f.face.box);
+  }
+  std::vector<cv::Rect2f>& now = returned_.emplace_back();
+  for (const TrackedFace& f : faces) now.push_back(f.face.box);
+  while (returned_.size() > lookback) returned_.pop_front();
+  if (late != nullptr) *late = std::move(found_late);
   return faces;
 }
 

@@ -1,23 +1,34 @@
 // FaceTracker: faces across the frames of a video, steady and cheap.
 //
 // Track() is fed consecutive frames (8-bit luma or BGR) and returns the faces of each,
-// each with a stable track id. Detection, the expensive step (~25 ms for the HOG scan
-// of a 960 px frame), runs every `detect_interval` frames and whenever no face is
-// tracked, so a face entering the frame is found within `detect_interval` frames. In
-// between, each face's landmarks are re-fitted by the landmarker (under 1 ms) in a box
-// carried from the last frame by the motion of the face's own pixels (FaceMotion:
-// corners followed by optical flow, one similarity fitted to them) while the fit finds
-// it within 5 % of its width of the face; else, and where that motion cannot be
-// measured, in a box predicted from its previous landmarks, kept in the detector's own
-// box convention. While that prediction stays within 1 % of the box's width of the last fit's box (2 %
-// in size), that box is kept: a fit's noise is not fed back into the next fit's box,
-// so a face holding still is fitted in the same box and stays still. A track that no
-// detection confirms for `max_missed_detections` detection rounds is dropped, as is
-// one whose predicted box leaves the frame. The landmarker's fit follows its box's
-// scale a little, and the box follows the fit, so a fit can run away (eye corners
-// sliding onto a glasses frame): a face whose scale jumps between frames has the
-// detector look again in the next frame, and a track whose scale has drifted from its
-// detection's is re-anchored on it.
+// each with a stable track id. Detection of the whole frame, the expensive step (~40 ms
+// for the HOG scan of a 960 px frame), runs every `detect_interval` frames. A face it
+// finds may have been in the frames before: the caller may hand Track() the frames
+// before the current one it can still revise (up to `lookback`, e.g. frames not yet
+// encoded), and the face is followed back into them for as long as the detector finds
+// it near its box there (FaceDetector::DetectNear, a few percent of a whole scan). Its
+// track starts in the first of them and is followed forward as any other, its faces
+// there returned as late faces. With a look-back of `detect_interval` - 1 frames, a
+// face is found from the frame it first shows in; with less, a face appearing while
+// none is tracked has the detector look in every frame, so it is found within
+// `detect_interval` - `lookback` frames.
+//
+// Between detections, each face's landmarks are re-fitted by the landmarker (under 1
+// ms) in a box carried from the last frame by the motion of the face's own pixels
+// (FaceMotion: corners followed by optical flow, one similarity fitted to them) while
+// the fit finds it within 5 % of its width of the face; else, and where that motion
+// cannot be measured, in a box predicted from its previous landmarks, kept in the
+// detector's own box convention. While that prediction stays within 1 % of the box's
+// width of the last fit's box (2 % in size), that box is kept: a fit's noise is not fed
+// back into the next fit's box, so a face holding still is fitted in the same box and
+// stays still. Every `confirm_interval` frames each track is checked by a detection
+// (near its box, or the whole frame's when one runs). A track that no detection
+// confirms for `max_missed_detections` checks in a row is dropped, as is one whose
+// predicted box leaves the frame. The landmarker's fit follows its box's scale a
+// little, and the box follows the fit, so a fit can run away (eye corners sliding onto
+// a glasses frame): a face whose scale jumps between frames has the detector look
+// again in the next frame, and a track whose scale has drifted from its detection's is
+// re-anchored on it.
 //
 // Landmarks are smoothed over time. Motion is split first: the pose (a similarity:
 // position, scale, rotation, fitted to all 68 points) and the shape (the points in the
@@ -34,7 +45,9 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <optional>
+#include <span>
 #include <vector>
 
 #include <opencv2/core.hpp>
@@ -49,8 +62,11 @@ namespace swapline::vision {
 
 struct FaceTrackerOptions {
   float min_score = 0.5f;
-  int detect_interval = 5;        // frames between detections
-  int max_missed_detections = 1;  // detection rounds a track may go unconfirmed
+  int detect_interval = 5;        // frames between detections of the whole frame
+  int lookback = 0;               // earlier frames the caller hands Track(), at most
+  int confirm_interval = 5;       // frames between the checks of each track
+  int max_missed_detections = 1;  // checks in a row a track may go unconfirmed
+  std::int64_t frame_count = 0;   // when known: the last frame is searched too
   double frame_rate = 30.0;
   // One Euro parameters: cutoff (Hz) at rest, and its growth with speed in face
   // widths per second; for the pose, then for the shape. The pose's: a still face
@@ -85,7 +101,11 @@ class FaceTracker {
  public:
   FaceTracker(FaceDetector& detector, FaceLandmarker& landmarker, const FaceTrackerOptions& options);
 
-  Result<std::vector<TrackedFace>> Track(const cv::Mat& image);
+  // The faces of `image`, the next frame. `earlier`: the frames just before it that
+  // may still be revised, oldest first, at most `lookback`; with `late` given, the
+  // faces of new tracks followed back into them, one list per frame of `earlier`.
+  Result<std::vector<TrackedFace>> Track(const cv::Mat& image, std::span<const cv::Mat> earlier = {},
+                                         std::vector<std::vector<TrackedFace>>* late = nullptr);
 
  private:
   struct FaceTrack {
@@ -103,7 +123,28 @@ class FaceTracker {
     std::optional<cv::Vec4d> pose;        // the returned pose: a, b, tx, ty
   };
 
-  void StartTrack(const Detection& detection);
+  // A track's way into a frame: its box there, whether a detection (re)defined it,
+  // and the motion of its pixels since the frame before.
+  struct Step {
+    cv::Rect2f box;
+    bool anchor = false;
+    std::optional<cv::Matx23d> motion;
+  };
+
+  FaceTrack NewTrack(const Detection& detection);
+  // `track` carried into the frame `grey`; nullopt when its box leaves the frame.
+  std::optional<Step> Follow(FaceTrack& track, const cv::Mat& grey) const;
+  // `detection` confirms `track`, whose box `step` overlaps it by `iou`.
+  static void Confirm(FaceTrack& track, Step& step, const Detection& detection, float iou);
+  // Whether a detection near each track confirms it.
+  Result<std::vector<bool>> ConfirmNear(const cv::Mat& image, std::vector<Step>& steps);
+  // `track`'s landmarks fitted in `step`'s box of `image`; false when the face has gone.
+  Result<bool> Fit(FaceTrack& track, const cv::Mat& image, const cv::Mat& grey, const Step& step);
+  // The new face `detection` followed back into `earlier` and forward again; its faces
+  // there go to `late`. The track ready for this frame, or nullopt when the face is
+  // not found in the frame before.
+  Result<std::optional<FaceTrack>> TrackBack(const Detection& detection, std::span<const cv::Mat> earlier,
+                                             std::vector<std::vector<TrackedFace>>& late);
   void RememberBox(FaceTrack& track, const cv::Rect2f& box) const;
   cv::Rect2f PredictBox(const FaceTrack& track, const std::optional<cv::Matx23d>& motion) const;
   void Smooth(FaceTrack& track, const std::optional<cv::Matx23d>& motion);
@@ -112,6 +153,9 @@ class FaceTracker {
   FaceLandmarker& landmarker_;
   FaceTrackerOptions options_;
   std::vector<FaceTrack> tracks_;
+  // The boxes of the faces returned for the last `lookback` frames, oldest first: a
+  // face followed back stops where one is already.
+  std::deque<std::vector<cv::Rect2f>> returned_;
   std::int64_t frame_ = 0;
   bool detect_next_ = false;  // a face's scale jumped: detect in the next frame
   int next_id_ = 1;

@@ -4,7 +4,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <algorithm>
 #include <random>
+#include <span>
 #include <thread>
 
 namespace swapline::pipeline {
@@ -45,7 +47,7 @@ class JitterStage final : public FrameStage {
   Status Process(FrameWork& work) override {
     if (work.frame.index == fail_at_) return Internal("stage failed");
     std::this_thread::sleep_for(std::chrono::microseconds(std::uniform_int_distribution<int>(0, 2000)(rng_)));
-    work.faces.resize(1);
+    if (work.faces.empty()) work.faces.resize(1);
     return Status::Ok();
   }
   Status Close() override {
@@ -59,12 +61,42 @@ class JitterStage final : public FrameStage {
   std::int64_t fail_at_;
 };
 
+// The sequential stage: a JitterStage on each frame in order. With a look-back, it
+// also adds a face to every frame it is handed back, checking they are the ones just
+// before the current frame, oldest first.
+class SequentialJitter final : public SequentialStage {
+ public:
+  explicit SequentialJitter(int seed, std::int64_t fail_at = -1, int lookback = 0)
+      : stage_(seed, fail_at), lookback_(lookback) {}
+  int Lookback() const override { return lookback_; }
+  Status Open() override { return stage_.Open(); }
+  Status Process(FrameWork& work, std::span<FrameWork* const> held) override {
+    EXPECT_EQ(held.size(), static_cast<std::size_t>(std::min<std::int64_t>(lookback_, work.frame.index)));
+    for (std::size_t i = 0; i < held.size(); ++i) {
+      EXPECT_EQ(held[i]->frame.index, work.frame.index - static_cast<std::int64_t>(held.size() - i));
+      held[i]->faces.emplace_back();
+    }
+    return stage_.Process(work);
+  }
+  Status Close() override { return stage_.Close(); }
+  bool opened() const { return stage_.opened_; }
+  bool closed() const { return stage_.closed_; }
+
+ private:
+  JitterStage stage_;
+  int lookback_;
+};
+
+// Checks frames arrive in order, each with the faces the stages gave it: one, plus
+// one from each later frame the sequential stage processed while holding it back.
 class OrderCheckingSink final : public FrameSink {
  public:
-  explicit OrderCheckingSink(std::atomic<int>& alive) : alive_(alive) {}
+  explicit OrderCheckingSink(std::atomic<int>& alive, std::int64_t frames = 0, int lookback = 0)
+      : alive_(alive), frames_(frames), lookback_(lookback) {}
   Status Write(const FrameWork& work) override {
     EXPECT_EQ(work.frame.index, written_);
-    EXPECT_EQ(work.faces.size(), 1u);
+    const std::int64_t later = std::min<std::int64_t>(lookback_, frames_ - 1 - work.frame.index);
+    EXPECT_EQ(work.faces.size(), static_cast<std::size_t>(1 + std::max<std::int64_t>(later, 0)));
     ++written_;
     --alive_;
     return Status::Ok();
@@ -73,13 +105,15 @@ class OrderCheckingSink final : public FrameSink {
 
  private:
   std::atomic<int>& alive_;
+  std::int64_t frames_;
+  int lookback_;
 };
 
 TEST(FrameRunnerTest, KeepsOrderAndBoundsFramesInFlight) {
   std::atomic<int> alive{0}, peak{0};
   CountingSource source(500, alive, peak);
   OrderCheckingSink sink(alive);
-  JitterStage sequential(1);
+  SequentialJitter sequential(1);
   std::vector<JitterStage*> workers;
   FrameRunner runner({.workers = 4, .max_in_flight = 10, .on_progress = {}});
   int seed = 2;
@@ -91,19 +125,34 @@ TEST(FrameRunnerTest, KeepsOrderAndBoundsFramesInFlight) {
   ASSERT_TRUE(status.ok()) << status.ToString();
   EXPECT_EQ(sink.written_, 500);
   EXPECT_LE(peak.load(), 10);
-  EXPECT_TRUE(sequential.opened_ && sequential.closed_);
+  EXPECT_TRUE(sequential.opened() && sequential.closed());
+}
+
+TEST(FrameRunnerTest, SequentialStageRevisesTheFramesItHoldsBack) {
+  for (const int lookback : {1, 14}) {
+    std::atomic<int> alive{0}, peak{0};
+    CountingSource source(300, alive, peak);
+    OrderCheckingSink sink(alive, 300, lookback);
+    SequentialJitter sequential(1, -1, lookback);
+    // Fewer slots than the look-back: the held frames come on top, or the source would wait forever.
+    FrameRunner runner({.workers = 2, .max_in_flight = 4, .on_progress = {}});
+    Status status = runner.Run(source, &sequential, [] { return std::make_unique<JitterStage>(5); }, sink);
+    ASSERT_TRUE(status.ok()) << status.ToString();
+    EXPECT_EQ(sink.written_, 300) << "look-back " << lookback;
+    EXPECT_LE(peak.load(), 4 + lookback);
+  }
 }
 
 TEST(FrameRunnerTest, StageErrorStopsTheRunAndClosesStages) {
   std::atomic<int> alive{0}, peak{0};
   CountingSource source(1000, alive, peak);
   OrderCheckingSink sink(alive);
-  JitterStage sequential(1, /*fail_at=*/100);
+  SequentialJitter sequential(1, /*fail_at=*/100);
   FrameRunner runner({.workers = 2, .max_in_flight = 6, .on_progress = {}});
   Status status = runner.Run(source, &sequential, [] { return std::make_unique<JitterStage>(3); }, sink);
   EXPECT_EQ(status.code(), Code::kInternal);
   EXPECT_LE(sink.written_, 100);
-  EXPECT_TRUE(sequential.closed_);
+  EXPECT_TRUE(sequential.closed());
 }
 
 TEST(FrameRunnerTest, SourceErrorIsReturned) {

@@ -5,11 +5,13 @@
 #include "vision/face_tracker.h"
 
 #include <cstdio>
+#include <deque>
 #include <iterator>
 #include <vector>
 
 #include <gtest/gtest.h>
 #include <opencv2/core.hpp>
+#include <opencv2/imgproc.hpp>
 
 #include "photo_face_test.h"
 #include "support/landmark_distance.h"
@@ -88,6 +90,92 @@ TEST_F(FaceTrackerTest, AFaceHeldStillStaysStill) {
               camera);
   EXPECT_LT(clean, 0.10);
   EXPECT_LT(camera, 0.10);
+}
+
+// Counts the scans of the detector it passes on to: of whole frames and of the
+// surroundings of faces.
+class CountingDetector final : public FaceDetector {
+ public:
+  explicit CountingDetector(FaceDetector& detector) : detector_(detector) {}
+  Result<std::vector<Detection>> Detect(const cv::Mat& image, float min_score) override {
+    ++whole;
+    return detector_.Detect(image, min_score);
+  }
+  Result<std::vector<Detection>> DetectNear(const cv::Mat& image, const cv::Rect2f& box, float min_score) override {
+    ++near;
+    return detector_.DetectNear(image, box, min_score);
+  }
+  int whole = 0, near = 0;
+
+ private:
+  FaceDetector& detector_;
+};
+
+// The faces of each of `frames` as a caller holding back `lookback` frames sees them:
+// each frame's own, plus those found late while it was held.
+std::vector<std::vector<TrackedFace>> TrackHoldingBack(FaceTracker& tracker, const std::vector<cv::Mat>& frames,
+                                                       int lookback) {
+  std::vector<std::vector<TrackedFace>> faces(frames.size());
+  std::deque<cv::Mat> held;
+  for (std::size_t i = 0; i < frames.size(); ++i) {
+    const std::vector<cv::Mat> earlier(held.begin(), held.end());
+    std::vector<std::vector<TrackedFace>> late;
+    auto now = tracker.Track(frames[i], earlier, &late);
+    EXPECT_TRUE(now.ok()) << now.status().ToString();
+    if (!now.ok()) return faces;
+    faces[i] = *now;
+    EXPECT_LE(late.size(), earlier.size());
+    for (std::size_t k = 0; k < late.size(); ++k) {
+      std::vector<TrackedFace>& then = faces[i - late.size() + k];
+      then.insert(then.end(), late[k].begin(), late[k].end());
+    }
+    held.push_back(frames[i]);
+    if (held.size() > static_cast<std::size_t>(lookback)) held.pop_front();
+  }
+  return faces;
+}
+
+TEST_F(FaceTrackerTest, AFaceFoundLateIsFollowedBackToTheFrameItAppearedIn) {
+  // 30 frames: 7 of a photo without a face, then a portrait drifting right by a pixel a
+  // frame. The whole frame is searched every 15 frames; the face, found in frame 15, is
+  // followed back to frame 7, where it appeared, and is one track from there on. Without
+  // the look-back every frame is searched while no face is tracked.
+  const ScaledPhoto portrait = ReadScaledPhoto("eileen_collins_nasa_portrait.png", 960);
+  cv::Mat no_face = ReadScaledPhoto("noface_coffee.png", 960).grey;
+  cv::resize(no_face, no_face, portrait.grey.size(), 0, 0, cv::INTER_AREA);
+  std::vector<cv::Mat> frames;
+  for (int i = 0; i < 30; ++i) {
+    if (i < 7) {
+      frames.push_back(no_face);
+      continue;
+    }
+    const cv::Matx23d shift(1, 0, i - 7, 0, 1, 0);
+    cv::Mat moved;
+    cv::warpAffine(portrait.grey, moved, shift, portrait.grey.size(), cv::INTER_LINEAR, cv::BORDER_REPLICATE);
+    frames.push_back(moved);
+  }
+  for (const int lookback : {14, 0}) {
+    FaceTrackerOptions options;
+    options.detect_interval = 15;
+    options.lookback = lookback;
+    options.frame_count = static_cast<std::int64_t>(frames.size());
+    CountingDetector detector(analyser_->detector());
+    FaceTracker tracker(detector, analyser_->landmarker(), options);
+    const std::vector<std::vector<TrackedFace>> faces = TrackHoldingBack(tracker, frames, lookback);
+    std::printf("[ tracker  ] look-back %d: %d scans of whole frames, %d of faces' surroundings in 30 frames\n",
+                lookback, detector.whole, detector.near);
+    for (int i = 0; i < 7; ++i) EXPECT_TRUE(faces[i].empty()) << "frame " << i << ", look-back " << lookback;
+    for (int i = 7; i < 30; ++i) {
+      ASSERT_EQ(faces[i].size(), 1u) << "frame " << i << ", look-back " << lookback;
+      EXPECT_EQ(faces[i].front().track_id, faces[29].front().track_id) << "frame " << i;
+      EXPECT_LT(std::abs(faces[i].front().face.landmarks68[30].x - faces[29].front().face.landmarks68[30].x -
+                         static_cast<float>(i - 29)),
+                0.05f * FaceWidth(faces[29].front().face.landmarks68))
+          << "frame " << i << ": the nose tip is not where the portrait is";
+    }
+    // With it: frames 0 and 15 and the last; without: 0 to 7 too.
+    EXPECT_LE(detector.whole, lookback > 0 ? 3 : 10);
+  }
 }
 
 }  // namespace
