@@ -111,7 +111,7 @@ void RunStage(FrameStage& stage, BoundedQueue<Item>& input, RunState& state,
 }
 
 // The sequential stage's run: each frame goes on once Lookback() later frames have been
-// processed, or at the end of the input.
+// processed, or at the end of the input, after Finish().
 void RunSequential(SequentialStage& stage, BoundedQueue<Item>& input, RunState& state, BoundedQueue<Item>& output) {
   Status status = stage.Open();
   if (!status.ok()) {
@@ -135,8 +135,15 @@ void RunSequential(SequentialStage& stage, BoundedQueue<Item>& input, RunState& 
       held.pop_front();
     }
   }
-  if (status.ok()) {
-    for (Item& h : held) output.Push(std::move(h));
+  if (status.ok() && !state.stopped()) {
+    view.clear();
+    for (Item& h : held) view.push_back(&h.work);
+    status = stage.Finish(view);
+    if (status.ok()) {
+      for (Item& h : held) output.Push(std::move(h));
+    } else {
+      state.Fail(status);
+    }
   }
   status = stage.Close();
   if (!status.ok()) state.Fail(status);

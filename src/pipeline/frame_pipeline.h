@@ -18,7 +18,7 @@
 // after the stage processed it before passing it on, and hands the frames it holds to
 // each Process(), oldest first, so what the stage learns late (a face found now that
 // was already in the frames before) still reaches them. At the end of the input the
-// held frames go on as they are.
+// stage has them once more (Finish()) before they go on.
 //
 // The first error from any stage (or the source) stops all stages and is returned;
 // a source that sees a cancellation returns Code::kCancelled, which stops the run the
@@ -60,6 +60,9 @@ class SequentialStage {
   // `held`: the up to Lookback() frames before `work` not yet passed on, oldest first;
   // their `faces` may be revised.
   virtual Status Process(FrameWork& work, std::span<FrameWork* const> held) = 0;
+  // After the last frame, when the input ended without an error: the frames still
+  // held, the last one last, for a final revision.
+  virtual Status Finish(std::span<FrameWork* const> /*held*/) { return Status::Ok(); }
   virtual Status Close() { return Status::Ok(); }
 };
 

@@ -77,6 +77,15 @@ class TrackStage final : public SequentialStage {
     return status;
   }
 
+  // The last frame searched once more (FaceTracker::Finish), its new faces followed
+  // back into the frames still held.
+  Status Finish(std::span<FrameWork* const> held) override {
+    const auto start = Clock::now();
+    Status status = SelectAtEnd(held);
+    track_ms_ += MsSince(start);
+    return status;
+  }
+
   double track_ms() const { return track_ms_; }
 
  private:
@@ -87,24 +96,44 @@ class TrackStage final : public SequentialStage {
     SWAPLINE_ASSIGN_OR_RETURN(std::vector<vision::TrackedFace> tracked, tracker_.Track(work.frame.y, earlier, &late));
     if (decide_glasses_) DecideGlasses(work.frame, tracked);
     SWAPLINE_ASSIGN_OR_RETURN(const std::vector<int> chosen, Choose(work.frame, tracked));
-    auto now = [&](int track_id) -> const vision::TrackedFace* {
-      if (std::find(chosen.begin(), chosen.end(), track_id) == chosen.end()) return nullptr;
-      auto it = std::find_if(tracked.begin(), tracked.end(),
-                             [&](const vision::TrackedFace& t) { return t.track_id == track_id; });
-      return it == tracked.end() ? nullptr : &*it;
-    };
+    AddLate(late, held, chosen, tracked);
+    for (const vision::TrackedFace& t : tracked) {
+      if (std::find(chosen.begin(), chosen.end(), t.track_id) != chosen.end()) work.faces.push_back(t.face);
+    }
+    last_tracked_ = std::move(tracked);
+    return Status::Ok();
+  }
+
+  Status SelectAtEnd(std::span<FrameWork* const> held) {
+    std::vector<cv::Mat> frames;
+    for (const FrameWork* h : held) frames.push_back(h->frame.y);
+    SWAPLINE_ASSIGN_OR_RETURN(std::vector<std::vector<vision::TrackedFace>> late, tracker_.Finish(frames));
+    if (late.empty() || std::all_of(late.begin(), late.end(), [](const auto& l) { return l.empty(); })) {
+      return Status::Ok();
+    }
+    const media::VideoFrame& last = held.back()->frame;
+    if (decide_glasses_) DecideGlasses(last, late.back());
+    std::vector<vision::TrackedFace> tracked = last_tracked_;
+    tracked.insert(tracked.end(), late.back().begin(), late.back().end());
+    SWAPLINE_ASSIGN_OR_RETURN(const std::vector<int> chosen, Choose(last, tracked));
+    AddLate(late, held, chosen, tracked);
+    return Status::Ok();
+  }
+
+  // Adds the faces of `late` (one list per frame of `held`) of the `chosen` tracks to
+  // their frames, each with the glasses decided for its track's face in `decided`.
+  static void AddLate(std::vector<std::vector<vision::TrackedFace>>& late, std::span<FrameWork* const> held,
+                      const std::vector<int>& chosen, const std::vector<vision::TrackedFace>& decided) {
     for (std::size_t i = 0; i < late.size(); ++i) {
       for (vision::TrackedFace& t : late[i]) {
-        const vision::TrackedFace* decided = now(t.track_id);
-        if (decided == nullptr) continue;
-        t.face.glasses = decided->face.glasses;
+        if (std::find(chosen.begin(), chosen.end(), t.track_id) == chosen.end()) continue;
+        auto it = std::find_if(decided.begin(), decided.end(),
+                               [&](const vision::TrackedFace& d) { return d.track_id == t.track_id; });
+        if (it == decided.end()) continue;
+        t.face.glasses = it->face.glasses;
         held[i]->faces.push_back(std::move(t.face));
       }
     }
-    for (vision::TrackedFace& t : tracked) {
-      if (now(t.track_id) != nullptr) work.faces.push_back(std::move(t.face));
-    }
-    return Status::Ok();
   }
 
   // The ids of the tracks of `tracked` to swap.
@@ -179,6 +208,7 @@ class TrackStage final : public SequentialStage {
 
   vision::FaceTracker tracker_;
   int lookback_;
+  std::vector<vision::TrackedFace> last_tracked_;  // the last frame's faces, as decided
   vision::FaceRecognizer* recognizer_;
   vision::FaceSelectorOptions selector_;
   std::int64_t reference_frame_number_;
@@ -332,7 +362,6 @@ Result<VideoJobReport> RunVideoJob(ImageSwapEngine& engine, const VideoJobSpec& 
       std::min<double>(spec.face_detector_interval - 1, std::floor(kMaxLookbackBytes / frame_bytes)));
   tracker_options.detect_interval = std::min(spec.face_detector_interval, tracker_options.lookback + 1);
   tracker_options.frame_rate = fps;
-  tracker_options.frame_count = total;
   tracker_options.smooth = spec.smooth_landmarks;
   TrackStage track_stage(engine.analyser(), tracker_options, spec.selector,
                          spec.reference_frame_number - spec.trim_frame_start, spec.swapper.keep_glasses);

@@ -69,6 +69,11 @@ std::optional<std::pair<std::size_t, float>> BestMatch(const std::vector<Detecti
   return best;
 }
 
+// One of `boxes` is `box`'s face: they overlap by kMatchIou.
+bool AnyMatches(const std::vector<cv::Rect2f>& boxes, const cv::Rect2f& box) {
+  return std::any_of(boxes.begin(), boxes.end(), [&](const cv::Rect2f& b) { return Iou(b, box) >= kMatchIou; });
+}
+
 cv::Mat Grey(const cv::Mat& image) {
   if (image.channels() == 1) return image;
   cv::Mat grey;
@@ -207,22 +212,20 @@ Result<bool> FaceTracker::Fit(FaceTrack& track, const cv::Mat& image, const cv::
   return true;
 }
 
-Result<std::optional<FaceTracker::FaceTrack>> FaceTracker::TrackBack(
-    const Detection& detection, std::span<const cv::Mat> earlier, std::vector<std::vector<TrackedFace>>& late) {
+Result<std::optional<FaceTracker::FaceTrack>> FaceTracker::TrackBack(const Detection& detection,
+                                                                     std::span<const cv::Mat> earlier,
+                                                                     std::size_t offset,
+                                                                     std::vector<std::vector<TrackedFace>>& late) {
   // Back, latest frame first, while the detector finds the face near where it was in
   // the frame after, and no face returned there already is it.
   std::vector<Detection> back;
   cv::Rect2f box = detection.box;
-  const std::size_t offset = returned_.size() - earlier.size();
   for (std::size_t i = earlier.size(); i-- > 0;) {
     SWAPLINE_ASSIGN_OR_RETURN(std::vector<Detection> near, detector_.DetectNear(earlier[i], box, options_.min_score));
     const auto best = BestMatch(near, box);
     if (!best) break;
     const Detection& found = near[best->first];
-    const std::vector<cv::Rect2f>& there = returned_[offset + i];
-    if (std::any_of(there.begin(), there.end(), [&](const cv::Rect2f& r) { return Iou(r, found.box) >= kMatchIou; })) {
-      break;
-    }
+    if (AnyMatches(returned_[offset + i], found.box)) break;
     back.push_back(found);
     box = found.box;
   }
@@ -239,6 +242,19 @@ Result<std::optional<FaceTracker::FaceTrack>> FaceTracker::TrackBack(
     late[i].push_back({track.id, track.face});
   }
   return std::optional<FaceTrack>(std::move(track));
+}
+
+Result<std::pair<FaceTracker::FaceTrack, FaceTracker::Step>> FaceTracker::Begin(
+    const Detection& detection, const cv::Mat& grey, std::span<const cv::Mat> earlier, std::size_t offset,
+    std::vector<std::vector<TrackedFace>>& late) {
+  SWAPLINE_ASSIGN_OR_RETURN(std::optional<FaceTrack> back, TrackBack(detection, earlier, offset, late));
+  if (back) {
+    if (std::optional<Step> step = Follow(*back, grey)) {
+      Confirm(*back, *step, detection, Iou(step->box, detection.box));
+      return std::pair(std::move(*back), *step);
+    }
+  }
+  return std::pair(NewTrack(detection), Step{detection.box, true, {}});
 }
 
 void FaceTracker::Smooth(FaceTrack& track, const std::optional<cv::Matx23d>& motion) {
@@ -314,10 +330,10 @@ Result<std::vector<TrackedFace>> FaceTracker::Track(const cv::Mat& image, std::s
   // Without a look-back to find a new face in the frames it was missed in, a frame with
   // no face tracked is searched at once.
   const bool looks_back = options_.lookback >= interval - 1;
-  const bool last = options_.frame_count > 0 && frame_ == options_.frame_count - 1;
-  const bool detect_now = detect_next_ || frame_ % interval == 0 || last || (tracks_.empty() && !looks_back);
+  const bool detect_now = detect_next_ || frame_ % interval == 0 || (tracks_.empty() && !looks_back);
   const bool confirm_now = !detect_now && frame_ % std::max(1, options_.confirm_interval) == 0;
   detect_next_ = false;
+  searched_ = detect_now;
   ++frame_;
   if (late == nullptr) earlier = {};
   const auto lookback = static_cast<std::size_t>(std::max(0, options_.lookback));
@@ -359,17 +375,10 @@ Result<std::vector<TrackedFace>> FaceTracker::Track(const cv::Mat& image, std::s
         continue;
       }
       // A new face: its track starts in the first earlier frame it shows in, if any.
-      SWAPLINE_ASSIGN_OR_RETURN(std::optional<FaceTrack> back, TrackBack(detection, earlier, found_late));
-      std::optional<Step> step;
-      if (back) step = Follow(*back, grey);
-      if (step) {
-        Confirm(*back, *step, detection, Iou(step->box, detection.box));
-        tracks_.push_back(std::move(*back));
-      } else {
-        tracks_.push_back(NewTrack(detection));
-        step = Step{detection.box, true, {}};
-      }
-      steps.push_back(*step);
+      SWAPLINE_ASSIGN_OR_RETURN(auto begun,
+                                Begin(detection, grey, earlier, returned_.size() - earlier.size(), found_late));
+      tracks_.push_back(std::move(begun.first));
+      steps.push_back(begun.second);
     }
   } else if (confirm_now) {
     SWAPLINE_ASSIGN_OR_RETURN(confirmed, ConfirmNear(image, steps));
@@ -400,6 +409,28 @@ Result<std::vector<TrackedFace>> FaceTracker::Track(const cv::Mat& image, std::s
   while (returned_.size() > lookback) returned_.pop_front();
   if (late != nullptr) *late = std::move(found_late);
   return faces;
+}
+
+Result<std::vector<std::vector<TrackedFace>>> FaceTracker::Finish(std::span<const cv::Mat> frames) {
+  std::vector<std::vector<TrackedFace>> late(frames.size());
+  if (frames.empty() || returned_.empty() || searched_) return late;
+  searched_ = true;
+  // The frames of returned_ among them, the last one last.
+  const std::size_t n = std::min(frames.size(), returned_.size());
+  const std::size_t skip = frames.size() - n;
+  const cv::Mat& last = frames.back();
+  const cv::Mat grey = Grey(last);
+  SWAPLINE_ASSIGN_OR_RETURN(std::vector<Detection> detections, detector_.Detect(last, options_.min_score));
+  std::vector<std::vector<TrackedFace>> found(n);
+  for (const Detection& detection : detections) {
+    if (AnyMatches(returned_.back(), detection.box)) continue;
+    SWAPLINE_ASSIGN_OR_RETURN(auto begun,
+                              Begin(detection, grey, frames.subspan(skip, n - 1), returned_.size() - n, found));
+    SWAPLINE_ASSIGN_OR_RETURN(const bool fitted, Fit(begun.first, last, grey, begun.second));
+    if (fitted) found[n - 1].push_back({begun.first.id, begun.first.face});
+  }
+  for (std::size_t i = 0; i < n; ++i) late[skip + i] = std::move(found[i]);
+  return late;
 }
 
 }  // namespace swapline::vision

@@ -9,9 +9,9 @@
 // it near its box there (FaceDetector::DetectNear, a few percent of a whole scan). Its
 // track starts in the first of them and is followed forward as any other, its faces
 // there returned as late faces. With a look-back of `detect_interval` - 1 frames, a
-// face is found from the frame it first shows in; with less, a face appearing while
-// none is tracked has the detector look in every frame, so it is found within
-// `detect_interval` - `lookback` frames.
+// face is found from the frame it first shows in (Finish() searches the last frame);
+// with less, a face appearing while none is tracked has the detector look in every
+// frame, so it is found within `detect_interval` - `lookback` frames.
 //
 // Between detections, each face's landmarks are re-fitted by the landmarker (under 1
 // ms) in a box carried from the last frame by the motion of the face's own pixels
@@ -48,6 +48,7 @@
 #include <deque>
 #include <optional>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include <opencv2/core.hpp>
@@ -66,7 +67,6 @@ struct FaceTrackerOptions {
   int lookback = 0;               // earlier frames the caller hands Track(), at most
   int confirm_interval = 5;       // frames between the checks of each track
   int max_missed_detections = 1;  // checks in a row a track may go unconfirmed
-  std::int64_t frame_count = 0;   // when known: the last frame is searched too
   double frame_rate = 30.0;
   // One Euro parameters: cutoff (Hz) at rest, and its growth with speed in face
   // widths per second; for the pose, then for the shape. The pose's: a still face
@@ -107,6 +107,12 @@ class FaceTracker {
   Result<std::vector<TrackedFace>> Track(const cv::Mat& image, std::span<const cv::Mat> earlier = {},
                                          std::vector<std::vector<TrackedFace>>* late = nullptr);
 
+  // After the last frame: searches it once more, unless Track() just did, for faces
+  // not returned yet, each followed back as Track() follows a new face. `frames`: the
+  // frames that may still be revised, the last one last. The faces found, one list
+  // per frame of `frames`.
+  Result<std::vector<std::vector<TrackedFace>>> Finish(std::span<const cv::Mat> frames);
+
  private:
   struct FaceTrack {
     int id = 0;
@@ -140,11 +146,16 @@ class FaceTracker {
   Result<std::vector<bool>> ConfirmNear(const cv::Mat& image, std::vector<Step>& steps);
   // `track`'s landmarks fitted in `step`'s box of `image`; false when the face has gone.
   Result<bool> Fit(FaceTrack& track, const cv::Mat& image, const cv::Mat& grey, const Step& step);
-  // The new face `detection` followed back into `earlier` and forward again; its faces
-  // there go to `late`. The track ready for this frame, or nullopt when the face is
-  // not found in the frame before.
+  // The new face `detection` followed back into `earlier` (the frames of returned_,
+  // from `offset` on) and forward again; its faces there go to `late`. The track ready
+  // for the frame after them, or nullopt when the face is not found in the one before.
   Result<std::optional<FaceTrack>> TrackBack(const Detection& detection, std::span<const cv::Mat> earlier,
-                                             std::vector<std::vector<TrackedFace>>& late);
+                                             std::size_t offset, std::vector<std::vector<TrackedFace>>& late);
+  // A track for the new face `detection` in the frame `grey`, and its step there:
+  // begun in `earlier` where it shows there (TrackBack).
+  Result<std::pair<FaceTrack, Step>> Begin(const Detection& detection, const cv::Mat& grey,
+                                           std::span<const cv::Mat> earlier, std::size_t offset,
+                                           std::vector<std::vector<TrackedFace>>& late);
   void RememberBox(FaceTrack& track, const cv::Rect2f& box) const;
   cv::Rect2f PredictBox(const FaceTrack& track, const std::optional<cv::Matx23d>& motion) const;
   void Smooth(FaceTrack& track, const std::optional<cv::Matx23d>& motion);
@@ -157,6 +168,7 @@ class FaceTracker {
   // face followed back stops where one is already.
   std::deque<std::vector<cv::Rect2f>> returned_;
   std::int64_t frame_ = 0;
+  bool searched_ = false;     // the last frame was searched whole
   bool detect_next_ = false;  // a face's scale jumped: detect in the next frame
   int next_id_ = 1;
 };

@@ -63,7 +63,7 @@ class JitterStage final : public FrameStage {
 
 // The sequential stage: a JitterStage on each frame in order. With a look-back, it
 // also adds a face to every frame it is handed back, checking they are the ones just
-// before the current frame, oldest first.
+// before the current frame, oldest first; and one more to each frame held at the end.
 class SequentialJitter final : public SequentialStage {
  public:
   explicit SequentialJitter(int seed, std::int64_t fail_at = -1, int lookback = 0)
@@ -78,6 +78,11 @@ class SequentialJitter final : public SequentialStage {
     }
     return stage_.Process(work);
   }
+  Status Finish(std::span<FrameWork* const> held) override {
+    EXPECT_LE(held.size(), static_cast<std::size_t>(lookback_));
+    for (FrameWork* h : held) h->faces.emplace_back();
+    return Status::Ok();
+  }
   Status Close() override { return stage_.Close(); }
   bool opened() const { return stage_.opened_; }
   bool closed() const { return stage_.closed_; }
@@ -88,7 +93,8 @@ class SequentialJitter final : public SequentialStage {
 };
 
 // Checks frames arrive in order, each with the faces the stages gave it: one, plus
-// one from each later frame the sequential stage processed while holding it back.
+// one from each later frame the sequential stage processed while holding it back, and
+// one when it was held at the end.
 class OrderCheckingSink final : public FrameSink {
  public:
   explicit OrderCheckingSink(std::atomic<int>& alive, std::int64_t frames = 0, int lookback = 0)
@@ -96,7 +102,9 @@ class OrderCheckingSink final : public FrameSink {
   Status Write(const FrameWork& work) override {
     EXPECT_EQ(work.frame.index, written_);
     const std::int64_t later = std::min<std::int64_t>(lookback_, frames_ - 1 - work.frame.index);
-    EXPECT_EQ(work.faces.size(), static_cast<std::size_t>(1 + std::max<std::int64_t>(later, 0)));
+    const bool held_at_end = lookback_ > 0 && frames_ - 1 - work.frame.index < lookback_;
+    const std::int64_t expected = 1 + std::max<std::int64_t>(later, 0) + (held_at_end ? 1 : 0);
+    EXPECT_EQ(work.faces.size(), static_cast<std::size_t>(expected));
     ++written_;
     --alive_;
     return Status::Ok();

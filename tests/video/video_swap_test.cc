@@ -731,50 +731,55 @@ TEST_F(VideoSwapTest, FramesWithAFaceChangeOnlyInsideTheFace) {
   EXPECT_LT(worst_frame_share, 4 * kMaxOutsideChangedShare) << "frame " << worst_frame;
 }
 
-// A face that appears between two searches of the whole frame (at frames 0 and 30, with
-// the default --face-detector-interval 30) beside one already tracked is swapped from
-// the frame it appears in: the frames wait, unencoded, for the search that finds it,
-// and it is followed back into them. Before the look-back it was swapped from the
-// search on, up to 29 frames late (23 here).
+// A face that appears beside one already tracked is swapped from the frame it appears
+// in, though the whole frame is searched only at frames 0 and 30 (the default
+// --face-detector-interval 30) and, at the end, 39: the frames wait, unencoded, for
+// the search that finds it, and it is followed back into them. Before the look-back it
+// was swapped from the search on, up to 29 frames late (23 for a face from frame 7),
+// and a face appearing after the last search not at all.
 TEST_F(VideoSwapTest, AFaceAppearingBetweenSearchesIsSwappedFromItsFirstFrame) {
   const fs::path photos = SWAPLINE_TESTDATA_DIR "/photos";
-  const fs::path target = work_ / "face_appears.mp4";
   const std::string half =
       "scale=640:720:force_original_aspect_ratio=decrease,pad=640:720:(ow-iw)/2:(oh-ih)/2,setsar=1";
-  int rc = -1;
-  const std::string err = Shell(
-      "ffmpeg -hide_banner -v error -y -loop 1 -framerate 30 -i " + Q(photos / "abraham_lincoln_gardner_1863.jpg") +
-          " -loop 1 -framerate 30 -i " + Q(photos / "noface_coffee.png") + " -loop 1 -framerate 30 -i " +
-          Q(photos / "eileen_collins_nasa_portrait.png") + " -filter_complex \"[0:v]" + half + "[left];[1:v]" + half +
-          "[cup];[2:v]" + half + "[face];[cup][face]overlay=enable='gte(n,7)'[right];[left][right]hstack,"
-          "format=yuv420p[v]\" -map '[v]' -frames:v 40 -c:v libx264 -preset ultrafast -crf 16 " + Q(target) + " 2>&1",
-      &rc);
-  ASSERT_EQ(rc, 0) << err;
-  const fs::path output = out_dir_ / "face_appears.mp4";
-  const RunResult r = Swap(target, output);
-  ASSERT_EQ(r.exit_code, cli::kExitOk) << r.err;
-  int index = 0, swapped = 0;
-  const Decoded d = ForEachFramePair(BareTranscodeOf(target), output, [&](const media::VideoFrame& ref,
-                                                                            const media::VideoFrame& out) {
-    const cv::Rect right(640, 0, 640, 720);
-    std::vector<Face> faces = Analyse(ref.y);
-    const auto on_right = std::partition(faces.begin(), faces.end(), [](const Face& f) { return f.box.x < 640; });
-    EXPECT_EQ(on_right - faces.begin(), 1) << "frame " << index << ": one face on the left";
-    EXPECT_EQ(faces.end() - on_right, index < 7 ? 0 : 1) << "frame " << index << " on the right";
-    for (auto face = faces.begin(); face != faces.end(); ++face) {
-      const double core = MeanAbsDiff(out.y, ref.y, FaceCore(*face, ref.y.size()));
-      EXPECT_GT(core, kSwappedCoreDiff) << "frame " << index << " shows a face unswapped";
-      if (face >= on_right && core > kSwappedCoreDiff) ++swapped;
-    }
-    if (index < 7) {
-      EXPECT_LT(MeanAbsDiff(out.y, ref.y, right), kUntouchedCoreDiff) << "frame " << index;
-    }
-    ++index;
-  });
-  ASSERT_TRUE(d.status.ok()) << d.status.ToString();
-  EXPECT_EQ(d.frames, 40);
-  Report("a face appearing at frame 7 of 40 beside another: swapped in " + std::to_string(swapped) +
-         " of its 33 frames");
+  for (const int appears : {7, 33}) {
+    const std::string name = "face_from_" + std::to_string(appears) + ".mp4";
+    const fs::path target = work_ / name;
+    int rc = -1;
+    const std::string err = Shell(
+        "ffmpeg -hide_banner -v error -y -loop 1 -framerate 30 -i " + Q(photos / "abraham_lincoln_gardner_1863.jpg") +
+            " -loop 1 -framerate 30 -i " + Q(photos / "noface_coffee.png") + " -loop 1 -framerate 30 -i " +
+            Q(photos / "eileen_collins_nasa_portrait.png") + " -filter_complex \"[0:v]" + half + "[left];[1:v]" +
+            half + "[cup];[2:v]" + half + "[face];[cup][face]overlay=enable='gte(n," + std::to_string(appears) +
+            ")'[right];[left][right]hstack,format=yuv420p[v]\" -map '[v]' -frames:v 40 -c:v libx264 "
+            "-preset ultrafast -crf 16 " + Q(target) + " 2>&1",
+        &rc);
+    ASSERT_EQ(rc, 0) << err;
+    const fs::path output = out_dir_ / name;
+    const RunResult r = Swap(target, output);
+    ASSERT_EQ(r.exit_code, cli::kExitOk) << r.err;
+    int index = 0, swapped = 0;
+    const Decoded d = ForEachFramePair(BareTranscodeOf(target), output, [&](const media::VideoFrame& ref,
+                                                                              const media::VideoFrame& out) {
+      const cv::Rect right(640, 0, 640, 720);
+      std::vector<Face> faces = Analyse(ref.y);
+      const auto on_right = std::partition(faces.begin(), faces.end(), [](const Face& f) { return f.box.x < 640; });
+      EXPECT_EQ(on_right - faces.begin(), 1) << "frame " << index << ": one face on the left";
+      EXPECT_EQ(faces.end() - on_right, index < appears ? 0 : 1) << "frame " << index << " on the right";
+      for (auto face = faces.begin(); face != faces.end(); ++face) {
+        const double core = MeanAbsDiff(out.y, ref.y, FaceCore(*face, ref.y.size()));
+        EXPECT_GT(core, kSwappedCoreDiff) << "frame " << index << " shows a face unswapped";
+        if (face >= on_right && core > kSwappedCoreDiff) ++swapped;
+      }
+      if (index < appears) {
+        EXPECT_LT(MeanAbsDiff(out.y, ref.y, right), kUntouchedCoreDiff) << "frame " << index;
+      }
+      ++index;
+    });
+    ASSERT_TRUE(d.status.ok()) << d.status.ToString();
+    EXPECT_EQ(d.frames, 40);
+    Report("a face appearing at frame " + std::to_string(appears) + " of 40 beside another: swapped in " +
+           std::to_string(swapped) + " of its " + std::to_string(40 - appears) + " frames");
+  }
 }
 
 // ---- Temporal stability. ----
