@@ -108,7 +108,7 @@ class TrackStage final : public SequentialStage {
     std::vector<cv::Mat> frames;
     for (const FrameWork* h : held) frames.push_back(h->frame.y);
     SWAPLINE_ASSIGN_OR_RETURN(std::vector<std::vector<vision::TrackedFace>> late, tracker_.Finish(frames));
-    if (late.empty() || std::all_of(late.begin(), late.end(), [](const auto& l) { return l.empty(); })) {
+    if (std::all_of(late.begin(), late.end(), [](const auto& l) { return l.empty(); })) {
       return Status::Ok();
     }
     const media::VideoFrame& last = held.back()->frame;
@@ -350,8 +350,6 @@ Result<VideoJobReport> RunVideoJob(ImageSwapEngine& engine, const VideoJobSpec& 
   }
   SWAPLINE_ASSIGN_OR_RETURN(auto writer, media::VideoWriter::Create(spec.output, info, writer_options));
 
-  std::int64_t total = std::max<std::int64_t>(0, info.frame_count - spec.trim_frame_start);
-  if (spec.trim_frame_end) total = std::min(total, *spec.trim_frame_end - spec.trim_frame_start);
   vision::FaceTrackerOptions tracker_options;
   tracker_options.min_score = spec.face_detector_score;
   // New faces are followed back through the frames since the last detection, held
@@ -375,6 +373,8 @@ Result<VideoJobReport> RunVideoJob(ImageSwapEngine& engine, const VideoJobSpec& 
   FrameRunnerOptions runner_options;
   runner_options.workers = workers;
   runner_options.max_in_flight = 2 * workers + 4;
+  std::int64_t total = std::max<std::int64_t>(0, info.frame_count - spec.trim_frame_start);
+  if (spec.trim_frame_end) total = std::min(total, *spec.trim_frame_end - spec.trim_frame_start);
   auto last_report = Clock::now();
   runner_options.on_progress = [&](std::int64_t done) {
     const auto now = Clock::now();
