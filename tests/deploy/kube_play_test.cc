@@ -200,7 +200,7 @@ TEST(KubePlayRehearsal, LocalOverlayRunsJobsThroughKillsDrainsAndRedisLoss) {
 
   TempDir dir("swapline_kube_play");
   Podman podman(dir.path());
-  const int api_port = LoopbackPort();
+  const int api_port = swapline::testing::FreePort();
   const std::string server = "http://127.0.0.1:" + std::to_string(api_port);
   auto play = KubePlayInput(local->objects,
                             {{"SWAPLINE_REDIS_ADDRESS", "127.0.0.1:" + std::to_string((*redis)->port())},

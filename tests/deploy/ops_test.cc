@@ -166,8 +166,8 @@ TEST(OpsTest, AlertMetricsExistAndPoliciesGrantExactlyTheActionsIssued) {
   TempDir dir("swapline_ops_test");
   const fs::path tokens = dir.path() / "tokens.txt";
   std::ofstream(tokens) << kToken << " acme\n";
-  const int api_port = LoopbackPort();
-  const int metrics_port = LoopbackPort();
+  const int api_port = swapline::testing::FreePort();
+  const int metrics_port = swapline::testing::FreePort();
   const std::string server = "http://127.0.0.1:" + std::to_string(api_port);
   const std::string queue = (*redis)->Uri("swapline:jobs");
   const std::string store_uri = std::string("s3://") + kBucket;

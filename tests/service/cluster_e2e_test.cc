@@ -54,7 +54,7 @@ TEST(ClusterE2eTest, ThreeWorkersRedisAndS3SurviveKilledWorkers) {
     std::ofstream out(tokens);
     for (const auto& [tenant, token] : kTokens) out << token << ' ' << tenant << '\n';
   }
-  const int port = LoopbackPort();
+  const int port = swapline::testing::FreePort();
   const std::string server = "http://127.0.0.1:" + std::to_string(port);
   const std::string queue = (*redis)->Uri("swapline:e2e");
   const std::string store_uri = std::string("s3://") + kBucket;

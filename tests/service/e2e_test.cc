@@ -33,7 +33,7 @@ const std::string kVideo = kTestdata + "/videos/b_two_faces_side_by_side_1280x72
 class E2eTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    port_ = LoopbackPort();
+    port_ = swapline::testing::FreePort();
     server_ = "http://127.0.0.1:" + std::to_string(port_);
     objects_ = dir_.path() / "objects";
     scratch_ = dir_.path() / "scratch";

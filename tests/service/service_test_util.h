@@ -1,11 +1,9 @@
-// Helpers for the service end-to-end tests: a free loopback port and swapline
-// processes in the background, stopped by PID.
+// Helpers for the service end-to-end tests: swapline processes in the background,
+// stopped by PID.
 #pragma once
 
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -20,19 +18,6 @@
 namespace swapline::service {
 
 namespace fs = std::filesystem;
-
-inline int LoopbackPort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t length = sizeof(addr);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &length);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
 
 // A swapline process in the background, output in `log_dir`; SIGKILLed (by PID) if
 // still running when destroyed.

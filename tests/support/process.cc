@@ -12,7 +12,9 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
+#include <mutex>
 #include <random>
+#include <set>
 #include <stdexcept>
 #include <thread>
 
@@ -20,6 +22,9 @@ namespace swapline::testing {
 
 namespace fs = std::filesystem;
 
+namespace {
+
+// Whether `count` ports from `first` on are all free on loopback.
 bool PortsFree(int first, int count) {
   for (int port = first; port < first + count; ++port) {
     const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -35,6 +40,8 @@ bool PortsFree(int first, int count) {
   return true;
 }
 
+}  // namespace
+
 int ConnectLoopback(int port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in addr{};
@@ -48,13 +55,24 @@ int ConnectLoopback(int port) {
   return fd;
 }
 
-int FreePort() {
-  thread_local std::mt19937 random{std::random_device{}()};
+int FreePorts(int count) {
+  // Ports handed out earlier stay taken even before their server binds them: two
+  // servers started together would otherwise be given the same free port.
+  static std::mutex mutex;
+  static std::set<int> handed_out;
+  static std::mt19937 random{std::random_device{}()};
+  const std::lock_guard<std::mutex> lock(mutex);
   for (;;) {
-    const int port = std::uniform_int_distribution<int>(20000, 32000)(random);
-    if (PortsFree(port, 1)) return port;
+    const int first = std::uniform_int_distribution<int>(20000, 32000 - count)(random);
+    bool taken = false;
+    for (int port = first; port < first + count; ++port) taken = taken || handed_out.count(port) > 0;
+    if (taken || !PortsFree(first, count)) continue;
+    for (int port = first; port < first + count; ++port) handed_out.insert(port);
+    return first;
   }
 }
+
+int FreePort() { return FreePorts(1); }
 
 double TimeScale() {
   static const double scale = [] {

@@ -16,8 +16,9 @@ namespace swapline::testing {
 // A loopback TCP port nobody listens on, from 20000..32000 (below the ephemeral
 // range, so an outgoing connection does not take it meanwhile).
 int FreePort();
-// Whether `count` ports from `first` on are all free on loopback.
-bool PortsFree(int first, int count);
+// The first of `count` consecutive such ports. Neither hands out a port twice in one
+// process.
+int FreePorts(int count);
 // A TCP connection to 127.0.0.1:`port` (close-on-exec); -1 when refused.
 int ConnectLoopback(int port);
 

@@ -24,8 +24,7 @@ int RunScript(const std::string& prefix, const std::filesystem::path& script, in
 int StartOnFreePorts(const std::string& prefix, const std::filesystem::path& script, const std::string& dir,
                      int ports) {
   for (int attempt = 0; attempt < 5; ++attempt) {
-    const int port = FreePort();
-    if (!PortsFree(port, ports)) continue;
+    const int port = FreePorts(ports);
     if (RunScript(prefix, script, port, dir, "start", /*watch=*/true) == 0) return port;
   }
   return 0;

@@ -22,7 +22,6 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 using service::ApiClient;
-using service::LoopbackPort;
 using service::Process;
 using swapline::testing::ReadFileBytes;
 using swapline::testing::TempDir;
@@ -40,7 +39,7 @@ constexpr auto kJobTimeout = std::chrono::seconds(180);
 class WebUiTest : public ::testing::Test {
  protected:
   void Start(const std::vector<std::string>& extra = {}) {
-    const int port = LoopbackPort();
+    const int port = swapline::testing::FreePort();
     url_ = "http://127.0.0.1:" + std::to_string(port);
     std::vector<std::string> args = {"serve", "--listen", "127.0.0.1:" + std::to_string(port), "--store",
                                      "file://" + (dir_.path() / "objects").string(), "--queue",
