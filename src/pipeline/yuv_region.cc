@@ -87,7 +87,9 @@ void PastePatch(media::VideoFrame& frame, const vision::SwapPatch& patch) {
   const int merge[] = {0, 0, 1, 1};
   const cv::Mat planes[] = {u, v};
   cv::mixChannels(planes, 2, &uv, 1, merge, 2);
-  vision::PastePatch({{vision::PastePlane{frame.y(patch.roi), face_y}, vision::PastePlane{uv, face_uv}}}, patch);
+  vision::PastePatch({{vision::PastePlane{frame.y(patch.roi), face_y, patch.roi.tl(), 1},
+                       vision::PastePlane{uv, face_uv, chroma.tl(), 2}}},
+                     patch);
   cv::Mat back[] = {u, v};
   cv::mixChannels(&uv, 1, back, 2, merge, 2);
 }

@@ -131,6 +131,10 @@ struct SwapPatch {
   cv::Mat mask;         // CV_32F, 0..1
   cv::Mat shift;        // CV_32FC2: where each pixel's new content comes from,
                         // relative to it, in working pixels; empty: nothing moves
+  // Where the working pixels lie: frame pixel p shows the face at (p - origin) * scale
+  // (working pixels). Scale 0: the face spans roi exactly, resized.
+  cv::Point2d origin;
+  double scale = 0;
 };
 
 // Reads the frame being swapped: 8-bit BGR of `roi` resized to `size` with
@@ -157,6 +161,8 @@ class FaceSwapper {
 struct PastePlane {
   cv::Mat region;  // written in place
   cv::Mat face;
+  cv::Point at;         // the region's top-left pixel in its plane (for a patch with a scale)
+  int subsampling = 1;  // frame pixels per plane pixel: 2 for 4:2:0 chroma
 };
 
 // Pastes `patch` into each of `planes` (the luma and chroma planes of a video frame:

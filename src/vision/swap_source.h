@@ -36,15 +36,22 @@ struct WorkFrame {
   cv::Rect roi;        // frame pixels
   double scale = 1.0;  // work pixels per frame pixel, <= 1
   cv::Size size;
+  cv::Point2d origin;  // where the centre of work pixel (0, 0) lies in the frame
 
+  // `region` resized to at most `max_side`: pixel centres map onto pixel centres, as
+  // cv::resize does.
   explicit WorkFrame(const cv::Rect& region, int max_side = kWorkSide)
-      : roi(region), scale(std::min(1.0, static_cast<double>(max_side) / std::max({region.width, region.height, 1}))),
-        size(std::max(1, cvRound(region.width * scale)), std::max(1, cvRound(region.height * scale))) {}
+      : roi(region),
+        scale(std::min(1.0, static_cast<double>(max_side) / std::max({region.width, region.height, 1}))),
+        size(std::max(1, cvRound(region.width * scale)), std::max(1, cvRound(region.height * scale))),
+        origin(region.x - 0.5 + 0.5 / scale, region.y - 0.5 + 0.5 / scale) {}
 
-  // Pixel centres map onto pixel centres, as cv::resize does.
+  // `size` work pixels at `scale` per frame pixel from `work_origin`, pasted into `region`.
+  WorkFrame(const cv::Rect& region, double work_scale, cv::Size work_size, cv::Point2d work_origin)
+      : roi(region), scale(work_scale), size(work_size), origin(work_origin) {}
+
   cv::Point2f ToWork(cv::Point2f p) const {
-    const auto s = static_cast<float>(scale);
-    return {(p.x - static_cast<float>(roi.x) + 0.5f) * s - 0.5f, (p.y - static_cast<float>(roi.y) + 0.5f) * s - 0.5f};
+    return {static_cast<float>((p.x - origin.x) * scale), static_cast<float>((p.y - origin.y) * scale)};
   }
   template <std::size_t N>
   std::array<cv::Point2f, N> ToWork(const std::array<cv::Point2f, N>& points) const {

@@ -357,11 +357,72 @@ TEST_F(FaceSwapperTest, ResultDoesNotDependOnTheTargetsPixelSize) {
 }
 
 
+// A face that moves by a fraction of a pixel and zooms a little is rendered on the same
+// working pixels: the working frame is attached to the face (its origin and scale follow
+// the landmarks), so the working face and its mask are the same and only where they are
+// pasted moves with the face. In a frame cut from the region, the face was resampled
+// anew at every move, new detail for the encoder in every frame of a video.
+TEST_F(FaceSwapperTest, AMovedFaceIsRenderedOnTheSameWorkingPixels) {
+  // Collins's portrait enlarged, so that her face is worked on at a reduced scale.
+  cv::Mat target;
+  cv::resize(Read(kCollins), target, cv::Size(), 3.0, 3.0, cv::INTER_CUBIC);
+  const Face face = Largest(target);
+  const cv::Mat hopper = Read(kHopper);
+  auto prepared = PrepareSource({{hopper, Largest(hopper)}});
+  ASSERT_TRUE(prepared.ok()) << prepared.status().ToString();
+  SwapperOptions options;
+  options.color_transfer = false;  // the tone reads the target's pixels, which stay where they are here
+  auto swapper = NewClassicFaceSwapper(options);
+  swapper->SetSource(*prepared);
+  cv::Point2f centre(0, 0);
+  for (const cv::Point2f& p : face.landmarks68) centre += p;
+  centre *= 1.0f / 68;
+  const float zoom = 1.013f;
+  const cv::Point2f shift(3.37f, -1.61f);
+  Face moved = face;
+  for (cv::Point2f& p : moved.landmarks68) p = centre + (p - centre) * zoom + shift;
+  moved.landmarks5 = Landmarks5From68(moved.landmarks68);
+  const RegionReader read = [&target](const cv::Rect& r, cv::Size size, int interpolation) {
+    cv::Mat scaled;
+    cv::resize(target(r), scaled, size, 0, 0, interpolation);
+    return scaled;
+  };
+  auto render = [&](const Face& f) {
+    auto patch = swapper->Render(f, target.size(), swapper->Region(f, target.size()), read, nullptr);
+    EXPECT_TRUE(patch.ok()) << patch.status().ToString();
+    return patch.ok() ? *patch : SwapPatch{};
+  };
+  const SwapPatch still = render(face), zoomed = render(moved);
+  ASSERT_FALSE(still.face.empty());
+  ASSERT_FALSE(zoomed.face.empty());
+  EXPECT_NEAR(still.scale / zoomed.scale, zoom, 1e-4);
+  // The two frames' first pixels lie whole working pixels apart from the face's centre.
+  const cv::Point2f moved_centre = centre + shift;
+  const double left = (zoomed.origin.x - moved_centre.x) * zoomed.scale - (still.origin.x - centre.x) * still.scale;
+  const double top = (zoomed.origin.y - moved_centre.y) * zoomed.scale - (still.origin.y - centre.y) * still.scale;
+  ASSERT_NEAR(left, std::round(left), 1e-3);
+  ASSERT_NEAR(top, std::round(top), 1e-3);
+  const cv::Rect in_still = cv::Rect(cv::Point(0, 0), still.face.size()) &
+                            (cv::Rect(cv::Point(0, 0), zoomed.face.size()) + cv::Point(cvRound(left), cvRound(top)));
+  const cv::Rect in_zoomed = in_still - cv::Point(cvRound(left), cvRound(top));
+  cv::Mat face_difference, mask_difference;
+  cv::absdiff(still.face(in_still), zoomed.face(in_zoomed), face_difference);
+  cv::absdiff(still.mask(in_still), zoomed.mask(in_zoomed), mask_difference);
+  const double face_mean = cv::mean(face_difference.reshape(1))[0];
+  double mask_worst = 0;
+  cv::minMaxLoc(mask_difference, nullptr, &mask_worst);
+  std::printf("moved and zoomed face: working face differs by %.4f levels on average, mask by %.4f at most\n",
+              face_mean, mask_worst);
+  EXPECT_LT(face_mean, 0.05);
+  EXPECT_LT(mask_worst, 0.02);
+}
+
 // The paste-back of a patch whose morph moves pixels, on a plane 3.3 times finer than
 // the working frame, against a reference that enlarges the motion field and the face
-// for the whole plane with cv::resize: the same to within one level everywhere (the
-// paste-back works block by block and skips blocks the motion cannot show in), and
-// exactly the plane's own pixels where neither the face nor the motion reaches.
+// for the whole plane with cv::resize, the face in float: the same to within one level
+// everywhere (the paste-back works block by block and skips blocks the motion cannot
+// show in), and exactly the plane's own pixels where neither the face nor the motion
+// reaches.
 TEST(PastePatchTest, MovedPasteMatchesAWholePlaneReference) {
   const cv::Size work(150, 170), plane(495, 561);
   SwapPatch patch;
@@ -397,7 +458,8 @@ TEST(PastePatchTest, MovedPasteMatchesAWholePlaneReference) {
   }
   cv::Mat base, face, weight;
   cv::remap(region, base, map_x, map_y, cv::INTER_LINEAR, cv::BORDER_REPLICATE);
-  cv::resize(patch.face, face, plane, 0, 0, cv::INTER_LINEAR);
+  patch.face.convertTo(face, CV_32F);
+  cv::resize(face, face, plane, 0, 0, cv::INTER_LINEAR);
   cv::resize(patch.mask, weight, plane, 0, 0, cv::INTER_LINEAR);
   cv::Mat expected(plane, CV_8UC3);
   for (int y = 0; y < plane.height; ++y) {
@@ -405,13 +467,13 @@ TEST(PastePatchTest, MovedPasteMatchesAWholePlaneReference) {
       const float w = weight.at<float>(y, x);
       for (int c = 0; c < 3; ++c) {
         expected.at<cv::Vec3b>(y, x)[c] = cv::saturate_cast<uchar>(base.at<cv::Vec3b>(y, x)[c] * (1 - w) +
-                                                                    face.at<cv::Vec3b>(y, x)[c] * w);
+                                                                    face.at<cv::Vec3f>(y, x)[c] * w);
       }
     }
   }
 
   cv::Mat pasted = region.clone();
-  PastePatch({{PastePlane{pasted, patch.face}}}, patch);
+  PastePatch({{PastePlane{pasted, patch.face, {}, 1}}}, patch);
   cv::Mat difference;
   cv::absdiff(pasted, expected, difference);
   double worst = 0;
