@@ -826,28 +826,40 @@ void BlendByWeight(const cv::Mat& base, const cv::Mat& face, const cv::Mat& weig
 // float ones, and 1/255 steps are finer than the 8-bit pixels they weigh; where the
 // mask is 0 the weight is 0), and with a morph, where the target's own pixels move
 // while they still show through the face (weight below 1: the face's core hides them),
-// and where anything shows or moves at all.
-struct PasteWeights {
-  cv::Mat weight, moving, shown;
-
+// and where anything shows or moves at all: counts of such working pixels, as
+// integral images (cv::integral), since the paste asks about a thousand windows.
+class PasteWeights {
+ public:
   explicit PasteWeights(const SwapPatch& patch) {
-    patch.mask.convertTo(weight, CV_8U, 255.0);
+    patch.mask.convertTo(weight_, CV_8U, 255.0);
     if (patch.shift.empty()) return;
-    moving = weight < 255;
-    shown = weight > 0;
     cv::Mat still[2];
     cv::split(patch.shift, still);
     const cv::Mat moves = (still[0] != 0) | (still[1] != 0);
-    moving &= moves;
-    shown |= moves;
+    cv::integral(((weight_ < 255) & moves) / 255, moving_, CV_32S);
+    cv::integral(((weight_ > 0) | moves) / 255, shown_, CV_32S);
   }
+
+  const cv::Mat& weight() const { return weight_; }
+  // Whether any working pixel of `window` moves; shows or moves.
+  bool Moves(const cv::Rect& window) const { return Any(moving_, window); }
+  bool Shows(const cv::Rect& window) const { return Any(shown_, window); }
+
+ private:
+  static bool Any(const cv::Mat& counts, const cv::Rect& r) {
+    return counts.at<int>(r.y + r.height, r.x + r.width) - counts.at<int>(r.y, r.x + r.width) -
+               counts.at<int>(r.y + r.height, r.x) + counts.at<int>(r.y, r.x) >
+           0;
+  }
+
+  cv::Mat weight_, moving_, shown_;
 };
 
 void PasteInto(const PastePlane& plane, const SwapPatch& patch, const PasteWeights& pasted) {
   cv::Mat region = plane.region;
   const cv::Mat& face = plane.face;
   const cv::Size size = region.size();
-  const cv::Mat& weight = pasted.weight;
+  const cv::Mat& weight = pasted.weight();
   cv::Mat weights = weight;  // one copy per channel
   if (face.channels() > 1) cv::merge(std::vector<cv::Mat>(static_cast<std::size_t>(face.channels()), weight), weights);
   AxisMap along_x = ResizeMap(face.cols, size.width), along_y = ResizeMap(face.rows, size.height);
@@ -872,8 +884,8 @@ void PasteInto(const PastePlane& plane, const SwapPatch& patch, const PasteWeigh
   auto paste_in = [&](int x, int y, int rows) {
     const cv::Rect window =
         WorkWindow(cv::Rect(x, y, std::min(kPasteBlock, size.width - x), rows), along_x, along_y, work);
-    if (cv::countNonZero(pasted.shown(window)) == 0) return Paste::kNone;
-    return cv::countNonZero(pasted.moving(window)) > 0 ? Paste::kMoveAndBlend : Paste::kBlend;
+    if (!pasted.Shows(window)) return Paste::kNone;
+    return pasted.Moves(window) ? Paste::kMoveAndBlend : Paste::kBlend;
   };
   // Along each row of blocks, neighbours that need the same work go as one run: one
   // remap call per run, not per block (each call has a fixed cost).
