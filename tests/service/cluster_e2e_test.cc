@@ -28,7 +28,9 @@ using swapline::testing::WaitUntil;
 
 const std::string kTestdata = SWAPLINE_TESTDATA_DIR;
 const std::string kFace = kTestdata + "/photos/grace_hopper_usn_portrait.jpg";
-const std::string kVideo = kTestdata + "/videos/b_two_faces_side_by_side_1280x720_30fps_3s.mp4";
+// Video jobs are killed mid-run: 240 frames at 1080p keep one running for seconds (a
+// 90-frame clip can end between two polls).
+const std::string kVideo = kTestdata + "/videos/d_large_face_1920x1080_30fps_8s.mp4";
 constexpr const char* kBucket = "swapline-e2e";
 const std::map<std::string, std::string> kTokens = {{"acme", "acme-token-0123456789"},
                                                     {"globex", "globex-token-0123456789"}};
