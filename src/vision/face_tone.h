@@ -8,9 +8,11 @@
 // TransferTone() works in CIE Lab:
 //   light  L is split into shading (a quadratic surface fitted over the skin: side
 //          light, a darker chin) and detail (the rest). The face keeps its own detail,
-//          its spread matched to the target's within 0.5..1x so the source's features
-//          stay readable on a flat target and teeth and glasses never blow out, and takes the target's
-//          shading instead of its own.
+//          its skin's spread matched to the target's within 0.5..1x so the source's
+//          features stay readable on a flat target and teeth and glasses never blow
+//          out (eyes, brows and nostrils, beyond a spread of the skin's mean, keep
+//          their own contrast past that point), and takes the target's shading
+//          instead of its own.
 //   colour a and b take the target's skin mean and spread; a black-and-white target
 //          (no spread) gives a grey face. A wider spread than the source's widens
 //          only its skin's range of colour: brows, lips and eyes, far from the skin's

@@ -295,8 +295,10 @@ double InnerFaceDetail(const cv::Mat& image, const Face& face) {
 TEST_F(FaceSwapperTest, SmallSourceIsSharpenedOnALargeTarget) {
   // Hopper's photo at a quarter of its size onto Collins: her face (48 px wide) is
   // enlarged about twice, where at full size (180 px) it is reduced. Measured inner-face
-  // detail against the full-size source's: 0.47 sharpened (grain below the threshold
-  // left as it is), 0.43 without.
+  // detail against the full-size source's: 0.43 sharpened (grain below the threshold
+  // left as it is), 0.38 without. (The full-size source's wrinkles, beyond the tone
+  // transfer's detail knee, keep their contrast on her smoother target: 0.47 and 0.43
+  // before the knee.)
   const cv::Mat target = Read(kCollins);
   const Face face = Largest(target);
   const cv::Mat hopper = Read(kHopper);
@@ -307,7 +309,7 @@ TEST_F(FaceSwapperTest, SmallSourceIsSharpenedOnALargeTarget) {
   const double full = InnerFaceDetail(SwappedFrom({hopper}, target, face), face);
   const double small = InnerFaceDetail(SwappedFrom({quarter}, target, face), face);
   std::printf("inner-face detail: full-size source %.2f, quarter-size %.2f (%.2f)\n", full, small, small / full);
-  EXPECT_GT(small, 0.46 * full);
+  EXPECT_GT(small, 0.41 * full);
 }
 
 // Pixels of `image` inside the hull of `face`'s lips (points 48-59) that are light and
