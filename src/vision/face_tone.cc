@@ -29,6 +29,15 @@ constexpr double kMinDetailRatio = 0.5, kMaxDetailRatio = 1.0;
 // 0.412, the Lincoln photo's as a source 0.428 -> 0.400 (0.403 at half a spread, 0.409
 // at 1.5).
 constexpr float kDetailKnee = 1.0f;
+// A source whose skin's colour means and spreads are all within this (8-bit a and b)
+// is a black-and-white photo: its pixels have no colour of their own, so each would
+// take the target's skin colour alike, brows, pupils and the whites of the eyes too
+// (a brown band across Lincoln's eyes on a colour target). Its colour fades to grey
+// from kGreyFadeFrom to kGreyFadeFrom + kGreyFadeSpan of its skin's detail spreads
+// from the skin's lightness: skin is coloured, hair and eyes stay grey. Lincoln's
+// photo as the source 0.400 -> 0.391 from itself, the other sources unchanged.
+constexpr double kGreyChroma = 2.0;
+constexpr float kGreyFadeFrom = 1.0f, kGreyFadeSpan = 2.0f;
 // Colour spread ratios are capped so a flat source region cannot blow up.
 constexpr double kMaxColourRatio = 3.0;
 // A spread ratio above 1 widens the source's colour only within this many of its skin
@@ -292,15 +301,20 @@ void TransferTone(cv::Mat& face, const cv::Mat& face_skin, const cv::Mat& target
   // Per channel: the source's 8-bit mean, the target's, the ratio, and the knee
   // beyond which a widening ratio adds no more.
   float from_mean[3] = {}, to_mean[3] = {}, colour_ratio[3] = {}, knee[3] = {};
+  bool grey = true;  // a black-and-white source
   for (int c = 1; c < 3; ++c) {
+    grey &= std::abs(from->colour_mean[c][0]) < kGreyChroma && from->colour_spread[c][0] < kGreyChroma;
     const double spread = std::max(from->colour_spread[c][0], 0.5);
     colour_ratio[c] = static_cast<float>(std::min(kMaxColourRatio, to->colour_spread[c][0] / spread));
     from_mean[c] = static_cast<float>(from->colour_mean[c][0] + kColourOffset);
     to_mean[c] = static_cast<float>(to->colour_mean[c][0] + kColourOffset);
     knee[c] = kColourKnee * static_cast<float>(spread);
   }
+  const float grey_from = kGreyFadeFrom * static_cast<float>(from->detail_spread[0]);
+  const float grey_span = std::max(kGreyFadeSpan * static_cast<float>(from->detail_spread[0]), 1e-3f);
   const auto to_lightness = static_cast<float>(1.0 / kLightnessTo8Bit);
   const auto to_8bit = static_cast<float>(kLightnessTo8Bit);
+  const auto no_colour = static_cast<float>(kColourOffset);
   const cv::Rect part = within.value_or(cv::Rect(0, 0, face.cols, face.rows)) & cv::Rect(0, 0, face.cols, face.rows);
   cv::Mat recoloured = face(part);
   cv::Mat lab;
@@ -316,10 +330,12 @@ void TransferTone(cv::Mat& face, const cv::Mat& face_skin, const cv::Mat& target
       const float toned = detail * detail_ratio + detail_offset + std::copysign(kept, from_skin) +
                           target_shading.At(target_row, part.x + x);
       p[x][0] = cv::saturate_cast<std::uint8_t>(toned * to_8bit);
+      const float coloured = grey ? std::clamp(1.0f - (std::abs(from_skin) - grey_from) / grey_span, 0.0f, 1.0f) : 1.0f;
       for (int c = 1; c < 3; ++c) {
         const float d = static_cast<float>(p[x][c]) - from_mean[c];
         const float beyond = std::max(std::abs(d) - knee[c], 0.0f) * std::max(colour_ratio[c] - 1.0f, 0.0f);
-        p[x][c] = cv::saturate_cast<std::uint8_t>(to_mean[c] + d * colour_ratio[c] - std::copysign(beyond, d));
+        const float colour = to_mean[c] + d * colour_ratio[c] - std::copysign(beyond, d);
+        p[x][c] = cv::saturate_cast<std::uint8_t>(no_colour + (colour - no_colour) * coloured);
       }
     }
   }

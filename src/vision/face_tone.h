@@ -16,7 +16,9 @@
 //   colour a and b take the target's skin mean and spread; a black-and-white target
 //          (no spread) gives a grey face. A wider spread than the source's widens
 //          only its skin's range of colour: brows, lips and eyes, far from the skin's
-//          mean, are not pushed further (they would turn blue and violet).
+//          mean, are not pushed further (they would turn blue and violet). A
+//          black-and-white source's colour fades to grey beyond a spread of its
+//          skin's lightness: its brows and eyes do not turn skin-coloured.
 //
 // Pure functions, thread-safe.
 #pragma once

@@ -12,15 +12,19 @@ namespace swapline::vision {
 namespace {
 
 constexpr int kSide = 200;
+// Small enough that the tone transfer measures the pictures at full size: reduced, the
+// pixels' independent noise would average down and its spreads with it.
+constexpr int kFullSizeSide = 160;
 const cv::Rect kBrow(40, 40, 120, 24);
 
 // An 8-bit BGR picture whose Lab has mean `lab` (8-bit units) and Gaussian noise of
-// `spread` on each channel, with `brow` (Lab offset) added over kBrow when given.
-cv::Mat Picture(cv::Vec3f lab, cv::Vec3f spread, cv::Vec3f brow, unsigned seed) {
+// `spread` on each channel, with `brow` (Lab offset) added over kBrow when given;
+// `side` pixels square.
+cv::Mat Picture(cv::Vec3f lab, cv::Vec3f spread, cv::Vec3f brow, unsigned seed, int side = kSide) {
   cv::RNG rng(seed);
   cv::Mat planes[3];
   for (int c = 0; c < 3; ++c) {
-    planes[c].create(kSide, kSide, CV_32F);
+    planes[c].create(side, side, CV_32F);
     rng.fill(planes[c], cv::RNG::NORMAL, lab[c], spread[c]);
     planes[c](kBrow) += brow[c];
   }
@@ -72,6 +76,56 @@ TEST(FaceToneTest, AWiderTargetSpreadWidensTheSkinButDoesNotPushTheBrowsFurther)
     // here); past the knee they gain what skin two of its spreads out gains.
     const double knee_gain = 2.0 * (target_spread[c] - skin_spread_before[c]);
     EXPECT_LT(std::abs(after) - std::abs(before), knee_gain + 1.5) << "channel " << c << ": not pushed further off";
+  }
+}
+
+TEST(FaceToneTest, ANarrowerTargetSpreadNarrowsTheSkinButKeepsTheBrowsDark) {
+  // A contrasty source (lightness spread 8) with dark brows onto a flat target (2):
+  // its skin's detail narrows to half within a spread of its mean, the least allowed
+  // (the Gaussian's tails beyond keep their slope: about 0.8 of the spread in all);
+  // narrowed whole, the brows would lose half their depth too (a flat band where a
+  // deep-set face's eyes were).
+  const cv::Vec3f brow_offset(-60, 0, 0);
+  cv::Mat face = Picture({150, 146, 153}, {8, 2, 2}, brow_offset, 1, kFullSizeSide);
+  const cv::Mat target = Picture({160, 150, 155}, {2, 2, 2}, {0, 0, 0}, 2, kFullSizeSide);
+  cv::Mat skin(kFullSizeSide, kFullSizeSide, CV_8U, cv::Scalar(255));
+  skin(kBrow).setTo(0);
+  const cv::Mat brow = ~skin;
+  const cv::Mat target_skin(kFullSizeSide, kFullSizeSide, CV_8U, cv::Scalar(255));
+
+  cv::Scalar skin_before, spread_before, brow_before, skin_after, spread_after, brow_after, unused;
+  LabStatistics(face, skin, skin_before, spread_before);
+  LabStatistics(face, brow, brow_before, unused);
+  TransferTone(face, skin, target, target_skin);
+  LabStatistics(face, skin, skin_after, spread_after);
+  LabStatistics(face, brow, brow_after, unused);
+  const double depth_before = skin_before[0] - brow_before[0], depth_after = skin_after[0] - brow_after[0];
+  std::printf("lightness spread %.2f -> %.2f; brow depth %.1f -> %.1f\n", spread_before[0], spread_after[0],
+              depth_before, depth_after);
+  EXPECT_LT(spread_after[0], 0.85 * spread_before[0]) << "the skin takes the flatter target's detail";
+  EXPECT_GT(depth_after, 0.85 * depth_before) << "the brows keep their depth past the knee";
+  EXPECT_LE(depth_after, depth_before + 1.0) << "and gain none";
+}
+
+TEST(FaceToneTest, ABlackAndWhiteSourcesSkinTakesTheTargetsColourAndItsBrowsStayGrey) {
+  // Grey everywhere (a = b = 128): every pixel would take the skin's colour alike. The
+  // skin's noise beyond a spread fades a little (a tenth of the colour, about).
+  cv::Mat face = Picture({150, 128, 128}, {8, 0, 0}, {-60, 0, 0}, 1, kFullSizeSide);
+  const cv::Mat target = Picture({160, 150, 155}, {2, 3, 3}, {0, 0, 0}, 2, kFullSizeSide);
+  cv::Mat skin(kFullSizeSide, kFullSizeSide, CV_8U, cv::Scalar(255));
+  skin(kBrow).setTo(0);
+  const cv::Mat brow = ~skin;
+  const cv::Mat target_skin(kFullSizeSide, kFullSizeSide, CV_8U, cv::Scalar(255));
+
+  TransferTone(face, skin, target, target_skin);
+  cv::Scalar skin_after, brow_after, target_mean, unused;
+  LabStatistics(face, skin, skin_after, unused);
+  LabStatistics(face, brow, brow_after, unused);
+  LabStatistics(target, target_skin, target_mean, unused);
+  for (int c = 1; c < 3; ++c) {
+    std::printf("channel %d: skin %.1f (target %.1f), brows %.1f\n", c, skin_after[c], target_mean[c], brow_after[c]);
+    EXPECT_NEAR(skin_after[c], target_mean[c], 3.0) << "channel " << c << ": the skin takes the target's colour";
+    EXPECT_NEAR(brow_after[c], 128.0, 2.0) << "channel " << c << ": the brows stay grey";
   }
 }
 
