@@ -16,6 +16,15 @@
 #include "vision/face_tone.h"
 #include "vision/swap_source.h"
 
+// The paste's per-pixel loops, which the compiler vectorises, are built for AVX2 and
+// for any x86-64 CPU, and the loader picks one (target_clones): twice as wide, the
+// three loops' share of a large-face video's CPU samples 7.0 -> 5.7 %, output bit-exact.
+#if defined(__x86_64__) && defined(__GNUC__)
+#define SWAPLINE_WIDE_LOOPS [[gnu::target_clones("avx2", "default")]]
+#else
+#define SWAPLINE_WIDE_LOOPS
+#endif
+
 namespace swapline::vision {
 
 namespace {
@@ -191,8 +200,8 @@ BilinearTap Tap(int i, const AxisMap& map, int from) {
 // pixels): the motion is sampled bilinearly, as the face is, and scaled to the plane's
 // pixels. Separably: each working row the block reads is sampled along x once, then
 // output rows blend two of those, a loop the compiler vectorises.
-void MotionMaps(const cv::Mat& shift, const AxisMap& along_x, const AxisMap& along_y, const cv::Rect& block,
-                cv::Mat& map_x, cv::Mat& map_y) {
+SWAPLINE_WIDE_LOOPS void MotionMaps(const cv::Mat& shift, const AxisMap& along_x, const AxisMap& along_y,
+                                    const cv::Rect& block, cv::Mat& map_x, cv::Mat& map_y) {
   const cv::Size work = shift.size();
   const auto kx = static_cast<float>(1.0 / along_x.step);
   const auto ky = static_cast<float>(1.0 / along_y.step);
@@ -250,7 +259,8 @@ cv::Rect WorkWindow(const cv::Rect& block, const AxisMap& along_x, const AxisMap
 // fractions): each row of `src` that the output reads is interpolated along x once,
 // kept in 16 bits, then each output row blends two of those, a loop the compiler
 // vectorises.
-void Enlarge(const cv::Mat& src, cv::Mat& dst, cv::Size size, const AxisMap& along_x, const AxisMap& along_y) {
+SWAPLINE_WIDE_LOOPS void Enlarge(const cv::Mat& src, cv::Mat& dst, cv::Size size, const AxisMap& along_x,
+                                 const AxisMap& along_y) {
   constexpr int kBits = 11;  // of a fraction
   constexpr int kDropped = 4;  // low bits a row interpolated along x drops, to fit in 16
   constexpr std::uint32_t kOne = 1u << kBits;
@@ -807,7 +817,7 @@ namespace {
 // out = round((base * (255 - weight) + face * weight) / 255), element by element over
 // 8-bit matrices of one size and channel count: weight 0 gives base exactly, 255
 // face exactly. All in 16 bits (255 * 255 + 128 fits), which the compiler vectorises.
-void BlendByWeight(const cv::Mat& base, const cv::Mat& face, const cv::Mat& weight, cv::Mat& out) {
+SWAPLINE_WIDE_LOOPS void BlendByWeight(const cv::Mat& base, const cv::Mat& face, const cv::Mat& weight, cv::Mat& out) {
   const int width = out.cols * out.channels();
   for (int y = 0; y < out.rows; ++y) {
     const std::uint8_t* b = base.ptr<std::uint8_t>(y);
