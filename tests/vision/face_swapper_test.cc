@@ -339,6 +339,29 @@ TEST_F(FaceSwapperTest, OpenSourceMouthShowsNoTeethOnAClosedTargetMouth) {
   }
 }
 
+// Pixels of `image` inside the hull of `face`'s lips (points 48-59) as red as lipstick:
+// hue within 10 of red, saturation above 140 (of 255).
+int LipstickPixels(const cv::Mat& image, const Face& face) {
+  cv::Mat hsv, low, high;
+  cv::cvtColor(image, hsv, cv::COLOR_BGR2HSV);
+  cv::inRange(hsv, cv::Scalar(0, 140, 60), cv::Scalar(10, 255, 255), low);
+  cv::inRange(hsv, cv::Scalar(170, 140, 60), cv::Scalar(180, 255, 255), high);
+  return cv::countNonZero((low | high) & HullMask(image.size(), LandmarkRange(face, 48, 59)));
+}
+
+TEST_F(FaceSwapperTest, AClosedSourceMouthOnAClosedTargetMouthShowsNoLineOfTheTargetsLips) {
+  // Lincoln's closed mouth (a black-and-white photo: any lipstick red is Hopper's) onto
+  // Hopper's closed, painted lips. Her own lips' line, kept whole between his, was a
+  // red line across his mouth (253 such pixels); with neither mouth open little of it
+  // stays (56).
+  const cv::Mat hopper = Read(kHopper);
+  const Face face = Largest(hopper);
+  const int own = LipstickPixels(hopper, face);
+  const int swapped = LipstickPixels(SwappedFrom({Read(kLincoln)}, hopper, face), face);
+  std::printf("lipstick-red pixels within the lips: %d, swapped %d\n", own, swapped);
+  EXPECT_LT(swapped, own / 5);
+}
+
 TEST_F(FaceSwapperTest, ResultDoesNotDependOnTheTargetsPixelSize) {
   // The same target at 1x and 3x: both are worked on at the same working resolution,
   // so the 3x result scaled back down matches the 1x result inside the face.
