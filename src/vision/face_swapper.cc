@@ -692,18 +692,23 @@ class ClassicFaceSwapper final : public FaceSwapper {
     cv::Mat visible;  // the source's forehead where it is its own skin
     warped[1].convertTo(visible, CV_32F, 1.0 / 255);
     cv::min(g.mask, visible, g.mask);
-    // The target's own inner mouth stays, grown and feathered in proportion to its
-    // opening (at most 1.5 % of the face width, from a 6 % opening up): its teeth and
-    // tongue when open, and where the lips part slightly or meet, their own line. An
-    // open source mouth's teeth, squeezed onto lips barely apart, showed as specks at
-    // the corners. How much of it stays grows with the wider of the two mouths' openings,
-    // all of it from kKeptMouthOpening up: between a closed source's lips, all of a
-    // closed target's lip line was a line of its lipstick (Lincoln onto Hopper: 253
-    // lipstick-red pixels within her lips' outline, 56 now, 517 her own).
+    // The target's own inner mouth stays: its teeth and tongue when open, and where the
+    // lips part slightly or meet, their own line. It is grown and feathered in
+    // proportion to its opening or half the source's, whichever is wider (at most 1.5 %
+    // of the face width): an open source mouth's teeth, squeezed onto lips barely
+    // apart, showed as specks at the corners, and on a large target as a bright line
+    // between the lips (Obama onto Lincoln); grown by the target's opening alone, 14 and
+    // 12 light grey pixels within Hopper's lips, her photo and its mirror, now none. How
+    // much of it stays grows with the wider of the two openings, all of it from
+    // kKeptMouthOpening up: between a closed source's lips, all of a closed target's lip
+    // line was a line of its lipstick (Lincoln onto Hopper: 253 lipstick-red pixels
+    // within her lips' outline, 56 now, 517 her own).
     const float opening = MouthOpening(g.morphed);
     if (opening > 0) {
-      const float kept = std::min(1.0f, std::max(opening, MouthOpening(source_->landmarks)) / kKeptMouthOpening);
-      const cv::Mat keep = 1.0 - kept * CreateInnerMouthMask(g.morphed, whole, std::min(kMouthFeather, opening / 4));
+      const float source_opening = MouthOpening(source_->landmarks);
+      const float kept = std::min(1.0f, std::max(opening, source_opening) / kKeptMouthOpening);
+      const float feather = std::min(kMouthFeather, std::max(opening, source_opening / 2) / 4);
+      const cv::Mat keep = 1.0 - kept * CreateInnerMouthMask(g.morphed, whole, feather);
       cv::min(g.mask, keep, g.mask);
     }
     // When asked, the target's glasses stay on, over the source's eyes.

@@ -324,9 +324,10 @@ int TeethPixels(const cv::Mat& image, const Face& face) {
 TEST_F(FaceSwapperTest, OpenSourceMouthShowsNoTeethOnAClosedTargetMouth) {
   // Obama smiles with his teeth bare; Hopper's lips are closed (her photo, and its
   // mirror image). His teeth, squeezed onto her lips barely apart, showed as specks at
-  // the mouth's corners; her own lips' line stays now. Measured, light grey pixels
-  // within her lips: 41 and 103 before, 14 and 12 after (his teeth where his lower
-  // lip's landmarks lie on them); none of her own.
+  // the mouth's corners; her own lips' line stays now, grown by half his opening.
+  // Measured, light grey pixels within her lips: 41 and 103 with none of her line, 14
+  // and 12 with her line grown by her own opening (his teeth where his lower lip's
+  // landmarks lie on them), none now; none of her own.
   const cv::Mat hopper = Read(kHopper);
   cv::Mat mirrored;
   cv::flip(hopper, mirrored, 1);
@@ -335,7 +336,7 @@ TEST_F(FaceSwapperTest, OpenSourceMouthShowsNoTeethOnAClosedTargetMouth) {
     const int own = TeethPixels(target, face);
     const int swapped = TeethPixels(SwappedFrom({Read(kObama)}, target, face), face);
     std::printf("light grey pixels within the lips: %d, swapped %d\n", own, swapped);
-    EXPECT_LE(swapped, own + 20);
+    EXPECT_LE(swapped, own + 5);
   }
 }
 
