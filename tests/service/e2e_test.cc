@@ -29,8 +29,8 @@ using swapline::testing::TempDir;
 const std::string kTestdata = SWAPLINE_TESTDATA_DIR;
 const std::string kFace = kTestdata + "/photos/grace_hopper_usn_portrait.jpg";
 // For the tests that act on a job mid-run: 240 frames at 1080p take seconds to swap on
-// one thread here (the 3 s clip's 90 frames once ended between two
-// polls of the job, before the test could stop its worker).
+// one thread here (the 3 s clip's 90 frames once ended between two polls of the job,
+// before the test could stop its worker).
 const std::string kVideo = kTestdata + "/videos/d_large_face_1920x1080_30fps_8s.mp4";
 
 class E2eTest : public ::testing::Test {

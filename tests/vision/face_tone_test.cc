@@ -35,6 +35,13 @@ cv::Mat Picture(cv::Vec3f lab, cv::Vec3f spread, cv::Vec3f brow, unsigned seed, 
   return bgr;
 }
 
+// 255 over a `side`-pixel square but for kBrow: the skin of a Picture's face.
+cv::Mat SkinOutsideBrow(int side) {
+  cv::Mat skin(side, side, CV_8U, cv::Scalar(255));
+  skin(kBrow).setTo(0);
+  return skin;
+}
+
 // Mean and spread of each Lab channel of `bgr` under `mask`.
 void LabStatistics(const cv::Mat& bgr, const cv::Mat& mask, cv::Scalar& mean, cv::Scalar& spread) {
   cv::Mat lab;
@@ -49,8 +56,7 @@ TEST(FaceToneTest, AWiderTargetSpreadWidensTheSkinButDoesNotPushTheBrowsFurther)
   const cv::Vec3f brow_offset(-40, -8, -20);
   cv::Mat face = Picture({150, 146, 153}, {2, 3, 3}, brow_offset, 1);
   const cv::Mat target = Picture({160, 154, 159}, {2, 7, 7}, {0, 0, 0}, 2);
-  cv::Mat skin(kSide, kSide, CV_8U, cv::Scalar(255));
-  skin(kBrow).setTo(0);
+  const cv::Mat skin = SkinOutsideBrow(kSide);
   const cv::Mat brow = ~skin;
   const cv::Mat target_skin(kSide, kSide, CV_8U, cv::Scalar(255));
 
@@ -88,8 +94,7 @@ TEST(FaceToneTest, ANarrowerTargetSpreadNarrowsTheSkinButKeepsTheBrowsDark) {
   const cv::Vec3f brow_offset(-60, 0, 0);
   cv::Mat face = Picture({150, 146, 153}, {8, 2, 2}, brow_offset, 1, kFullSizeSide);
   const cv::Mat target = Picture({160, 150, 155}, {2, 2, 2}, {0, 0, 0}, 2, kFullSizeSide);
-  cv::Mat skin(kFullSizeSide, kFullSizeSide, CV_8U, cv::Scalar(255));
-  skin(kBrow).setTo(0);
+  const cv::Mat skin = SkinOutsideBrow(kFullSizeSide);
   const cv::Mat brow = ~skin;
   const cv::Mat target_skin(kFullSizeSide, kFullSizeSide, CV_8U, cv::Scalar(255));
 
@@ -112,8 +117,7 @@ TEST(FaceToneTest, ABlackAndWhiteSourcesSkinTakesTheTargetsColourAndItsBrowsStay
   // skin's noise beyond a spread fades a little (a tenth of the colour, about).
   cv::Mat face = Picture({150, 128, 128}, {8, 0, 0}, {-60, 0, 0}, 1, kFullSizeSide);
   const cv::Mat target = Picture({160, 150, 155}, {2, 3, 3}, {0, 0, 0}, 2, kFullSizeSide);
-  cv::Mat skin(kFullSizeSide, kFullSizeSide, CV_8U, cv::Scalar(255));
-  skin(kBrow).setTo(0);
+  const cv::Mat skin = SkinOutsideBrow(kFullSizeSide);
   const cv::Mat brow = ~skin;
   const cv::Mat target_skin(kFullSizeSide, kFullSizeSide, CV_8U, cv::Scalar(255));
 
